@@ -1,0 +1,127 @@
+"""pantau-dev: the whole platform on one machine, for trying Pantau and for development.
+
+    pantau-dev up      servers, migrations, the four services, a demo agency; Ctrl-C stops all
+"""
+
+import argparse
+import email.message
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from .mailsink import MailSink
+from .processes import Platform, ServiceProcesses
+from .servers import free_port
+from .stack import start_servers
+
+DEMO_AGENCY = "bawaslu-3375"
+DEMO_REGION = "33.75"
+DEMO_PATROL = "patroli@bawaslu-pekalongan.example"
+
+
+def say(text: str) -> None:
+    print(f"[pantau-dev] {text}", flush=True)
+
+
+def seed_demo(platform: Platform, home: Path) -> str:
+    key_file = home / "demo-api-key"
+    platform.command("gateway", "create-agency", "--id", DEMO_AGENCY,
+                     "--name", "Bawaslu Kota Pekalongan", "--kind", "bawaslu",
+                     "--region", DEMO_REGION)
+    if key_file.exists():
+        key = key_file.read_text().strip()
+        platform.command("gateway", "add-key", "--agency", DEMO_AGENCY, "--label", "demo",
+                         "--key", key)
+    else:
+        key = platform.command("gateway", "add-key", "--agency", DEMO_AGENCY, "--label", "demo")
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+    platform.command("notify", "add-subscription", "--agency", DEMO_AGENCY,
+                     "--name", "Tim Patroli Siber Kota Pekalongan", "--email", DEMO_PATROL,
+                     "--region", DEMO_REGION)
+    return key
+
+
+def instructions(platform: Platform, key: str, mail_dir: Path) -> str:
+    api = f"http://127.0.0.1:{platform.gateway_port}"
+    body = ('{"text": "Besok pagi serangan fajar di Kelurahan Podosugih, tiap rumah dapat amplop '
+            '100 ribu asal coblos nomor 3", "url": "https://www.facebook.com/groups/123/posts/456'
+            '?fbclid=abc", "region_code": "33.75"}')
+    return f"""
+Pantau is running. API: {api}  (OpenAPI: {api}/docs)
+Demo agency: Bawaslu Kota Pekalongan ({DEMO_AGENCY}), API key: {key}
+
+Submit a report:
+  curl -sS -X POST {api}/v1/reports -H 'X-API-Key: {key}' \\
+       -H 'Content-Type: application/json' -d '{body}'
+
+Then, with the report_id it returns:
+  curl -sS {api}/v1/reports/REPORT_ID -H 'X-API-Key: {key}'              # normalised, with case_id
+  curl -sS {api}/v1/cases/CASE_ID -H 'X-API-Key: {key}'                  # category, priority, state
+  curl -sS {api}/v1/cases/CASE_ID/notifications -H 'X-API-Key: {key}'    # the patrol alert
+
+Patrol alerts go by email to {DEMO_PATROL}; the local mail server keeps them in
+  {mail_dir}/*.eml  and prints a line here for each one. Ctrl-C stops everything.
+"""
+
+
+def up(home: Path, gateway_port: int) -> int:
+    home.mkdir(parents=True, exist_ok=True)
+    say(f"data directory {home}")
+    servers = start_servers(home, nats_port=14222, postgres_port=15432, redis_port=16379)
+    say(f"NATS {servers.nats_url}, PostgreSQL {servers.database_url}, Redis {servers.redis_url}")
+
+    def announce(message: email.message.EmailMessage, path: Path) -> None:
+        say(f"mail to {message['To']}: {message['Subject']} ({path})")
+
+    smtp_host = os.environ.get("PANTAU_NOTIFY_SMTP_HOST")
+    sink = None
+    smtp_port = int(os.environ.get("PANTAU_NOTIFY_SMTP_PORT", "0")) or free_port(1025)
+    if not smtp_host:
+        sink = MailSink(home / "mail", smtp_port, on_message=announce)
+        sink.start()
+    platform = Platform(nats_url=servers.nats_url, database_url=servers.database_url,
+                        redis_url=servers.redis_url, smtp_port=smtp_port,
+                        gateway_port=gateway_port,
+                        extra_env={"PANTAU_LOG_FORMAT": "text"})
+    services = ServiceProcesses(platform)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        say("applying migrations and declaring streams")
+        for service in ("intake", "triage", "notify", "gateway"):
+            platform.command(service, "setup")
+        key = seed_demo(platform, home)
+        services.start()
+        services.wait_ready()
+        print(instructions(platform, key, home / "mail"), flush=True)
+        stop.wait()
+        say("stopping")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        codes = services.stop()
+        if codes:
+            say("services stopped: " + ", ".join(f"{k}={v}" for k, v in codes.items()))
+        if sink is not None:
+            sink.stop()
+        servers.stop()
+        say("stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="pantau-dev")
+    parser.add_argument("command", nargs="?", default="up", choices=["up"])
+    parser.add_argument("--home", type=Path, default=Path(os.environ.get("PANTAU_DEV_HOME",
+                                                                         ".pantau")))
+    parser.add_argument("--gateway-port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    sys.exit(up(args.home.resolve(), args.gateway_port))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

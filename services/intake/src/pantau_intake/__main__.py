@@ -1,0 +1,29 @@
+"""pantau-intake: the composition root of the intake process."""
+
+import sys
+from collections.abc import Sequence
+
+from pantau_shared.infrastructure import Infrastructure
+from pantau_shared.settings import PlatformSettings
+from pantau_shared.worker import worker_main
+
+from .handlers import IntakeHandlers
+from .settings import IntakeSettings
+
+
+def build(infra: Infrastructure, settings: IntakeSettings) -> IntakeHandlers:
+    return IntakeHandlers(infra.pool, infra.outbox,
+                          settings.reporter_pepper.get_secret_value().encode())
+
+
+def check(platform: PlatformSettings, settings: IntakeSettings) -> None:
+    settings.check_for(platform)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    worker_main(service="intake", settings_type=IntakeSettings, build=build, argv=argv,
+                check=check)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

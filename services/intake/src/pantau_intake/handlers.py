@@ -1,0 +1,54 @@
+"""What intake does with each message it consumes and each read it answers."""
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from pantau_shared.bus import NotFound, Reject, RpcHandler, Subscription
+from pantau_shared.contract import Envelope, EventData, ReportReceived, ReportSubmitted
+from pantau_shared.outbox import Outbox
+
+from . import normalise, repository
+
+
+class IntakeHandlers:
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, reporter_pepper: bytes) -> None:
+        self._pool = pool
+        self._outbox = outbox
+        self._pepper = reporter_pepper
+
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription(durable="intake-submissions", stream="REPORTS",
+                         subject_suffix=ReportSubmitted.SUBJECT, handler=self.report_submitted,
+                         events=(ReportSubmitted,)),
+        ]
+
+    def reads(self) -> dict[str, RpcHandler]:
+        return {"report.get": self.get_report}
+
+    async def report_submitted(self, envelope: Envelope[EventData]) -> None:
+        report = envelope.data
+        assert isinstance(report, ReportSubmitted)
+        if report.agency_id != envelope.agency_id:
+            raise Reject("agency in the data differs from the agency in the envelope")
+        if not (report.text and report.text.strip()) and not report.url:
+            raise Reject("a report needs text or a URL")
+        contacts = normalise.contact_keys(report.reporter)
+        async with self._pool.acquire() as conn, conn.transaction():
+            reporter_id = None
+            if contacts and report.reporter is not None:
+                reporter_id = await repository.reporter_for(
+                    conn, contacts, normalise.pseudonym(self._pepper, contacts[0]), report.reporter)
+            record = normalise.received(report, received_at=datetime.now(UTC),
+                                        reporter_id=reporter_id)
+            if await repository.insert_report(conn, record):
+                await self._outbox.stage(conn, record)
+        self._outbox.committed()
+
+    async def get_report(self, agency_id: str, request: dict[str, Any]) -> ReportReceived:
+        row = await repository.get_report(self._pool, agency_id, UUID(request["report_id"]))
+        if row is None:
+            raise NotFound(f"laporan {request['report_id']} tidak ditemukan")
+        return ReportReceived.model_validate(dict(row))

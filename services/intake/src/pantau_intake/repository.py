@@ -1,0 +1,40 @@
+from uuid import UUID
+
+import asyncpg
+from pantau_shared.contract import Reporter, ReportReceived
+
+REPORT_COLUMNS = ("report_id", "agency_id", "channel", "submitted_at", "received_at", "text", "url",
+                  "canonical_url", "platform", "region_code", "author_handle", "raw_sha256",
+                  "content_sha256", "reporter_id")
+
+
+async def insert_report(conn: asyncpg.Connection, report: ReportReceived) -> bool:
+    """Store the report; False when it was stored before (a redelivered submission)."""
+    values = report.model_dump(include=set(REPORT_COLUMNS))
+    inserted = await conn.fetchval(
+        f"INSERT INTO reports ({', '.join(REPORT_COLUMNS)}) VALUES "
+        f"({', '.join(f'${i}' for i in range(1, len(REPORT_COLUMNS) + 1))}) "
+        "ON CONFLICT (report_id) DO NOTHING RETURNING true",
+        *(values[c] for c in REPORT_COLUMNS))
+    return bool(inserted)
+
+
+async def reporter_for(conn: asyncpg.Connection, contact_keys: list[str], new_id: str,
+                       reporter: Reporter) -> str:
+    """The reporter's pseudonym: the one any of their contacts already has, else `new_id`."""
+    known = await conn.fetchval(
+        "SELECT reporter_id FROM reporter_contacts WHERE contact_key = ANY($1::text[]) LIMIT 1",
+        contact_keys)
+    reporter_id = known or new_id
+    await conn.executemany(
+        "INSERT INTO reporter_contacts (contact_key, reporter_id, name, wants_updates) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (contact_key) DO UPDATE SET last_seen = now(), "
+        "wants_updates = reporter_contacts.wants_updates OR EXCLUDED.wants_updates",
+        [(key, reporter_id, reporter.name, reporter.wants_updates) for key in contact_keys])
+    return reporter_id
+
+
+async def get_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        f"SELECT {', '.join(REPORT_COLUMNS)} FROM reports WHERE report_id = $1 AND agency_id = $2",
+        report_id, agency_id)

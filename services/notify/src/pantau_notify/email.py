@@ -1,0 +1,121 @@
+"""Patrol alerts by email: Indonesian templates, proper MIME, and pooled SMTP connections."""
+
+import asyncio
+import html
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+from importlib import resources
+from string import Template
+from typing import Any
+
+import aiosmtplib
+from pantau_shared.contract import TAXONOMY, Category, PriorityLevel
+from pantau_shared.regions import local_time
+
+from .settings import NotifySettings
+
+PRIORITY_LABELS = {PriorityLevel.LOW: "rendah", PriorityLevel.MEDIUM: "sedang",
+                   PriorityLevel.HIGH: "tinggi", PriorityLevel.CRITICAL: "kritis"}
+
+
+class PermanentFailure(Exception):
+    """The provider refused for good (unknown mailbox, rejected sender): do not retry."""
+
+
+class TransientFailure(Exception):
+    """The provider could not take the message now: retry later."""
+
+
+def _template(name: str) -> Template:
+    return Template(resources.files("pantau_notify").joinpath(f"templates/{name}")
+                    .read_text("utf-8"))
+
+
+def render_case_alert(snapshot: dict[str, Any], *, settings: NotifySettings, recipient: str,
+                      delivery_id: str) -> EmailMessage:
+    categories = ", ".join(TAXONOMY[Category(c["category"])].label
+                           for c in snapshot["categories"]) or "belum terklasifikasi"
+    level = PRIORITY_LABELS[PriorityLevel(snapshot["priority_level"])]
+    fields = {
+        "priority_label": level,
+        "priority": snapshot["priority"],
+        "categories": categories,
+        "region": snapshot.get("region_code") or "-",
+        "platform": snapshot.get("platform") or "-",
+        "url": snapshot.get("canonical_url") or "-",
+        "opened_local": local_time(datetime.fromisoformat(snapshot["opened_at"]),
+                                   snapshot.get("region_code")),
+        "report_count": snapshot["report_count"],
+        "reporter_count": snapshot["reporter_count"],
+        "summary": snapshot.get("summary") or "-",
+        "reasons": "; ".join(snapshot.get("priority_reasons") or []),
+        "case_link": settings.case_link_base + snapshot["case_id"],
+        "agency_id": snapshot["agency_id"],
+    }
+    message = EmailMessage()
+    message["Subject"] = f"[Pantau] Prioritas {level}: {categories}"
+    message["From"] = settings.mail_from
+    message["To"] = recipient
+    # Stable per delivery, so a resend after a crash is recognisable as the same message.
+    message["Message-ID"] = make_msgid(idstring=delivery_id, domain="pantau.local")
+    message["X-Pantau-Case"] = snapshot["case_id"]
+    message.set_content(_template("case_alert.txt").substitute(fields))
+    message.add_alternative(_template("case_alert.html").substitute(
+        {k: html.escape(str(v)) for k, v in fields.items()}), subtype="html")
+    return message
+
+
+class SmtpSender:
+    """A small pool of open SMTP connections, reopened when the server drops them."""
+
+    def __init__(self, settings: NotifySettings) -> None:
+        self._settings = settings
+        self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(settings.smtp_connections)
+
+    async def send(self, message: EmailMessage) -> str:
+        async with self._slots:
+            client = self._idle.get_nowait() if not self._idle.empty() else None
+            try:
+                if client is None or not client.is_connected:
+                    client = await self._connect()
+                await client.send_message(message)
+            except aiosmtplib.SMTPRecipientsRefused as refused:
+                self._idle.put_nowait(client)  # type: ignore[arg-type]
+                codes = [r.code for r in refused.recipients]
+                if all(code >= 500 for code in codes):
+                    raise PermanentFailure(str(refused)) from refused
+                raise TransientFailure(str(refused)) from refused
+            except aiosmtplib.SMTPResponseException as response:
+                await _close(client)
+                if response.code >= 500:
+                    raise PermanentFailure(f"{response.code} {response.message}") from response
+                raise TransientFailure(f"{response.code} {response.message}") from response
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+                await _close(client)
+                raise TransientFailure(f"{type(error).__name__}: {error}") from error
+            self._idle.put_nowait(client)
+            return str(message["Message-ID"])
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        settings = self._settings
+        client = aiosmtplib.SMTP(hostname=settings.smtp_host, port=settings.smtp_port,
+                                 timeout=settings.smtp_timeout_s,
+                                 start_tls=settings.smtp_starttls)
+        await client.connect()
+        if settings.smtp_username and settings.smtp_password:
+            await client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+        return client
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            await _close(self._idle.get_nowait())
+
+
+async def _close(client: aiosmtplib.SMTP | None) -> None:
+    if client is not None and client.is_connected:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()

@@ -1,0 +1,21 @@
+from pantau_shared.settings import ServiceSettings
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+
+class NotifySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PANTAU_NOTIFY_", extra="ignore")
+
+    health_port: int = 8083
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 10.0
+    smtp_connections: int = 4
+    mail_from: str = "Pantau <pantau@localhost>"
+    # Where a patrol officer opens a case; the case id is appended.
+    case_link_base: str = "http://127.0.0.1:8080/v1/cases/"
+    # Transient send failures tolerated before a delivery is recorded as failed.
+    max_attempts: int = 6

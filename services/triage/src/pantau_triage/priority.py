@@ -1,0 +1,41 @@
+"""Case priority from 0 to 100, with the reasons that produced it."""
+
+import math
+from dataclasses import dataclass
+
+from pantau_shared.contract import TAXONOMY, CategoryScore, PriorityLevel
+
+LEVELS = ((75, PriorityLevel.CRITICAL), (50, PriorityLevel.HIGH), (25, PriorityLevel.MEDIUM))
+
+
+@dataclass(frozen=True)
+class Priority:
+    score: int
+    level: PriorityLevel
+    reasons: tuple[str, ...]
+
+
+def level_of(score: int) -> PriorityLevel:
+    return next((level for floor, level in LEVELS if score >= floor), PriorityLevel.LOW)
+
+
+def assess(categories: list[CategoryScore] | tuple[CategoryScore, ...], reporters: int,
+           reports: int) -> Priority:
+    reasons = []
+    score = 10.0
+    if categories:
+        # The worst category dominates: severity (1-5) weighted by how sure the classifier is.
+        top = max(categories, key=lambda c: TAXONOMY[c.category].severity * c.score)
+        info = TAXONOMY[top.category]
+        score += 60 * (info.severity / 5) * top.score
+        reasons.append(f"{info.label} (tingkat bahaya {info.severity}/5, keyakinan "
+                       f"{top.score:.0%})")
+    else:
+        reasons.append("Belum ada kategori pelanggaran yang terdeteksi")
+    if reporters > 1 or reports > 1:
+        # Many independent reporters signal reach; logarithmic so a forwarded flood saturates.
+        bonus = min(30.0, 10 * math.log2(max(reporters, 1) + max(reports - reporters, 0) / 4 + 1))
+        score += bonus
+        reasons.append(f"Dilaporkan {reports} kali oleh {reporters} pelapor berbeda")
+    final = max(0, min(100, round(score)))
+    return Priority(score=final, level=level_of(final), reasons=tuple(reasons))

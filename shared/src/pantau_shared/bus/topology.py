@@ -1,0 +1,130 @@
+"""The streams of the platform and the durable consumers each service declares, as data.
+
+Provisioning is idempotent: run at every start-up and by `pantau-<service> provision`, so a fresh
+server and an upgraded one converge on the same declarations.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
+
+from ..contract import Envelope, EventData, Subjects
+
+log = logging.getLogger(__name__)
+
+DAY = 86_400.0
+
+# Logical stream name -> (subject suffix captured under every agency, retention in days).
+EVENT_STREAMS: dict[str, tuple[str, float]] = {
+    "REPORTS": ("report.>", 30),
+    "CASES": ("case.>", 90),
+    "NOTIFICATIONS": ("notification.>", 30),
+}
+DEAD_LETTER_STREAM = "DEADLETTER"
+ADVISORY_STREAM = "ADVISORIES"
+ADVISORY_KINDS = ("MAX_DELIVERIES", "MSG_TERMINATED")
+
+Handler = Callable[[Envelope[EventData]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A durable pull consumer shared by every instance of the service that declares it."""
+
+    durable: str
+    stream: str
+    subject_suffix: str
+    handler: Handler
+    max_deliver: int = 8
+    # Redelivery schedule after an ack timeout, per delivery; a nak sets its own delay.
+    backoff: tuple[float, ...] = (30, 30, 60, 120, 300, 600, 600)
+    max_ack_pending: int = 2_000
+    events: tuple[type[EventData], ...] = field(default=())
+
+    def config(self, subjects: Subjects) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            name=self.durable,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.backoff[0],
+            backoff=list(self.backoff),
+            max_deliver=self.max_deliver,
+            max_ack_pending=self.max_ack_pending,
+            filter_subject=subjects.event_filter(self.subject_suffix),
+        )
+
+
+def stream_configs(subjects: Subjects) -> list[StreamConfig]:
+    configs = [
+        StreamConfig(
+            name=subjects.stream(name),
+            subjects=[subjects.event_filter(suffix)],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            max_age=days * DAY,
+            duplicate_window=120.0,
+        )
+        for name, (suffix, days) in EVENT_STREAMS.items()
+    ]
+    configs.append(StreamConfig(
+        name=subjects.stream(DEAD_LETTER_STREAM),
+        subjects=[f"{subjects.root}.dlq.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=180 * DAY,
+        duplicate_window=600.0,
+    ))
+    # The server announces exhausted and terminated messages on advisory subjects; capturing them
+    # in a stream means an advisory raised while no relay runs is still handled later.
+    configs.append(StreamConfig(
+        name=subjects.stream(ADVISORY_STREAM),
+        subjects=[
+            f"$JS.EVENT.ADVISORY.CONSUMER.{kind}.{subjects.stream(name)}.*"
+            for kind in ADVISORY_KINDS
+            for name in EVENT_STREAMS
+        ],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=14 * DAY,
+    ))
+    return configs
+
+
+async def provision(js: JetStreamContext, subjects: Subjects,
+                    subscriptions: Sequence[Subscription]) -> None:
+    for config in stream_configs(subjects):
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            await js.update_stream(config)
+    for subscription in subscriptions:
+        stream = subjects.stream(subscription.stream)
+        await ensure_consumer(js, stream, subscription.config(subjects))
+
+
+async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
+    try:
+        await js.add_consumer(stream, config)
+    except BadRequestError as error:
+        # An older declaration with a field the server cannot change in place: keep the running
+        # consumer (and its delivery state) and say so, rather than deleting acknowledged state.
+        try:
+            await js.consumer_info(stream, config.durable_name or "")
+        except NotFoundError:
+            raise error from None
+        log.warning("consumer %s on %s kept with its old configuration: %s",
+                    config.durable_name, stream, error.description)

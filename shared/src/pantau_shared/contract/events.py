@@ -1,0 +1,244 @@
+"""Typed payloads of every event on the bus, one model per versioned CloudEvents `type`.
+
+Evolution rule: within a major version (`.v1`) only optional fields are added, and consumers ignore
+fields they do not know, so producers and consumers can be upgraded in any order. A breaking change
+is a new type (`.v2`) published beside the old one until every consumer has moved.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from .taxonomy import Category
+
+# Kemendagri codes: "33" province, "33.75" regency/city, deeper levels for districts and villages.
+RegionCode = Annotated[str, Field(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")]
+# Agency ids appear as one token of a NATS subject, so no dots, spaces or wildcards.
+AgencyId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a UTC offset")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class Channel(StrEnum):
+    API = "api"
+    WEB = "web"
+    EMAIL = "email"
+    WHATSAPP = "whatsapp"
+    PATROL = "patrol"
+    CRAWLER = "crawler"
+
+
+class Platform(StrEnum):
+    FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
+    X = "x"
+    TIKTOK = "tiktok"
+    YOUTUBE = "youtube"
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+    WEB = "web"
+    UNKNOWN = "unknown"
+
+
+class CaseState(StrEnum):
+    NEW = "new"
+    VERIFYING = "verifying"
+    FOLLOW_UP = "follow_up"
+    REFERRED = "referred"
+    TAKEDOWN_REQUESTED = "takedown_requested"
+    CLOSED = "closed"
+
+
+class PriorityLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class EventData(BaseModel):
+    """Base of every payload. `TYPE` is the CloudEvents type; `SUBJECT` the subject suffix."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    TYPE: ClassVar[str]
+    SUBJECT: ClassVar[str]
+    # The value placed in the CloudEvents `subject` attribute: the aggregate this event is about.
+    KEY_FIELD: ClassVar[str]
+
+    def key(self) -> str:
+        return str(getattr(self, self.KEY_FIELD))
+
+
+class Reporter(BaseModel):
+    """Who sent a report. Contact details are personal data (UU 27/2022): intake keeps them apart."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=32)
+    wants_updates: bool = False
+
+
+class ReportSubmitted(EventData):
+    TYPE: ClassVar[str] = "report.submitted.v1"
+    SUBJECT: ClassVar[str] = "report.submitted"
+    KEY_FIELD: ClassVar[str] = "report_id"
+
+    report_id: UUID
+    agency_id: AgencyId
+    channel: Channel
+    submitted_at: AwareDatetime
+    text: str | None = Field(default=None, max_length=20_000)
+    url: str | None = Field(default=None, max_length=4_096)
+    region_code: RegionCode | None = None
+    author_handle: str | None = Field(default=None, max_length=200)
+    reporter: Reporter | None = None
+
+
+class ReportReceived(EventData):
+    TYPE: ClassVar[str] = "report.received.v1"
+    SUBJECT: ClassVar[str] = "report.received"
+    KEY_FIELD: ClassVar[str] = "report_id"
+
+    report_id: UUID
+    agency_id: AgencyId
+    channel: Channel
+    submitted_at: AwareDatetime
+    received_at: AwareDatetime
+    text: str | None = None
+    url: str | None = None
+    canonical_url: str | None = None
+    platform: Platform
+    region_code: RegionCode | None = None
+    author_handle: str | None = None
+    # Evidence: SHA-256 of the text exactly as received, and of its normalised form (for matching).
+    raw_sha256: str
+    content_sha256: str | None = None
+    # Pseudonymous and stable per contact; the contact itself never leaves intake.
+    reporter_id: str | None = None
+
+
+class CategoryScore(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    category: Category
+    score: float = Field(ge=0.0, le=1.0)
+    reason: str
+
+
+class CaseOpened(EventData):
+    TYPE: ClassVar[str] = "case.opened.v1"
+    SUBJECT: ClassVar[str] = "case.opened"
+    KEY_FIELD: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    agency_id: AgencyId
+    opened_at: AwareDatetime
+    first_report_id: UUID
+    state: CaseState = CaseState.NEW
+    region_code: RegionCode | None = None
+    platform: Platform = Platform.UNKNOWN
+    canonical_url: str | None = None
+    summary: str = ""
+    categories: tuple[CategoryScore, ...] = ()
+    priority: int = Field(ge=0, le=100)
+    priority_level: PriorityLevel
+    priority_reasons: tuple[str, ...] = ()
+    report_count: int = 1
+    reporter_count: int = 0
+
+
+class CaseUpdated(EventData):
+    TYPE: ClassVar[str] = "case.updated.v1"
+    SUBJECT: ClassVar[str] = "case.updated"
+    KEY_FIELD: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    agency_id: AgencyId
+    updated_at: AwareDatetime
+    change: Literal["report_attached", "state_changed", "reclassified"]
+    state: CaseState
+    region_code: RegionCode | None = None
+    categories: tuple[CategoryScore, ...] = ()
+    priority: int = Field(ge=0, le=100)
+    priority_level: PriorityLevel
+    report_count: int
+    reporter_count: int
+    report_id: UUID | None = None
+    actor: str | None = None
+
+
+class NotificationChannel(StrEnum):
+    EMAIL = "email"
+    WHATSAPP = "whatsapp"
+
+
+class NotificationRequested(EventData):
+    TYPE: ClassVar[str] = "notification.requested.v1"
+    SUBJECT: ClassVar[str] = "notification.requested"
+    KEY_FIELD: ClassVar[str] = "delivery_id"
+
+    delivery_id: UUID
+    agency_id: AgencyId
+    case_id: UUID
+    channel: NotificationChannel
+    template: str
+    recipient_id: str
+    requested_at: AwareDatetime
+
+
+class NotificationSent(EventData):
+    TYPE: ClassVar[str] = "notification.sent.v1"
+    SUBJECT: ClassVar[str] = "notification.sent"
+    KEY_FIELD: ClassVar[str] = "delivery_id"
+
+    delivery_id: UUID
+    agency_id: AgencyId
+    case_id: UUID
+    channel: NotificationChannel
+    template: str
+    recipient_id: str
+    sent_at: AwareDatetime
+    provider_message_id: str | None = None
+
+
+class NotificationFailed(EventData):
+    TYPE: ClassVar[str] = "notification.failed.v1"
+    SUBJECT: ClassVar[str] = "notification.failed"
+    KEY_FIELD: ClassVar[str] = "delivery_id"
+
+    delivery_id: UUID
+    agency_id: AgencyId
+    case_id: UUID
+    channel: NotificationChannel
+    template: str
+    recipient_id: str
+    failed_at: AwareDatetime
+    reason: str
+    permanent: bool
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    model.TYPE: model
+    for model in (
+        ReportSubmitted,
+        ReportReceived,
+        CaseOpened,
+        CaseUpdated,
+        NotificationRequested,
+        NotificationSent,
+        NotificationFailed,
+    )
+}

@@ -1,0 +1,55 @@
+"""Shapes of the answers to request/reply reads, shared by the answering service and the gateway."""
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from .events import (
+    CaseState,
+    CategoryScore,
+    NotificationChannel,
+    Platform,
+    PriorityLevel,
+    ReportReceived,
+)
+
+
+class ReportView(ReportReceived):
+    case_id: UUID | None = None
+
+
+class CaseView(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    case_id: UUID
+    agency_id: str
+    state: CaseState
+    opened_at: datetime
+    updated_at: datetime
+    region_code: str | None
+    platform: Platform
+    canonical_url: str | None
+    summary: str
+    categories: list[CategoryScore]
+    priority: int
+    priority_level: PriorityLevel
+    priority_reasons: list[str]
+    report_count: int
+    reporter_count: int
+
+
+class NotificationView(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    delivery_id: UUID
+    case_id: UUID
+    channel: NotificationChannel
+    template: str
+    recipient: str
+    state: str
+    attempts: int
+    last_error: str | None
+    provider_message_id: str | None
+    created_at: datetime
+    sent_at: datetime | None

@@ -1,0 +1,83 @@
+"""Transactional outbox: events are written in the same transaction as the state they describe,
+then published after the commit. A crash between the two leaves rows the relay publishes later;
+a crash after publishing but before deleting re-publishes with the same `Nats-Msg-Id`, which
+JetStream drops as a duplicate.
+"""
+
+import asyncio
+import json
+import logging
+
+import asyncpg
+from nats.js import JetStreamContext
+from opentelemetry import propagate
+
+from .contract import Envelope, EventData, Subjects
+
+log = logging.getLogger(__name__)
+
+OUTBOX_DDL = """
+CREATE TABLE outbox (
+    id bigserial PRIMARY KEY,
+    subject text NOT NULL,
+    headers jsonb NOT NULL,
+    body bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+class Outbox:
+    def __init__(self, subjects: Subjects, source: str) -> None:
+        self._subjects = subjects
+        self.source = source
+        self._staged = asyncio.Event()
+
+    async def stage(self, conn: asyncpg.Connection, data: EventData) -> Envelope[EventData]:
+        """Add an event to the caller's open transaction."""
+        envelope: Envelope[EventData] = Envelope(
+            data=data, source=self.source, agency_id=data.agency_id)  # type: ignore[attr-defined]
+        headers = envelope.headers()
+        propagate.inject(headers)
+        await conn.execute(
+            "INSERT INTO outbox (subject, headers, body) VALUES ($1, $2::jsonb, $3)",
+            self._subjects.event(envelope.agency_id, data.SUBJECT), json.dumps(headers),
+            envelope.body())
+        return envelope
+
+    def committed(self) -> None:
+        """Wake the relay; call after the transaction that staged events has committed."""
+        self._staged.set()
+
+    async def relay(self, pool: asyncpg.Pool, js: JetStreamContext, stopping: asyncio.Event, *,
+                    batch: int = 500, sweep_interval: float = 1.0) -> None:
+        """Publish staged events until `stopping`, then once more so nothing committed waits."""
+        while not stopping.is_set():
+            try:
+                while await self.publish_pending(pool, js, batch=batch) == batch:
+                    pass
+            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+                log.warning("outbox relay will retry: %s", error)
+            # The interval only matters for rows left by another process that crashed; rows this
+            # process stages wake the relay at once.
+            try:
+                await asyncio.wait_for(self._staged.wait(), timeout=sweep_interval)
+            except TimeoutError:
+                pass
+            self._staged.clear()
+        await self.publish_pending(pool, js, batch=batch)
+
+    async def publish_pending(self, pool: asyncpg.Pool, js: JetStreamContext, *,
+                              batch: int = 500) -> int:
+        async with pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, subject, headers, body FROM outbox ORDER BY id LIMIT $1"
+                " FOR UPDATE SKIP LOCKED", batch)
+            if not rows:
+                return 0
+            await asyncio.gather(*(
+                js.publish(row["subject"], row["body"], headers=json.loads(row["headers"]))
+                for row in rows))
+            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
+                               [row["id"] for row in rows])
+            return len(rows)

@@ -1,0 +1,66 @@
+"""Settings every process shares; each service adds its own class with its own prefix.
+
+Both are read once, at the entrypoint, and passed down. A Kubernetes secret mounted as files under
+`PANTAU_SECRETS_DIR` (one file per field, named like the variable without its prefix) overrides
+the environment.
+"""
+
+import os
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+
+class PlatformSettings(BaseSettings):
+    """`PANTAU_*`: where the shared servers are and how every process behaves."""
+
+    model_config = SettingsConfigDict(env_prefix="PANTAU_", extra="ignore")
+
+    environment: Environment = "development"
+    nats_url: str = "nats://127.0.0.1:4222"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/pantau"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Root of every subject and stream name: lets deployments and test runs share one NATS.
+    subject_root: str = "pantau"
+    telemetry_exporter: Literal["none", "console"] = "none"
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    # How long a SIGTERM waits for in-flight work before cancelling it.
+    drain_timeout_s: float = 10.0
+
+    @classmethod
+    def load(cls) -> Self:
+        return cls(_secrets_dir=secrets_dir())  # type: ignore[call-arg]
+
+
+class ServiceSettings(BaseSettings):
+    """Base of each service's own settings (health port, limits); subclasses set `env_prefix`."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    health_host: str = "127.0.0.1"
+    health_port: int = 0
+    # Messages fetched per pull and handled concurrently by one process.
+    fetch_batch: int = 64
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+
+    @classmethod
+    def load(cls) -> Self:
+        return cls(_secrets_dir=secrets_dir())  # type: ignore[call-arg]
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> Self:
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError("db_pool_min must not exceed db_pool_max")
+        return self
+
+
+def secrets_dir() -> Path | None:
+    configured = os.environ.get("PANTAU_SECRETS_DIR", "/run/secrets/pantau")
+    path = Path(configured)
+    return path if path.is_dir() else None
