@@ -11,6 +11,7 @@ the database). Baselines are measured in the same run on a 10,000-item subset an
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import time
@@ -49,7 +50,7 @@ class Corpus:
         lengths = self._rng.integers(low, high, size=count)
         flat = self.words[self._rng.choice(len(self.words), size=int(lengths.sum()), p=self._p)]
         bounds = [0, *lengths.cumsum().tolist()]
-        return [" ".join(flat[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+        return [" ".join(flat[a:b]) for a, b in itertools.pairwise(bounds)]
 
     def forward(self, text: str) -> str:
         """A WhatsApp forward: header, one word changed, emoji, a footer."""
@@ -85,17 +86,18 @@ def bench_near_duplicates(corpus: Corpus, sizes: list[int]) -> None:
     for size in sorted(sizes):
         chunk = stored[loaded:size]
         started = time.perf_counter()
-        for offset, fp in enumerate(fingerprints(chunk)):
-            if fp is not None:
-                index.add(str(loaded + offset), fp)
+        index.add_many(
+            [(str(loaded + offset), fp) for offset, fp in enumerate(fingerprints(chunk)) if fp]
+        )
         loaded = size
-        print(f"index filled to {size:,} (last {len(chunk):,} in {time.perf_counter() - started:.1f} s)")
+        elapsed = time.perf_counter() - started
+        print(f"index filled to {size:,} (last {len(chunk):,} in {elapsed:.1f} s, bulk load)")
         queries = [corpus.forward(stored[i]) for i in range(0, 2000)]
         query_fps = [fp for fp in fingerprints(queries) if fp is not None]
         rate, hits = timed(
             f"near-duplicate queries against {size:,}",
             len(query_fps),
-            lambda: [index.query(fp) for fp in query_fps],
+            lambda fps=query_fps: [index.query(fp) for fp in fps],
         )
         found = sum(any(h.item_id == str(i) for h in hit) for i, hit in enumerate(hits))
         candidates = sum(len(index.candidates(fp)) for fp in query_fps[:500]) / 500
@@ -123,7 +125,8 @@ def bench_claims(corpus: Corpus, claim_count: int) -> None:
     claims = [Claim(f"c{i}", text, "hoaks", "") for i, text in enumerate(claim_texts)]
     started = time.perf_counter()
     matcher = ClaimMatcher.build(claims)
-    print(f"claim matcher built over {claim_count:,} claims in {time.perf_counter() - started:.1f} s")
+    elapsed = time.perf_counter() - started
+    print(f"claim matcher built over {claim_count:,} claims in {elapsed:.1f} s")
     queries = [corpus.paraphrase(claim_texts[i]) for i in range(10_000)] + corpus.texts(10_000)
     rate, (columns, _) = timed(
         f"claim matches against {claim_count:,} claims", len(queries),
@@ -143,7 +146,8 @@ def bench_claims(corpus: Corpus, claim_count: int) -> None:
             best.append(int(np.argmax(scores)))
         return best
 
-    naive_rate, _ = timed("baseline: naive term-set cosine per claim (10,000 claims)", len(few), naive)
+    label = "baseline: naive term-set cosine per claim (10,000 claims)"
+    naive_rate, _ = timed(label, len(few), naive)
     scaled = naive_rate * 10_000 / claim_count
     print(f"  scaled to {claim_count:,} claims: {scaled:,.1f}/s; sparse matcher is "
           f"{rate / scaled:,.0f}x faster")

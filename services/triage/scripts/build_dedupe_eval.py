@@ -60,7 +60,8 @@ def read_base_texts(path: Path) -> list[BaseText]:
             rows = csv.DictReader(handle, delimiter="\t")
             texts = [BaseText(row["tweets"], row["topic"]) for row in rows]
         else:
-            texts = [BaseText(_unescape_ibrohim(row["Tweet"]), None) for row in csv.DictReader(handle)]
+            rows = csv.DictReader(handle)
+            texts = [BaseText(_unescape_ibrohim(row["Tweet"]), None) for row in rows]
     unique = {base.text: base for base in texts if len(base.text.split()) >= MIN_BASE_WORDS}
     return list(unique.values())
 

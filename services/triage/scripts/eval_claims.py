@@ -83,7 +83,8 @@ def run_split(tweets: list[Tweet], seed: int, scored: Scored) -> None:
 
     columns, values = matcher.best_scores([q.text for q in queries])
     for query, column, value in zip(queries, columns, values, strict=True):
-        scored.registered.append((float(value), column >= 0 and claim_topics[column] == query.topic))
+        right = bool(column >= 0 and claim_topics[column] == query.topic)
+        scored.registered.append((float(value), right))
     unregistered = [t.text for topic in left_out for t in by_topic[topic]]
     scored.unregistered += matcher.best_scores(unregistered)[1].tolist()
     scored.other += matcher.best_scores([t.text for t in tweets if not t.on_topic])[1].tolist()

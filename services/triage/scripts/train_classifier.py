@@ -26,21 +26,20 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
-from sklearn.svm import LinearSVC
-
 from pantau_triage.nlp.classifier import FORMAT_VERSION, LABELS, METADATA_FILENAME, MODEL_FILENAME
 from pantau_triage.nlp.features import FeatureSpec, Vectoriser
 from pantau_triage.nlp.metrics import LabelScores, label_scores
 from pantau_triage.nlp.normalise import KAMUS_FILENAME, Normaliser
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.svm import LinearSVC
 
 SEED = 20190801
 SVM_C = 0.5
 MIN_DF = 2
 FEATURES = FeatureSpec(word_ngram_max=2, char_ngram_min=2, char_ngram_max=5)
 # train.csv spells the labels "HS", "Abusive", "HS_Individual", ...
-CSV_COLUMNS = {label: "HS" if label == "hs" else label.title().replace("Hs_", "HS_") for label in LABELS}
+CSV_COLUMNS = {lb: "HS" if lb == "hs" else lb.title().replace("Hs_", "HS_") for lb in LABELS}
 
 
 def build_kamus(source: Path, destination: Path) -> None:
@@ -154,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     decisions, fold_of = out_of_fold_decisions(texts, targets, args.folds)
     at_zero = {lb: label_scores(targets[:, j], decisions[:, j] > 0) for j, lb in enumerate(LABELS)}
     tuned_predictions = cross_fitted_predictions(decisions, targets, fold_of)
-    tuned = {lb: label_scores(targets[:, j], tuned_predictions[:, j]) for j, lb in enumerate(LABELS)}
+    tuned = {
+        lb: label_scores(targets[:, j], tuned_predictions[:, j]) for j, lb in enumerate(LABELS)
+    }
     print_table("CV, SVM decision > 0", at_zero)
     print_table("CV, calibrated + threshold tuned on the other folds (shipped setting)", tuned)
 

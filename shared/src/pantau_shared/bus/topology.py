@@ -52,6 +52,8 @@ class Subscription:
     backoff: tuple[float, ...] = (30, 30, 60, 120, 300, 600, 600)
     max_ack_pending: int = 2_000
     events: tuple[type[EventData], ...] = field(default=())
+    # An agency that runs its own instances consumes only its own subjects.
+    agency: str = "*"
 
     def config(self, subjects: Subjects) -> ConsumerConfig:
         return ConsumerConfig(
@@ -63,7 +65,7 @@ class Subscription:
             backoff=list(self.backoff),
             max_deliver=self.max_deliver,
             max_ack_pending=self.max_ack_pending,
-            filter_subject=subjects.event_filter(self.subject_suffix),
+            filter_subject=subjects.event_filter(self.subject_suffix, self.agency),
         )
 
 

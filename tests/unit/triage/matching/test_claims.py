@@ -105,7 +105,8 @@ def test_add_makes_new_claims_matchable_and_keeps_old_ones(matcher):
 
 
 def test_add_with_an_existing_id_replaces_the_claim(matcher):
-    replaced = matcher.add([Claim("tbh-102", "Bansos beras dipotong jika tidak memilih paslon", "hoaks", "")])
+    bansos = Claim("tbh-102", "Bansos beras dipotong jika tidak memilih paslon", "hoaks", "")
+    replaced = matcher.add([bansos])
     assert len(replaced) == len(matcher)
     [[best]] = replaced.match(["Bansos beras dipotong kalau tidak memilih paslon"])
     assert best.claim_id == "tbh-102"

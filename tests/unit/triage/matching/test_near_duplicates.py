@@ -106,3 +106,14 @@ def test_batch_and_single_fingerprints_agree():
 
 def test_short_text_has_no_fingerprint():
     assert fingerprint("Cek ini hoaks?") is None
+
+
+def test_bulk_load_answers_like_one_at_a_time():
+    texts = [HOAX, *SAME_TOPIC_DIFFERENT_MESSAGES]
+    one_by_one, bulk = NearDuplicateIndex(), NearDuplicateIndex()
+    for number, text in enumerate(texts):
+        one_by_one.add(str(number), _fp(text))
+    bulk.add_many([(str(number), _fp(text)) for number, text in enumerate(texts)])
+    for forward in FORWARDS:
+        assert bulk.query(_fp(forward)) == one_by_one.query(_fp(forward))
+        assert [hit.item_id for hit in bulk.query(_fp(forward))] == ["0"]

@@ -19,6 +19,7 @@ claim list is the whole serialised form.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def claim_terms(text: str) -> list[str]:
     wrappers barely move a cosine dominated by the claim's rare words.
     """
     words = [w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and len(w) > 1]
-    return words + [f"{first} {second}" for first, second in zip(words, words[1:], strict=False)]
+    return words + [f"{first} {second}" for first, second in itertools.pairwise(words)]
 
 
 class ClaimMatcher:

@@ -19,12 +19,14 @@ Intake cost is one fingerprint (tens of microseconds) and `BANDS` index entries 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from pantau_triage.matching.minhash import (
+    BANDS,
     NUM_PERM,
     SIMILARITY_THRESHOLD,
     Fingerprint,
@@ -77,7 +79,21 @@ class NearDuplicateIndex:
             self._recent.setdefault(key, []).append(item)
         self._recent_count += 1
         if self._recent_count >= self._merge_every:
-            self._merge_recent()
+            self._merge_recent(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32))
+
+    def add_many(self, items: Sequence[tuple[str, Fingerprint]]) -> None:
+        """Bulk load: appends all postings at once and merges them into the sorted tier."""
+        first = len(self._ids)
+        for item_id, fp in items:
+            self._by_content_key.setdefault(fp.content_key, []).append(len(self._ids))
+            self._ids.append(item_id)
+        while len(self._signatures) < len(self._ids):
+            self._signatures = np.concatenate([self._signatures, np.empty_like(self._signatures)])
+        if items:
+            self._signatures[first : len(self._ids)] = np.stack([fp.signature for _, fp in items])
+        keys = np.array([fp.band_keys for _, fp in items], dtype=np.int64).reshape(-1)
+        positions = np.repeat(np.arange(first, len(self._ids), dtype=np.int32), BANDS)
+        self._merge_recent(keys, positions)
 
     def query(self, fp: Fingerprint, limit: int | None = None) -> list[NearDuplicate]:
         """Stored items `is_near_duplicate` with `fp`, most similar first."""
@@ -110,7 +126,9 @@ class NearDuplicateIndex:
         pieces.append(np.asarray(exact, dtype=np.int32))
         return np.unique(np.concatenate(pieces)).astype(np.int64)
 
-    def _merge_recent(self) -> None:
+    def _merge_recent(
+        self, more_keys: npt.NDArray[np.int64], more_items: npt.NDArray[np.int32]
+    ) -> None:
         lengths = [len(items) for items in self._recent.values()]
         new_keys = np.repeat(np.fromiter(self._recent, dtype=np.int64), lengths)
         new_items = np.fromiter(
@@ -118,8 +136,8 @@ class NearDuplicateIndex:
             dtype=np.int32,
             count=sum(lengths),
         )
-        keys = np.concatenate([self._sorted_keys, new_keys])
-        items = np.concatenate([self._sorted_items, new_items])
+        keys = np.concatenate([self._sorted_keys, new_keys, more_keys])
+        items = np.concatenate([self._sorted_items, new_items, more_items])
         order = np.argsort(keys, kind="stable")
         self._sorted_keys, self._sorted_items = keys[order], items[order]
         self._recent.clear()

@@ -101,7 +101,7 @@ class ContentClassifier:
                 weights=weights,
                 intercepts=arrays["intercepts"],
                 calibration=arrays["calibration"],
-                thresholds=np.array([metadata["thresholds"][label] for label in metadata["labels"]]),
+                thresholds=np.array([metadata["thresholds"][lb] for lb in metadata["labels"]]),
                 labels=metadata["labels"],
             )
 

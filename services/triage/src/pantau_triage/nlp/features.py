@@ -138,9 +138,8 @@ class Vectoriser:
         indices: list[int] = []
         counts: list[int] = []
         for text in texts:
-            found = Counter(
-                i for g in word_ngrams(text, self.spec.word_ngram_max) if (i := index.get(g)) is not None
-            )
+            grams = word_ngrams(text, self.spec.word_ngram_max)
+            found = Counter(i for g in grams if (i := index.get(g)) is not None)
             indices.extend(found.keys())
             counts.extend(found.values())
             indptr.append(len(indices))

@@ -1,0 +1,215 @@
+"""The messaging spine against a real NATS and PostgreSQL: outbox, consumers, dead letters."""
+
+import asyncio
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from uuid import UUID
+
+import nats
+import pytest
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from pantau_shared.bus import (
+    EventHandlerRunner,
+    PullLoop,
+    Reject,
+    RetryLater,
+    Subscription,
+    provision,
+)
+from pantau_shared.bus.deadletter import relay_advisory
+from pantau_shared.contract import Channel, Envelope, EventData, ReportSubmitted, new_id
+from pantau_shared.infrastructure import Infrastructure
+from pantau_shared.settings import PlatformSettings
+from tests.conftest import connect
+from tests.waiting import eventually
+
+
+def report(agency: str, text: str = "Amplop 100 ribu untuk pemilih") -> ReportSubmitted:
+    return ReportSubmitted(report_id=new_id(), agency_id=agency, channel=Channel.API,
+                           submitted_at=datetime.now(UTC), text=text)
+
+
+async def read_subject(infra: Infrastructure, stream: str, subject: str) -> list:
+    """Every message on `subject` in `stream`, through a throwaway consumer."""
+    sub = await infra.js.pull_subscribe(
+        subject, stream=infra.subjects.stream(stream),
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30))
+    messages = []
+    try:
+        while True:
+            batch = await sub.fetch(100, timeout=0.5)
+            messages.extend(batch)
+            for message in batch:
+                await message.ack()
+    except (TimeoutError, nats.errors.TimeoutError):
+        pass
+    await sub.unsubscribe()
+    return messages
+
+
+@pytest.fixture
+async def infra(platform: PlatformSettings):
+    infra = await connect(platform, "intake")
+    await provision(infra.js, infra.subjects, [])
+    yield infra
+    await infra.close()
+
+
+async def test_outbox_publishes_only_committed_events_once(infra: Infrastructure,
+                                                           agency: str) -> None:
+    kept, rolled_back = report(agency), report(agency)
+    async with infra.pool.acquire() as conn:
+        async with conn.transaction():
+            await infra.outbox.stage(conn, kept)
+        with pytest.raises(RuntimeError):
+            async with conn.transaction():
+                await infra.outbox.stage(conn, rolled_back)
+                raise RuntimeError("handler failed after staging")
+    assert await infra.outbox.publish_pending(infra.pool, infra.js) >= 1
+
+    # A relay that crashed after publishing, before deleting, publishes again: same Nats-Msg-Id.
+    async with infra.pool.acquire() as conn, conn.transaction():
+        envelope = await infra.outbox.stage(conn, kept)
+    await infra.outbox.publish_pending(infra.pool, infra.js)
+    replay = envelope.headers()
+    ack = await infra.js.publish(infra.subjects.event(agency, kept.SUBJECT), envelope.body(),
+                                 headers=replay)
+    assert ack.duplicate
+
+    messages = await read_subject(infra, "REPORTS",
+                                  infra.subjects.event(agency, ReportSubmitted.SUBJECT))
+    ids = Counter(json.loads(m.data)["report_id"] for m in messages)
+    assert ids[str(kept.report_id)] == 2  # staged twice on purpose: two distinct events
+    assert str(rolled_back.report_id) not in ids
+    assert await infra.pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def run_consumer(infra: Infrastructure, subscription: Subscription, until) -> None:
+    await provision(infra.js, infra.subjects, [subscription])
+    stopping = asyncio.Event()
+    loop = PullLoop(infra.js, infra.subjects.stream(subscription.stream), subscription.durable,
+                    EventHandlerRunner(infra.js, infra.subjects, subscription), capacity=8,
+                    fetch_timeout=0.5)
+    task = asyncio.create_task(loop.run(stopping))
+    try:
+        return await until()
+    finally:
+        stopping.set()
+        await task
+        await infra.js.delete_consumer(infra.subjects.stream(subscription.stream),
+                                       subscription.durable)
+
+
+async def publish(infra: Infrastructure, data: EventData) -> None:
+    envelope = Envelope(data=data, source="/test", agency_id=data.agency_id)  # type: ignore[attr-defined]
+    await infra.js.publish(infra.subjects.event(envelope.agency_id, data.SUBJECT), envelope.body(),
+                           headers=envelope.headers())
+
+
+async def dead_letters(infra: Infrastructure, durable: str) -> list:
+    return await read_subject(infra, "DEADLETTER",
+                              infra.subjects.dead_letter(infra.subjects.stream("REPORTS"), durable))
+
+
+async def test_rejected_and_malformed_messages_are_dead_lettered_and_others_still_handled(
+        infra: Infrastructure, agency: str) -> None:
+    handled: list[UUID] = []
+    durable = f"test-reject-{agency}"
+
+    async def handler(envelope: Envelope[EventData]) -> None:
+        assert isinstance(envelope.data, ReportSubmitted)
+        if envelope.data.text == "tolak":
+            raise Reject("the text asks to be rejected")
+        handled.append(envelope.data.report_id)
+
+    good, bad = report(agency), report(agency, text="tolak")
+    await publish(infra, bad)
+    await infra.js.publish(infra.subjects.event(agency, ReportSubmitted.SUBJECT), b"{broken",
+                           headers={"ce-specversion": "1.0", "ce-type": "report.submitted.v1"})
+    await publish(infra, good)
+    subscription = Subscription(durable=durable, stream="REPORTS",
+                                subject_suffix="report.submitted", handler=handler, agency=agency)
+    await run_consumer(infra, subscription, lambda: eventually(
+        lambda: _at_least(dead_letters(infra, durable), 2), what="two dead letters"))
+
+    assert handled == [good.report_id]
+    letters = await dead_letters(infra, durable)
+    reasons = sorted(m.headers["Pantau-Dead-Reason"] for m in letters)
+    assert reasons[0].startswith("rejected: missing header ce-id")
+    assert reasons[1] == "rejected: the text asks to be rejected"
+    # The original is kept byte for byte, with where it came from.
+    original = next(m for m in letters if m.headers["Pantau-Dead-Reason"].endswith("rejected"))
+    assert json.loads(original.data)["report_id"] == str(bad.report_id)
+    assert original.headers["Pantau-Dead-Subject"] == infra.subjects.event(
+        agency, ReportSubmitted.SUBJECT)
+    assert original.headers["ce-type"] == "report.submitted.v1"
+
+
+async def _at_least(pending, n: int):
+    found = await pending
+    return found if len(found) >= n else None
+
+
+async def test_transient_failures_are_retried_then_succeed(infra: Infrastructure,
+                                                           agency: str) -> None:
+    attempts: Counter[UUID] = Counter()
+    done: list[UUID] = []
+
+    async def flaky(envelope: Envelope[EventData]) -> None:
+        key = envelope.data.report_id  # type: ignore[attr-defined]
+        attempts[key] += 1
+        if attempts[key] < 3:
+            raise RetryLater("database briefly unavailable")
+        done.append(key)
+
+    data = report(agency)
+    await publish(infra, data)
+    subscription = Subscription(durable=f"test-retry-{agency}", stream="REPORTS",
+                                subject_suffix="report.submitted", handler=flaky,
+                                agency=agency)
+    await run_consumer(infra, subscription, lambda: eventually(
+        lambda: _ready(done), what="handled after retries"))
+    assert attempts[data.report_id] == 3
+    assert done == [data.report_id]
+
+
+async def _ready(values: list) -> list | None:
+    return values or None
+
+
+async def test_messages_failing_every_delivery_are_dead_lettered_with_the_error(
+        infra: Infrastructure, agency: str) -> None:
+    durable = f"test-exhaust-{agency}"
+
+    async def broken(envelope: Envelope[EventData]) -> None:
+        raise ValueError("classifier crashed on this text")
+
+    await publish(infra, report(agency))
+    subscription = Subscription(durable=durable, stream="REPORTS",
+                                subject_suffix="report.submitted", handler=broken,
+                                max_deliver=2, backoff=(5,), agency=agency)
+    letters = await run_consumer(infra, subscription, lambda: eventually(
+        lambda: _at_least(dead_letters(infra, durable), 1), what="dead letter"))
+    assert letters[0].headers["Pantau-Dead-Reason"] == (
+        "failed: ValueError: classifier crashed on this text")
+    assert letters[0].headers["Pantau-Dead-Deliveries"] == "2"
+
+
+async def test_advisory_relay_dead_letters_a_message_whose_worker_died(
+        infra: Infrastructure, agency: str) -> None:
+    # What the server announces when a message ran out of deliveries without any settle.
+    data = report(agency)
+    await publish(infra, data)
+    stream = infra.subjects.stream("REPORTS")
+    info = await infra.js.stream_info(stream)
+    advisory = {"type": "io.nats.jetstream.advisory.v1.max_deliver", "stream": stream,
+                "consumer": f"crashed-{agency}", "stream_seq": info.state.last_seq,
+                "deliveries": 8}
+    await relay_advisory(infra.js, infra.subjects, json.dumps(advisory).encode())
+    letters = await read_subject(infra, "DEADLETTER",
+                                 infra.subjects.dead_letter(stream, f"crashed-{agency}"))
+    assert len(letters) == 1
+    assert letters[0].headers["Pantau-Dead-Reason"] == "not acknowledged after 8 deliveries"
+    assert json.loads(letters[0].data)["report_id"] == str(data.report_id)

@@ -1,0 +1,298 @@
+"""Each service's handlers against real PostgreSQL and NATS (and a real SMTP server for notify)."""
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from pantau_devstack.mailsink import MailSink
+from pantau_devstack.servers import free_port
+from pantau_intake.handlers import IntakeHandlers
+from pantau_notify.email import SmtpSender
+from pantau_notify.handlers import NotifyHandlers
+from pantau_notify.repository import add_subscription
+from pantau_notify.settings import NotifySettings
+from pantau_shared.bus import Reject, RetryLater
+from pantau_shared.contract import (
+    CaseOpened,
+    Category,
+    CategoryScore,
+    Channel,
+    Envelope,
+    EventData,
+    Platform,
+    PriorityLevel,
+    Reporter,
+    ReportReceived,
+    ReportSubmitted,
+    new_id,
+)
+from pantau_shared.settings import PlatformSettings
+from pantau_triage.classify import KeywordClassifier
+from pantau_triage.handlers import TriageHandlers
+from tests.conftest import connect
+from tests.waiting import eventually
+
+
+def wrap(data: EventData) -> Envelope[EventData]:
+    return Envelope(data=data, source="/test", agency_id=data.agency_id)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def intake(platform: PlatformSettings):
+    infra = await connect(platform, "intake")
+    yield infra, IntakeHandlers(infra.pool, infra.outbox, b"test-pepper-0123456789")
+    await infra.close()
+
+
+def submitted(agency: str, **fields) -> ReportSubmitted:
+    defaults = {"report_id": new_id(), "agency_id": agency, "channel": Channel.EMAIL,
+                "submitted_at": datetime.now(UTC), "text": "Kades ajak warga coblos nomor 2"}
+    return ReportSubmitted(**(defaults | fields))
+
+
+async def test_intake_stores_a_redelivered_submission_once(intake, agency: str) -> None:
+    infra, handlers = intake
+    report = submitted(agency, url="https://www.facebook.com/watch?v=1&fbclid=x")
+    await handlers.report_submitted(wrap(report))
+    await handlers.report_submitted(wrap(report))
+    rows = await infra.pool.fetch("SELECT canonical_url, platform FROM reports WHERE agency_id=$1",
+                                  agency)
+    assert [tuple(r) for r in rows] == [("https://facebook.com/watch?v=1", "facebook")]
+    staged = await infra.pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE subject LIKE '%.' || $1 || '.report.received'", agency)
+    published = await infra.outbox.publish_pending(infra.pool, infra.js)
+    assert staged + published >= 1
+    view = await handlers.get_report(agency, {"report_id": str(report.report_id)})
+    assert view.platform is Platform.FACEBOOK
+
+
+async def test_intake_gives_one_pseudonym_across_channels_and_hides_contacts(intake,
+                                                                             agency: str) -> None:
+    infra, handlers = intake
+    first = submitted(agency, reporter=Reporter(phone="0812-1111-2222", email="siti@example.id"))
+    second = submitted(agency, channel=Channel.WHATSAPP, reporter=Reporter(phone="+6281211112222"))
+    third = submitted(agency, reporter=Reporter(email="budi@example.id"))
+    for report in (first, second, third):
+        await handlers.report_submitted(wrap(report))
+    ids = [(await handlers.get_report(agency, {"report_id": str(r.report_id)})).reporter_id
+           for r in (first, second, third)]
+    assert ids[0] == ids[1] != ids[2]
+    stored = await infra.pool.fetchrow("SELECT * FROM reports WHERE report_id = $1",
+                                       first.report_id)
+    assert "0812" not in json.dumps({k: str(v) for k, v in dict(stored).items()})
+
+
+async def test_intake_rejects_a_report_with_nothing_to_check(intake, agency: str) -> None:
+    _, handlers = intake
+    with pytest.raises(Reject, match="text or a URL"):
+        await handlers.report_submitted(wrap(submitted(agency, text="  ")))
+
+
+@pytest.fixture
+async def triage(platform: PlatformSettings):
+    infra = await connect(platform, "triage")
+    yield infra, TriageHandlers(infra.pool, infra.outbox, KeywordClassifier.packaged())
+    await infra.close()
+
+
+def received(agency: str, **fields) -> ReportReceived:
+    now = datetime.now(UTC)
+    defaults = {"report_id": new_id(), "agency_id": agency, "channel": Channel.WHATSAPP,
+                "submitted_at": now, "received_at": now, "platform": Platform.UNKNOWN,
+                "raw_sha256": "0" * 64, "text": "Serangan fajar besok, amplop 50 ribu",
+                "content_sha256": None, "reporter_id": None}
+    return ReportReceived(**(defaults | fields))
+
+
+async def cases_of(infra, agency: str) -> list:
+    return await infra.pool.fetch(
+        "SELECT case_id, report_count, reporter_count, categories FROM cases WHERE agency_id = $1"
+        " ORDER BY opened_at", agency)
+
+
+async def test_triage_merges_reports_of_one_link_or_one_text_into_cases(triage,
+                                                                        agency: str) -> None:
+    infra, handlers = triage
+    link = "https://facebook.com/groups/1/posts/2"
+    reports = [
+        received(agency, canonical_url=link, reporter_id="rep_a"),
+        received(agency, canonical_url=link, reporter_id="rep_b", text="lain"),
+        received(agency, canonical_url=link, reporter_id="rep_a"),
+        received(agency, content_sha256="f" * 64, reporter_id="rep_c"),
+        received(agency, content_sha256="f" * 64, reporter_id="rep_d"),
+        received(agency, content_sha256="e" * 64, text="Jadwal kampanye terbuka"),
+    ]
+    for report in reports:
+        await handlers.report_received(wrap(report))
+    await handlers.report_received(wrap(reports[0]))  # redelivered: no double count
+    cases = await cases_of(infra, agency)
+    assert [(c["report_count"], c["reporter_count"]) for c in cases] == [(3, 2), (2, 2), (1, 0)]
+    assert json.loads(cases[0]["categories"])[0]["category"] == "politik_uang"
+    case_id = await handlers.case_for_report(agency, {"report_id": str(reports[2].report_id)})
+    assert case_id == {"case_id": str(cases[0]["case_id"])}
+    view = await handlers.get_case(agency, {"case_id": str(cases[0]["case_id"])})
+    assert view.report_count == 3 and view.priority_reasons
+
+
+async def test_triage_opens_one_case_when_reports_of_one_link_race(triage, agency: str) -> None:
+    infra, handlers = triage
+    link = f"https://x.com/{agency}/status/1"
+
+    async def handle_with_retries(report: ReportReceived) -> None:
+        for _ in range(5):
+            try:
+                return await handlers.report_received(wrap(report))
+            except RetryLater:
+                await asyncio.sleep(0.01)
+        raise AssertionError("never joined the case")
+
+    await asyncio.gather(*(handle_with_retries(received(agency, canonical_url=link))
+                           for _ in range(12)))
+    cases = await cases_of(infra, agency)
+    assert [c["report_count"] for c in cases] == [12]
+
+
+async def test_tenants_cannot_read_each_others_cases(triage, agency: str) -> None:
+    infra, handlers = triage
+    report = received(agency, content_sha256="a" * 64)
+    await handlers.report_received(wrap(report))
+    case_id = (await handlers.case_for_report(agency, {"report_id": str(report.report_id)}))
+    assert (await handlers.case_for_report("other-agency", {"report_id": str(report.report_id)})
+            ) == {"case_id": None}
+    with pytest.raises(Exception, match="tidak ditemukan"):
+        await handlers.get_case("other-agency", case_id)
+
+
+class RefusingRecipients:
+    """An SMTP handler that refuses one mailbox for good, like a real server would."""
+
+    def __init__(self, refused: str) -> None:
+        self.refused = refused
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+        if address == self.refused:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        return "250 OK"
+
+
+@pytest.fixture
+async def notify(platform: PlatformSettings, tmp_path: Path):
+    sink = MailSink(tmp_path / "mail", free_port())
+    sink.start()
+    settings = NotifySettings(smtp_port=sink.port)
+    infra = await connect(platform, "notify")
+    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings))
+    yield infra, handlers, sink
+    await handlers.close()
+    await infra.close()
+    sink.stop()
+
+
+def opened(agency: str, region: str = "33.75", priority: int = 60) -> CaseOpened:
+    return CaseOpened(
+        case_id=new_id(), agency_id=agency, opened_at=datetime.now(UTC),
+        first_report_id=new_id(), region_code=region, platform=Platform.FACEBOOK,
+        summary="Amplop 100 ribu", priority=priority, priority_level=PriorityLevel.HIGH,
+        categories=(CategoryScore(category=Category.POLITIK_UANG, score=0.8, reason="uji"),))
+
+
+async def requested_events(infra, agency: str) -> list[dict]:
+    rows = await infra.pool.fetch(
+        "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.requested'",
+        agency)
+    return [json.loads(r["body"]) for r in rows]
+
+
+async def test_notify_alerts_each_matching_subscriber_once(notify, agency: str) -> None:
+    infra, handlers, sink = notify
+    await add_subscription(infra.pool, agency_id=agency, name="Patroli kota",
+                           address=f"kota@{agency}.id", region_prefix="33.75", categories=None,
+                           min_priority=50)
+    await add_subscription(infra.pool, agency_id=agency, name="Patroli Lombok",
+                           address=f"lombok@{agency}.id", region_prefix="52", categories=None,
+                           min_priority=0)
+    await add_subscription(infra.pool, agency_id=agency, name="Hanya SARA",
+                           address=f"sara@{agency}.id", region_prefix=None,
+                           categories=["sara"], min_priority=0)
+    case = opened(agency)
+    await handlers.case_changed(wrap(case))
+    await handlers.case_changed(wrap(case))  # redelivered
+    requests = await requested_events(infra, agency)
+    assert len(requests) == 1
+    request = NotificationRequestedFrom(requests[0])
+    await handlers.notification_requested(wrap(request))
+    await handlers.notification_requested(wrap(request))  # redelivered after sending
+    mails = await eventually(lambda: _mails_to(sink, f"kota@{agency}.id"), what="alert mail")
+    assert len(mails) == 1
+    assert mails[0]["Subject"] == "[Pantau] Prioritas tinggi: Politik uang"
+    listed = await handlers.list_for_case(agency, {"case_id": str(case.case_id)})
+    assert [(n.recipient, n.state, n.attempts) for n in listed] == [(f"kota@{agency}.id", "sent", 1)]
+
+
+def NotificationRequestedFrom(body: dict):  # noqa: N802 - reads like the model it builds
+    from pantau_shared.contract import NotificationRequested
+    return NotificationRequested.model_validate(body)
+
+
+async def _mails_to(sink: MailSink, address: str) -> list | None:
+    found = [m for m in sink.messages() if m["To"] == address]
+    return found or None
+
+
+async def test_notify_records_a_refused_mailbox_as_a_permanent_failure(
+        platform: PlatformSettings, agency: str) -> None:
+    refused = f"pensiun@{agency}.id"
+    port = free_port()
+    controller = Controller(RefusingRecipients(refused), hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = NotifySettings(smtp_port=port)
+    infra = await connect(platform, "notify")
+    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings))
+    try:
+        await add_subscription(infra.pool, agency_id=agency, name="Lama", address=refused,
+                               region_prefix=None, categories=None, min_priority=0)
+        case = opened(agency)
+        await handlers.case_changed(wrap(case))
+        request = NotificationRequestedFrom((await requested_events(infra, agency))[0])
+        await handlers.notification_requested(wrap(request))
+        listed = await handlers.list_for_case(agency, {"case_id": str(case.case_id)})
+        assert listed[0].state == "failed"
+        assert "550" in (listed[0].last_error or "")
+        failed = await infra.pool.fetchval(
+            "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.failed'",
+            agency)
+        assert json.loads(failed)["permanent"] is True
+    finally:
+        await handlers.close()
+        await infra.close()
+        controller.stop()
+
+
+async def test_notify_retries_when_the_mail_server_is_down(platform: PlatformSettings,
+                                                           agency: str) -> None:
+    settings = NotifySettings(smtp_port=free_port(), smtp_timeout_s=2, max_attempts=2)
+    infra = await connect(platform, "notify")
+    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings))
+    try:
+        await add_subscription(infra.pool, agency_id=agency, name="Kota",
+                               address=f"kota@{agency}.id", region_prefix=None, categories=None,
+                               min_priority=0)
+        case = opened(agency)
+        await handlers.case_changed(wrap(case))
+        request = NotificationRequestedFrom((await requested_events(infra, agency))[0])
+        with pytest.raises(RetryLater):
+            await handlers.notification_requested(wrap(request))
+        await handlers.notification_requested(wrap(request))  # last attempt: recorded as failed
+        listed = await handlers.list_for_case(agency, {"case_id": str(case.case_id)})
+        assert (listed[0].state, listed[0].attempts) == ("failed", 2)
+    finally:
+        await handlers.close()
+        await infra.close()

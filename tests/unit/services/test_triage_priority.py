@@ -1,0 +1,39 @@
+from pantau_shared.contract import Category, CategoryScore, PriorityLevel
+from pantau_triage.classify import KeywordClassifier
+from pantau_triage.priority import assess, level_of
+
+
+def score(category: Category, value: float) -> CategoryScore:
+    return CategoryScore(category=category, score=value, reason="uji")
+
+
+def test_more_severe_categories_rank_higher() -> None:
+    sara = assess([score(Category.SARA, 0.9)], reporters=1, reports=1)
+    insult = assess([score(Category.PENGHINAAN, 0.9)], reporters=1, reports=1)
+    nothing = assess([], reporters=1, reports=1)
+    assert sara.score > insult.score > nothing.score
+
+
+def test_independent_reporters_raise_priority_more_than_forwards_from_one_person() -> None:
+    base = [score(Category.HOAKS, 0.8)]
+    one = assess(base, reporters=1, reports=1)
+    forwarded = assess(base, reporters=1, reports=20)
+    many = assess(base, reporters=20, reports=20)
+    assert one.score < forwarded.score < many.score
+    assert any("20 pelapor" in reason for reason in many.reasons)
+
+
+def test_priority_is_bounded_and_levels_follow_thresholds() -> None:
+    worst = assess([score(Category.HASUTAN, 1.0)], reporters=10_000, reports=50_000)
+    assert worst.score == 100 and worst.level is PriorityLevel.CRITICAL
+    assert level_of(0) is PriorityLevel.LOW
+    assert level_of(25) is PriorityLevel.MEDIUM
+    assert level_of(74) is PriorityLevel.HIGH
+
+
+def test_keyword_classifier_finds_money_politics_and_gives_a_reason() -> None:
+    found = KeywordClassifier.packaged().classify(
+        "Besok SERANGAN FAJAR, tiap rumah dapat amplop dari tim sukses")
+    assert found[0].category is Category.POLITIK_UANG
+    assert "serangan fajar" in found[0].reason
+    assert KeywordClassifier.packaged().classify("Jadwal rapat pleno KPU hari Senin") == []
