@@ -67,3 +67,11 @@ async def connect(platform: PlatformSettings, service: str) -> Infrastructure:
     await infra.migrate(f"pantau_{service}", service)
     await provision(infra.js, infra.subjects, [])
     return infra
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tracing() -> None:
+    """A real SDK tracer, as every service sets up, so trace context is created and carried."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    trace.set_tracer_provider(TracerProvider())

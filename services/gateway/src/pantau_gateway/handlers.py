@@ -86,7 +86,8 @@ async def submit_report(
         region_code=report.region_code, author_handle=report.author_handle,
         reporter=report.reporter)
     try:
-        await state.publisher.publish(state.publisher.envelope(event))
+        await state.publisher.publish(state.publisher.envelope(
+            event, event_id=stable_id("report.submitted", str(report_id))))
     except (NatsError, TimeoutError) as error:
         raise Problem(503, f"the report could not be queued, try again: {error}",
                       headers={"Retry-After": "1"}) from error

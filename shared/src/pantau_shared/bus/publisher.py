@@ -1,5 +1,8 @@
 """Publishing envelopes to JetStream with the trace context in the headers."""
 
+from dataclasses import replace
+from uuid import UUID
+
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from opentelemetry import propagate
@@ -13,8 +16,11 @@ class Publisher:
         self._subjects = subjects
         self.source = source
 
-    def envelope(self, data: EventData) -> Envelope[EventData]:
-        return Envelope(data=data, source=self.source, agency_id=data.agency_id)  # type: ignore[attr-defined]
+    def envelope(self, data: EventData, event_id: UUID | None = None) -> Envelope[EventData]:
+        """`event_id` makes a re-publish of the same fact a duplicate the stream drops."""
+        envelope: Envelope[EventData] = Envelope(
+            data=data, source=self.source, agency_id=data.agency_id)  # type: ignore[attr-defined]
+        return replace(envelope, id=event_id) if event_id is not None else envelope
 
     def subject_for(self, envelope: Envelope[EventData]) -> str:
         return self._subjects.event(envelope.agency_id, envelope.data.SUBJECT)

@@ -1,0 +1,164 @@
+"""The four services as separate processes on real servers: what a user of the API sees."""
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+
+from pantau_devstack.mailsink import MailSink
+from pantau_devstack.processes import Platform, ServiceProcesses
+from pantau_devstack.servers import free_port
+from pantau_shared.contract import Subjects
+from pantau_shared.settings import PlatformSettings
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+AGENCY, OTHER = "bawaslu-3375", "bawaslu-1771"
+PATROL = "patroli@bawaslu-pekalongan.example"
+
+
+@dataclass
+class Running:
+    api: str
+    key: str
+    other_key: str
+    sink: MailSink
+    processes: ServiceProcesses
+    platform: PlatformSettings
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def running(platform: PlatformSettings, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[Running]:
+    home = tmp_path_factory.mktemp("e2e")
+    sink = MailSink(home / "mail", free_port())
+    sink.start()
+    stack = Platform(
+        nats_url=platform.nats_url, database_url=platform.database_url,
+        redis_url=platform.redis_url, smtp_port=sink.port, subject_root=platform.subject_root,
+        gateway_port=free_port(),
+        health_ports={name: free_port() for name in ("intake", "triage", "notify")},
+        extra_env={"PANTAU_LOG_FORMAT": "text", "PANTAU_DRAIN_TIMEOUT_S": "5"})
+    for service in ("intake", "triage", "notify", "gateway"):
+        stack.command(service, "setup")
+    for agency, name, region in ((AGENCY, "Bawaslu Kota Pekalongan", "33.75"),
+                                 (OTHER, "Bawaslu Kota Bengkulu", "17.71")):
+        stack.command("gateway", "create-agency", "--id", agency, "--name", name,
+                      "--kind", "bawaslu", "--region", region)
+    key = stack.command("gateway", "add-key", "--agency", AGENCY)
+    other_key = stack.command("gateway", "add-key", "--agency", OTHER)
+    stack.command("notify", "add-subscription", "--agency", AGENCY, "--name", "Patroli",
+                  "--email", PATROL, "--region", "33.75")
+    log = home / "services.log"
+    with open(log, "wb") as output:
+        processes = ServiceProcesses(stack, stdout=output)
+        processes.start()
+        try:
+            processes.wait_ready(60)
+            yield Running(api=f"http://127.0.0.1:{stack.gateway_port}", key=key,
+                          other_key=other_key, sink=sink, processes=processes,
+                          platform=platform, log=log)
+        finally:
+            codes = processes.stop(timeout_s=20)
+            sink.stop()
+    # Every service drained and exited cleanly on SIGTERM.
+    assert codes == {"intake": 0, "triage": 0, "notify": 0, "gateway": 0}, log.read_text()
+
+
+@pytest.fixture
+async def api(running: Running) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=running.api, headers={"X-API-Key": running.key},
+                                 timeout=10) as client:
+        yield client
+
+
+async def report_with_case(api: httpx.AsyncClient, report_id: str) -> dict | None:
+    response = await api.get(f"/v1/reports/{report_id}")
+    return response.json() if response.status_code == 200 and response.json()["case_id"] else None
+
+
+REPORT = {"text": "Besok pagi serangan fajar di Kelurahan Podosugih, tiap rumah dapat amplop "
+                  "100 ribu asal coblos nomor 3",
+          "url": "https://www.facebook.com/groups/123/posts/456?fbclid=abc",
+          "region_code": "33.75"}
+
+
+async def test_a_report_becomes_a_case_and_a_patrol_alert(running: Running,
+                                                          api: httpx.AsyncClient) -> None:
+    accepted = await api.post("/v1/reports", json=REPORT)
+    assert accepted.status_code == 202
+    report_id = accepted.json()["report_id"]
+
+    report = await eventually(lambda: report_with_case(api, report_id), what="report triaged")
+    assert report["canonical_url"] == "https://facebook.com/groups/123/posts/456"
+    assert report["platform"] == "facebook"
+    assert len(report["content_sha256"]) == 64
+
+    case = (await api.get(f"/v1/cases/{report['case_id']}")).json()
+    assert case["state"] == "new"
+    assert case["categories"][0]["category"] == "politik_uang"
+    assert case["priority"] > 0 and case["priority_reasons"]
+
+    async def sent() -> list | None:
+        listed = (await api.get(f"/v1/cases/{case['case_id']}/notifications")).json()
+        return listed if listed and listed[0]["state"] == "sent" else None
+
+    notifications = await eventually(sent, what="alert sent")
+    assert [(n["recipient"], n["channel"]) for n in notifications] == [(PATROL, "email")]
+    mails = [m for m in running.sink.messages() if m["X-Pantau-Case"] == case["case_id"]]
+    assert len(mails) == 1 and mails[0]["Subject"].startswith("[Pantau] Prioritas")
+    assert "Politik uang" in mails[0].get_body(("plain",)).get_content()
+
+    # Another agency's key sees none of it.
+    async with httpx.AsyncClient(base_url=running.api, headers={"X-API-Key": running.other_key}
+                                 ) as other:
+        assert (await other.get(f"/v1/cases/{case['case_id']}")).status_code == 404
+        assert (await other.get(f"/v1/reports/{report_id}")).status_code == 404
+
+
+async def test_the_same_link_reported_again_joins_the_case(api: httpx.AsyncClient) -> None:
+    first = (await api.post("/v1/reports", json={
+        "url": "https://x.com/akun_palsu/status/99?s=20", "text": "Hoaks: surat suara sudah "
+        "dicoblos", "reporter": {"email": "warga1@example.id"}})).json()["report_id"]
+    second = (await api.post("/v1/reports", json={
+        "url": "https://twitter.com/akun_palsu/status/99", "reporter": {
+            "phone": "081234567890"}})).json()["report_id"]
+    one = await eventually(lambda: report_with_case(api, first), what="first triaged")
+    two = await eventually(lambda: report_with_case(api, second), what="second triaged")
+    assert one["case_id"] == two["case_id"]
+    case = (await api.get(f"/v1/cases/{one['case_id']}")).json()
+    assert (case["report_count"], case["reporter_count"]) == (2, 2)
+
+
+async def test_a_malformed_message_is_dead_lettered_and_the_platform_keeps_working(
+        running: Running, api: httpx.AsyncClient) -> None:
+    subjects = Subjects(running.platform.subject_root)
+    nc = await nats.connect(running.platform.nats_url)
+    js = nc.jetstream()
+    await js.publish(subjects.event(AGENCY, "report.submitted"), b'{"report_id": 1}',
+                     headers={"ce-specversion": "1.0", "ce-type": "report.submitted.v1",
+                              "ce-id": "018d9a1e-3c00-7a3b-9c1e-5f2a6b7c8d99",
+                              "ce-time": "2024-02-12T01:00:00+00:00", "ce-agency": AGENCY})
+    dead_subject = subjects.dead_letter(subjects.stream("REPORTS"), "intake-submissions")
+
+    async def dead_letter() -> dict | None:
+        try:
+            message = await js.get_last_msg(subjects.stream("DEADLETTER"), dead_subject)
+        except nats.js.errors.NotFoundError:
+            return None
+        return dict(message.headers or {}, data=message.data)
+
+    record = await eventually(dead_letter, what="dead letter")
+    assert record["Pantau-Dead-Reason"].startswith("rejected: invalid report.submitted.v1 data")
+    assert json.loads(record["data"]) == {"report_id": 1}
+    await nc.close()
+
+    accepted = await api.post("/v1/reports", json={"text": "Kades dukung paslon 2 di grup WA"})
+    await eventually(lambda: report_with_case(api, accepted.json()["report_id"]),
+                     what="later report triaged")

@@ -1,0 +1,136 @@
+"""The HTTP API against real NATS, PostgreSQL and Redis (no other service running)."""
+
+import asyncio
+import json
+from collections.abc import Iterator
+
+import asyncpg
+import nats
+import pytest
+from fastapi.testclient import TestClient
+
+from pantau_gateway import auth, repository
+from pantau_gateway.app import create_app
+from pantau_gateway.settings import GatewaySettings
+from pantau_shared.contract import Subjects
+from pantau_shared.settings import PlatformSettings
+
+SETTINGS = GatewaySettings(max_body_bytes=4096, default_rate_limit=1000)
+
+
+@pytest.fixture
+def client(platform: PlatformSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(platform, SETTINGS), raise_server_exceptions=False) as client:
+        yield client
+
+
+def issue_key(platform: PlatformSettings, agency: str, rate_limit: int | None = None) -> str:
+    async def create() -> str:
+        pool = await asyncpg.create_pool(platform.database_url, min_size=1, max_size=1,
+                                         server_settings={"search_path": "gateway"})
+        try:
+            await repository.upsert_agency(pool, agency, "Bawaslu Uji", "bawaslu", "33.75")
+            key_id, secret, whole = auth.new_key()
+            pepper = SETTINGS.api_key_pepper.get_secret_value().encode()
+            await repository.insert_key(pool, key_id, agency, auth.secret_hash(pepper, secret),
+                                        "test", rate_limit)
+            return whole
+        finally:
+            await pool.close()
+    return asyncio.run(create())
+
+
+def is_problem(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"] and "detail" in body
+    return body
+
+
+def test_reports_need_a_valid_key(client: TestClient) -> None:
+    body = {"text": "Hoaks surat suara"}
+    is_problem(client.post("/v1/reports", json=body), 401)
+    is_problem(client.post("/v1/reports", json=body, headers={"X-API-Key": "pk_nope_nope"}), 401)
+    is_problem(client.post("/v1/reports", json=body,
+                           headers={"Authorization": "Bearer not-a-key"}), 401)
+
+
+def test_bad_bodies_get_problem_details_and_nothing_is_queued(
+        client: TestClient, platform: PlatformSettings, agency: str) -> None:
+    key = {"X-API-Key": issue_key(platform, agency)}
+    malformed = client.post("/v1/reports", content=b"{not json", headers={
+        **key, "content-type": "application/json"})
+    is_problem(malformed, 422)
+    wrong_type = is_problem(client.post("/v1/reports", json={"text": 12345}, headers=key), 422)
+    assert wrong_type["errors"][0]["location"] == ["body", "text"]
+    is_problem(client.post("/v1/reports", json={"region_code": "33.75"}, headers=key), 422)
+    too_big = client.post("/v1/reports", json={"text": "x" * 5000}, headers=key)
+    assert is_problem(too_big, 413)["detail"].endswith("4096 bytes")
+    assert queued(platform, agency) == []
+
+
+def queued(platform: PlatformSettings, agency: str) -> list[dict]:
+    async def read() -> list[dict]:
+        nc = await nats.connect(platform.nats_url)
+        js = nc.jetstream()
+        subjects = Subjects(platform.subject_root)
+        sub = await js.pull_subscribe(subjects.event(agency, "report.submitted"),
+                                      stream=subjects.stream("REPORTS"))
+        found = []
+        try:
+            while True:
+                found += [json.loads(m.data) | {"_headers": m.headers}
+                          for m in await sub.fetch(50, timeout=0.5)]
+        except (TimeoutError, nats.errors.TimeoutError):
+            pass
+        await nc.close()
+        return found
+    return asyncio.run(read())
+
+
+def test_an_accepted_report_is_queued_once_per_idempotency_key(
+        client: TestClient, platform: PlatformSettings, agency: str) -> None:
+    headers = {"X-API-Key": issue_key(platform, agency), "Idempotency-Key": "laporan-42",
+               "X-Request-ID": "req-abc"}
+    body = {"text": "Amplop 100 ribu", "url": "https://fb.com/1", "region_code": "33.75"}
+    first = client.post("/v1/reports", json=body, headers=headers)
+    again = client.post("/v1/reports", json=body, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.json()["report_id"] == again.json()["report_id"]
+    assert first.headers["location"] == f"/v1/reports/{first.json()['report_id']}"
+    assert first.headers["x-request-id"] == "req-abc"
+    messages = queued(platform, agency)
+    assert len(messages) == 1
+    assert messages[0]["agency_id"] == agency
+    assert messages[0]["_headers"]["ce-type"] == "report.submitted.v1"
+    assert messages[0]["_headers"]["traceparent"].startswith("00-")
+
+
+def test_keys_are_rate_limited_across_requests(client: TestClient, platform: PlatformSettings,
+                                               agency: str) -> None:
+    key = {"X-API-Key": issue_key(platform, agency, rate_limit=3)}
+    statuses = [client.post("/v1/reports", json={"text": f"laporan {i}"}, headers=key).status_code
+                for i in range(4)]
+    assert statuses[:3] == [202, 202, 202]
+    limited = client.post("/v1/reports", json={"text": "lagi"}, headers=key)
+    is_problem(limited, 429)
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+
+
+def test_reads_say_when_the_owning_service_is_not_running(
+        client: TestClient, platform: PlatformSettings, agency: str) -> None:
+    key = {"X-API-Key": issue_key(platform, agency)}
+    response = client.get("/v1/cases/018d9a1e-3c40-7b3b-8c1e-5f2a6b7c8d91", headers=key)
+    is_problem(response, 503)
+    is_problem(client.get("/v1/cases/not-a-uuid", headers=key), 422)
+
+
+def test_health_request_ids_and_openapi(client: TestClient) -> None:
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"nats": "ok", "postgres": "ok", "redis": "ok"}
+    assert client.get("/healthz").headers["x-request-id"]
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/reports", "/v1/reports/{report_id}", "/v1/cases/{case_id}",
+            "/v1/cases/{case_id}/notifications"} <= set(spec["paths"])
