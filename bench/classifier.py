@@ -23,12 +23,13 @@ from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from pantau_triage.nlp.classifier import ContentClassifier  # noqa: E402
-from pantau_triage.nlp.normalise import normalise  # noqa: E402
-from pantau_triage.nlp.rules import RuleSet  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.multiclass import OneVsRestClassifier  # noqa: E402
+
+from pantau_triage.nlp.classifier import ContentClassifier  # noqa: E402
+from pantau_triage.nlp.normalise import normalise  # noqa: E402
+from pantau_triage.nlp.rules import RuleSet  # noqa: E402
 
 BATCH = 512
 _SUBJECTS = ["pak kades", "ASN", "caleg", "paslon 02", "Jokowi", "Prabowo", "KPU", "Bawaslu",

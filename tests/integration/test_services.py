@@ -31,7 +31,7 @@ from pantau_shared.contract import (
     new_id,
 )
 from pantau_shared.settings import PlatformSettings
-from pantau_triage.classify import KeywordClassifier
+from pantau_triage.classify import TriageClassifier
 from pantau_triage.handlers import TriageHandlers
 from tests.conftest import connect
 from tests.waiting import eventually
@@ -95,7 +95,7 @@ async def test_intake_rejects_a_report_with_nothing_to_check(intake, agency: str
 @pytest.fixture
 async def triage(platform: PlatformSettings):
     infra = await connect(platform, "triage")
-    yield infra, TriageHandlers(infra.pool, infra.outbox, KeywordClassifier.packaged())
+    yield infra, TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged())
     await infra.close()
 
 
@@ -157,7 +157,7 @@ async def test_triage_opens_one_case_when_reports_of_one_link_race(triage, agenc
 
 
 async def test_tenants_cannot_read_each_others_cases(triage, agency: str) -> None:
-    infra, handlers = triage
+    _, handlers = triage
     report = received(agency, content_sha256="a" * 64)
     await handlers.report_received(wrap(report))
     case_id = (await handlers.case_for_report(agency, {"report_id": str(report.report_id)}))
@@ -173,13 +173,13 @@ class RefusingRecipients:
     def __init__(self, refused: str) -> None:
         self.refused = refused
 
-    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, options):
         if address == self.refused:
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         return "250 OK"
 
 
@@ -237,7 +237,7 @@ async def test_notify_alerts_each_matching_subscriber_once(notify, agency: str) 
     assert [(n.recipient, n.state, n.attempts) for n in listed] == [(f"kota@{agency}.id", "sent", 1)]
 
 
-def NotificationRequestedFrom(body: dict):  # noqa: N802 - reads like the model it builds
+def NotificationRequestedFrom(body: dict):
     from pantau_shared.contract import NotificationRequested
     return NotificationRequested.model_validate(body)
 

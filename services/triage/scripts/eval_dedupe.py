@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from build_dedupe_eval import DEFAULT_SEED, LabelledPair, load_or_build
+
 from pantau_triage.matching.canonical import content_key
 from pantau_triage.matching.minhash import SIMILARITY_THRESHOLD, fingerprint, similarity
 from pantau_triage.matching.near_duplicates import NearDuplicateIndex

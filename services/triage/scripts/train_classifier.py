@@ -26,13 +26,14 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.svm import LinearSVC
+
 from pantau_triage.nlp.classifier import FORMAT_VERSION, LABELS, METADATA_FILENAME, MODEL_FILENAME
 from pantau_triage.nlp.features import FeatureSpec, Vectoriser
 from pantau_triage.nlp.metrics import LabelScores, label_scores
 from pantau_triage.nlp.normalise import KAMUS_FILENAME, Normaliser
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
-from sklearn.svm import LinearSVC
 
 SEED = 20190801
 SVM_C = 0.5

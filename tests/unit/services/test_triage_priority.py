@@ -1,5 +1,5 @@
 from pantau_shared.contract import Category, CategoryScore, PriorityLevel
-from pantau_triage.classify import KeywordClassifier
+from pantau_triage.classify import TriageClassifier
 from pantau_triage.priority import assess, level_of
 
 
@@ -31,9 +31,17 @@ def test_priority_is_bounded_and_levels_follow_thresholds() -> None:
     assert level_of(74) is PriorityLevel.HIGH
 
 
-def test_keyword_classifier_finds_money_politics_and_gives_a_reason() -> None:
-    found = KeywordClassifier.packaged().classify(
-        "Besok SERANGAN FAJAR, tiap rumah dapat amplop dari tim sukses")
-    assert found[0].category is Category.POLITIK_UANG
-    assert "serangan fajar" in found[0].reason
-    assert KeywordClassifier.packaged().classify("Jadwal rapat pleno KPU hari Senin") == []
+def test_classifier_combines_rules_and_model_with_readable_reasons() -> None:
+    classifier = TriageClassifier.packaged()
+    money = classifier.classify("Besok SERANGAN FAJAR, tiap rumah dapat amplop dari tim sukses")
+    assert money[0].category is Category.POLITIK_UANG
+    assert "serangan fajar" in money[0].reason
+    sara = {c.category for c in classifier.classify("dasar cina kafir pengkhianat bangsa")}
+    assert Category.SARA in sara
+    assert classifier.classify("Jadwal rapat pleno KPU hari Senin pukul 09.00") == []
+    assert classifier.classify("   ") == []
+
+
+def test_campaign_cues_alone_are_not_flagged_without_the_calendar() -> None:
+    found = TriageClassifier.packaged().classify("Ayo coblos nomor 3 tanggal 14 Februari")
+    assert Category.KAMPANYE_LUAR_JADWAL not in {c.category for c in found}

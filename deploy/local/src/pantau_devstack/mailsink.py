@@ -21,7 +21,7 @@ class MailSink:
         self._on_message = on_message
         self._controller = Controller(self, hostname="127.0.0.1", port=port)
 
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         path = self.directory / f"{new_id()}.eml"
         path.write_bytes(raw)

@@ -70,7 +70,7 @@ class NatsServer:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - owned by the process
+        log = open(self.data_dir / "nats.log", "ab")
         self.process = subprocess.Popen(
             [_binary("nats-server"), "-a", "127.0.0.1", "-p", str(self.port), "-js",
              "-sd", str(self.data_dir)], stdout=log, stderr=log, start_new_session=True)

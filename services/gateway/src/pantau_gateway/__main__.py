@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 
 import uvicorn
+
 from pantau_shared.bus import provision
 from pantau_shared.http_server import EmbeddedServer
 from pantau_shared.infrastructure import Infrastructure

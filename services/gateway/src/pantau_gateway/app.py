@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+
 from pantau_shared.bus import Publisher, RpcClient, provision
 from pantau_shared.health import health_router
 from pantau_shared.infrastructure import Infrastructure

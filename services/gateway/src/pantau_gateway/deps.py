@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
+
 from pantau_shared.bus import Publisher, RpcClient
 from pantau_shared.infrastructure import Infrastructure
 

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Response
 from nats.errors import Error as NatsError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
 from pantau_shared.bus import RpcError
 from pantau_shared.contract import (
     CaseView,
@@ -19,7 +21,6 @@ from pantau_shared.contract import (
     new_id,
     stable_id,
 )
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .deps import CallerDep, StateDep
 from .problems import Problem

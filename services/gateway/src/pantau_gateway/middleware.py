@@ -1,8 +1,9 @@
 """Pure ASGI middleware: request ids, the request's trace span, and the body size limit."""
 
 from opentelemetry import propagate, trace
-from pantau_shared.contract import new_id
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pantau_shared.contract import new_id
 
 from .problems import MEDIA_TYPE
 

@@ -5,8 +5,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pantau_shared.bus import RpcError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pantau_shared.bus import RpcError
 
 MEDIA_TYPE = "application/problem+json"
 TITLES = {400: "Permintaan tidak valid", 401: "Tidak terautentikasi", 403: "Tidak diizinkan",

@@ -1,8 +1,9 @@
 from typing import Self
 
-from pantau_shared.settings import PlatformSettings, ServiceSettings
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from pantau_shared.settings import PlatformSettings, ServiceSettings
 
 DEV_PEPPER = "dev-only-api-key-pepper"
 

@@ -5,6 +5,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from pantau_shared.bus import NotFound, Reject, RpcHandler, Subscription
 from pantau_shared.contract import Envelope, EventData, ReportReceived, ReportSubmitted
 from pantau_shared.outbox import Outbox

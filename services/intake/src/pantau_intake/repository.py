@@ -1,6 +1,7 @@
 from uuid import UUID
 
 import asyncpg
+
 from pantau_shared.contract import Reporter, ReportReceived
 
 REPORT_COLUMNS = ("report_id", "agency_id", "channel", "submitted_at", "received_at", "text", "url",

@@ -10,6 +10,7 @@ from string import Template
 from typing import Any
 
 import aiosmtplib
+
 from pantau_shared.contract import TAXONOMY, Category, PriorityLevel
 from pantau_shared.regions import local_time
 

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from pantau_shared.bus import RetryLater, RpcHandler, Subscription
 from pantau_shared.contract import (
     CaseOpened,

@@ -4,6 +4,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from pantau_shared.contract import new_id
 
 

@@ -1,6 +1,7 @@
-from pantau_shared.settings import ServiceSettings
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from pantau_shared.settings import ServiceSettings
 
 
 class NotifySettings(ServiceSettings):

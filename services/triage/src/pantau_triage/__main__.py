@@ -6,16 +6,21 @@ from collections.abc import Sequence
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.worker import worker_main
 
-from .classify import KeywordClassifier
+from .classify import TriageClassifier
 from .handlers import TriageHandlers
+from .nlp import cli as nlp_cli
 from .settings import TriageSettings
 
 
 def build(infra: Infrastructure, settings: TriageSettings) -> TriageHandlers:
-    return TriageHandlers(infra.pool, infra.outbox, KeywordClassifier.packaged())
+    return TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged())
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["classify"], ["evaluate"]):
+        # Offline tools: no servers needed, so they skip the service's connections.
+        sys.exit(nlp_cli.main(args))
     worker_main(service="triage", settings_type=TriageSettings, build=build, argv=argv)
 
 

@@ -1,35 +1,60 @@
-"""Categories for a report's text, each with a score and a reason a patrol officer can read."""
+"""Categories for a report's text, each with a score and a reason a patrol officer can read.
 
-import re
-import tomllib
-from importlib import resources
+Two sources: the trained model (hate speech and abusive language, from labelled tweets) and the
+rule lexicons (money politics, civil-servant partisanship, incitement, hoax cues), which cover
+what no labelled data set does. The stronger signal per category wins.
+"""
 
 from pantau_shared.contract import Category, CategoryScore
 
+from .nlp.classifier import ContentClassifier
+from .nlp.rules import RuleSet
 
-class KeywordClassifier:
-    """Phrase lists per category, loaded from a data file so they change without a release."""
+# Hate speech aimed at religion or race is SARA under Art. 280(1)(c); other hate speech stays
+# ujaran_kebencian; abusive language at a person is treated as an insult (penghinaan).
+SARA_LABELS = ("hs_religion", "hs_race")
 
-    def __init__(self, lexicon: dict[str, dict[str, object]]) -> None:
-        self._rules: list[tuple[Category, re.Pattern[str], float, str]] = []
-        for category, entry in lexicon.items():
-            phrases = sorted(map(str, entry["phrases"]), key=len, reverse=True)  # type: ignore[call-overload]
-            pattern = re.compile(r"\b(" + "|".join(map(re.escape, phrases)) + r")\b")
-            self._rules.append((Category(category), pattern, float(entry["score"]),  # type: ignore[arg-type]
-                                str(entry["reason"])))
+
+class TriageClassifier:
+    def __init__(self, model: ContentClassifier, rules: RuleSet) -> None:
+        self._model = model
+        self._rules = rules
 
     @classmethod
-    def packaged(cls) -> "KeywordClassifier":
-        text = resources.files("pantau_triage").joinpath("data/keywords.toml").read_text("utf-8")
-        return cls(tomllib.loads(text))
+    def packaged(cls) -> "TriageClassifier":
+        return cls(ContentClassifier.load(), RuleSet.load())
 
     def classify(self, text: str) -> list[CategoryScore]:
-        lowered = " ".join(text.casefold().split())
-        scores = []
-        for category, pattern, score, reason in self._rules:
-            found = sorted({m.group(0) for m in pattern.finditer(lowered)})
-            if found:
-                scores.append(CategoryScore(
-                    category=category, score=min(1.0, score + 0.1 * (len(found) - 1)),
-                    reason=f"{reason}: {', '.join(found[:3])}"))
-        return sorted(scores, key=lambda s: s.score, reverse=True)
+        if not text.strip():
+            return []
+        prediction = self._model.predict([text])[0]
+        scores = prediction.scores
+        found: dict[Category, CategoryScore] = {}
+
+        def keep(category: Category, score: float, reason: str) -> None:
+            current = found.get(category)
+            if current is None or score > current.score:
+                found[category] = CategoryScore(category=category, score=round(score, 3),
+                                                reason=reason)
+
+        if "hs" in prediction.labels:
+            sara = [label for label in SARA_LABELS if label in prediction.labels]
+            if sara:
+                target = " dan ".join({"hs_religion": "agama", "hs_race": "ras/etnis"}[s]
+                                      for s in sara)
+                keep(Category.SARA, max(scores["hs"], *(scores[s] for s in sara)),
+                     f"Model mendeteksi ujaran kebencian terhadap {target}")
+            else:
+                keep(Category.UJARAN_KEBENCIAN, scores["hs"],
+                     "Model mendeteksi ujaran kebencian")
+        if "abusive" in prediction.labels:
+            keep(Category.PENGHINAAN, scores["abusive"] * 0.8,
+                 "Model mendeteksi bahasa kasar atau menghina")
+        for hit in self._rules.match(prediction.normalised):
+            # Campaign cues are violations only outside the campaign period; that needs the
+            # election calendar, which this classifier does not know.
+            if hit.needs_calendar:
+                continue
+            keep(Category(hit.category), hit.score,
+                 f"{hit.reason} ({', '.join(hit.matched[:3])})")
+        return sorted(found.values(), key=lambda s: s.score, reverse=True)

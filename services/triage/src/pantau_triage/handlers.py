@@ -5,6 +5,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from pantau_shared.bus import NotFound, RetryLater, RpcHandler, Subscription
 from pantau_shared.contract import (
     CaseOpened,
@@ -20,14 +21,14 @@ from pantau_shared.contract import (
 from pantau_shared.outbox import Outbox
 
 from . import repository
-from .classify import KeywordClassifier
+from .classify import TriageClassifier
 from .priority import assess
 
 SUMMARY_LENGTH = 280
 
 
 class TriageHandlers:
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, classifier: KeywordClassifier) -> None:
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, classifier: TriageClassifier) -> None:
         self._pool = pool
         self._outbox = outbox
         self._classifier = classifier

@@ -4,6 +4,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from pantau_shared.contract import CategoryScore
 
 CASE_COLUMNS = ("case_id", "agency_id", "state", "opened_at", "updated_at", "region_code",

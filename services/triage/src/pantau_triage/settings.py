@@ -1,5 +1,6 @@
-from pantau_shared.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from pantau_shared.settings import ServiceSettings
 
 
 class TriageSettings(ServiceSettings):

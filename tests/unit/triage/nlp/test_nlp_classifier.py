@@ -1,4 +1,5 @@
 import pytest
+
 from pantau_triage.nlp.classifier import LABELS, ContentClassifier
 
 

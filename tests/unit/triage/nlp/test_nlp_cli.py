@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from pantau_triage.nlp import cli
 
 

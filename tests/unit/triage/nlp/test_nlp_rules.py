@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from pantau_triage.nlp.normalise import normalise
 from pantau_triage.nlp.rules import CATEGORIES, RuleSet
 
