@@ -1,0 +1,14 @@
+"""Runs every benchmark in turn; each prints its own figures and baseline."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+BENCHES = ["platform.py", "classifier.py", "matching.py"]
+
+if __name__ == "__main__":
+    chosen = sys.argv[1:] or BENCHES
+    for name in chosen:
+        print(f"\n=== bench/{name}", flush=True)
+        subprocess.run([sys.executable, str(HERE / name)], check=True)
