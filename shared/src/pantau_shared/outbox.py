@@ -69,15 +69,14 @@ class Outbox:
 
     async def publish_pending(self, pool: asyncpg.Pool, js: JetStreamContext, *,
                               batch: int = 500) -> int:
+        # Delete and publish in one transaction: if a publish fails, the rollback restores the
+        # rows; SKIP LOCKED lets several relays (one per instance) share the table.
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT id, subject, headers, body FROM outbox ORDER BY id LIMIT $1"
-                " FOR UPDATE SKIP LOCKED", batch)
-            if not rows:
-                return 0
-            await asyncio.gather(*(
-                js.publish(row["subject"], row["body"], headers=json.loads(row["headers"]))
-                for row in rows))
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
-                               [row["id"] for row in rows])
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1"
+                " FOR UPDATE SKIP LOCKED) RETURNING subject, headers, body", batch)
+            if rows:
+                await asyncio.gather(*(
+                    js.publish(row["subject"], row["body"], headers=json.loads(row["headers"]))
+                    for row in rows))
             return len(rows)

@@ -18,7 +18,13 @@ async def create_pool(dsn: str, *, service: str, schema: str, min_size: int = 2,
         min_size=min_size,
         max_size=max_size,
         server_settings={"application_name": f"pantau-{service}", "search_path": schema},
+        reset=_keep_session,
     )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's per-release reset query (a round trip on every release): the services
+    change no session state, and an open transaction is still rolled back by the pool."""
 
 
 async def migrate(pool: asyncpg.Pool, *, schema: str, package: str) -> list[str]:

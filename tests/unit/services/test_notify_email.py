@@ -1,3 +1,6 @@
+import email
+import email.policy
+
 from pantau_notify.email import render_case_alert
 from pantau_notify.settings import NotifySettings
 
@@ -14,8 +17,10 @@ SNAPSHOT = {
 
 def test_alert_is_indonesian_multipart_in_local_time_with_a_case_link() -> None:
     settings = NotifySettings(case_link_base="https://pantau.example/kasus/")
-    message = render_case_alert(SNAPSHOT, settings=settings, recipient="patroli@example.id",
-                                delivery_id="018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92")
+    rendered = render_case_alert(SNAPSHOT, settings=settings, recipient="patroli@example.id",
+                                 delivery_id="018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92")
+    # Read it back as the recipient's mail program would.
+    message = email.message_from_bytes(rendered.as_bytes(), policy=email.policy.default)
     assert message["Subject"] == "[Pantau] Prioritas tinggi: Netralitas ASN dan perangkat desa"
     assert message["To"] == "patroli@example.id"
     assert "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92" in message["Message-ID"]

@@ -4,6 +4,7 @@
 """
 
 import argparse
+import asyncio
 import email.message
 import os
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 from .mailsink import MailSink
 from .processes import Platform, ServiceProcesses
 from .servers import free_port
-from .stack import start_servers
+from .stack import ensure_database, start_servers
 
 DEMO_AGENCY = "bawaslu-3375"
 DEMO_REGION = "33.75"
@@ -72,6 +73,8 @@ def up(home: Path, gateway_port: int) -> int:
     home.mkdir(parents=True, exist_ok=True)
     say(f"data directory {home}")
     servers = start_servers(home, nats_port=14222, postgres_port=15432, redis_port=16379)
+    if servers.embedded_database:
+        servers.database_url = asyncio.run(ensure_database(servers.database_url, "pantau"))
     say(f"NATS {servers.nats_url}, PostgreSQL {servers.database_url}, Redis {servers.redis_url}")
 
     def announce(message: email.message.EmailMessage, path: Path) -> None:

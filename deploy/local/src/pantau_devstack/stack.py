@@ -1,6 +1,5 @@
 """The servers Pantau needs: the ones settings name, or embedded ones started here."""
 
-import asyncio
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,8 @@ class Servers:
     database_url: str
     redis_url: str
     started: list[NatsServer | PostgresServer | RedisServer] = field(default_factory=list)
+    # True when database_url is an embedded server's maintenance database, not the project's.
+    embedded_database: bool = False
 
     def stop(self) -> None:
         for server in reversed(self.started):
@@ -24,7 +25,7 @@ class Servers:
 
 
 def start_servers(data_dir: Path, *, nats_port: int | None = None, postgres_port: int | None = None,
-                  redis_port: int | None = None, database: str = "pantau") -> Servers:
+                  redis_port: int | None = None) -> Servers:
     """Use PANTAU_NATS_URL / PANTAU_DATABASE_URL / PANTAU_REDIS_URL where set; start the rest.
 
     Embedded servers take the preferred port when it is free, another free port otherwise, so
@@ -48,7 +49,8 @@ def start_servers(data_dir: Path, *, nats_port: int | None = None, postgres_port
             postgres = PostgresServer(data_dir / "postgres", free_port(postgres_port))
             postgres.start()
             servers.started.append(postgres)
-            servers.database_url = asyncio.run(ensure_database(postgres.url, database))
+            servers.database_url = postgres.url
+            servers.embedded_database = True
     except BaseException:
         servers.stop()
         raise

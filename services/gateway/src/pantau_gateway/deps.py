@@ -23,7 +23,8 @@ class State:
     limiter: RateLimiter
 
 
-def state(request: Request) -> State:
+async def state(request: Request) -> State:
+    # Async on purpose: FastAPI runs a plain `def` dependency in a thread pool.
     return request.state.pantau
 
 
@@ -38,7 +39,7 @@ async def caller(request: Request, key: Annotated[str | None, Security(api_key_h
     if not key:
         raise Problem(401, "send the agency's API key in X-API-Key",
                       headers={"WWW-Authenticate": "ApiKey"})
-    current = state(request)
+    current: State = request.state.pantau
     who = await current.keys.verify(key)
     if who is None:
         raise Problem(401, "the API key is unknown or revoked",

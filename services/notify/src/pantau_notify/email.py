@@ -1,10 +1,14 @@
 """Patrol alerts by email: Indonesian templates, proper MIME, and pooled SMTP connections."""
 
 import asyncio
+import functools
 import html
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import make_msgid
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate, make_msgid
 from importlib import resources
 from string import Template
 from typing import Any
@@ -28,13 +32,14 @@ class TransientFailure(Exception):
     """The provider could not take the message now: retry later."""
 
 
+@functools.cache
 def _template(name: str) -> Template:
     return Template(resources.files("pantau_notify").joinpath(f"templates/{name}")
                     .read_text("utf-8"))
 
 
 def render_case_alert(snapshot: dict[str, Any], *, settings: NotifySettings, recipient: str,
-                      delivery_id: str) -> EmailMessage:
+                      delivery_id: str) -> Message:
     categories = ", ".join(TAXONOMY[Category(c["category"])].label
                            for c in snapshot["categories"]) or "belum terklasifikasi"
     level = PRIORITY_LABELS[PriorityLevel(snapshot["priority_level"])]
@@ -54,16 +59,19 @@ def render_case_alert(snapshot: dict[str, Any], *, settings: NotifySettings, rec
         "case_link": settings.case_link_base + snapshot["case_id"],
         "agency_id": snapshot["agency_id"],
     }
-    message = EmailMessage()
-    message["Subject"] = f"[Pantau] Prioritas {level}: {categories}"
+    # The compat32 MIME classes: the same RFC 5322/2045 output as EmailMessage, at a fraction
+    # of the cost of its header registry, which dominated notify's profile.
+    message = MIMEMultipart("alternative")
+    message["Subject"] = Header(f"[Pantau] Prioritas {level}: {categories}", "utf-8")
     message["From"] = settings.mail_from
     message["To"] = recipient
+    message["Date"] = formatdate(localtime=False)
     # Stable per delivery, so a resend after a crash is recognisable as the same message.
     message["Message-ID"] = make_msgid(idstring=delivery_id, domain="pantau.local")
     message["X-Pantau-Case"] = snapshot["case_id"]
-    message.set_content(_template("case_alert.txt").substitute(fields))
-    message.add_alternative(_template("case_alert.html").substitute(
-        {k: html.escape(str(v)) for k, v in fields.items()}), subtype="html")
+    message.attach(MIMEText(_template("case_alert.txt").substitute(fields), "plain", "utf-8"))
+    message.attach(MIMEText(_template("case_alert.html").substitute(
+        {k: html.escape(str(v)) for k, v in fields.items()}), "html", "utf-8"))
     return message
 
 
@@ -75,7 +83,7 @@ class SmtpSender:
         self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
         self._slots = asyncio.Semaphore(settings.smtp_connections)
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: Message) -> str:
         async with self._slots:
             client = self._idle.get_nowait() if not self._idle.empty() else None
             try:

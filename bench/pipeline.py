@@ -5,7 +5,7 @@ fully triaged, and p50/p95/p99 latency from the 202 to the case event and to the
 being recorded. In the same run it measures a bare FastAPI echo endpoint under the same load
 generator, as the baseline, and prints the ratio.
 
-    python bench/platform.py [--rates 50,200] [--seconds 10] [--saturation-seconds 15]
+    python bench/pipeline.py [--rates 50,200] [--seconds 10] [--saturation-seconds 15]
 
 Uses PANTAU_NATS_URL / PANTAU_DATABASE_URL / PANTAU_REDIS_URL when set, embedded servers
 otherwise; everything it creates lives under its own subject root and database.
@@ -14,6 +14,7 @@ otherwise; everything it creates lives under its own subject root and database.
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import statistics
 import subprocess
@@ -22,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import aiohttp
 import nats
 
 from pantau_devstack.mailsink import MailSink
@@ -52,6 +53,7 @@ class Observer:
     """Timestamps case and notification events as the bus delivers them."""
 
     def __init__(self) -> None:
+        self.accepted_at: dict[str, float] = {}   # report id -> report.submitted on the bus
         self.case_at: dict[str, float] = {}       # report id -> first case event
         self.report_of_case: dict[str, str] = {}
         self.notified_at: dict[str, float] = {}   # report id -> notification.sent
@@ -73,6 +75,10 @@ class Observer:
             if report_id:
                 self.notified_at.setdefault(report_id, now)
 
+        async def on_submitted(msg) -> None:
+            self.accepted_at[json.loads(msg.data)["report_id"]] = time.perf_counter()
+
+        await nc.subscribe(subjects.event(AGENCY, "report.submitted"), cb=on_submitted)
         await nc.subscribe(subjects.event(AGENCY, "case.>"), cb=on_case)
         await nc.subscribe(subjects.event(AGENCY, "notification.sent"), cb=on_sent)
         return nc
@@ -83,7 +89,7 @@ def report_body(run: str, i: int) -> dict:
             "url": f"https://www.facebook.com/groups/{run}/posts/{i}", "region_code": "33.75"}
 
 
-async def drive(client: httpx.AsyncClient, path: str, run: str, *, rate: float | None,
+async def drive(client: aiohttp.ClientSession, path: str, run: str, *, rate: float | None,
                 seconds: float, concurrency: int) -> tuple[dict[str, float], int, float]:
     """Fixed rate (open loop) when `rate` is set, else saturation (closed loop)."""
     accepted: dict[str, float] = {}
@@ -93,11 +99,12 @@ async def drive(client: httpx.AsyncClient, path: str, run: str, *, rate: float |
 
     async def one(i: int) -> None:
         nonlocal errors
-        response = await client.post(path, json=report_body(run, i))
-        if response.status_code == 202:
-            accepted[response.json().get("report_id", str(i))] = time.perf_counter()
-        else:
-            errors += 1
+        async with client.post(path, json=report_body(run, i)) as response:
+            body = await response.json()
+            if response.status == 202:
+                accepted[body.get("report_id", str(i))] = time.perf_counter()
+            else:
+                errors += 1
 
     if rate is not None:
         tasks = []
@@ -124,6 +131,11 @@ async def settle(observer: Observer, accepted: dict[str, float], timeout: float)
         await asyncio.sleep(0.05)
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -133,9 +145,13 @@ def rss_mb(pid: int) -> float:
 
 def summary(name: str, observer: Observer, accepted: dict[str, float], errors: int,
             elapsed: float) -> dict:
-    to_case = [(observer.case_at[r] - t) * 1000 for r, t in accepted.items()
+    # Latencies run from the report appearing on the bus (accepted and stored by JetStream) to
+    # the case event and to notification.sent, all timed by this one observer, so an overloaded
+    # load generator does not distort them.
+    start = {r: observer.accepted_at[r] for r in accepted if r in observer.accepted_at}
+    to_case = [(observer.case_at[r] - t) * 1000 for r, t in start.items()
                if r in observer.case_at]
-    to_note = [(observer.notified_at[r] - t) * 1000 for r, t in accepted.items()
+    to_note = [(observer.notified_at[r] - t) * 1000 for r, t in start.items()
                if r in observer.notified_at]
     triaged_times = [observer.case_at[r] for r in accepted if r in observer.case_at]
     first = min(accepted.values(), default=0) - 0.001
@@ -166,8 +182,9 @@ async def echo_baseline(seconds: float, concurrency: int) -> float:
                                   cwd=tmp)
         try:
             wait_for_port(port, 20, server, "echo server")
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=httpx.Limits(
-                    max_connections=concurrency)) as client:
+            async with aiohttp.ClientSession(
+                    base_url=f"http://127.0.0.1:{port}",
+                    connector=aiohttp.TCPConnector(limit=concurrency)) as client:
                 accepted, _, elapsed = await drive(client, "/echo", "echo", rate=None,
                                                    seconds=seconds, concurrency=concurrency)
         finally:
@@ -206,11 +223,11 @@ async def main(args: argparse.Namespace) -> None:
     try:
         processes.wait_ready(60)
         nc = await observer.start(servers.nats_url, Subjects(run))
-        print(f"platform up (run {run}); load generator: httpx, {args.concurrency} connections",
+        print(f"platform up (run {run}); load generator: aiohttp, {args.concurrency} connections",
               flush=True)
-        async with httpx.AsyncClient(
+        async with aiohttp.ClientSession(
                 base_url=f"http://127.0.0.1:{stack.gateway_port}", headers={"X-API-Key": key},
-                limits=httpx.Limits(max_connections=args.concurrency), timeout=30) as client:
+                connector=aiohttp.TCPConnector(limit=args.concurrency)) as client:
             await drive(client, "/v1/reports", run + "w", rate=20, seconds=2, concurrency=1)
             for rate in args.rates:
                 accepted, errors, elapsed = await drive(
@@ -224,6 +241,10 @@ async def main(args: argparse.Namespace) -> None:
             await settle(observer, accepted, 120)
             rows.append(summary("saturation", observer, accepted, errors, elapsed))
         memory = {name: rss_mb(p.pid) for name, p in processes.processes.items()}
+        print("CPU seconds used by each process over the whole run: " + ", ".join(
+            f"{n} {cpu_seconds(p.pid):.1f}" for n, p in processes.processes.items()) +
+            f", benchmark (load, observer, mail server) {cpu_seconds(os.getpid()):.1f}",
+            flush=True)
         print("resident memory after the run (MB): " +
               ", ".join(f"{n} {m:.0f}" for n, m in memory.items()), flush=True)
     finally:
@@ -246,5 +267,5 @@ if __name__ == "__main__":
                         default=[50.0, 200.0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--saturation-seconds", type=float, default=15)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=32)
     asyncio.run(main(parser.parse_args()))
