@@ -32,7 +32,9 @@ from pantau_shared.contract import (
 )
 from pantau_shared.settings import PlatformSettings
 from pantau_triage.classify import TriageClassifier
+from pantau_triage.claims_registry import ClaimRegistry
 from pantau_triage.handlers import TriageHandlers
+from pantau_triage.routing import Router
 from tests.conftest import connect
 from tests.waiting import eventually
 
@@ -95,7 +97,8 @@ async def test_intake_rejects_a_report_with_nothing_to_check(intake, agency: str
 @pytest.fixture
 async def triage(platform: PlatformSettings):
     infra = await connect(platform, "triage")
-    yield infra, TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged())
+    yield infra, TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged(),
+                                Router.load(), ClaimRegistry())
     await infra.close()
 
 
@@ -114,6 +117,9 @@ async def cases_of(infra, agency: str) -> list:
         " ORDER BY opened_at", agency)
 
 
+KADES = "Kades Sukamaju ajak warga pilih paslon nomor 2, yang menolak tidak dapat bansos"
+
+
 async def test_triage_merges_reports_of_one_link_or_one_text_into_cases(triage,
                                                                         agency: str) -> None:
     infra, handlers = triage
@@ -122,8 +128,8 @@ async def test_triage_merges_reports_of_one_link_or_one_text_into_cases(triage,
         received(agency, canonical_url=link, reporter_id="rep_a"),
         received(agency, canonical_url=link, reporter_id="rep_b", text="lain"),
         received(agency, canonical_url=link, reporter_id="rep_a"),
-        received(agency, content_sha256="f" * 64, reporter_id="rep_c"),
-        received(agency, content_sha256="f" * 64, reporter_id="rep_d"),
+        received(agency, content_sha256="f" * 64, reporter_id="rep_c", text=KADES),
+        received(agency, content_sha256="f" * 64, reporter_id="rep_d", text=KADES),
         received(agency, content_sha256="e" * 64, text="Jadwal kampanye terbuka"),
     ]
     for report in reports:

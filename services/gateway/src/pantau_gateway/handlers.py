@@ -12,12 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pantau_shared.bus import RpcError
 from pantau_shared.contract import (
+    CaseHistoryEntry,
+    CaseState,
     CaseView,
+    Category,
     Channel,
     NotificationView,
     Reporter,
     ReportSubmitted,
     ReportView,
+    Resolution,
     new_id,
     stable_id,
 )
@@ -119,3 +123,73 @@ async def list_notifications(case_id: UUID, state: StateDep, caller: CallerDep) 
     # Answered by notify; confirm the case is the caller's first so ids cannot be probed.
     await state.rpc.call(caller.agency_id, "case.get", case_id=str(case_id))
     return await state.rpc.call(caller.agency_id, "notification.list", case_id=str(case_id))
+
+
+class TransitionIn(BaseModel):
+    """Move a case through the workflow: new, verifying, follow_up, referred,
+    takedown_requested, closed (closing needs a resolution)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: CaseState
+    actor: str = Field(min_length=1, max_length=200, description="Officer making the change")
+    resolution: Resolution | None = None
+    note: str | None = Field(default=None, max_length=2_000)
+
+
+class CategoriesIn(BaseModel):
+    """A reviewer's correction of the case's categories; kept as labelled data for retraining."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    categories: list[Category] = Field(min_length=1)
+    actor: str = Field(min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=2_000)
+
+
+class ClaimIn(BaseModel):
+    """A claim a fact-checker already examined (Komdigi, Turn Back Hoax, Cek Fakta)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    claim_id: str = Field(min_length=1, max_length=200, examples=["turnbackhoax-2024-0211"])
+    text: str = Field(min_length=10, max_length=5_000)
+    verdict: str = Field(min_length=1, max_length=100, examples=["hoaks"])
+    source_url: str = Field(min_length=8, max_length=2_000)
+    checked_on: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class ClaimsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    claims: list[ClaimIn] = Field(min_length=1, max_length=1_000)
+
+
+@router.post("/cases/{case_id}/transitions", response_model=CaseView,
+             responses={404: {}, 409: {}, 422: {}})
+async def transition_case(case_id: UUID, change: TransitionIn, state: StateDep,
+                          caller: CallerDep) -> dict[str, Any]:
+    """Change a case's state; an invalid transition is refused with 409 and the allowed ones."""
+    return await state.rpc.call(caller.agency_id, "case.transition", case_id=str(case_id),
+                                **change.model_dump(mode="json"))
+
+
+@router.put("/cases/{case_id}/categories", response_model=CaseView, responses={404: {}})
+async def correct_categories(case_id: UUID, correction: CategoriesIn, state: StateDep,
+                             caller: CallerDep) -> dict[str, Any]:
+    return await state.rpc.call(caller.agency_id, "case.reclassify", case_id=str(case_id),
+                                **correction.model_dump(mode="json"))
+
+
+@router.get("/cases/{case_id}/history", response_model=list[CaseHistoryEntry],
+            responses={404: {}})
+async def case_history(case_id: UUID, state: StateDep, caller: CallerDep) -> list[Any]:
+    return await state.rpc.call(caller.agency_id, "case.history", case_id=str(case_id))
+
+
+@router.post("/claims", status_code=201, responses={422: {}})
+async def add_claims(body: ClaimsIn, state: StateDep, caller: CallerDep) -> dict[str, int]:
+    """Add or update fact-checked claims (up to 1,000 a request); new reports are matched
+    against them and a match attaches the claim and its verdict to the case."""
+    return await state.rpc.call(caller.agency_id, "claims.import",
+                                claims=[c.model_dump() for c in body.claims])

@@ -64,16 +64,18 @@ class NotifyHandlers:
             if snapshot is None:
                 raise RetryLater(f"case {case.case_id} updated before its opening was seen")
             matches = await repository.matching_subscriptions(
-                conn, agency_id=case.agency_id, region_code=snapshot.get("region_code"),
+                conn, agencies=[case.agency_id, *snapshot.get("routed_to", [])],
+                region_code=snapshot.get("region_code"),
                 categories=[c["category"] for c in snapshot.get("categories", [])],
                 priority=case.priority)
             for subscription in matches:
                 delivery_id = await repository.create_delivery(
-                    conn, case_id=case.case_id, agency_id=case.agency_id,
-                    subscription=subscription, template=CASE_ALERT, snapshot=snapshot)
+                    conn, case_id=case.case_id, subscription=subscription, template=CASE_ALERT,
+                    snapshot=snapshot)
                 if delivery_id is not None:
                     await self._outbox.stage(conn, NotificationRequested(
-                        delivery_id=delivery_id, agency_id=case.agency_id, case_id=case.case_id,
+                        delivery_id=delivery_id, agency_id=subscription["agency_id"],
+                        case_id=case.case_id,
                         channel=NotificationChannel(subscription["channel"]),
                         template=CASE_ALERT, recipient_id=str(subscription["subscription_id"]),
                         requested_at=datetime.now(UTC)))

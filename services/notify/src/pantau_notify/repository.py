@@ -20,18 +20,18 @@ async def add_subscription(pool: asyncpg.Pool, *, agency_id: str, name: str, add
         new_id(), agency_id, name, channel, address, region_prefix, categories, min_priority)
 
 
-async def matching_subscriptions(conn: asyncpg.Connection, *, agency_id: str,
+async def matching_subscriptions(conn: asyncpg.Connection, *, agencies: list[str],
                                  region_code: str | None, categories: list[str],
                                  priority: int) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT subscription_id, channel, address FROM subscriptions WHERE active"
-        " AND agency_id = $1 AND min_priority <= $4"
+        "SELECT subscription_id, agency_id, channel, address FROM subscriptions WHERE active"
+        " AND agency_id = ANY($1::text[]) AND min_priority <= $4"
         " AND (region_prefix IS NULL OR $2::text LIKE region_prefix || '%')"
         " AND (categories IS NULL OR categories && $3::text[])",
-        agency_id, region_code, categories, priority)
+        agencies, region_code, categories, priority)
 
 
-async def create_delivery(conn: asyncpg.Connection, *, case_id: UUID, agency_id: str,
+async def create_delivery(conn: asyncpg.Connection, *, case_id: UUID,
                           subscription: asyncpg.Record, template: str,
                           snapshot: dict[str, Any]) -> UUID | None:
     """A new pending delivery, or None when this (case, recipient, template) already has one."""
@@ -39,7 +39,8 @@ async def create_delivery(conn: asyncpg.Connection, *, case_id: UUID, agency_id:
         "INSERT INTO deliveries (delivery_id, case_id, agency_id, subscription_id, channel,"
         " recipient, template, case_snapshot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)"
         " ON CONFLICT (case_id, subscription_id, template) DO NOTHING RETURNING delivery_id",
-        new_id(), case_id, agency_id, subscription["subscription_id"], subscription["channel"],
+        new_id(), case_id, subscription["agency_id"], subscription["subscription_id"],
+        subscription["channel"],
         subscription["address"], template, json.dumps(snapshot))
 
 

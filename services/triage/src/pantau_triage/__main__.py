@@ -6,14 +6,17 @@ from collections.abc import Sequence
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.worker import worker_main
 
+from .claims_registry import ClaimRegistry
 from .classify import TriageClassifier
 from .handlers import TriageHandlers
 from .nlp import cli as nlp_cli
+from .routing import Router
 from .settings import TriageSettings
 
 
 def build(infra: Infrastructure, settings: TriageSettings) -> TriageHandlers:
-    return TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged())
+    return TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged(),
+                          Router.load(settings.routing_file), ClaimRegistry())
 
 
 def main(argv: Sequence[str] | None = None) -> None:

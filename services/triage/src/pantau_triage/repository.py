@@ -5,20 +5,30 @@ from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.contract import CategoryScore
+from pantau_shared.contract import CategoryScore, ClaimRef
 
 CASE_COLUMNS = ("case_id", "agency_id", "state", "opened_at", "updated_at", "region_code",
                 "platform", "canonical_url", "content_sha256", "summary", "categories", "priority",
-                "priority_level", "priority_reasons", "report_count", "reporter_count")
+                "priority_level", "priority_reasons", "report_count", "reporter_count",
+                "routed_to", "claims", "resolution")
+JSON_COLUMNS = ("categories", "priority_reasons", "claims")
+SELECT_CASE = f"SELECT {', '.join(CASE_COLUMNS)} FROM cases"
+# A case is visible to the agency that received it and to those it was routed to.
+VISIBLE_TO = "($2 = agency_id OR $2 = ANY(routed_to))"
 
 
 def _case(row: asyncpg.Record | None) -> dict[str, Any] | None:
     if row is None:
         return None
     case = dict(row)
-    for column in ("categories", "priority_reasons"):
+    for column in JSON_COLUMNS:
         case[column] = json.loads(case[column])
     return case
+
+
+def _json(items: Any) -> str:
+    return json.dumps([i.model_dump(mode="json") if isinstance(i, CategoryScore | ClaimRef)
+                       else i for i in items])
 
 
 async def already_attached(conn: asyncpg.Connection, report_id: UUID) -> bool:
@@ -33,23 +43,45 @@ async def open_case_for(conn: asyncpg.Connection, agency_id: str, canonical_url:
         if value is None:
             continue
         row = await conn.fetchrow(
-            f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE agency_id = $1 AND {column} = $2"
-            " AND state <> 'closed' FOR UPDATE", agency_id, value)
+            f"{SELECT_CASE} WHERE agency_id = $1 AND {column} = $2 AND state <> 'closed'"
+            " FOR UPDATE", agency_id, value)
         if row is not None:
             return _case(row)
     return None
 
 
-async def insert_case(conn: asyncpg.Connection, case: dict[str, Any]) -> None:
+async def near_duplicate_candidates(conn: asyncpg.Connection, agency_id: str,
+                                    band_keys: list[int], limit: int = 50) -> list[asyncpg.Record]:
+    """Open cases sharing at least one LSH band with the text: an index lookup, however many
+    cases are stored; the caller verifies each candidate's similarity."""
+    return await conn.fetch(
+        "SELECT case_id, signature FROM case_fingerprints WHERE open AND agency_id = $1"
+        " AND band_keys && $2::bigint[] LIMIT $3", agency_id, band_keys, limit)
+
+
+async def lock_case(conn: asyncpg.Connection, case_id: UUID) -> dict[str, Any] | None:
+    return _case(await conn.fetchrow(f"{SELECT_CASE} WHERE case_id = $1 FOR UPDATE", case_id))
+
+
+async def insert_case(conn: asyncpg.Connection, case: dict[str, Any], first_text: str | None
+                      ) -> None:
     values = dict(case)
-    values["categories"] = json.dumps(
-        [c.model_dump(mode="json") if isinstance(c, CategoryScore) else c
-         for c in values["categories"]])
-    values["priority_reasons"] = json.dumps(list(values["priority_reasons"]))
+    for column in JSON_COLUMNS:
+        values[column] = _json(values[column])
+    values["routed_to"] = list(values["routed_to"])
+    columns = (*CASE_COLUMNS, "first_text")
+    values["first_text"] = first_text
     await conn.execute(
-        f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) VALUES "
-        f"({', '.join(f'${i}' for i in range(1, len(CASE_COLUMNS) + 1))})",
-        *(values[c] for c in CASE_COLUMNS))
+        f"INSERT INTO cases ({', '.join(columns)}) VALUES "
+        f"({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
+        *(values[c] for c in columns))
+
+
+async def insert_fingerprint(conn: asyncpg.Connection, case_id: UUID, agency_id: str,
+                             band_keys: list[int], signature: bytes) -> None:
+    await conn.execute(
+        "INSERT INTO case_fingerprints (case_id, agency_id, band_keys, signature)"
+        " VALUES ($1, $2, $3, $4)", case_id, agency_id, band_keys, signature)
 
 
 async def attach_report(conn: asyncpg.Connection, case_id: UUID, report_id: UUID,
@@ -76,10 +108,50 @@ async def set_priority(conn: asyncpg.Connection, case_id: UUID, score: int, leve
         " WHERE case_id = $1", case_id, score, level, json.dumps(list(reasons)))
 
 
-async def get_case(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> dict[str, Any] | None:
-    return _case(await pool.fetchrow(
-        f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE case_id = $1 AND agency_id = $2",
-        case_id, agency_id))
+async def set_state(conn: asyncpg.Connection, case_id: UUID, state: str, resolution: str | None,
+                    at: datetime) -> None:
+    await conn.execute(
+        "UPDATE cases SET state = $2, resolution = $3, updated_at = $4 WHERE case_id = $1",
+        case_id, state, resolution, at)
+    await conn.execute("UPDATE case_fingerprints SET open = ($2 <> 'closed') WHERE case_id = $1",
+                       case_id, state)
+
+
+async def set_categories(conn: asyncpg.Connection, case_id: UUID,
+                         categories: list[CategoryScore], at: datetime) -> None:
+    await conn.execute("UPDATE cases SET categories = $2::jsonb, updated_at = $3"
+                       " WHERE case_id = $1", case_id, _json(categories), at)
+
+
+async def record_correction(conn: asyncpg.Connection, case_id: UUID, predicted: list[Any],
+                            corrected: list[str], actor: str, note: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO category_corrections (case_id, text, predicted, corrected, actor, note)"
+        " SELECT case_id, coalesce(first_text, summary), $2::jsonb, $3, $4, $5 FROM cases"
+        " WHERE case_id = $1", case_id, json.dumps(predicted), corrected, actor, note)
+
+
+async def record_history(conn: asyncpg.Connection, case_id: UUID, *, at: datetime, change: str,
+                         actor: str | None, from_state: str | None, to_state: str,
+                         resolution: str | None = None, note: str | None = None) -> None:
+    await conn.execute(
+        "INSERT INTO case_history (case_id, at, change, actor, from_state, to_state, resolution,"
+        " note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        case_id, at, change, actor, from_state, to_state, resolution, note)
+
+
+async def history(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT h.at, h.change, h.actor, h.from_state, h.to_state, h.resolution, h.note"
+        f" FROM case_history h JOIN cases c USING (case_id) WHERE h.case_id = $1"
+        f" AND {VISIBLE_TO.replace('agency_id', 'c.agency_id').replace('routed_to', 'c.routed_to')}"
+        " ORDER BY h.id", case_id, agency_id)
+
+
+async def get_case(pool: asyncpg.Pool | asyncpg.Connection, agency_id: str,
+                   case_id: UUID) -> dict[str, Any] | None:
+    return _case(await pool.fetchrow(f"{SELECT_CASE} WHERE case_id = $1 AND {VISIBLE_TO}",
+                                     case_id, agency_id))
 
 
 async def case_of_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> UUID | None:

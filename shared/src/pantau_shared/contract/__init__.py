@@ -8,6 +8,7 @@ from .events import (
     CaseUpdated,
     CategoryScore,
     Channel,
+    ClaimRef,
     EventData,
     NotificationChannel,
     NotificationFailed,
@@ -18,9 +19,10 @@ from .events import (
     Reporter,
     ReportReceived,
     ReportSubmitted,
+    Resolution,
 )
 from .ids import new_id, stable_id
-from .reads import CaseView, NotificationView, ReportView
+from .reads import CaseHistoryEntry, CaseView, NotificationView, ReportView
 from .subjects import CONTRACT_MAJOR, Subjects
 from .taxonomy import TAXONOMY, Category, CategoryInfo
 
@@ -28,6 +30,7 @@ __all__ = [
     "CONTRACT_MAJOR",
     "EVENT_TYPES",
     "TAXONOMY",
+    "CaseHistoryEntry",
     "CaseOpened",
     "CaseState",
     "CaseUpdated",
@@ -36,6 +39,7 @@ __all__ = [
     "CategoryInfo",
     "CategoryScore",
     "Channel",
+    "ClaimRef",
     "ContractError",
     "Envelope",
     "EventData",
@@ -50,6 +54,7 @@ __all__ = [
     "ReportSubmitted",
     "ReportView",
     "Reporter",
+    "Resolution",
     "Subjects",
     "decode",
     "new_id",

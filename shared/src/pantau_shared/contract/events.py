@@ -138,6 +138,28 @@ class CategoryScore(BaseModel):
     reason: str
 
 
+class Resolution(StrEnum):
+    """Why a case was closed."""
+
+    VIOLATION_HANDLED = "violation_handled"
+    TAKEN_DOWN = "taken_down"
+    NOT_A_VIOLATION = "not_a_violation"
+    DUPLICATE = "duplicate"
+    INSUFFICIENT_EVIDENCE = "insufficient_evidence"
+    REFERRED_ELSEWHERE = "referred_elsewhere"
+
+
+class ClaimRef(BaseModel):
+    """A fact-checked claim the case's content matches."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    claim_id: str
+    verdict: str
+    source_url: str
+    score: float = Field(ge=0.0, le=1.0)
+
+
 class CaseOpened(EventData):
     TYPE: ClassVar[str] = "case.opened.v1"
     SUBJECT: ClassVar[str] = "case.opened"
@@ -158,6 +180,9 @@ class CaseOpened(EventData):
     priority_reasons: tuple[str, ...] = ()
     report_count: int = 1
     reporter_count: int = 0
+    # Agencies with jurisdiction besides the owner (e.g. Komdigi for a hoax takedown).
+    routed_to: tuple[AgencyId, ...] = ()
+    claims: tuple[ClaimRef, ...] = ()
 
 
 class CaseUpdated(EventData):
@@ -178,6 +203,10 @@ class CaseUpdated(EventData):
     reporter_count: int
     report_id: UUID | None = None
     actor: str | None = None
+    previous_state: CaseState | None = None
+    resolution: Resolution | None = None
+    note: str | None = None
+    routed_to: tuple[AgencyId, ...] = ()
 
 
 class NotificationChannel(StrEnum):

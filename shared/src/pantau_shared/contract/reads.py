@@ -8,10 +8,12 @@ from pydantic import BaseModel, ConfigDict
 from .events import (
     CaseState,
     CategoryScore,
+    ClaimRef,
     NotificationChannel,
     Platform,
     PriorityLevel,
     ReportReceived,
+    Resolution,
 )
 
 
@@ -37,6 +39,21 @@ class CaseView(BaseModel):
     priority_reasons: list[str]
     report_count: int
     reporter_count: int
+    routed_to: list[str] = []
+    claims: list[ClaimRef] = []
+    resolution: Resolution | None = None
+
+
+class CaseHistoryEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    at: datetime
+    change: str
+    actor: str | None
+    from_state: CaseState | None
+    to_state: CaseState
+    resolution: Resolution | None
+    note: str | None
 
 
 class NotificationView(BaseModel):
