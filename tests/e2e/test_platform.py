@@ -162,3 +162,36 @@ async def test_a_malformed_message_is_dead_lettered_and_the_platform_keeps_worki
     accepted = await api.post("/v1/reports", json={"text": "Kades dukung paslon 2 di grup WA"})
     await eventually(lambda: report_with_case(api, accepted.json()["report_id"]),
                      what="later report triaged")
+
+
+async def test_claims_workflow_and_history_through_the_api(api: httpx.AsyncClient) -> None:
+    claims = await api.post("/v1/claims", json={"claims": [{
+        "claim_id": "komdigi-2024-02-0042", "verdict": "hoaks",
+        "source_url": "https://www.komdigi.go.id/berita/berita-hoaks/detail/surat-suara",
+        "text": "Kotak suara di Kota Pekalongan sudah berisi surat suara tercoblos untuk paslon "
+                "nomor 1 sebelum pemungutan suara", "checked_on": "2024-02-10"}]})
+    assert claims.status_code == 201 and claims.json() == {"imported": 1}
+    accepted = await api.post("/v1/reports", json={
+        "text": "Viral! kotak suara di Kota Pekalongan sudah berisi surat suara tercoblos paslon "
+                "nomor 1 sebelum pemungutan suara, sebarkan", "region_code": "33.75"})
+    report = await eventually(lambda: report_with_case(api, accepted.json()["report_id"]),
+                              what="hoax triaged")
+    case_url = f"/v1/cases/{report['case_id']}"
+    case = (await api.get(case_url)).json()
+    assert case["claims"][0]["claim_id"] == "komdigi-2024-02-0042"
+    assert "komdigi" in case["routed_to"]
+
+    refused = await api.post(f"{case_url}/transitions", json={"to": "closed", "actor": "Siti"})
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "alasan penyelesaian" in refused.json()["detail"]
+    moved = await api.post(f"{case_url}/transitions", json={"to": "verifying", "actor": "Siti"})
+    assert moved.status_code == 200 and moved.json()["state"] == "verifying"
+    taken = await api.post(f"{case_url}/transitions",
+                           json={"to": "takedown_requested", "actor": "Siti",
+                                 "note": "Diajukan ke Komdigi"})
+    assert taken.json()["state"] == "takedown_requested"
+    history = (await api.get(f"{case_url}/history")).json()
+    assert [h["to_state"] for h in history] == ["new", "verifying", "takedown_requested"]
+    assert (await api.post(f"{case_url}/transitions", json={"to": "archived", "actor": "x"})
+            ).status_code == 422
