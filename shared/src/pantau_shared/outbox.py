@@ -35,15 +35,19 @@ class Outbox:
 
     async def stage(self, conn: asyncpg.Connection, data: EventData) -> Envelope[EventData]:
         """Add an event to the caller's open transaction."""
+        envelope, row = self.row(data)
+        await conn.execute(
+            "INSERT INTO outbox (subject, headers, body) VALUES ($1, $2::jsonb, $3)", *row)
+        return envelope
+
+    def row(self, data: EventData) -> tuple[Envelope[EventData], tuple[str, str, bytes]]:
+        """The outbox row for an event, for a statement that writes state and event at once."""
         envelope: Envelope[EventData] = Envelope(
             data=data, source=self.source, agency_id=data.agency_id)  # type: ignore[attr-defined]
         headers = envelope.headers()
         propagate.inject(headers)
-        await conn.execute(
-            "INSERT INTO outbox (subject, headers, body) VALUES ($1, $2::jsonb, $3)",
-            self._subjects.event(envelope.agency_id, data.SUBJECT), json.dumps(headers),
-            envelope.body())
-        return envelope
+        return envelope, (self._subjects.event(envelope.agency_id, data.SUBJECT),
+                          json.dumps(headers), envelope.body())
 
     def committed(self) -> None:
         """Wake the relay; call after the transaction that staged events has committed."""

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import Scope
 
 from pantau_shared.bus import Publisher, RpcClient, provision
 from pantau_shared.health import health_router
@@ -18,6 +19,11 @@ from .ratelimit import RateLimiter
 from .settings import GatewaySettings
 
 SERVICE = "gateway"
+
+
+def _probe(scope: Scope) -> bool:
+    """Health probes every few seconds would drown the traces that matter."""
+    return scope.get("path") in ("/healthz", "/readyz")
 
 
 def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI:
@@ -50,6 +56,10 @@ def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI
         description="Laporan dan kasus konten pemilu untuk Bawaslu dan Komdigi. "
                     "Errors follow RFC 9457 (application/problem+json).",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry support makes the server span (continuing a caller's
+        # traceparent); metrics and log export are left to the deployment's collector.
+        telemetry={"tracing": True, "metrics": False, "logs": False, "operation_spans": False,
+                   "exclude": _probe},
     )
     problems.install(app)
     app.include_router(health_router(checks))

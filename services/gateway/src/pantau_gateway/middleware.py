@@ -1,17 +1,17 @@
-"""Pure ASGI middleware: request ids, the request's trace span, and the body size limit."""
+"""Pure ASGI middleware: request ids and the body size limit. (The request's server span comes
+from FastAPI's own OpenTelemetry support, configured in `app.py`.)"""
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pantau_shared.contract import new_id
 
 from .problems import MEDIA_TYPE
 
-tracer = trace.get_tracer("pantau.gateway")
-
 
 class RequestContext:
-    """Gives every request an `X-Request-ID` (the caller's, or a new one) and a server span."""
+    """Gives every request an `X-Request-ID` (the caller's, or a new one), echoed in the
+    response and recorded on the request's span."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -20,21 +20,17 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        request_id = headers.get("x-request-id", "")[:128] or str(new_id())
-        with tracer.start_as_current_span(
-                f"{scope['method']} {scope['path']}", context=propagate.extract(headers),
-                kind=trace.SpanKind.SERVER,
-                attributes={"http.request.method": scope["method"], "url.path": scope["path"],
-                            "pantau.request_id": request_id}) as span:
-            async def send_with_id(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    message.setdefault("headers", [])
-                    message["headers"].append((b"x-request-id", request_id.encode("latin-1")))
-                    span.set_attribute("http.response.status_code", message["status"])
-                await send(message)
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        request_id = given.decode("latin-1")[:128] or str(new_id())
+        trace.get_current_span().set_attribute("pantau.request_id", request_id)
 
-            await self.app(scope, receive, send_with_id)
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"].append((b"x-request-id", request_id.encode("latin-1")))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 class BodySizeLimit:

@@ -37,15 +37,16 @@ class IntakeHandlers:
         if not (report.text and report.text.strip()) and not report.url:
             raise Reject("a report needs text or a URL")
         contacts = normalise.contact_keys(report.reporter)
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn:
             reporter_id = None
             if contacts and report.reporter is not None:
+                # Contacts are kept even if storing the report then fails: a redelivery finds
+                # the same pseudonym, so nothing is duplicated.
                 reporter_id = await repository.reporter_for(
                     conn, contacts, normalise.pseudonym(self._pepper, contacts[0]), report.reporter)
             record = normalise.received(report, received_at=datetime.now(UTC),
                                         reporter_id=reporter_id)
-            if await repository.insert_report(conn, record):
-                await self._outbox.stage(conn, record)
+            await repository.insert_report(conn, record, self._outbox.row(record)[1])
         self._outbox.committed()
 
     async def get_report(self, agency_id: str, request: dict[str, Any]) -> ReportReceived:

@@ -9,14 +9,23 @@ REPORT_COLUMNS = ("report_id", "agency_id", "channel", "submitted_at", "received
                   "content_sha256", "reporter_id")
 
 
-async def insert_report(conn: asyncpg.Connection, report: ReportReceived) -> bool:
-    """Store the report; False when it was stored before (a redelivered submission)."""
+_N = len(REPORT_COLUMNS)
+# One statement stores the report and its event, so it needs no explicit transaction (one round
+# trip instead of four); a redelivered report inserts nothing, so stages no event either.
+INSERT_WITH_EVENT = (
+    f"WITH stored AS (INSERT INTO reports ({', '.join(REPORT_COLUMNS)}) VALUES "
+    f"({', '.join(f'${i}' for i in range(1, _N + 1))}) "
+    "ON CONFLICT (report_id) DO NOTHING RETURNING report_id) "
+    f"INSERT INTO outbox (subject, headers, body) SELECT ${_N + 1}, ${_N + 2}::jsonb, ${_N + 3}"
+    " FROM stored RETURNING true")
+
+
+async def insert_report(conn: asyncpg.Connection, report: ReportReceived,
+                        event: tuple[str, str, bytes]) -> bool:
+    """Store the report with its outbox event; False when it was stored before."""
     values = report.model_dump(include=set(REPORT_COLUMNS))
-    inserted = await conn.fetchval(
-        f"INSERT INTO reports ({', '.join(REPORT_COLUMNS)}) VALUES "
-        f"({', '.join(f'${i}' for i in range(1, len(REPORT_COLUMNS) + 1))}) "
-        "ON CONFLICT (report_id) DO NOTHING RETURNING true",
-        *(values[c] for c in REPORT_COLUMNS))
+    inserted = await conn.fetchval(INSERT_WITH_EVENT, *(values[c] for c in REPORT_COLUMNS),
+                                   *event)
     return bool(inserted)
 
 

@@ -100,7 +100,7 @@ def classify(response: httpx.Response, *, pair_interval_s: float | None = None) 
         return ReengagementRequired(str(error), error)
     if error.code in RATE_LIMIT_CODES or response.status_code == 429:
         if retry_after is None and error.code == PAIR_RATE_LIMIT:
-            retry_after = pair_interval_s
+            retry_after = pair_interval_s or None
         return RetryLater(str(error), error, retry_after)
     if error.code in PROVIDER_TRANSIENT_CODES or response.status_code >= 500:
         return RetryLater(str(error), error, retry_after)

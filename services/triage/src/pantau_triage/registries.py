@@ -167,6 +167,7 @@ _SHORT_AFFIXES = ("id", "ri", "the", "ofc", "ofcl", "tv", "ind", "idn", "indones
 _SEPARATORS = re.compile(r"[._\-\s]+")
 _TRAILING_NUMBER = re.compile(r"\d{2,}$")
 _MIN_SKELETON = 4
+MIN_CONTAINED = 6
 
 
 def _fold(text: str) -> str:
@@ -225,13 +226,20 @@ def resemblance(candidate: str, registered: str) -> Resemblance | None:
     None when it does not (or when they are the same handle)."""
     if candidate == registered:
         return None
-    a, b = skeleton(candidate), skeleton(registered)
+    return compare_skeletons(skeleton(candidate), skeleton(registered))
+
+
+def compare_skeletons(a: str, b: str) -> Resemblance | None:
+    """`resemblance` on skeletons already computed (the store keeps them in a column)."""
     if len(b) < _MIN_SKELETON or len(a) < _MIN_SKELETON:
         return None
     if a == b:
         return Resemblance(0.95, "skeleton")
-    if b in a and len(b) >= 5:
+    # Only as a prefix: "budisantoso" holds "lsantoso" (another candidate's "isantoso") too.
+    if a.startswith(b) and len(b) >= MIN_CONTAINED:
         return Resemblance(round(0.7 + 0.2 * len(b) / len(a), 3), "contains")
+    if abs(len(a) - len(b)) > 2:
+        return None
     distance = edit_distance(a, b)
     ratio = 1 - distance / max(len(a), len(b))
     if distance <= 2 and ratio >= 0.8:
@@ -265,7 +273,7 @@ def lookalike_reason(resembles: Resemblance, *, handle: str, participant: str, p
         "same_handle": "nama akun sama, tetapi tidak terdaftar di platform ini",
         "skeleton": "beda hanya pada huruf/angka serupa, tanda baca, huruf ganda "
                     "atau tambahan seperti 'official'",
-        "contains": "memuat nama akun resmi dengan tambahan",
+        "contains": "diawali nama akun resmi, dengan tambahan",
         "edit": f"beda {resembles.distance} huruf",
     }[resembles.kind]
     return f"Mirip akun resmi @{handle}{where} {owner}: {detail}"
@@ -319,9 +327,9 @@ def parse_accounts(source: str | Path | Iterable[str],
                    elections: Collection[str] | None = None) -> Parsed[AccountRow]:
     """Rows of a participant-account CSV (see elections/README.md), every bad row as an error.
 
-    `source` is a path or the text lines. `elections`, when given, are the election ids the
-    rows may name. The same account twice for one participant is kept once; for two
-    participants, or past 20 accounts on one platform, it is an error.
+    `source` is a file path or the file's lines (e.g. `io.StringIO(text)`). `elections`, when
+    given, are the election ids the rows may name. The same account twice for one participant
+    is kept once; for two participants, or past 20 accounts on one platform, it is an error.
     """
     counts: dict[tuple[str, str, str, str], int] = {}
 
@@ -399,11 +407,9 @@ def _parse(source: str | Path | Iterable[str], columns: tuple[str, ...],
 
 
 def _lines(source: str | Path | Iterable[str]) -> Iterator[str]:
-    if isinstance(source, Path):
-        text = source.read_text(encoding="utf-8-sig")
-        return iter(io.StringIO(text, newline=""))
-    if isinstance(source, str):
-        return iter(io.StringIO(source.removeprefix("\ufeff"), newline=""))
+    if isinstance(source, str | Path):
+        # utf-8-sig: spreadsheets save CSV with a byte-order mark.
+        return iter(io.StringIO(Path(source).read_text(encoding="utf-8-sig"), newline=""))
     return iter(source)
 
 

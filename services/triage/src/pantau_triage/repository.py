@@ -86,18 +86,16 @@ async def insert_fingerprint(conn: asyncpg.Connection, case_id: UUID, agency_id:
 
 async def attach_report(conn: asyncpg.Connection, case_id: UUID, report_id: UUID,
                         reporter_id: str | None, at: datetime) -> tuple[int, int]:
-    """Attach and return the case's new (report_count, reporter_count)."""
-    new_reporter = reporter_id is not None and not await conn.fetchval(
-        "SELECT true FROM case_reports WHERE case_id = $1 AND reporter_id = $2 LIMIT 1",
-        case_id, reporter_id)
-    await conn.execute(
-        "INSERT INTO case_reports (report_id, case_id, reporter_id, attached_at)"
-        " VALUES ($1, $2, $3, $4)", report_id, case_id, reporter_id, at)
+    """Attach and return the case's new (report_count, reporter_count), in one statement."""
     row = await conn.fetchrow(
-        "UPDATE cases SET report_count = report_count + 1,"
-        " reporter_count = reporter_count + $2::int, updated_at = $3"
-        " WHERE case_id = $1 RETURNING report_count, reporter_count",
-        case_id, int(new_reporter), at)
+        "WITH known AS (SELECT $3::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM case_reports"
+        "   WHERE case_id = $1 AND reporter_id = $3) AS new_reporter),"
+        " attached AS (INSERT INTO case_reports (report_id, case_id, reporter_id, attached_at)"
+        "   VALUES ($2, $1, $3, $4))"
+        " UPDATE cases SET report_count = report_count + 1,"
+        " reporter_count = reporter_count + (SELECT new_reporter::int FROM known),"
+        " updated_at = $4 WHERE case_id = $1 RETURNING report_count, reporter_count",
+        case_id, report_id, reporter_id, at)
     return row["report_count"], row["reporter_count"]
 
 
