@@ -9,10 +9,11 @@ import os
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
+DEV_ACK_SECRET = "dev-only-ack-link-secret"
 
 
 class PlatformSettings(BaseSettings):
@@ -31,6 +32,17 @@ class PlatformSettings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     # How long a SIGTERM waits for in-flight work before cancelling it.
     drain_timeout_s: float = 10.0
+    # Signs acknowledgement links in alerts (notify signs, the gateway verifies).
+    ack_link_secret: SecretStr = SecretStr(DEV_ACK_SECRET)
+    # Where people open links from messages: the gateway's public address.
+    public_url: str = "http://127.0.0.1:8080"
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Self:
+        if self.environment == "production" and \
+                self.ack_link_secret.get_secret_value() == DEV_ACK_SECRET:
+            raise ValueError("PANTAU_ACK_LINK_SECRET must be set in production")
+        return self
 
     @classmethod
     def load(cls) -> Self:

@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 
 
 async def run_worker(infra: Infrastructure, platform: PlatformSettings, settings: ServiceSettings,
-                     subscriptions: Sequence[Subscription], reads: dict[str, RpcHandler],
-                     stopping: asyncio.Event) -> None:
+                     handlers: "ServiceHandlers", stopping: asyncio.Event) -> None:
+    subscriptions, reads = handlers.subscriptions(), handlers.reads()
     await provision(infra.js, infra.subjects, subscriptions)
     await ensure_consumer(infra.js, advisory_stream(infra.subjects), relay_config())
 
@@ -64,6 +64,8 @@ async def run_worker(infra: Infrastructure, platform: PlatformSettings, settings
         for loop in loops:
             group.create_task(loop.run(fetching))
         group.create_task(infra.outbox.relay(infra.pool, infra.js, stopping))
+        for background in getattr(handlers, "background", lambda _: [])(fetching):
+            group.create_task(background)
         log.info("%s ready", infra.service)
         await stopping.wait()
 
@@ -99,6 +101,9 @@ def run_until_signalled(serve: Callable[[asyncio.Event], Awaitable[None]]) -> No
 
 
 class ServiceHandlers(Protocol):
+    """What a service hands the runtime. It may also have `background(stopping)`, returning
+    coroutines that run until `stopping` is set, and `close()`, awaited at shutdown."""
+
     def subscriptions(self) -> list[Subscription]: ...
 
     def reads(self) -> dict[str, RpcHandler]: ...
@@ -117,7 +122,7 @@ class AdminCommand(Generic[S]):
 
 
 def worker_main(*, service: str, settings_type: type[S],
-                build: Callable[[Infrastructure, S], ServiceHandlers],
+                build: Callable[[Infrastructure, PlatformSettings, S], ServiceHandlers],
                 argv: Sequence[str] | None = None,
                 commands: dict[str, AdminCommand[S]] | None = None,
                 check: Callable[[PlatformSettings, S], None] | None = None) -> None:
@@ -144,11 +149,10 @@ def worker_main(*, service: str, settings_type: type[S],
     async def serve(stopping: asyncio.Event) -> None:
         infra = await Infrastructure.connect(platform, settings, service=service, schema=service)
         await infra.migrate(f"pantau_{service}", service)
-        handlers = build(infra, settings)
+        handlers = build(infra, platform, settings)
         if args.command in (None, "serve"):
             try:
-                await run_worker(infra, platform, settings, handlers.subscriptions(),
-                                 handlers.reads(), stopping)
+                await run_worker(infra, platform, settings, handlers, stopping)
             finally:
                 closer = getattr(handlers, "close", None)
                 if closer is not None:

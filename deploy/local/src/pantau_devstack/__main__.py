@@ -21,6 +21,7 @@ from .stack import ensure_database, start_servers
 DEMO_AGENCY = "bawaslu-3375"
 DEMO_REGION = "33.75"
 DEMO_PATROL = "patroli@bawaslu-pekalongan.example"
+DEMO_SUPERVISOR = "koordinator@bawaslu-pekalongan.example"
 
 
 def say(text: str) -> None:
@@ -40,9 +41,11 @@ def seed_demo(platform: Platform, home: Path) -> str:
         key = platform.command("gateway", "add-key", "--agency", DEMO_AGENCY, "--label", "demo")
         key_file.write_text(key + "\n")
         key_file.chmod(0o600)
-    platform.command("notify", "add-subscription", "--agency", DEMO_AGENCY,
-                     "--name", "Tim Patroli Siber Kota Pekalongan", "--email", DEMO_PATROL,
-                     "--region", DEMO_REGION)
+    team = platform.command("notify", "add-team", "--agency", DEMO_AGENCY,
+                            "--name", "Tim Patroli Siber Kota Pekalongan", "--region", DEMO_REGION,
+                            "--ack-minutes", "15", "--supervisor-email", DEMO_SUPERVISOR)
+    platform.command("notify", "add-member", "--team-id", team, "--name", "Petugas jaga",
+                     "--email", DEMO_PATROL, "--position", "0", "--shift", "* 00:00-00:00")
     return key
 
 
@@ -64,8 +67,12 @@ Then, with the report_id it returns:
   curl -sS {api}/v1/cases/CASE_ID -H 'X-API-Key: {key}'                  # category, priority, state
   curl -sS {api}/v1/cases/CASE_ID/notifications -H 'X-API-Key: {key}'    # the patrol alert
 
-Patrol alerts go by email to {DEMO_PATROL}; the local mail server keeps them in
-  {mail_dir}/*.eml  and prints a line here for each one. Ctrl-C stops everything.
+Patrol alerts go by email to the member on duty ({DEMO_PATROL}); unacknowledged after
+15 minutes they escalate to {DEMO_SUPERVISOR}. Each alert has a link to acknowledge it, or:
+  curl -sS -X POST {api}/v1/notifications/DELIVERY_ID/ack -H 'X-API-Key: {key}' \
+       -H 'Content-Type: application/json' -d '{{"actor": "Siti"}}'
+The local mail server keeps every message in {mail_dir}/*.eml and prints a line here for
+each one. Ctrl-C stops everything.
 """
 
 

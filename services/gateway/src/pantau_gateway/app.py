@@ -11,7 +11,7 @@ from pantau_shared.health import health_router
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 
-from . import handlers, problems
+from . import acknowledgements, handlers, problems
 from .auth import KeyVerifier
 from .deps import State
 from .middleware import BodySizeLimit, RequestContext
@@ -45,6 +45,7 @@ def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI
                 keys=KeyVerifier(infra.pool, settings.api_key_pepper.get_secret_value().encode(),
                                  settings.default_rate_limit, settings.key_cache_s),
                 limiter=RateLimiter(infra.redis, prefix=platform.subject_root),
+                platform=platform,
             )
             yield {"pantau": state}
         finally:
@@ -64,6 +65,7 @@ def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI
     problems.install(app)
     app.include_router(health_router(checks))
     app.include_router(handlers.router)
+    app.include_router(acknowledgements.router)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     return app

@@ -8,6 +8,7 @@ from fastapi.security import APIKeyHeader
 
 from pantau_shared.bus import Publisher, RpcClient
 from pantau_shared.infrastructure import Infrastructure
+from pantau_shared.settings import PlatformSettings
 
 from .auth import Caller, KeyVerifier
 from .problems import Problem
@@ -21,6 +22,7 @@ class State:
     rpc: RpcClient
     keys: KeyVerifier
     limiter: RateLimiter
+    platform: PlatformSettings
 
 
 async def state(request: Request) -> State:
@@ -51,5 +53,10 @@ async def caller(request: Request, key: Annotated[str | None, Security(api_key_h
     return who
 
 
+async def platform_settings(request: Request) -> PlatformSettings:
+    return request.state.pantau.platform
+
+
 StateDep = Annotated[State, Depends(state)]
+SettingsDep = Annotated[PlatformSettings, Depends(platform_settings)]
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -11,7 +11,7 @@ from .handlers import IntakeHandlers
 from .settings import IntakeSettings
 
 
-def build(infra: Infrastructure, settings: IntakeSettings) -> IntakeHandlers:
+def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSettings) -> IntakeHandlers:
     return IntakeHandlers(infra.pool, infra.outbox,
                           settings.reporter_pepper.get_secret_value().encode())
 

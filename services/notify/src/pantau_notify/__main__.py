@@ -3,18 +3,23 @@
 import argparse
 import sys
 from collections.abc import Sequence
+from uuid import UUID
 
 from pantau_shared.infrastructure import Infrastructure
+from pantau_shared.settings import PlatformSettings
 from pantau_shared.worker import AdminCommand, worker_main
 
 from . import repository
 from .email import SmtpSender
-from .handlers import NotifyHandlers
+from .handlers import AckLinks, NotifyHandlers
+from .roster import parse_shift
 from .settings import NotifySettings
 
 
-def build(infra: Infrastructure, settings: NotifySettings) -> NotifyHandlers:
-    return NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings))
+def build(infra: Infrastructure, platform: PlatformSettings,
+          settings: NotifySettings) -> NotifyHandlers:
+    links = AckLinks(platform.public_url, platform.ack_link_secret.get_secret_value().encode())
+    return NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), links)
 
 
 def configure_subscription(parser: argparse.ArgumentParser) -> None:
@@ -34,10 +39,53 @@ async def add_subscription(infra: Infrastructure, settings: NotifySettings,
     print(subscription_id)
 
 
+def configure_team(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agency", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--region", help="Kemendagri code prefix; shifts use its time zone")
+    parser.add_argument("--category", action="append", help="repeat; all categories if absent")
+    parser.add_argument("--min-priority", type=int, default=0)
+    parser.add_argument("--ack-minutes", type=int, default=15,
+                        help="escalate when nobody acknowledges within this many minutes")
+    parser.add_argument("--supervisor-email")
+
+
+async def add_team(infra: Infrastructure, settings: NotifySettings,
+                   args: argparse.Namespace) -> None:
+    print(await repository.add_team(
+        infra.pool, agency_id=args.agency, name=args.name, region_prefix=args.region,
+        categories=args.category, min_priority=args.min_priority, ack_minutes=args.ack_minutes,
+        supervisor_email=args.supervisor_email))
+
+
+def configure_member(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--team-id", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--email")
+    parser.add_argument("--whatsapp")
+    parser.add_argument("--position", type=int, default=0, help="order of escalation")
+    parser.add_argument("--shift", action="append", default=[],
+                        help="'1-5 07:00-15:00' (ISO weekdays, local time); repeat")
+
+
+async def add_member(infra: Infrastructure, settings: NotifySettings,
+                     args: argparse.Namespace) -> None:
+    shifts = [parse_shift(text) for text in args.shift]
+    print(await repository.add_member(
+        infra.pool, team_id=UUID(args.team_id), name=args.name, email=args.email,
+        whatsapp=args.whatsapp, position=args.position,
+        shifts=[(sorted(s.weekdays), s.starts, s.ends) for s in shifts]))
+
+
 COMMANDS = {
     "add-subscription": AdminCommand[NotifySettings](
         help="subscribe a patrol mailbox to an agency's cases",
         configure=configure_subscription, run=add_subscription),
+    "add-team": AdminCommand[NotifySettings](
+        help="add a patrol team (alerts go to its members on duty)",
+        configure=configure_team, run=add_team),
+    "add-member": AdminCommand[NotifySettings](
+        help="add a team member with shifts", configure=configure_member, run=add_member),
 }
 
 

@@ -39,7 +39,8 @@ def _template(name: str) -> Template:
 
 
 def render_case_alert(snapshot: dict[str, Any], *, settings: NotifySettings, recipient: str,
-                      delivery_id: str) -> Message:
+                      delivery_id: str, template: str = "case_alert", ack_url: str | None = None,
+                      team: str = "", ack_minutes: int = 0) -> Message:
     categories = ", ".join(TAXONOMY[Category(c["category"])].label
                            for c in snapshot["categories"]) or "belum terklasifikasi"
     level = PRIORITY_LABELS[PriorityLevel(snapshot["priority_level"])]
@@ -58,20 +59,27 @@ def render_case_alert(snapshot: dict[str, Any], *, settings: NotifySettings, rec
         "reasons": "; ".join(snapshot.get("priority_reasons") or []),
         "case_link": settings.case_link_base + snapshot["case_id"],
         "agency_id": snapshot["agency_id"],
+        "team": team,
+        "ack_minutes": ack_minutes,
     }
+    ack_text = f"Konfirmasi bahwa Anda menangani kasus ini: {ack_url}" if ack_url else ""
+    ack_html = (f'<p><a href="{html.escape(ack_url)}"><strong>Saya tangani kasus ini</strong></a>'
+                "</p>" if ack_url else "")
     # The compat32 MIME classes: the same RFC 5322/2045 output as EmailMessage, at a fraction
     # of the cost of its header registry, which dominated notify's profile.
     message = MIMEMultipart("alternative")
-    message["Subject"] = Header(f"[Pantau] Prioritas {level}: {categories}", "utf-8")
+    prefix = "[Pantau] ESKALASI" if template == "case_escalation" else "[Pantau]"
+    message["Subject"] = Header(f"{prefix} Prioritas {level}: {categories}", "utf-8")
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
     # Stable per delivery, so a resend after a crash is recognisable as the same message.
     message["Message-ID"] = make_msgid(idstring=delivery_id, domain="pantau.local")
     message["X-Pantau-Case"] = snapshot["case_id"]
-    message.attach(MIMEText(_template("case_alert.txt").substitute(fields), "plain", "utf-8"))
-    message.attach(MIMEText(_template("case_alert.html").substitute(
-        {k: html.escape(str(v)) for k, v in fields.items()}), "html", "utf-8"))
+    message.attach(MIMEText(_template(f"{template}.txt").substitute(fields, ack_line=ack_text),
+                            "plain", "utf-8"))
+    message.attach(MIMEText(_template(f"{template}.html").substitute(
+        {k: html.escape(str(v)) for k, v in fields.items()}, ack_line=ack_html), "html", "utf-8"))
     return message
 
 

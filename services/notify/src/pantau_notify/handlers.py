@@ -1,43 +1,68 @@
 """What notify does with case events, delivery requests, and reads of deliveries."""
 
+import asyncio
 import json
 import logging
-from datetime import UTC, datetime
+from collections.abc import Coroutine
+from datetime import UTC, datetime, time
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.bus import RetryLater, RpcHandler, Subscription
+from pantau_shared.bus import NotFound, RetryLater, RpcHandler, Subscription
 from pantau_shared.contract import (
     CaseOpened,
     CaseUpdated,
     Envelope,
     EventData,
+    NotificationAcknowledged,
     NotificationChannel,
     NotificationFailed,
     NotificationRequested,
     NotificationSent,
     NotificationView,
 )
+from pantau_shared.links import ack_token
 from pantau_shared.outbox import Outbox
 
 from . import repository
 from .email import PermanentFailure, SmtpSender, TransientFailure, render_case_alert
+from .roster import Shift, on_duty
 from .settings import NotifySettings
 
 log = logging.getLogger(__name__)
 
 CASE_ALERT = "case_alert"
+CASE_ESCALATION = "case_escalation"
+
+
+class AckLinks:
+    """Links in alerts that acknowledge them without an API key (signed per delivery)."""
+
+    def __init__(self, public_url: str, secret: bytes) -> None:
+        self._base = public_url.rstrip("/")
+        self._secret = secret
+
+    def ack_url(self, agency_id: str, delivery_id: str) -> str:
+        token = ack_token(self._secret, agency_id, delivery_id)
+        return f"{self._base}/ack/{agency_id}/{delivery_id}?t={token}"
+
+
+def _shift(text: str) -> Shift:
+    weekdays, starts, ends = text.split("|")
+    return Shift(frozenset(int(d) for d in weekdays.strip("{}").split(",")),
+                 time.fromisoformat(starts), time.fromisoformat(ends))
 
 
 class NotifyHandlers:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, settings: NotifySettings,
-                 sender: SmtpSender) -> None:
+                 sender: SmtpSender, links: AckLinks) -> None:
         self._pool = pool
         self._outbox = outbox
         self._settings = settings
         self._sender = sender
+        self._links = links
 
     def subscriptions(self) -> list[Subscription]:
         return [
@@ -49,7 +74,10 @@ class NotifyHandlers:
         ]
 
     def reads(self) -> dict[str, RpcHandler]:
-        return {"notification.list": self.list_for_case}
+        return {"notification.list": self.list_for_case, "notification.ack": self.acknowledge}
+
+    def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+        return [self.escalate_until(stopping)]
 
     async def close(self) -> None:
         await self._sender.close()
@@ -69,17 +97,110 @@ class NotifyHandlers:
                 categories=[c["category"] for c in snapshot.get("categories", [])],
                 priority=case.priority)
             for subscription in matches:
-                delivery_id = await repository.create_delivery(
-                    conn, case_id=case.case_id, subscription=subscription, template=CASE_ALERT,
-                    snapshot=snapshot)
-                if delivery_id is not None:
-                    await self._outbox.stage(conn, NotificationRequested(
-                        delivery_id=delivery_id, agency_id=subscription["agency_id"],
-                        case_id=case.case_id,
-                        channel=NotificationChannel(subscription["channel"]),
-                        template=CASE_ALERT, recipient_id=str(subscription["subscription_id"]),
-                        requested_at=datetime.now(UTC)))
+                await self._request(
+                    conn, case.case_id, snapshot, agency_id=subscription["agency_id"],
+                    recipient_key=str(subscription["subscription_id"]),
+                    channel=subscription["channel"], address=subscription["address"],
+                    template=CASE_ALERT, subscription_id=subscription["subscription_id"])
+            teams = await repository.matching_teams(
+                conn, agencies=[case.agency_id, *snapshot.get("routed_to", [])],
+                region_code=snapshot.get("region_code"),
+                categories=[c["category"] for c in snapshot.get("categories", [])],
+                priority=case.priority)
+            for team in teams:
+                await self._alert_team(conn, team, case.case_id, snapshot, level=0, after=-1)
         self._outbox.committed()
+
+    async def _request(self, conn: asyncpg.Connection, case_id: UUID, snapshot: dict[str, Any],
+                       *, agency_id: str, recipient_key: str, channel: str, address: str,
+                       template: str, level: int = 0, **target: Any) -> bool:
+        delivery_id = await repository.create_delivery(
+            conn, case_id=case_id, agency_id=agency_id, recipient_key=recipient_key,
+            channel=channel, address=address, template=template, snapshot=snapshot,
+            escalation_level=level, **target)
+        if delivery_id is None:
+            return False
+        await self._outbox.stage(conn, NotificationRequested(
+            delivery_id=delivery_id, agency_id=agency_id, case_id=case_id,
+            channel=NotificationChannel(channel), template=template,
+            recipient_id=recipient_key, requested_at=datetime.now(UTC),
+            escalation_level=level))
+        return True
+
+    async def _alert_team(self, conn: asyncpg.Connection, team: asyncpg.Record, case_id: UUID,
+                          snapshot: dict[str, Any], *, level: int, after: int) -> bool:
+        """Alert the first member on duty after position `after`; else the supervisor."""
+        alerted = await repository.alerted_members(conn, case_id, team["team_id"])
+        now = datetime.now(UTC)
+        for member in await repository.members_with_shifts(conn, team["team_id"]):
+            if member["position"] <= after or member["member_id"] in alerted:
+                continue
+            shifts = [_shift(text) for text in member["shifts"]]
+            if not member["email"] or not on_duty(shifts, now, team["region_prefix"]):
+                continue
+            return await self._request(
+                conn, case_id, snapshot, agency_id=team["agency_id"],
+                recipient_key=f"member:{member['member_id']}", channel="email",
+                address=member["email"], template=CASE_ALERT, level=level,
+                team_id=team["team_id"], member_id=member["member_id"],
+                ack_minutes=team["ack_minutes"])
+        if team["supervisor_email"]:
+            return await self._request(
+                conn, case_id, snapshot, agency_id=team["agency_id"],
+                recipient_key=f"supervisor:{team['team_id']}", channel="email",
+                address=team["supervisor_email"], template=CASE_ESCALATION, level=level,
+                team_id=team["team_id"])
+        log.warning("team %s has nobody on duty and no supervisor for case %s",
+                    team["name"], case_id)
+        return False
+
+    async def escalate_due(self) -> int:
+        """Escalate every team alert whose acknowledgement deadline has passed."""
+        escalated = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            for due in await repository.due_escalations(conn):
+                await repository.mark_escalated(conn, due["delivery_id"])
+                if await repository.team_case_acknowledged(conn, due["case_id"], due["team_id"]):
+                    continue
+                if due["template"] == CASE_ESCALATION:
+                    continue  # the supervisor was the last step
+                # `due` carries the team's columns too (agency, region, supervisor, deadline).
+                escalated += await self._alert_team(
+                    conn, due, due["case_id"], json.loads(due["case_snapshot"]),
+                    level=due["escalation_level"] + 1,
+                    after=due["position"] if due["position"] is not None else -1)
+        if escalated:
+            self._outbox.committed()
+        return escalated
+
+    async def escalate_until(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await self.escalate_due()
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("escalation sweep will retry: %s", error)
+            try:
+                await asyncio.wait_for(stopping.wait(), self._settings.escalation_sweep_s)
+            except TimeoutError:
+                pass
+
+    async def acknowledge(self, agency_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        actor = str(request.get("actor") or "").strip()[:200]
+        if not actor:
+            raise ValueError("actor is required")
+        delivery_id = UUID(request["delivery_id"])
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await repository.acknowledge(conn, agency_id, delivery_id, actor)
+            if row is None:
+                raise NotFound(f"notifikasi {delivery_id} tidak ditemukan")
+            if row["acknowledged_at"] is None:
+                await self._outbox.stage(conn, NotificationAcknowledged(
+                    delivery_id=delivery_id, agency_id=agency_id, case_id=row["case_id"],
+                    acknowledged_at=datetime.now(UTC), acknowledged_by=actor,
+                    via=request.get("via", "api")))
+        self._outbox.committed()
+        return {"delivery_id": str(delivery_id), "case_id": str(row["case_id"]),
+                "acknowledged": True}
 
     async def notification_requested(self, envelope: Envelope[EventData]) -> None:
         request = envelope.data
@@ -92,7 +213,11 @@ class NotifyHandlers:
                 return
             message = render_case_alert(
                 json.loads(delivery["case_snapshot"]), settings=self._settings,
-                recipient=delivery["recipient"], delivery_id=str(request.delivery_id))
+                recipient=delivery["recipient"], delivery_id=str(request.delivery_id),
+                template=delivery["template"],
+                ack_url=self._links.ack_url(delivery["agency_id"], str(request.delivery_id))
+                if delivery["team_id"] else None,
+                team=delivery["team_name"] or "", ack_minutes=delivery["ack_minutes"] or 0)
             now = datetime.now(UTC)
             try:
                 message_id = await self._sender.send(message)

@@ -31,22 +31,28 @@ async def matching_subscriptions(conn: asyncpg.Connection, *, agencies: list[str
         agencies, region_code, categories, priority)
 
 
-async def create_delivery(conn: asyncpg.Connection, *, case_id: UUID,
-                          subscription: asyncpg.Record, template: str,
-                          snapshot: dict[str, Any]) -> UUID | None:
+async def create_delivery(conn: asyncpg.Connection, *, case_id: UUID, agency_id: str,
+                          recipient_key: str, channel: str, address: str, template: str,
+                          snapshot: dict[str, Any], subscription_id: UUID | None = None,
+                          team_id: UUID | None = None, member_id: UUID | None = None,
+                          escalation_level: int = 0, ack_minutes: int | None = None
+                          ) -> UUID | None:
     """A new pending delivery, or None when this (case, recipient, template) already has one."""
     return await conn.fetchval(
         "INSERT INTO deliveries (delivery_id, case_id, agency_id, subscription_id, channel,"
-        " recipient, template, case_snapshot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)"
-        " ON CONFLICT (case_id, subscription_id, template) DO NOTHING RETURNING delivery_id",
-        new_id(), case_id, subscription["agency_id"], subscription["subscription_id"],
-        subscription["channel"],
-        subscription["address"], template, json.dumps(snapshot))
+        " recipient, template, case_snapshot, recipient_key, team_id, member_id,"
+        " escalation_level, ack_due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10,"
+        " $11, $12, now() + make_interval(mins => $13))"
+        " ON CONFLICT (case_id, recipient_key, template) DO NOTHING RETURNING delivery_id",
+        new_id(), case_id, agency_id, subscription_id, channel, address, template,
+        json.dumps(snapshot), recipient_key, team_id, member_id, escalation_level, ack_minutes)
 
 
 async def lock_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM deliveries WHERE delivery_id = $1 FOR UPDATE",
-                               delivery_id)
+    return await conn.fetchrow(
+        "SELECT d.*, t.name AS team_name, t.ack_minutes FROM deliveries d"
+        " LEFT JOIN teams t USING (team_id) WHERE d.delivery_id = $1 FOR UPDATE OF d",
+        delivery_id)
 
 
 async def mark_sent(conn: asyncpg.Connection, delivery_id: UUID, at: datetime,
@@ -70,7 +76,8 @@ async def deliveries_for_case(pool: asyncpg.Pool, agency_id: str,
                               case_id: UUID) -> list[asyncpg.Record]:
     return await pool.fetch(
         "SELECT delivery_id, case_id, channel, template, recipient, state, attempts, last_error,"
-        " provider_message_id, created_at, sent_at FROM deliveries"
+        " provider_message_id, created_at, sent_at, escalation_level, acknowledged_at,"
+        " acknowledged_by FROM deliveries"
         " WHERE case_id = $1 AND agency_id = $2 ORDER BY created_at", case_id, agency_id)
 
 
@@ -87,3 +94,96 @@ async def merge_case(conn: asyncpg.Connection, case_id: UUID, agency_id: str,
             "UPDATE cases SET snapshot = snapshot || $2::jsonb, updated_at = now()"
             " WHERE case_id = $1 RETURNING snapshot", case_id, json.dumps(fields))
     return json.loads(row) if row is not None else None
+
+
+async def add_team(pool: asyncpg.Pool, *, agency_id: str, name: str, region_prefix: str | None,
+                   categories: list[str] | None, min_priority: int, ack_minutes: int,
+                   supervisor_email: str | None) -> UUID:
+    return await pool.fetchval(
+        "INSERT INTO teams (team_id, agency_id, name, region_prefix, categories, min_priority,"
+        " ack_minutes, supervisor_email) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (agency_id, name) DO UPDATE SET region_prefix = EXCLUDED.region_prefix,"
+        " categories = EXCLUDED.categories, min_priority = EXCLUDED.min_priority,"
+        " ack_minutes = EXCLUDED.ack_minutes, supervisor_email = EXCLUDED.supervisor_email"
+        " RETURNING team_id", new_id(), agency_id, name, region_prefix, categories, min_priority,
+        ack_minutes, supervisor_email)
+
+
+async def add_member(pool: asyncpg.Pool, *, team_id: UUID, name: str, email: str | None,
+                     whatsapp: str | None, position: int,
+                     shifts: list[tuple[list[int], Any, Any]]) -> UUID:
+    async with pool.acquire() as conn, conn.transaction():
+        member_id = await conn.fetchval(
+            "INSERT INTO team_members (member_id, team_id, name, email, whatsapp, position)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (team_id, name) DO UPDATE SET"
+            " email = EXCLUDED.email, whatsapp = EXCLUDED.whatsapp,"
+            " position = EXCLUDED.position, active = true RETURNING member_id",
+            new_id(), team_id, name, email, whatsapp, position)
+        await conn.execute("DELETE FROM shifts WHERE member_id = $1", member_id)
+        await conn.executemany(
+            "INSERT INTO shifts (member_id, weekdays, starts, ends) VALUES ($1, $2, $3, $4)",
+            [(member_id, weekdays, starts, ends) for weekdays, starts, ends in shifts])
+    return member_id
+
+
+async def matching_teams(conn: asyncpg.Connection, *, agencies: list[str],
+                         region_code: str | None, categories: list[str],
+                         priority: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM teams WHERE agency_id = ANY($1::text[]) AND min_priority <= $4"
+        " AND (region_prefix IS NULL OR $2::text LIKE region_prefix || '%')"
+        " AND (categories IS NULL OR categories && $3::text[])",
+        agencies, region_code, categories, priority)
+
+
+async def members_with_shifts(conn: asyncpg.Connection, team_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT m.member_id, m.name, m.email, m.whatsapp, m.position,"
+        " coalesce(array_agg(s.weekdays::text || '|' || s.starts::text || '|' || s.ends::text)"
+        "   FILTER (WHERE s.shift_id IS NOT NULL), '{}') AS shifts"
+        " FROM team_members m LEFT JOIN shifts s USING (member_id)"
+        " WHERE m.team_id = $1 AND m.active GROUP BY m.member_id ORDER BY m.position, m.name",
+        team_id)
+
+
+async def due_escalations(conn: asyncpg.Connection, limit: int = 100) -> list[asyncpg.Record]:
+    """Team alerts sent, unacknowledged and past their deadline; locked for this sweeper."""
+    return await conn.fetch(
+        "SELECT d.*, t.name, t.supervisor_email, t.ack_minutes, t.region_prefix, m.position"
+        " FROM deliveries d JOIN teams t USING (team_id)"
+        " LEFT JOIN team_members m ON m.member_id = d.member_id"
+        " WHERE d.team_id IS NOT NULL AND NOT d.escalated AND d.acknowledged_at IS NULL"
+        " AND d.state IN ('sent', 'failed') AND d.ack_due_at <= now()"
+        " ORDER BY d.ack_due_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED", limit)
+
+
+async def team_case_acknowledged(conn: asyncpg.Connection, case_id: UUID, team_id: UUID) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT true FROM deliveries WHERE case_id = $1 AND team_id = $2"
+        " AND acknowledged_at IS NOT NULL LIMIT 1", case_id, team_id))
+
+
+async def alerted_members(conn: asyncpg.Connection, case_id: UUID, team_id: UUID) -> set[UUID]:
+    rows = await conn.fetch("SELECT member_id FROM deliveries WHERE case_id = $1 AND team_id = $2"
+                            " AND member_id IS NOT NULL", case_id, team_id)
+    return {row["member_id"] for row in rows}
+
+
+async def mark_escalated(conn: asyncpg.Connection, delivery_id: UUID) -> None:
+    await conn.execute("UPDATE deliveries SET escalated = true WHERE delivery_id = $1",
+                       delivery_id)
+
+
+async def acknowledge(conn: asyncpg.Connection, agency_id: str, delivery_id: UUID, actor: str
+                      ) -> asyncpg.Record | None:
+    """Acknowledge a delivery and, for a team alert, the team's other alerts for the case."""
+    row = await conn.fetchrow(
+        "SELECT delivery_id, case_id, team_id, acknowledged_at FROM deliveries"
+        " WHERE delivery_id = $1 AND agency_id = $2 FOR UPDATE", delivery_id, agency_id)
+    if row is None or row["acknowledged_at"] is not None:
+        return row
+    await conn.execute(
+        "UPDATE deliveries SET acknowledged_at = now(), acknowledged_by = $3"
+        " WHERE delivery_id = $1 OR (team_id = $2 AND case_id = $4 AND acknowledged_at IS NULL)",
+        delivery_id, row["team_id"], actor, row["case_id"])
+    return row

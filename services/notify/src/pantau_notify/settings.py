@@ -20,3 +20,5 @@ class NotifySettings(ServiceSettings):
     case_link_base: str = "http://127.0.0.1:8080/v1/cases/"
     # Transient send failures tolerated before a delivery is recorded as failed.
     max_attempts: int = 6
+    # How often unacknowledged team alerts are checked for escalation.
+    escalation_sweep_s: float = 10.0

@@ -4,6 +4,7 @@ import sys
 from collections.abc import Sequence
 
 from pantau_shared.infrastructure import Infrastructure
+from pantau_shared.settings import PlatformSettings
 from pantau_shared.worker import worker_main
 
 from .claims_registry import ClaimRegistry
@@ -14,7 +15,8 @@ from .routing import Router
 from .settings import TriageSettings
 
 
-def build(infra: Infrastructure, settings: TriageSettings) -> TriageHandlers:
+def build(infra: Infrastructure, platform: PlatformSettings,
+          settings: TriageSettings) -> TriageHandlers:
     return TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged(),
                           Router.load(settings.routing_file), ClaimRegistry())
 

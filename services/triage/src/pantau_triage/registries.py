@@ -22,6 +22,8 @@ from typing import Generic, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 MAX_ACCOUNTS_PER_PLATFORM = 20
+ACCOUNT_REQUIRED = ("participant", "election_id", "platform")
+OFFICIAL_REQUIRED = ("name", "role", "platform")
 ACCOUNT_COLUMNS = ("participant", "party", "election_id", "region_code", "platform", "handle", "url")
 OFFICIAL_COLUMNS = ("name", "role", "institution", "region_code", "platform", "handle", "url")
 ROLES = ("asn", "kepala_desa", "perangkat_desa")
@@ -171,8 +173,7 @@ MIN_CONTAINED = 6
 
 
 def _fold(text: str) -> str:
-    folded = re.sub(r"[^a-z]", "", text.translate(_FOLD)).replace("rn", "m").replace("vv", "w")
-    return re.sub(r"(.)\1+", r"\1", folded)
+    return re.sub(r"[^a-z]", "", text.translate(_FOLD)).replace("rn", "m").replace("vv", "w")
 
 
 @functools.cache
@@ -202,7 +203,7 @@ def skeleton(handle: str) -> str:
         tokens.pop()
     while len(tokens) > 1 and tokens[0] in separate:
         tokens.pop(0)
-    joined = _fold("".join(tokens))
+    joined = "".join(tokens)
     changed = True
     while changed:
         changed = False
@@ -211,7 +212,8 @@ def skeleton(handle: str) -> str:
                 joined, changed = joined[: -len(affix)], True
             if joined.startswith(affix) and len(joined) - len(affix) >= _MIN_SKELETON:
                 joined, changed = joined[len(affix):], True
-    return joined
+    # Doubled letters collapse last: "budisantoso"+"official" must not lose an "o" to the join.
+    return re.sub(r"(.)\1+", r"\1", joined)
 
 
 @dataclass(frozen=True)
@@ -349,7 +351,7 @@ def parse_accounts(source: str | Path | Iterable[str],
         return AccountRow(participant, record.get("party", "").strip(), election_id, region,
                           platform, handle, url, line)
 
-    return _parse(source, ACCOUNT_COLUMNS, build, owner=lambda r: r.participant.casefold())
+    return _parse(source, ACCOUNT_REQUIRED, build, owner=lambda r: r.participant.casefold())
 
 
 def parse_officials(source: str | Path | Iterable[str]) -> Parsed[OfficialRow]:
@@ -364,10 +366,10 @@ def parse_officials(source: str | Path | Iterable[str]) -> Parsed[OfficialRow]:
         return OfficialRow(name, role, record.get("institution", "").strip(), _region(record),
                            platform, handle, url, line)
 
-    return _parse(source, OFFICIAL_COLUMNS, build, owner=lambda r: r.name.casefold())
+    return _parse(source, OFFICIAL_REQUIRED, build, owner=lambda r: r.name.casefold())
 
 
-def _parse(source: str | Path | Iterable[str], columns: tuple[str, ...],
+def _parse(source: str | Path | Iterable[str], required: tuple[str, ...],
            build: Callable[[dict[str, str], int], Row], owner: Callable[[Row], str]) -> Parsed[Row]:
     rows: list[Row] = []
     errors: list[RowError] = []
@@ -376,7 +378,7 @@ def _parse(source: str | Path | Iterable[str], columns: tuple[str, ...],
     header = next(lines, "")
     delimiter = ";" if header.count(";") > header.count(",") else ","
     names = [h.strip().lower() for h in next(csv.reader([header], delimiter=delimiter), [])]
-    missing = [c for c in columns if c not in names and c not in ("handle", "url")]
+    missing = [c for c in required if c not in names]
     if "handle" not in names and "url" not in names:
         missing.append("handle/url")
     if missing:

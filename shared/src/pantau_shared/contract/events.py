@@ -226,6 +226,23 @@ class NotificationRequested(EventData):
     template: str
     recipient_id: str
     requested_at: AwareDatetime
+    # 0 for the first alert; each escalation to the next person on duty adds one.
+    escalation_level: int = 0
+
+
+class NotificationAcknowledged(EventData):
+    """A patrol member confirmed they are handling an alert; escalation for it stops."""
+
+    TYPE: ClassVar[str] = "notification.acknowledged.v1"
+    SUBJECT: ClassVar[str] = "notification.acknowledged"
+    KEY_FIELD: ClassVar[str] = "delivery_id"
+
+    delivery_id: UUID
+    agency_id: AgencyId
+    case_id: UUID
+    acknowledged_at: AwareDatetime
+    acknowledged_by: str
+    via: Literal["api", "link", "whatsapp"]
 
 
 class NotificationSent(EventData):
@@ -269,5 +286,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         NotificationRequested,
         NotificationSent,
         NotificationFailed,
+        NotificationAcknowledged,
     )
 }

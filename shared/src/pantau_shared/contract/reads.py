@@ -70,3 +70,6 @@ class NotificationView(BaseModel):
     provider_message_id: str | None
     created_at: datetime
     sent_at: datetime | None
+    escalation_level: int = 0
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None

@@ -1,0 +1,130 @@
+"""Patrol rosters, acknowledgement and escalation in notify, on real PostgreSQL and SMTP."""
+
+import json
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+import pytest
+
+from pantau_devstack.mailsink import MailSink
+from pantau_devstack.servers import free_port
+from pantau_notify import repository
+from pantau_notify.email import SmtpSender
+from pantau_notify.handlers import NotifyHandlers
+from pantau_notify.settings import NotifySettings
+from pantau_shared.contract import NotificationRequested
+from pantau_shared.links import ack_token_valid
+from pantau_shared.regions import WIB
+from pantau_shared.settings import PlatformSettings
+from tests.conftest import connect
+from tests.integration.test_services import LINKS, opened, wrap
+from tests.waiting import eventually
+
+ALWAYS = ([1, 2, 3, 4, 5, 6, 7], time(0, 0), time(23, 59, 59))
+
+
+def never_today() -> tuple[list[int], time, time]:
+    today = datetime.now(WIB).isoweekday()
+    return [d for d in range(1, 8) if d != today], time(0, 0), time(23, 59, 59)
+
+
+@pytest.fixture
+async def notify(platform: PlatformSettings, tmp_path: Path):
+    sink = MailSink(tmp_path / "mail", free_port())
+    sink.start()
+    settings = NotifySettings(smtp_port=sink.port)
+    infra = await connect(platform, "notify")
+    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS)
+    yield infra, handlers, sink
+    await handlers.close()
+    await infra.close()
+    sink.stop()
+
+
+async def team_with_members(pool, agency: str) -> dict[str, str]:
+    team_id = await repository.add_team(
+        pool, agency_id=agency, name="Patroli Siber Shift A", region_prefix="33.75",
+        categories=None, min_priority=0, ack_minutes=0, supervisor_email=f"kepala@{agency}.id")
+    for position, (name, shift) in enumerate(
+            [("Andi", ALWAYS), ("Bela", ALWAYS), ("Citra", never_today())]):
+        await repository.add_member(pool, team_id=team_id, name=name,
+                                    email=f"{name.lower()}@{agency}.id", whatsapp=None,
+                                    position=position, shifts=[shift])
+    return {"team_id": str(team_id)}
+
+
+async def send_requested(infra, handlers, agency: str) -> list[str]:
+    """Deliver every pending request of this agency, as the delivery consumer would."""
+    rows = await infra.pool.fetch(
+        "DELETE FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.requested'"
+        " RETURNING body", agency)
+    recipients = []
+    for row in rows:
+        request = NotificationRequested.model_validate(json.loads(row["body"]))
+        await handlers.notification_requested(wrap(request))
+        recipients.append(await infra.pool.fetchval(
+            "SELECT recipient FROM deliveries WHERE delivery_id = $1", request.delivery_id))
+    return recipients
+
+
+async def test_unacknowledged_alerts_go_to_the_next_on_duty_member_then_the_supervisor(
+        notify, agency: str) -> None:
+    infra, handlers, sink = notify
+    await team_with_members(infra.pool, agency)
+    case = opened(agency)
+    await handlers.case_changed(wrap(case))
+    assert await send_requested(infra, handlers, agency) == [f"andi@{agency}.id"]
+
+    assert await handlers.escalate_due() == 1
+    assert await send_requested(infra, handlers, agency) == [f"bela@{agency}.id"]
+    # Citra is not on duty today: the supervisor is next.
+    assert await handlers.escalate_due() == 1
+    assert await send_requested(infra, handlers, agency) == [f"kepala@{agency}.id"]
+    assert await handlers.escalate_due() == 0
+
+    mails = await eventually(lambda: _mails(sink, 3), what="three mails")
+    subjects = {m["To"]: str(m["Subject"]) for m in mails}
+    assert subjects[f"kepala@{agency}.id"].startswith("[Pantau] ESKALASI")
+    andi = next(m for m in mails if m["To"] == f"andi@{agency}.id")
+    assert "Saya tangani kasus ini" in andi.get_body(("html",)).get_content()
+    listed = await handlers.list_for_case(agency, {"case_id": str(case.case_id)})
+    assert [n.escalation_level for n in listed] == [0, 1, 2]
+
+
+async def _mails(sink: MailSink, n: int) -> list | None:
+    found = sink.messages()
+    return found if len(found) >= n else None
+
+
+async def test_acknowledging_stops_the_escalation(notify, agency: str) -> None:
+    infra, handlers, _ = notify
+    await team_with_members(infra.pool, agency)
+    case = opened(agency)
+    await handlers.case_changed(wrap(case))
+    await send_requested(infra, handlers, agency)
+    first = (await handlers.list_for_case(agency, {"case_id": str(case.case_id)}))[0]
+    answer = await handlers.acknowledge(agency, {"delivery_id": str(first.delivery_id),
+                                                 "actor": "Andi", "via": "link"})
+    assert answer["acknowledged"] is True
+    assert await handlers.escalate_due() == 0
+    assert await send_requested(infra, handlers, agency) == []
+    listed = await handlers.list_for_case(agency, {"case_id": str(case.case_id)})
+    assert [(n.acknowledged_by, n.escalation_level) for n in listed] == [("Andi", 0)]
+    event = await infra.pool.fetchval(
+        "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.acknowledged'",
+        agency)
+    assert json.loads(event)["acknowledged_by"] == "Andi"
+    # Another agency cannot acknowledge it.
+    with pytest.raises(Exception, match="tidak ditemukan"):
+        await handlers.acknowledge("other-agency", {"delivery_id": str(first.delivery_id),
+                                                    "actor": "x"})
+
+
+def test_ack_links_are_signed_per_agency_and_delivery() -> None:
+    url = LINKS.ack_url("bawaslu-3375", "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92")
+    token = url.rsplit("t=", 1)[1]
+    assert url.startswith("http://127.0.0.1:8080/ack/bawaslu-3375/")
+    assert ack_token_valid(b"test-ack-secret", "bawaslu-3375",
+                           "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92", token)
+    assert not ack_token_valid(b"test-ack-secret", "bawaslu-1771",
+                               "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92", token)
