@@ -195,3 +195,35 @@ async def test_claims_workflow_and_history_through_the_api(api: httpx.AsyncClien
     assert [h["to_state"] for h in history] == ["new", "verifying", "takedown_requested"]
     assert (await api.post(f"{case_url}/transitions", json={"to": "archived", "actor": "x"})
             ).status_code == 422
+
+
+async def test_reporters_who_asked_hear_what_became_of_their_report(
+        running: Running, api: httpx.AsyncClient) -> None:
+    accepted = await api.post("/v1/reports", json={
+        "text": "ASN Dinas Pendidikan unggah foto kampanye paslon di akun resmi sekolah",
+        "url": "https://www.instagram.com/p/ReportBack1/", "region_code": "33.75",
+        "reporter": {"name": "Dewi", "email": "dewi.pelapor@example.id", "wants_updates": True}})
+    silent = await api.post("/v1/reports", json={
+        "url": "https://instagram.com/p/ReportBack1", "reporter": {
+            "email": "diam@example.id", "wants_updates": False}})
+    report = await eventually(lambda: report_with_case(api, accepted.json()["report_id"]),
+                              what="triaged")
+    await eventually(lambda: report_with_case(api, silent.json()["report_id"]), what="joined")
+    moved = await api.post(f"/v1/cases/{report['case_id']}/transitions",
+                           json={"to": "verifying", "actor": "Siti"})
+    assert moved.status_code == 200
+
+    async def told() -> list | None:
+        found = [m for m in running.sink.messages() if m["To"] == "dewi.pelapor@example.id"]
+        return found or None
+
+    mails = await eventually(told, what="report-back mail")
+    assert mails[0]["Subject"] == "Perkembangan laporan Anda: sedang diverifikasi"
+    assert "Yth. Dewi" in mails[0].get_body(("plain",)).get_content()
+    assert not [m for m in running.sink.messages() if m["To"] == "diam@example.id"]
+    listed = (await api.get(f"/v1/cases/{report['case_id']}/notifications")).json()
+    backs = {n["state"] for n in listed if n["template"] == "report_back"}
+    assert backs == {"sent", "skipped"}
+    # The reporter's address is not what notify keeps: only the pseudonym.
+    assert all("@example.id" not in n["recipient"] for n in listed
+               if n["template"] == "report_back")

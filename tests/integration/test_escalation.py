@@ -1,7 +1,7 @@
 """Patrol rosters, acknowledgement and escalation in notify, on real PostgreSQL and SMTP."""
 
 import json
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from pantau_notify import repository
 from pantau_notify.email import SmtpSender
 from pantau_notify.handlers import NotifyHandlers
 from pantau_notify.settings import NotifySettings
+from pantau_shared.bus import RpcClient
 from pantau_shared.contract import NotificationRequested
 from pantau_shared.links import ack_token_valid
 from pantau_shared.regions import WIB
@@ -34,7 +35,8 @@ async def notify(platform: PlatformSettings, tmp_path: Path):
     sink.start()
     settings = NotifySettings(smtp_port=sink.port)
     infra = await connect(platform, "notify")
-    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS)
+    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS,
+                              RpcClient(infra.nc, infra.subjects))
     yield infra, handlers, sink
     await handlers.close()
     await infra.close()

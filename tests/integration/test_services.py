@@ -15,7 +15,7 @@ from pantau_notify.email import SmtpSender
 from pantau_notify.handlers import AckLinks, NotifyHandlers
 from pantau_notify.repository import add_subscription
 from pantau_notify.settings import NotifySettings
-from pantau_shared.bus import Reject, RetryLater
+from pantau_shared.bus import Reject, RetryLater, RpcClient
 from pantau_shared.contract import (
     CaseOpened,
     Category,
@@ -31,13 +31,12 @@ from pantau_shared.contract import (
     new_id,
 )
 from pantau_shared.settings import PlatformSettings
-from pantau_triage.classify import TriageClassifier
 from pantau_triage.claims_registry import ClaimRegistry
+from pantau_triage.classify import TriageClassifier
 from pantau_triage.handlers import TriageHandlers
 from pantau_triage.routing import Router
 from tests.conftest import connect
 from tests.waiting import eventually
-
 
 LINKS = AckLinks("http://127.0.0.1:8080", b"test-ack-secret")
 
@@ -198,7 +197,8 @@ async def notify(platform: PlatformSettings, tmp_path: Path):
     sink.start()
     settings = NotifySettings(smtp_port=sink.port)
     infra = await connect(platform, "notify")
-    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS)
+    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS,
+                              RpcClient(infra.nc, infra.subjects))
     yield infra, handlers, sink
     await handlers.close()
     await infra.close()
@@ -264,7 +264,8 @@ async def test_notify_records_a_refused_mailbox_as_a_permanent_failure(
     controller.start()
     settings = NotifySettings(smtp_port=port)
     infra = await connect(platform, "notify")
-    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS)
+    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS,
+                              RpcClient(infra.nc, infra.subjects))
     try:
         await add_subscription(infra.pool, agency_id=agency, name="Lama", address=refused,
                                region_prefix=None, categories=None, min_priority=0)
@@ -289,7 +290,8 @@ async def test_notify_retries_when_the_mail_server_is_down(platform: PlatformSet
                                                            agency: str) -> None:
     settings = NotifySettings(smtp_port=free_port(), smtp_timeout_s=2, max_attempts=2)
     infra = await connect(platform, "notify")
-    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS)
+    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS,
+                              RpcClient(infra.nc, infra.subjects))
     try:
         await add_subscription(infra.pool, agency_id=agency, name="Kota",
                                address=f"kota@{agency}.id", region_prefix=None, categories=None,

@@ -1,6 +1,6 @@
 import pytest
 
-from pantau_shared.contract import Category, CategoryScore, CaseState, Resolution
+from pantau_shared.contract import CaseState, Category, CategoryScore, Resolution
 from pantau_triage.routing import Router
 from pantau_triage.workflow import TRANSITIONS, InvalidTransition, check
 

@@ -27,7 +27,7 @@ class IntakeHandlers:
         ]
 
     def reads(self) -> dict[str, RpcHandler]:
-        return {"report.get": self.get_report}
+        return {"report.get": self.get_report, "reporter.contact": self.reporter_contact}
 
     async def report_submitted(self, envelope: Envelope[EventData]) -> None:
         report = envelope.data
@@ -54,3 +54,18 @@ class IntakeHandlers:
         if row is None:
             raise NotFound(f"laporan {request['report_id']} tidak ditemukan")
         return ReportReceived.model_validate(dict(row))
+
+    async def reporter_contact(self, agency_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Where to tell a reporter what became of their report, if they asked to be told.
+
+        Contacts are personal data (UU 27/2022): they are handed out one reporter at a time,
+        only to an agency the reporter wrote to, and only when the reporter opted in."""
+        rows = await repository.reporter_contacts(self._pool, agency_id, request["reporter_id"])
+        if not rows:
+            raise NotFound(f"pelapor {request['reporter_id']} tidak ditemukan")
+        wants = any(row["wants_updates"] for row in rows)
+        contacts = {row["contact_key"].split(":", 1)[0]: row["contact_key"].split(":", 1)[1]
+                    for row in rows} if wants else {}
+        return {"wants_updates": wants, "email": contacts.get("mailto"),
+                "phone": contacts.get("tel"), "name": next((r["name"] for r in rows if r["name"]),
+                                                           None) if wants else None}

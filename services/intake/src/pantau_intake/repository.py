@@ -48,3 +48,12 @@ async def get_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> asy
     return await pool.fetchrow(
         f"SELECT {', '.join(REPORT_COLUMNS)} FROM reports WHERE report_id = $1 AND agency_id = $2",
         report_id, agency_id)
+
+
+async def reporter_contacts(pool: asyncpg.Pool, agency_id: str,
+                            reporter_id: str) -> list[asyncpg.Record]:
+    """A reporter's contacts, for an agency they reported to (never to any other)."""
+    return await pool.fetch(
+        "SELECT contact_key, name, wants_updates FROM reporter_contacts WHERE reporter_id = $1"
+        " AND EXISTS (SELECT 1 FROM reports WHERE reporter_id = $1 AND agency_id = $2)",
+        reporter_id, agency_id)

@@ -5,6 +5,7 @@ import sys
 from collections.abc import Sequence
 from uuid import UUID
 
+from pantau_shared.bus import RpcClient
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.worker import AdminCommand, worker_main
@@ -19,7 +20,8 @@ from .settings import NotifySettings
 def build(infra: Infrastructure, platform: PlatformSettings,
           settings: NotifySettings) -> NotifyHandlers:
     links = AckLinks(platform.public_url, platform.ack_link_secret.get_secret_value().encode())
-    return NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), links)
+    return NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), links,
+                          RpcClient(infra.nc, infra.subjects))
 
 
 def configure_subscription(parser: argparse.ArgumentParser) -> None:

@@ -83,6 +83,43 @@ def render_case_alert(snapshot: dict[str, Any], *, settings: NotifySettings, rec
     return message
 
 
+STATE_LABELS = {"new": "diterima", "verifying": "sedang diverifikasi",
+                "follow_up": "ditindaklanjuti", "referred": "diteruskan ke instansi berwenang",
+                "takedown_requested": "diajukan penurunan konten", "closed": "selesai"}
+RESOLUTION_LABELS = {
+    "violation_handled": "Pelanggaran telah ditindaklanjuti.",
+    "taken_down": "Konten telah diturunkan.",
+    "not_a_violation": "Setelah diperiksa, konten tidak termasuk pelanggaran.",
+    "duplicate": "Laporan digabung dengan kasus lain tentang konten yang sama.",
+    "insufficient_evidence": "Bukti belum cukup untuk ditindaklanjuti.",
+    "referred_elsewhere": "Laporan diteruskan kepada instansi yang berwenang.",
+}
+
+
+def render_report_back(snapshot: dict[str, Any], *, settings: NotifySettings, recipient: str,
+                       name: str | None, delivery_id: str) -> Message:
+    """Tells a reporter, who asked for it, what became of their report (no internal details)."""
+    state = snapshot.get("state", "new")
+    fields = {
+        "reporter_name": name or "Pelapor",
+        "agency_id": snapshot["agency_id"],
+        "summary": (snapshot.get("summary") or "-")[:200],
+        "state_label": STATE_LABELS.get(state, state),
+        "resolution_line": RESOLUTION_LABELS.get(snapshot.get("resolution") or "", ""),
+        "case_id": snapshot["case_id"],
+    }
+    message = MIMEMultipart("alternative")
+    message["Subject"] = Header(f"Perkembangan laporan Anda: {fields['state_label']}", "utf-8")
+    message["From"] = settings.mail_from
+    message["To"] = recipient
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(idstring=delivery_id, domain="pantau.local")
+    message.attach(MIMEText(_template("report_back.txt").substitute(fields), "plain", "utf-8"))
+    message.attach(MIMEText(_template("report_back.html").substitute(
+        {k: html.escape(str(v)) for k, v in fields.items()}), "html", "utf-8"))
+    return message
+
+
 class SmtpSender:
     """A small pool of open SMTP connections, reopened when the server drops them."""
 

@@ -5,12 +5,13 @@ import json
 import logging
 from collections.abc import Coroutine
 from datetime import UTC, datetime, time
+from email.message import Message
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.bus import NotFound, RetryLater, RpcHandler, Subscription
+from pantau_shared.bus import NotFound, RetryLater, RpcClient, RpcHandler, Subscription
 from pantau_shared.contract import (
     CaseOpened,
     CaseUpdated,
@@ -27,7 +28,13 @@ from pantau_shared.links import ack_token
 from pantau_shared.outbox import Outbox
 
 from . import repository
-from .email import PermanentFailure, SmtpSender, TransientFailure, render_case_alert
+from .email import (
+    PermanentFailure,
+    SmtpSender,
+    TransientFailure,
+    render_case_alert,
+    render_report_back,
+)
 from .roster import Shift, on_duty
 from .settings import NotifySettings
 
@@ -35,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CASE_ALERT = "case_alert"
 CASE_ESCALATION = "case_escalation"
+REPORT_BACK = "report_back"
 
 
 class AckLinks:
@@ -57,7 +65,8 @@ def _shift(text: str) -> Shift:
 
 class NotifyHandlers:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, settings: NotifySettings,
-                 sender: SmtpSender, links: AckLinks) -> None:
+                 sender: SmtpSender, links: AckLinks, rpc: RpcClient) -> None:
+        self._rpc = rpc
         self._pool = pool
         self._outbox = outbox
         self._settings = settings
@@ -86,6 +95,12 @@ class NotifyHandlers:
         case = envelope.data
         assert isinstance(case, CaseOpened | CaseUpdated)
         fields = case.model_dump(mode="json", exclude_none=True)
+        reporters: list[str] = []
+        if isinstance(case, CaseUpdated) and case.change == "state_changed":
+            # Asked before the transaction: a read from triage should not hold a row lock here.
+            answer = await self._rpc.call(case.agency_id, "case.reporters",
+                                          case_id=str(case.case_id))
+            reporters = answer["reporter_ids"]
         async with self._pool.acquire() as conn, conn.transaction():
             snapshot = await repository.merge_case(
                 conn, case.case_id, case.agency_id, fields, opened=isinstance(case, CaseOpened))
@@ -109,6 +124,13 @@ class NotifyHandlers:
                 priority=case.priority)
             for team in teams:
                 await self._alert_team(conn, team, case.case_id, snapshot, level=0, after=-1)
+            for reporter_id in reporters:
+                # Keyed by state, so each step of the case is told once; the contact is looked
+                # up only when sending, so notify never stores it.
+                await self._request(
+                    conn, case.case_id, snapshot, agency_id=case.agency_id,
+                    recipient_key=f"reporter:{reporter_id}:{snapshot['state']}",
+                    channel="email", address=reporter_id, template=REPORT_BACK)
         self._outbox.committed()
 
     async def _request(self, conn: asyncpg.Connection, case_id: UUID, snapshot: dict[str, Any],
@@ -211,14 +233,12 @@ class NotifyHandlers:
             delivery = await repository.lock_delivery(conn, request.delivery_id)
             if delivery is None or delivery["state"] != "pending":
                 return
-            message = render_case_alert(
-                json.loads(delivery["case_snapshot"]), settings=self._settings,
-                recipient=delivery["recipient"], delivery_id=str(request.delivery_id),
-                template=delivery["template"],
-                ack_url=self._links.ack_url(delivery["agency_id"], str(request.delivery_id))
-                if delivery["team_id"] else None,
-                team=delivery["team_name"] or "", ack_minutes=delivery["ack_minutes"] or 0)
             now = datetime.now(UTC)
+            message = await self._render(delivery, str(request.delivery_id))
+            if message is None:
+                await repository.mark_skipped(conn, request.delivery_id,
+                                              "pelapor tidak meminta kabar atau tanpa email")
+                return
             try:
                 message_id = await self._sender.send(message)
             except TransientFailure as error:
@@ -244,6 +264,23 @@ class NotifyHandlers:
         if retry is not None:
             # Raised after the commit, so the attempt count survives the redelivery.
             raise RetryLater(retry)
+
+    async def _render(self, delivery: asyncpg.Record, delivery_id: str) -> Message | None:
+        snapshot = json.loads(delivery["case_snapshot"])
+        if delivery["template"] == REPORT_BACK:
+            contact = await self._rpc.call(delivery["agency_id"], "reporter.contact",
+                                           reporter_id=delivery["recipient"])
+            if not contact["wants_updates"] or not contact["email"]:
+                return None
+            return render_report_back(snapshot, settings=self._settings,
+                                      recipient=contact["email"], name=contact["name"],
+                                      delivery_id=delivery_id)
+        return render_case_alert(
+            snapshot, settings=self._settings, recipient=delivery["recipient"],
+            delivery_id=delivery_id, template=delivery["template"],
+            ack_url=self._links.ack_url(delivery["agency_id"], delivery_id)
+            if delivery["team_id"] else None,
+            team=delivery["team_name"] or "", ack_minutes=delivery["ack_minutes"] or 0)
 
     async def list_for_case(self, agency_id: str, request: dict[str, Any]) -> list[NotificationView]:
         rows = await repository.deliveries_for_case(self._pool, agency_id,

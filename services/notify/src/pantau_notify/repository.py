@@ -187,3 +187,8 @@ async def acknowledge(conn: asyncpg.Connection, agency_id: str, delivery_id: UUI
         " WHERE delivery_id = $1 OR (team_id = $2 AND case_id = $4 AND acknowledged_at IS NULL)",
         delivery_id, row["team_id"], actor, row["case_id"])
     return row
+
+
+async def mark_skipped(conn: asyncpg.Connection, delivery_id: UUID, reason: str) -> None:
+    await conn.execute("UPDATE deliveries SET state = 'skipped', last_error = $2"
+                       " WHERE delivery_id = $1", delivery_id, reason)

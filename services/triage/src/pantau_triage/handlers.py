@@ -83,7 +83,8 @@ class TriageHandlers:
     def reads(self) -> dict[str, RpcHandler]:
         return {"case.get": self.get_case, "case.for_report": self.case_for_report,
                 "case.history": self.get_history, "case.transition": self.transition,
-                "case.reclassify": self.reclassify, "claims.import": self.add_claims}
+                "case.reclassify": self.reclassify, "claims.import": self.add_claims,
+                "case.reporters": self.case_reporters}
 
     async def report_received(self, envelope: Envelope[EventData]) -> None:
         report = envelope.data
@@ -252,6 +253,11 @@ class TriageHandlers:
         case_id = await repository.case_of_report(self._pool, agency_id,
                                                   UUID(request["report_id"]))
         return {"case_id": str(case_id) if case_id else None}
+
+    async def case_reporters(self, agency_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        await self.get_case(agency_id, request)
+        return {"reporter_ids": await repository.reporters_of(self._pool,
+                                                              UUID(request["case_id"]))}
 
     async def add_claims(self, agency_id: str, request: dict[str, Any]) -> dict[str, Any]:
         claims = [ClaimIn.model_validate(c).model_dump() for c in request["claims"]]

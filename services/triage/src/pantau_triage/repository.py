@@ -156,3 +156,9 @@ async def case_of_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) ->
     return await pool.fetchval(
         "SELECT r.case_id FROM case_reports r JOIN cases c USING (case_id)"
         " WHERE r.report_id = $1 AND c.agency_id = $2", report_id, agency_id)
+
+
+async def reporters_of(pool: asyncpg.Pool, case_id: UUID) -> list[str]:
+    rows = await pool.fetch("SELECT DISTINCT reporter_id FROM case_reports WHERE case_id = $1"
+                            " AND reporter_id IS NOT NULL", case_id)
+    return [row["reporter_id"] for row in rows]
