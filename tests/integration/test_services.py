@@ -10,6 +10,7 @@ from aiosmtpd.controller import Controller
 
 from pantau_devstack.mailsink import MailSink
 from pantau_devstack.servers import free_port
+from pantau_intake.flood import FloodGuard
 from pantau_intake.handlers import IntakeHandlers
 from pantau_notify.email import SmtpSender
 from pantau_notify.handlers import AckLinks, NotifyHandlers
@@ -48,7 +49,8 @@ def wrap(data: EventData) -> Envelope[EventData]:
 @pytest.fixture
 async def intake(platform: PlatformSettings):
     infra = await connect(platform, "intake")
-    yield infra, IntakeHandlers(infra.pool, infra.outbox, b"test-pepper-0123456789")
+    flood = FloodGuard(infra.redis, platform.subject_root, daily_limit=3)
+    yield infra, IntakeHandlers(infra.pool, infra.outbox, b"test-pepper-0123456789", flood)
     await infra.close()
 
 
@@ -88,6 +90,19 @@ async def test_intake_gives_one_pseudonym_across_channels_and_hides_contacts(int
     stored = await infra.pool.fetchrow("SELECT * FROM reports WHERE report_id = $1",
                                        first.report_id)
     assert "0812" not in json.dumps({k: str(v) for k, v in dict(stored).items()})
+
+
+async def test_a_sender_flooding_a_channel_is_flagged_but_nothing_is_dropped(intake,
+                                                                          agency: str) -> None:
+    _, handlers = intake
+    reports = [submitted(agency, text=f"Laporan ke-{i} tentang amplop di RT {i}",
+                         reporter=Reporter(phone="0899-0000-1111")) for i in range(5)]
+    for report in reports:
+        await handlers.report_submitted(wrap(report))
+    await handlers.report_submitted(wrap(reports[0]))  # a redelivery is not counted twice
+    views = [await handlers.get_report(agency, {"report_id": str(r.report_id)}) for r in reports]
+    assert [(v.sender_reports_today, v.sender_flagged) for v in views] == [
+        (1, False), (2, False), (3, False), (4, True), (5, True)]
 
 
 async def test_intake_rejects_a_report_with_nothing_to_check(intake, agency: str) -> None:

@@ -7,13 +7,16 @@ from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.worker import worker_main
 
+from .flood import FloodGuard
 from .handlers import IntakeHandlers
 from .settings import IntakeSettings
 
 
 def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSettings) -> IntakeHandlers:
     return IntakeHandlers(infra.pool, infra.outbox,
-                          settings.reporter_pepper.get_secret_value().encode())
+                          settings.reporter_pepper.get_secret_value().encode(),
+                          FloodGuard(infra.redis, platform.subject_root,
+                                     settings.sender_daily_limit))
 
 
 def check(platform: PlatformSettings, settings: IntakeSettings) -> None:

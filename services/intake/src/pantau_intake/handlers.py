@@ -11,13 +11,16 @@ from pantau_shared.contract import Envelope, EventData, ReportReceived, ReportSu
 from pantau_shared.outbox import Outbox
 
 from . import normalise, repository
+from .flood import FloodGuard
 
 
 class IntakeHandlers:
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, reporter_pepper: bytes) -> None:
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, reporter_pepper: bytes,
+                 flood: FloodGuard) -> None:
         self._pool = pool
         self._outbox = outbox
         self._pepper = reporter_pepper
+        self._flood = flood
 
     def subscriptions(self) -> list[Subscription]:
         return [
@@ -46,6 +49,10 @@ class IntakeHandlers:
                     conn, contacts, normalise.pseudonym(self._pepper, contacts[0]), report.reporter)
             record = normalise.received(report, received_at=datetime.now(UTC),
                                         reporter_id=reporter_id)
+            if reporter_id is not None:
+                count = await self._flood.count(reporter_id, report.report_id)
+                record = record.model_copy(update={
+                    "sender_reports_today": count, "sender_flagged": self._flood.over(count)})
             await repository.insert_report(conn, record, self._outbox.row(record)[1])
         self._outbox.committed()
 

@@ -14,6 +14,8 @@ class IntakeSettings(ServiceSettings):
     health_port: int = 8081
     # Keys the pseudonymous reporter id; changing it unlinks every reporter from their history.
     reporter_pepper: SecretStr = SecretStr(DEV_PEPPER)
+    # Reports a day from one sender before the rest are flagged as a flood (never dropped).
+    sender_daily_limit: int = 50
 
     def check_for(self, platform: PlatformSettings) -> Self:
         if platform.environment == "production" and \

@@ -122,7 +122,7 @@ class TriageHandlers:
             await self._open(conn, report, categories, claims, print_, now)
             return
         reports, reporters = await repository.attach_report(
-            conn, case["case_id"], report.report_id, report.reporter_id, now)
+            conn, case["case_id"], report.report_id, _independent(report), now)
         scores = [CategoryScore.model_validate(c) for c in case["categories"]]
         priority = assess(scores, reporters=reporters, reports=reports)
         await repository.set_priority(conn, case["case_id"], priority.score, priority.level,
@@ -146,7 +146,9 @@ class TriageHandlers:
     async def _open(self, conn: asyncpg.Connection, report: ReportReceived,
                     categories: list[CategoryScore], claims: list[ClaimRef],
                     print_: Fingerprint | None, now: datetime) -> None:
-        priority = assess(categories, reporters=1 if report.reporter_id else 0, reports=1)
+        priority = assess(categories, reporters=1 if _independent(report) else 0, reports=1,
+                          flooded_sender=report.sender_reports_today
+                          if report.sender_flagged else None)
         opened = CaseOpened(
             case_id=new_id(), agency_id=report.agency_id, opened_at=now,
             first_report_id=report.report_id, state=CaseState.NEW,
@@ -155,7 +157,7 @@ class TriageHandlers:
             summary=(report.text or report.url or "")[:SUMMARY_LENGTH],
             categories=tuple(categories), priority=priority.score,
             priority_level=priority.level, priority_reasons=priority.reasons,
-            report_count=1, reporter_count=1 if report.reporter_id else 0,
+            report_count=1, reporter_count=1 if _independent(report) else 0,
             routed_to=self._router.route(report.agency_id, report.region_code, categories),
             claims=tuple(claims))
         await repository.insert_case(conn, {
@@ -167,7 +169,7 @@ class TriageHandlers:
             await repository.insert_fingerprint(conn, opened.case_id, report.agency_id,
                                                 print_.band_keys, print_.to_bytes())
         await repository.attach_report(conn, opened.case_id, report.report_id,
-                                       report.reporter_id, now)
+                                       _independent(report), now)
         await repository.record_history(conn, opened.case_id, at=now, change="opened",
                                         actor=None, from_state=None, to_state=CaseState.NEW)
         await self._outbox.stage(conn, opened)
@@ -264,6 +266,11 @@ class TriageHandlers:
         imported = await import_claims(self._pool, claims, added_by=agency_id)
         await self._claims.refresh(self._pool, force=True)
         return {"imported": imported}
+
+
+def _independent(report: ReportReceived) -> str | None:
+    """The reporter, unless flagged as a flood: a flood is not independent confirmation."""
+    return None if report.sender_flagged else report.reporter_id
 
 
 def _with(categories: list[CategoryScore], extra: CategoryScore) -> list[CategoryScore]:

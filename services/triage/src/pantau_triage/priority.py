@@ -20,7 +20,7 @@ def level_of(score: int) -> PriorityLevel:
 
 
 def assess(categories: list[CategoryScore] | tuple[CategoryScore, ...], reporters: int,
-           reports: int) -> Priority:
+           reports: int, *, flooded_sender: int | None = None) -> Priority:
     reasons = []
     score = 10.0
     if categories:
@@ -37,5 +37,8 @@ def assess(categories: list[CategoryScore] | tuple[CategoryScore, ...], reporter
         bonus = min(30.0, 10 * math.log2(max(reporters, 1) + max(reports - reporters, 0) / 4 + 1))
         score += bonus
         reasons.append(f"Dilaporkan {reports} kali oleh {reporters} pelapor berbeda")
+    if flooded_sender is not None:
+        score -= 20
+        reasons.append(f"Pengirim sudah mengirim {flooded_sender} laporan hari ini (dibatasi)")
     final = max(0, min(100, round(score)))
     return Priority(score=final, level=level_of(final), reasons=tuple(reasons))

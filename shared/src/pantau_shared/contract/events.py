@@ -128,6 +128,9 @@ class ReportReceived(EventData):
     content_sha256: str | None = None
     # Pseudonymous and stable per contact; the contact itself never leaves intake.
     reporter_id: str | None = None
+    # Set when the sender went over the daily limit of its channel: kept, but flagged.
+    sender_flagged: bool = False
+    sender_reports_today: int | None = None
 
 
 class CategoryScore(BaseModel):
