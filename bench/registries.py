@@ -26,7 +26,7 @@ import asyncpg
 from pantau_devstack.servers import PostgresServer, free_port
 from pantau_devstack.stack import drop_database, ensure_database
 from pantau_shared.postgres import create_pool, migrate
-from pantau_triage.registries import normalise_handle, parse_accounts, skeleton
+from pantau_triage.registries import HandleError, normalise_handle, parse_accounts, skeleton
 from pantau_triage.registry_store import import_accounts, lookalikes, lookup
 
 ROOT = Path(__file__).parents[1]
@@ -104,7 +104,11 @@ async def measure(admin_url: str, candidates: int, queries: int, work: Path) -> 
             fakes = []
             for platform, handle in picks:
                 fake = imitate(rng, handle)
-                if (platform, fake) not in taken and not handle.startswith("id:"):
+                try:
+                    valid = normalise_handle(platform, fake) == fake
+                except HandleError:
+                    valid = False  # e.g. past X's 15 characters: not a handle anyone can take
+                if valid and fake != handle and (platform, fake) not in taken:
                     fakes.append((platform, fake, handle))
             unrelated = [("instagram", "".join(rng.choices("abcdefghijklmnoprstuwy", k=rng.randint(6, 14))))
                          for _ in range(queries // 4)]

@@ -1,10 +1,11 @@
 """The four services as separate processes on real servers: what a user of the API sees."""
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import nats
 import pytest
@@ -12,14 +13,25 @@ import pytest
 from pantau_devstack.mailsink import MailSink
 from pantau_devstack.processes import Platform, ServiceProcesses
 from pantau_devstack.servers import free_port
-from pantau_shared.contract import Subjects
+from pantau_shared.contract import Subjects, stable_id
 from pantau_shared.settings import PlatformSettings
+from tests.peers.whatsapp_cloud import (
+    WhatsAppCloudPeer,
+    post_webhook,
+    status,
+    text_message,
+    verify_subscription,
+)
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
 AGENCY, OTHER = "bawaslu-3375", "bawaslu-1771"
 PATROL = "patroli@bawaslu-pekalongan.example"
+
+
+APP_SECRET = b"e2e-whatsapp-app-secret"
+VERIFY_TOKEN = "e2e-verify-token"
 
 
 @dataclass
@@ -31,20 +43,29 @@ class Running:
     processes: ServiceProcesses
     platform: PlatformSettings
     log: Path
+    whatsapp: WhatsAppCloudPeer
 
 
 @pytest.fixture(scope="module")
-def running(platform: PlatformSettings, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[Running]:
+async def running(platform: PlatformSettings, tmp_path_factory: pytest.TempPathFactory
+                  ) -> AsyncIterator[Running]:
     home = tmp_path_factory.mktemp("e2e")
     sink = MailSink(home / "mail", free_port())
     sink.start()
+    peer = WhatsAppCloudPeer(access_token="e2e-token")
+    await peer.__aenter__()
     stack = Platform(
         nats_url=platform.nats_url, database_url=platform.database_url,
         redis_url=platform.redis_url, smtp_port=sink.port, subject_root=platform.subject_root,
         gateway_port=free_port(),
         health_ports={name: free_port() for name in ("intake", "triage", "notify")},
-        extra_env={"PANTAU_LOG_FORMAT": "text", "PANTAU_DRAIN_TIMEOUT_S": "5"})
+        extra_env={"PANTAU_LOG_FORMAT": "text", "PANTAU_DRAIN_TIMEOUT_S": "5",
+                   "PANTAU_GATEWAY_WHATSAPP_APP_SECRET": APP_SECRET.decode(),
+                   "PANTAU_GATEWAY_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+                   "PANTAU_NOTIFY_WHATSAPP_BASE_URL": peer.base_url,
+                   "PANTAU_NOTIFY_WHATSAPP_PHONE_NUMBER_ID": peer.phone_number_id,
+                   "PANTAU_NOTIFY_WHATSAPP_ACCESS_TOKEN": "e2e-token",
+                   "PANTAU_NOTIFY_WHATSAPP_PER_RECIPIENT_INTERVAL_S": "0.05"})
     for service in ("intake", "triage", "notify", "gateway"):
         stack.command(service, "setup")
     for agency, name, region in ((AGENCY, "Bawaslu Kota Pekalongan", "33.75"),
@@ -56,17 +77,18 @@ def running(platform: PlatformSettings, tmp_path_factory: pytest.TempPathFactory
     stack.command("notify", "add-subscription", "--agency", AGENCY, "--name", "Patroli",
                   "--email", PATROL, "--region", "33.75")
     log = home / "services.log"
-    with open(log, "wb") as output:
+    with open(log, "wb") as output:  # noqa: ASYNC230 - set-up, before any test runs
         processes = ServiceProcesses(stack, stdout=output)
         processes.start()
         try:
             processes.wait_ready(60)
             yield Running(api=f"http://127.0.0.1:{stack.gateway_port}", key=key,
                           other_key=other_key, sink=sink, processes=processes,
-                          platform=platform, log=log)
+                          platform=platform, log=log, whatsapp=peer)
         finally:
             codes = processes.stop(timeout_s=20)
             sink.stop()
+            await peer.__aexit__(None, None, None)
     # Every service drained and exited cleanly on SIGTERM.
     assert codes == {"intake": 0, "triage": 0, "notify": 0, "gateway": 0}, log.read_text()
 
@@ -227,3 +249,64 @@ async def test_reporters_who_asked_hear_what_became_of_their_report(
     # The reporter's address is not what notify keeps: only the pseudonym.
     assert all("@example.id" not in n["recipient"] for n in listed
                if n["template"] == "report_back")
+
+
+async def test_a_whatsapp_message_becomes_a_report_with_a_receipt_and_news(
+        running: Running, api: httpx.AsyncClient) -> None:
+    hook = f"{running.api}/webhooks/whatsapp/{AGENCY}"
+    handshake, challenge = await verify_subscription(hook, VERIFY_TOKEN)
+    assert handshake.status_code == 200 and handshake.text == challenge
+    wrong, _ = await verify_subscription(hook, "not-the-token")
+    assert wrong.status_code == 403
+
+    phone = "6281298765432"
+    payload = text_message(phone, "Diteruskan: Kades Podosugih bagi amplop 100 ribu ke warga "
+                                  "yang mau coblos paslon 2, lihat https://fb.com/reel/777",
+                           forwarded=True, name="Pak Slamet")
+    wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    forged = await post_webhook(hook, payload, b"someone-elses-secret")
+    assert forged.status_code == 401
+    for _ in range(2):  # Meta delivers the same webhook again
+        assert (await post_webhook(hook, payload, APP_SECRET)).status_code == 200
+
+    async def receipt() -> list | None:
+        found = [r for r in running.whatsapp.received if r.to == phone]
+        return found or None
+
+    receipts = await eventually(receipt, what="WhatsApp receipt")
+    assert "sudah kami terima dengan nomor" in receipts[0].body["text"]["body"]
+    assert receipts[0].body["context"]["message_id"] == wamid
+    # One report, one case, one receipt, however often Meta retried.
+    report_id = str(stable_id("whatsapp", wamid))
+    report = await eventually(lambda: report_with_case(api, report_id), what="triaged")
+    assert (report["channel"], report["forwarded"], report["url"]) == (
+        "whatsapp", True, "https://fb.com/reel/777")
+    case = (await api.get(f"/v1/cases/{report['case_id']}")).json()
+    assert case["report_count"] == 1 and len(await receipt() or []) == 1
+
+    # The provider later reports the receipt delivered.
+    delivered = status(receipts[0].wamid, "delivered", recipient=phone)
+    assert (await post_webhook(hook, delivered, APP_SECRET)).status_code == 200
+
+    async def recorded() -> bool:
+        conn = await asyncpg.connect(running.platform.database_url)
+        try:
+            return bool(await conn.fetchval(
+                "SELECT delivered_at IS NOT NULL FROM notify.deliveries"
+                " WHERE provider_message_id = $1", receipts[0].wamid))
+        finally:
+            await conn.close()
+
+    await eventually(recorded, what="delivery status recorded")
+
+    moved = await api.post(f"/v1/cases/{report['case_id']}/transitions",
+                           json={"to": "verifying", "actor": "Siti"})
+    assert moved.status_code == 200
+
+    async def news() -> list | None:
+        found = [r for r in running.whatsapp.received if r.to == phone
+                 and "sedang diverifikasi" in r.body.get("text", {}).get("body", "")]
+        return found or None
+
+    told = await eventually(news, what="report-back on WhatsApp")
+    assert "Pak Slamet" in told[0].body["text"]["body"]

@@ -107,7 +107,7 @@ async def test_a_sender_flooding_a_channel_is_flagged_but_nothing_is_dropped(int
 
 async def test_intake_rejects_a_report_with_nothing_to_check(intake, agency: str) -> None:
     _, handlers = intake
-    with pytest.raises(Reject, match="text or a URL"):
+    with pytest.raises(Reject, match="text, a URL or an attachment"):
         await handlers.report_submitted(wrap(submitted(agency, text="  ")))
 
 

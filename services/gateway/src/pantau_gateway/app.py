@@ -11,7 +11,7 @@ from pantau_shared.health import health_router
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 
-from . import acknowledgements, handlers, problems
+from . import acknowledgements, handlers, problems, whatsapp
 from .auth import KeyVerifier
 from .deps import State
 from .middleware import BodySizeLimit, RequestContext
@@ -66,6 +66,8 @@ def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI
     app.include_router(health_router(checks))
     app.include_router(handlers.router)
     app.include_router(acknowledgements.router)
+    app.include_router(whatsapp.router)
+    app.state.gateway_settings = settings
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     return app

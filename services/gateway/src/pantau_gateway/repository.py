@@ -23,3 +23,7 @@ async def find_key(pool: asyncpg.Pool, key_id: str) -> asyncpg.Record | None:
     return await pool.fetchrow(
         "SELECT k.agency_id, k.secret_hash, k.rate_limit_per_minute FROM api_keys k"
         " WHERE k.key_id = $1 AND k.revoked_at IS NULL", key_id)
+
+
+async def agency_exists(pool: asyncpg.Pool, agency_id: str) -> bool:
+    return bool(await pool.fetchval("SELECT true FROM agencies WHERE agency_id = $1", agency_id))

@@ -21,6 +21,9 @@ class GatewaySettings(ServiceSettings):
     rpc_timeout_s: float = 2.0
     api_key_pepper: SecretStr = SecretStr(DEV_PEPPER)
     graceful_shutdown_s: float = 10.0
+    # The WhatsApp Business app's secret (signs webhooks) and the verify token given to Meta.
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
 
     def check_for(self, platform: PlatformSettings) -> Self:
         if platform.environment == "production" and \

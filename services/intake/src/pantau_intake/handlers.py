@@ -37,8 +37,9 @@ class IntakeHandlers:
         assert isinstance(report, ReportSubmitted)
         if report.agency_id != envelope.agency_id:
             raise Reject("agency in the data differs from the agency in the envelope")
-        if not (report.text and report.text.strip()) and not report.url:
-            raise Reject("a report needs text or a URL")
+        if not (report.text and report.text.strip()) and not report.url \
+                and not report.attachments:
+            raise Reject("a report needs text, a URL or an attachment")
         contacts = normalise.contact_keys(report.reporter)
         async with self._pool.acquire() as conn:
             reporter_id = None
@@ -60,7 +61,7 @@ class IntakeHandlers:
         row = await repository.get_report(self._pool, agency_id, UUID(request["report_id"]))
         if row is None:
             raise NotFound(f"laporan {request['report_id']} tidak ditemukan")
-        return ReportReceived.model_validate(dict(row))
+        return ReportReceived.model_validate(row)
 
     async def reporter_contact(self, agency_id: str, request: dict[str, Any]) -> dict[str, Any]:
         """Where to tell a reporter what became of their report, if they asked to be told.

@@ -114,4 +114,7 @@ def received(report: ReportSubmitted, *, received_at: datetime,
         raw_sha256=sha256_hex((report.text or "") + "\n" + (report.url or "")),
         content_sha256=sha256_hex(normalised_text(text)) if text else None,
         reporter_id=reporter_id,
+        external_id=report.external_id,
+        forwarded=report.forwarded,
+        attachments=report.attachments,
     )

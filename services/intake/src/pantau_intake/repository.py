@@ -1,3 +1,4 @@
+import json
 from uuid import UUID
 
 import asyncpg
@@ -6,7 +7,8 @@ from pantau_shared.contract import Reporter, ReportReceived
 
 REPORT_COLUMNS = ("report_id", "agency_id", "channel", "submitted_at", "received_at", "text", "url",
                   "canonical_url", "platform", "region_code", "author_handle", "raw_sha256",
-                  "content_sha256", "reporter_id", "sender_flagged", "sender_reports_today")
+                  "content_sha256", "reporter_id", "sender_flagged", "sender_reports_today",
+                  "external_id", "forwarded", "attachments")
 
 
 _N = len(REPORT_COLUMNS)
@@ -24,6 +26,7 @@ async def insert_report(conn: asyncpg.Connection, report: ReportReceived,
                         event: tuple[str, str, bytes]) -> bool:
     """Store the report with its outbox event; False when it was stored before."""
     values = report.model_dump(include=set(REPORT_COLUMNS))
+    values["attachments"] = json.dumps(report.model_dump(mode="json")["attachments"])
     inserted = await conn.fetchval(INSERT_WITH_EVENT, *(values[c] for c in REPORT_COLUMNS),
                                    *event)
     return bool(inserted)
@@ -44,10 +47,13 @@ async def reporter_for(conn: asyncpg.Connection, contact_keys: list[str], new_id
     return reporter_id
 
 
-async def get_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> asyncpg.Record | None:
-    return await pool.fetchrow(
+async def get_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> dict | None:
+    row = await pool.fetchrow(
         f"SELECT {', '.join(REPORT_COLUMNS)} FROM reports WHERE report_id = $1 AND agency_id = $2",
         report_id, agency_id)
+    if row is None:
+        return None
+    return dict(row) | {"attachments": json.loads(row["attachments"])}
 
 
 async def reporter_contacts(pool: asyncpg.Pool, agency_id: str,

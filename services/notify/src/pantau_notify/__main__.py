@@ -15,13 +15,22 @@ from .email import SmtpSender
 from .handlers import AckLinks, NotifyHandlers
 from .roster import parse_shift
 from .settings import NotifySettings
+from .whatsapp import WhatsAppClient
 
 
 def build(infra: Infrastructure, platform: PlatformSettings,
           settings: NotifySettings) -> NotifyHandlers:
     links = AckLinks(platform.public_url, platform.ack_link_secret.get_secret_value().encode())
+    whatsapp = None
+    if settings.whatsapp_base_url and settings.whatsapp_phone_number_id and \
+            settings.whatsapp_access_token:
+        whatsapp = WhatsAppClient(
+            settings.whatsapp_base_url, settings.whatsapp_phone_number_id,
+            settings.whatsapp_access_token.get_secret_value(),
+            api_version=settings.whatsapp_api_version, rate_per_s=settings.whatsapp_rate_per_s,
+            per_recipient_interval_s=settings.whatsapp_per_recipient_interval_s)
     return NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), links,
-                          RpcClient(infra.nc, infra.subjects))
+                          RpcClient(infra.nc, infra.subjects), whatsapp)
 
 
 def configure_subscription(parser: argparse.ArgumentParser) -> None:

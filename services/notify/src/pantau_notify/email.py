@@ -96,11 +96,14 @@ RESOLUTION_LABELS = {
 }
 
 
-def render_report_back(snapshot: dict[str, Any], *, settings: NotifySettings, recipient: str,
-                       name: str | None, delivery_id: str) -> Message:
-    """Tells a reporter, who asked for it, what became of their report (no internal details)."""
+def report_back_text(snapshot: dict[str, Any], name: str | None) -> str:
+    """The same news as the email, as one plain message (for WhatsApp)."""
+    return _template("report_back.txt").substitute(_report_back_fields(snapshot, name)).strip()
+
+
+def _report_back_fields(snapshot: dict[str, Any], name: str | None) -> dict[str, Any]:
     state = snapshot.get("state", "new")
-    fields = {
+    return {
         "reporter_name": name or "Pelapor",
         "agency_id": snapshot["agency_id"],
         "summary": (snapshot.get("summary") or "-")[:200],
@@ -108,6 +111,12 @@ def render_report_back(snapshot: dict[str, Any], *, settings: NotifySettings, re
         "resolution_line": RESOLUTION_LABELS.get(snapshot.get("resolution") or "", ""),
         "case_id": snapshot["case_id"],
     }
+
+
+def render_report_back(snapshot: dict[str, Any], *, settings: NotifySettings, recipient: str,
+                       name: str | None, delivery_id: str) -> Message:
+    """Tells a reporter, who asked for it, what became of their report (no internal details)."""
+    fields = _report_back_fields(snapshot, name)
     message = MIMEMultipart("alternative")
     message["Subject"] = Header(f"Perkembangan laporan Anda: {fields['state_label']}", "utf-8")
     message["From"] = settings.mail_from

@@ -5,7 +5,6 @@ import json
 import logging
 from collections.abc import Coroutine
 from datetime import UTC, datetime, time
-from email.message import Message
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +21,9 @@ from pantau_shared.contract import (
     NotificationFailed,
     NotificationRequested,
     NotificationSent,
+    NotificationStatus,
     NotificationView,
+    ReportReceived,
 )
 from pantau_shared.links import ack_token
 from pantau_shared.outbox import Outbox
@@ -34,9 +35,11 @@ from .email import (
     TransientFailure,
     render_case_alert,
     render_report_back,
+    report_back_text,
 )
 from .roster import Shift, on_duty
 from .settings import NotifySettings
+from .whatsapp import ReengagementRequired, WhatsAppClient
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +68,10 @@ def _shift(text: str) -> Shift:
 
 class NotifyHandlers:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, settings: NotifySettings,
-                 sender: SmtpSender, links: AckLinks, rpc: RpcClient) -> None:
+                 sender: SmtpSender, links: AckLinks, rpc: RpcClient,
+                 whatsapp: WhatsAppClient | None = None) -> None:
         self._rpc = rpc
+        self._whatsapp = whatsapp
         self._pool = pool
         self._outbox = outbox
         self._settings = settings
@@ -80,6 +85,12 @@ class NotifyHandlers:
             Subscription(durable="notify-deliveries", stream="NOTIFICATIONS",
                          subject_suffix=NotificationRequested.SUBJECT,
                          handler=self.notification_requested, events=(NotificationRequested,)),
+            Subscription(durable="notify-statuses", stream="NOTIFICATIONS",
+                         subject_suffix=NotificationStatus.SUBJECT,
+                         handler=self.provider_status, events=(NotificationStatus,)),
+            Subscription(durable="notify-receipts", stream="REPORTS",
+                         subject_suffix=ReportReceived.SUBJECT, handler=self.report_received,
+                         events=(ReportReceived,)),
         ]
 
     def reads(self) -> dict[str, RpcHandler]:
@@ -90,6 +101,47 @@ class NotifyHandlers:
 
     async def close(self) -> None:
         await self._sender.close()
+        if self._whatsapp is not None:
+            await self._whatsapp.aclose()
+
+    async def report_received(self, envelope: Envelope[EventData]) -> None:
+        """Answer a WhatsApp report with its number, in the same chat, at once."""
+        report = envelope.data
+        assert isinstance(report, ReportReceived)
+        if report.channel != "whatsapp" or report.reporter_id is None or self._whatsapp is None:
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            delivery = await repository.receipt(conn, report.report_id, report.agency_id,
+                                                report.reporter_id)
+            if delivery["state"] != "pending":
+                return
+            contact = await self._rpc.call(report.agency_id, "reporter.contact",
+                                           reporter_id=report.reporter_id)
+            if not contact.get("phone"):
+                await repository.mark_skipped(conn, delivery["delivery_id"], "tanpa nomor")
+                return
+            number = str(report.report_id).split("-")[0].upper()
+            text = (f"Terima kasih, laporan Anda sudah kami terima dengan nomor {number}. "
+                    "Petugas akan memeriksanya, dan kami kabari perkembangannya di sini.")
+            try:
+                wamid = await self._whatsapp.send_text(contact["phone"], text,
+                                                       reply_to=report.external_id)
+            except TransientFailure as error:
+                await repository.mark_attempt_failed(conn, delivery["delivery_id"], str(error),
+                                                     final=False, at=datetime.now(UTC))
+                raise RetryLater(str(error)) from error
+            except PermanentFailure as error:
+                await repository.mark_attempt_failed(conn, delivery["delivery_id"], str(error),
+                                                     final=True, at=datetime.now(UTC))
+                return
+            await repository.mark_sent(conn, delivery["delivery_id"], datetime.now(UTC), wamid)
+
+    async def provider_status(self, envelope: Envelope[EventData]) -> None:
+        status = envelope.data
+        assert isinstance(status, NotificationStatus)
+        reason = f"{status.error_code} {status.error_title}" if status.error_code else None
+        await repository.record_provider_status(self._pool, status.provider_message_id,
+                                                status.status, status.at, reason)
 
     async def case_changed(self, envelope: Envelope[EventData]) -> None:
         case = envelope.data
@@ -234,13 +286,12 @@ class NotifyHandlers:
             if delivery is None or delivery["state"] != "pending":
                 return
             now = datetime.now(UTC)
-            message = await self._render(delivery, str(request.delivery_id))
-            if message is None:
-                await repository.mark_skipped(conn, request.delivery_id,
-                                              "pelapor tidak meminta kabar atau tanpa email")
-                return
             try:
-                message_id = await self._sender.send(message)
+                message_id = await self._send(delivery, str(request.delivery_id))
+                if message_id is None:
+                    await repository.mark_skipped(conn, request.delivery_id,
+                                                  "pelapor tidak meminta kabar atau tanpa kontak")
+                    return
             except TransientFailure as error:
                 attempts = await repository.mark_attempt_failed(
                     conn, request.delivery_id, str(error), at=now,
@@ -265,22 +316,34 @@ class NotifyHandlers:
             # Raised after the commit, so the attempt count survives the redelivery.
             raise RetryLater(retry)
 
-    async def _render(self, delivery: asyncpg.Record, delivery_id: str) -> Message | None:
+    async def _send(self, delivery: asyncpg.Record, delivery_id: str) -> str | None:
+        """Send on the right channel; the provider's message id, or None when there is no one
+        to send to (a reporter who did not ask for news)."""
         snapshot = json.loads(delivery["case_snapshot"])
-        if delivery["template"] == REPORT_BACK:
-            contact = await self._rpc.call(delivery["agency_id"], "reporter.contact",
-                                           reporter_id=delivery["recipient"])
-            if not contact["wants_updates"] or not contact["email"]:
-                return None
-            return render_report_back(snapshot, settings=self._settings,
-                                      recipient=contact["email"], name=contact["name"],
-                                      delivery_id=delivery_id)
-        return render_case_alert(
-            snapshot, settings=self._settings, recipient=delivery["recipient"],
-            delivery_id=delivery_id, template=delivery["template"],
-            ack_url=self._links.ack_url(delivery["agency_id"], delivery_id)
-            if delivery["team_id"] else None,
-            team=delivery["team_name"] or "", ack_minutes=delivery["ack_minutes"] or 0)
+        if delivery["template"] != REPORT_BACK:
+            return await self._sender.send(render_case_alert(
+                snapshot, settings=self._settings, recipient=delivery["recipient"],
+                delivery_id=delivery_id, template=delivery["template"],
+                ack_url=self._links.ack_url(delivery["agency_id"], delivery_id)
+                if delivery["team_id"] else None,
+                team=delivery["team_name"] or "", ack_minutes=delivery["ack_minutes"] or 0))
+        contact = await self._rpc.call(delivery["agency_id"], "reporter.contact",
+                                       reporter_id=delivery["recipient"])
+        if not contact["wants_updates"]:
+            return None
+        if contact["phone"] and self._whatsapp is not None:
+            try:
+                return await self._whatsapp.send_text(
+                    contact["phone"], report_back_text(snapshot, contact["name"]))
+            except ReengagementRequired:
+                # Outside WhatsApp's 24-hour window free text is refused: email if we can.
+                if not contact["email"]:
+                    raise
+        if not contact["email"]:
+            return None
+        return await self._sender.send(render_report_back(
+            snapshot, settings=self._settings, recipient=contact["email"], name=contact["name"],
+            delivery_id=delivery_id))
 
     async def list_for_case(self, agency_id: str, request: dict[str, Any]) -> list[NotificationView]:
         rows = await repository.deliveries_for_case(self._pool, agency_id,

@@ -192,3 +192,28 @@ async def acknowledge(conn: asyncpg.Connection, agency_id: str, delivery_id: UUI
 async def mark_skipped(conn: asyncpg.Connection, delivery_id: UUID, reason: str) -> None:
     await conn.execute("UPDATE deliveries SET state = 'skipped', last_error = $2"
                        " WHERE delivery_id = $1", delivery_id, reason)
+
+
+async def receipt(conn: asyncpg.Connection, report_id: UUID, agency_id: str,
+                  reporter_id: str) -> asyncpg.Record:
+    """The receipt delivery of a report, created on first sight and locked."""
+    await conn.execute(
+        "INSERT INTO deliveries (delivery_id, report_id, agency_id, channel, recipient, template,"
+        " case_snapshot, recipient_key) VALUES ($1, $2, $3, 'whatsapp', $4, 'report_receipt',"
+        " '{}'::jsonb, $5) ON CONFLICT (report_id, template) WHERE report_id IS NOT NULL"
+        " DO NOTHING", new_id(), report_id, agency_id, reporter_id, f"reporter:{reporter_id}")
+    return await conn.fetchrow(
+        "SELECT delivery_id, state FROM deliveries WHERE report_id = $1"
+        " AND template = 'report_receipt' FOR UPDATE", report_id)
+
+
+async def record_provider_status(pool: asyncpg.Pool, provider_message_id: str, status: str,
+                                 at: datetime, reason: str | None) -> None:
+    if status == "failed":
+        await pool.execute(
+            "UPDATE deliveries SET state = 'failed', failed_at = $2, last_error = $3"
+            " WHERE provider_message_id = $1", provider_message_id, at, reason)
+    elif status in ("delivered", "read"):
+        await pool.execute(
+            f"UPDATE deliveries SET {status}_at = coalesce({status}_at, $2)"
+            " WHERE provider_message_id = $1", provider_message_id, at)

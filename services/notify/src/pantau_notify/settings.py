@@ -20,5 +20,12 @@ class NotifySettings(ServiceSettings):
     case_link_base: str = "http://127.0.0.1:8080/v1/cases/"
     # Transient send failures tolerated before a delivery is recorded as failed.
     max_attempts: int = 6
+    # WhatsApp Business Cloud API (all four set to send WhatsApp; else email only).
+    whatsapp_base_url: str | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_api_version: str = "v21.0"
+    whatsapp_rate_per_s: float = 80.0
+    whatsapp_per_recipient_interval_s: float = 6.0
     # How often unacknowledged team alerts are checked for escalation.
     escalation_sweep_s: float = 10.0

@@ -214,37 +214,43 @@ async def lookalikes(conn: Connection, platform: str, handle: str, *,
     # Exact skeletons of the handle and of its prefixes ("budisantosofans" starts with
     # "budisantoso") through the btree; near misses through the trigram index.
     probes = [key[:end] for end in range(MIN_CONTAINED, len(key) + 1)] or [key]
-    rows = await conn.fetch("""
-        SELECT skeleton, platform, handle, participant, party, election_id, region_code, url
-        FROM registered_accounts WHERE skeleton = ANY($2::text[])
-        UNION
-        SELECT skeleton, platform, handle, participant, party, election_id, region_code, url
-        FROM registered_accounts
-        WHERE skeleton IN (SELECT skeleton FROM registered_accounts WHERE skeleton % $1
-                           GROUP BY skeleton ORDER BY similarity(skeleton, $1) DESC LIMIT $3)
-        """, key, probes, _TRIGRAM_CANDIDATES)
-    if any(r["platform"] == platform and r["handle"] == handle for r in rows):
+    # Two steps: candidate skeletons (few, short) first, scored here; then only the accounts
+    # behind the ones that pass. Names repeat (20 accounts a person, namesakes), so fetching
+    # every account of every trigram neighbour costs more than the second round trip.
+    candidates = await conn.fetchrow("""
+        SELECT EXISTS (SELECT 1 FROM registered_accounts WHERE platform = $4 AND handle = $5)
+                   AS registered,
+               ARRAY(SELECT skeleton FROM registered_accounts WHERE skeleton = ANY($2::text[])
+                     UNION
+                     SELECT skeleton FROM (
+                         SELECT skeleton FROM registered_accounts WHERE skeleton % $1
+                         GROUP BY skeleton ORDER BY similarity(skeleton, $1) DESC LIMIT $3) near
+               ) AS skeletons
+        """, key, probes, _TRIGRAM_CANDIDATES, platform, handle)
+    if candidates["registered"]:
         return []
-    by_skeleton: dict[str, Resemblance | None] = {}
+    scored = {s: compare_skeletons(key, s) for s in candidates["skeletons"]}
+    passing = [s for s, r in scored.items() if r is not None]
+    if not passing:
+        return []
+    rows = await conn.fetch(
+        "SELECT skeleton, platform, handle, participant, party, election_id, region_code, url"
+        " FROM registered_accounts WHERE skeleton = ANY($1::text[])", passing)
     best: dict[tuple[str, str, str], Lookalike] = {}
     for row in rows:
         account = RegisteredAccount(**{k: v for k, v in row.items() if k != "skeleton"})
-        if account.handle == handle:
-            found: Resemblance | None = Resemblance(0.9, "same_handle")
-        else:
-            if row["skeleton"] not in by_skeleton:
-                by_skeleton[row["skeleton"]] = compare_skeletons(key, row["skeleton"])
-            found = by_skeleton[row["skeleton"]]
-        if found is None:
+        resembles = (Resemblance(0.9, "same_handle") if account.handle == handle
+                     else scored[row["skeleton"]])
+        if resembles is None:
             continue
         same_platform = account.platform == platform
         # On the same platform an imitation is more likely to deceive the same audience.
-        score = round(found.score + (0.02 if same_platform else 0.0), 3)
+        score = round(resembles.score + (0.02 if same_platform else 0.0), 3)
         person = (account.election_id, account.region_code, account.participant.casefold())
         kept = best.get(person)
         # Ties go to the plainest handle, the one people would recognise.
         if kept is None or (score, -len(account.handle)) > (kept.score, -len(kept.account.handle)):
-            reason = lookalike_reason(found, handle=account.handle, participant=account.participant,
+            reason = lookalike_reason(resembles, handle=account.handle, participant=account.participant,
                                       party=account.party, platform=account.platform,
                                       same_platform=same_platform)
             best[person] = Lookalike(account, score, reason)

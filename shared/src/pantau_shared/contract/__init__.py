@@ -3,6 +3,7 @@
 from .envelope import ContractError, Envelope, decode
 from .events import (
     EVENT_TYPES,
+    Attachment,
     CaseOpened,
     CaseState,
     CaseUpdated,
@@ -15,6 +16,7 @@ from .events import (
     NotificationFailed,
     NotificationRequested,
     NotificationSent,
+    NotificationStatus,
     Platform,
     PriorityLevel,
     Reporter,
@@ -28,6 +30,7 @@ from .subjects import CONTRACT_MAJOR, Subjects
 from .taxonomy import TAXONOMY, Category, CategoryInfo
 
 __all__ = [
+    "Attachment",
     "CONTRACT_MAJOR",
     "EVENT_TYPES",
     "TAXONOMY",
@@ -49,6 +52,7 @@ __all__ = [
     "NotificationFailed",
     "NotificationRequested",
     "NotificationSent",
+    "NotificationStatus",
     "NotificationView",
     "Platform",
     "PriorityLevel",

@@ -91,6 +91,18 @@ class Reporter(BaseModel):
     wants_updates: bool = False
 
 
+class Attachment(BaseModel):
+    """A file sent with a report: the provider's media id, and its hash when known."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    media_id: str | None = None
+    mime_type: str | None = None
+    sha256: str | None = None
+    filename: str | None = None
+    size: int | None = None
+
+
 class ReportSubmitted(EventData):
     TYPE: ClassVar[str] = "report.submitted.v1"
     SUBJECT: ClassVar[str] = "report.submitted"
@@ -105,6 +117,10 @@ class ReportSubmitted(EventData):
     region_code: RegionCode | None = None
     author_handle: str | None = Field(default=None, max_length=200)
     reporter: Reporter | None = None
+    # The channel's own id of the message (WhatsApp wamid, email Message-ID), for replies.
+    external_id: str | None = Field(default=None, max_length=500)
+    forwarded: bool = False
+    attachments: tuple[Attachment, ...] = ()
 
 
 class ReportReceived(EventData):
@@ -131,6 +147,9 @@ class ReportReceived(EventData):
     # Set when the sender went over the daily limit of its channel: kept, but flagged.
     sender_flagged: bool = False
     sender_reports_today: int | None = None
+    external_id: str | None = None
+    forwarded: bool = False
+    attachments: tuple[Attachment, ...] = ()
 
 
 class CategoryScore(BaseModel):
@@ -248,6 +267,22 @@ class NotificationAcknowledged(EventData):
     via: Literal["api", "link", "whatsapp"]
 
 
+class NotificationStatus(EventData):
+    """What the provider later says of a sent message (WhatsApp delivered, read, failed)."""
+
+    TYPE: ClassVar[str] = "notification.status.v1"
+    SUBJECT: ClassVar[str] = "notification.status"
+    KEY_FIELD: ClassVar[str] = "provider_message_id"
+
+    provider_message_id: str
+    agency_id: AgencyId
+    channel: NotificationChannel
+    status: Literal["sent", "delivered", "read", "failed", "deleted"]
+    at: AwareDatetime
+    error_code: int | None = None
+    error_title: str | None = None
+
+
 class NotificationSent(EventData):
     TYPE: ClassVar[str] = "notification.sent.v1"
     SUBJECT: ClassVar[str] = "notification.sent"
@@ -290,5 +325,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         NotificationSent,
         NotificationFailed,
         NotificationAcknowledged,
+        NotificationStatus,
     )
 }

@@ -1,0 +1,113 @@
+"""The WhatsApp Business Cloud API webhook: each public message becomes a report.
+
+`/webhooks/whatsapp/{agency_id}` is the callback URL registered with Meta for the agency's
+number. Meta retries a webhook for days, so the report id and the event id are derived from the
+message id: a repeated delivery is dropped by the stream and, later, by intake.
+"""
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+from nats.errors import Error as NatsError
+
+from pantau_shared.contract import (
+    Attachment,
+    Channel,
+    NotificationChannel,
+    NotificationStatus,
+    Reporter,
+    ReportSubmitted,
+    stable_id,
+)
+
+from . import repository
+from .deps import StateDep
+from .problems import Problem
+from .settings import GatewaySettings
+from .whatsapp_webhook import (
+    InboundMessage,
+    WebhookError,
+    parse_webhook,
+    signature_valid,
+    verify_handshake,
+)
+
+router = APIRouter(prefix="/webhooks/whatsapp", include_in_schema=False)
+REPORTED_STATUSES = frozenset({"sent", "delivered", "read", "failed", "deleted"})
+URL = re.compile(r"https?://\S+|(?:www\.)?(?:facebook|instagram|tiktok|youtube|x|twitter)\.com/\S+",
+                 re.IGNORECASE)
+
+
+def _settings(request: Request) -> GatewaySettings:
+    settings: GatewaySettings = request.app.state.gateway_settings
+    if settings.whatsapp_app_secret is None or settings.whatsapp_verify_token is None:
+        raise Problem(404, "WhatsApp is not configured on this gateway")
+    return settings
+
+
+@router.get("/{agency_id}", response_class=PlainTextResponse)
+async def handshake(request: Request, agency_id: str,
+                    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+                    token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+                    challenge: Annotated[str | None, Query(alias="hub.challenge")] = None
+                    ) -> PlainTextResponse:
+    settings = _settings(request)
+    answer = verify_handshake(mode, token, challenge,
+                              settings.whatsapp_verify_token.get_secret_value())  # type: ignore[union-attr]
+    if answer is None:
+        raise Problem(403, "the verify token does not match")
+    return PlainTextResponse(answer)
+
+
+@router.post("/{agency_id}")
+async def receive(request: Request, agency_id: str, state: StateDep) -> Response:
+    settings = _settings(request)
+    raw = await request.body()
+    secret = settings.whatsapp_app_secret.get_secret_value().encode()  # type: ignore[union-attr]
+    if not signature_valid(secret, raw, request.headers.get("x-hub-signature-256")):
+        raise Problem(401, "X-Hub-Signature-256 is missing or does not match the body")
+    if not await repository.agency_exists(state.infra.pool, agency_id):
+        raise Problem(404, f"unknown agency {agency_id}")
+    try:
+        batch = parse_webhook(raw)
+    except WebhookError as error:
+        raise Problem(400, str(error)) from error
+    try:
+        for message in batch.messages:
+            report = to_report(agency_id, message)
+            await state.publisher.publish(state.publisher.envelope(
+                report, event_id=stable_id("report.submitted", str(report.report_id))))
+        for status in batch.statuses:
+            if status.status not in REPORTED_STATUSES:
+                continue
+            first = status.errors[0] if status.errors else None
+            event = NotificationStatus(
+                provider_message_id=status.wamid, agency_id=agency_id,
+                channel=NotificationChannel.WHATSAPP, status=status.status, at=status.timestamp,
+                error_code=first.code if first else None, error_title=first.title if first else None)
+            await state.publisher.publish(state.publisher.envelope(
+                event, event_id=stable_id("whatsapp.status", f"{status.wamid}:{status.status}")))
+    except (NatsError, TimeoutError) as error:
+        # Meta retries a webhook that did not get 200, so nothing is lost by refusing now.
+        raise Problem(503, f"could not queue the webhook, retry: {error}") from error
+    return Response(status_code=200)
+
+
+def to_report(agency_id: str, message: InboundMessage) -> ReportSubmitted:
+    text = message.content or None
+    link = URL.search(text or "")
+    attachments = ()
+    if message.media is not None:
+        attachments = (Attachment(media_id=message.media.id, mime_type=message.media.mime_type,
+                                  sha256=message.media.sha256, filename=message.media.filename),)
+    return ReportSubmitted(
+        report_id=stable_id("whatsapp", message.wamid), agency_id=agency_id,
+        channel=Channel.WHATSAPP, submitted_at=message.timestamp or datetime.now(UTC),
+        text=text[:20_000] if text else None, url=link.group(0) if link else None,
+        # Someone who writes to the agency's number expects an answer there.
+        reporter=Reporter(phone=message.from_phone, name=message.profile_name,
+                          wants_updates=True),
+        external_id=message.wamid, forwarded=message.forwarded, attachments=attachments)
