@@ -6,6 +6,7 @@ claims rebuilds at once.
 """
 
 import time
+from collections.abc import Sequence
 from datetime import date
 
 import asyncpg
@@ -38,13 +39,16 @@ class ClaimRegistry:
         self._version = version  # type: ignore[assignment]
 
     def match(self, text: str) -> list[ClaimRef]:
-        if self._matcher is None or not text.strip():
-            return []
+        return self.match_many([text])[0]
+
+    def match_many(self, texts: Sequence[str]) -> list[list[ClaimRef]]:
+        if self._matcher is None:
+            return [[] for _ in texts]
         return [
-            ClaimRef(claim_id=m.claim_id, verdict=self._claims[m.claim_id].verdict,
-                     source_url=self._claims[m.claim_id].source_url,
-                     score=round(min(1.0, m.score), 3))
-            for m in self._matcher.match([text])[0] if m.accepted
+            [ClaimRef(claim_id=m.claim_id, verdict=self._claims[m.claim_id].verdict,
+                      source_url=self._claims[m.claim_id].source_url,
+                      score=round(min(1.0, m.score), 3)) for m in matches if m.accepted]
+            for matches in self._matcher.match(texts)
         ]
 
 

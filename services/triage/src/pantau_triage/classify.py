@@ -5,9 +5,11 @@ rule lexicons (money politics, civil-servant partisanship, incitement, hoax cues
 what no labelled data set does. The stronger signal per category wins.
 """
 
+from collections.abc import Sequence
+
 from pantau_shared.contract import Category, CategoryScore
 
-from .nlp.classifier import ContentClassifier
+from .nlp.classifier import ContentClassifier, Prediction
 from .nlp.rules import RuleSet
 
 # Hate speech aimed at religion or race is SARA under Art. 280(1)(c); other hate speech stays
@@ -25,9 +27,18 @@ class TriageClassifier:
         return cls(ContentClassifier.load(), RuleSet.load())
 
     def classify(self, text: str) -> list[CategoryScore]:
-        if not text.strip():
-            return []
-        prediction = self._model.predict([text])[0]
+        return self.classify_many([text])[0]
+
+    def classify_many(self, texts: Sequence[str]) -> list[list[CategoryScore]]:
+        """One vectorised model call for the batch; empty texts get no categories."""
+        found: list[list[CategoryScore]] = [[] for _ in texts]
+        filled = [i for i, text in enumerate(texts) if text.strip()]
+        predictions = self._model.predict([texts[i] for i in filled]) if filled else []
+        for i, prediction in zip(filled, predictions, strict=True):
+            found[i] = self._categories(prediction)
+        return found
+
+    def _categories(self, prediction: Prediction) -> list[CategoryScore]:
         scores = prediction.scores
         found: dict[Category, CategoryScore] = {}
 

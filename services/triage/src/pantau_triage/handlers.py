@@ -7,6 +7,7 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
+from pantau_shared.batching import MicroBatcher
 from pantau_shared.bus import NotFound, RetryLater, RpcHandler, Subscription
 from pantau_shared.contract import (
     CaseHistoryEntry,
@@ -26,9 +27,10 @@ from pantau_shared.contract import (
 from pantau_shared.outbox import Outbox
 
 from . import repository, workflow
+from .analysis import Analyser
 from .claims_registry import ClaimRegistry, import_claims
 from .classify import TriageClassifier
-from .matching import SIMILARITY_THRESHOLD, Fingerprint, fingerprint, similarity
+from .matching import SIMILARITY_THRESHOLD, Fingerprint, similarity
 from .priority import assess
 from .routing import Router
 
@@ -69,9 +71,9 @@ class TriageHandlers:
                  router: Router, claims: ClaimRegistry) -> None:
         self._pool = pool
         self._outbox = outbox
-        self._classifier = classifier
         self._router = router
         self._claims = claims
+        self._analyse = MicroBatcher(Analyser(classifier, claims).analyse)
 
     def subscriptions(self) -> list[Subscription]:
         return [
@@ -89,20 +91,12 @@ class TriageHandlers:
     async def report_received(self, envelope: Envelope[EventData]) -> None:
         report = envelope.data
         assert isinstance(report, ReportReceived)
-        text = report.text or ""
-        categories = self._classifier.classify(text)
         await self._claims.refresh(self._pool)
-        claims = self._claims.match(text)
-        if claims:
-            best = max(claims, key=lambda c: c.score)
-            categories = _with(categories, CategoryScore(
-                category=Category.HOAKS, score=min(1.0, 0.5 + best.score),
-                reason=f"Cocok dengan klaim yang sudah diperiksa ({best.verdict}): "
-                       f"{best.source_url}"))
-        print_ = fingerprint(text) if text else None
+        found = await self._analyse(report.text or "")
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                await self._triage(conn, report, categories, claims, print_)
+                await self._triage(conn, report, found.categories, found.claims,
+                                   found.fingerprint)
         except asyncpg.UniqueViolationError as race:
             # Another instance opened the case for this content a moment ago: retry to join it.
             raise RetryLater(str(race)) from race
@@ -271,10 +265,3 @@ class TriageHandlers:
 def _independent(report: ReportReceived) -> str | None:
     """The reporter, unless flagged as a flood: a flood is not independent confirmation."""
     return None if report.sender_flagged else report.reporter_id
-
-
-def _with(categories: list[CategoryScore], extra: CategoryScore) -> list[CategoryScore]:
-    kept = [c for c in categories if c.category != extra.category or c.score > extra.score]
-    if all(c.category != extra.category for c in kept):
-        kept.append(extra)
-    return sorted(kept, key=lambda c: c.score, reverse=True)

@@ -1,0 +1,44 @@
+"""Everything triage computes from a report's text alone, batched across concurrent reports."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pantau_shared.contract import Category, CategoryScore, ClaimRef
+
+from .claims_registry import ClaimRegistry
+from .classify import TriageClassifier
+from .matching import Fingerprint, fingerprints
+
+
+@dataclass(frozen=True)
+class Analysis:
+    categories: list[CategoryScore]
+    claims: list[ClaimRef]
+    fingerprint: Fingerprint | None
+
+
+class Analyser:
+    def __init__(self, classifier: TriageClassifier, claims: ClaimRegistry) -> None:
+        self._classifier = classifier
+        self._claims = claims
+
+    def analyse(self, texts: Sequence[str]) -> list[Analysis]:
+        categories = self._classifier.classify_many(texts)
+        claims = self._claims.match_many(texts)
+        prints = fingerprints([text or "" for text in texts])
+        return [Analysis(_with_claim(found, matched), matched, print_)
+                for found, matched, print_ in zip(categories, claims, prints, strict=True)]
+
+
+def _with_claim(categories: list[CategoryScore], claims: list[ClaimRef]) -> list[CategoryScore]:
+    """A matched fact-checked claim makes the content a hoax, with the claim as the reason."""
+    if not claims:
+        return categories
+    best = max(claims, key=lambda c: c.score)
+    hoax = CategoryScore(category=Category.HOAKS, score=min(1.0, 0.5 + best.score),
+                         reason=f"Cocok dengan klaim yang sudah diperiksa ({best.verdict}): "
+                                f"{best.source_url}")
+    kept = [c for c in categories if c.category != Category.HOAKS or c.score > hoax.score]
+    if all(c.category != Category.HOAKS for c in kept):
+        kept.append(hoax)
+    return sorted(kept, key=lambda c: c.score, reverse=True)
