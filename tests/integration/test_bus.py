@@ -213,3 +213,75 @@ async def test_advisory_relay_dead_letters_a_message_whose_worker_died(
     assert len(letters) == 1
     assert letters[0].headers["Pantau-Dead-Reason"] == "not acknowledged after 8 deliveries"
     assert json.loads(letters[0].data)["report_id"] == str(data.report_id)
+
+
+async def test_instances_sharing_a_durable_consumer_split_the_work(infra: Infrastructure,
+                                                                   agency: str) -> None:
+    seen: dict[str, list[UUID]] = {"a": [], "b": []}
+
+    def handler_for(instance: str):
+        async def handle(envelope: Envelope[EventData]) -> None:
+            seen[instance].append(envelope.data.report_id)  # type: ignore[attr-defined]
+            await asyncio.sleep(0)
+        return handle
+
+    durable = f"test-shared-{agency}"
+    subscriptions = {name: Subscription(durable=durable, stream="REPORTS",
+                                        subject_suffix="report.submitted",
+                                        handler=handler_for(name), agency=agency)
+                     for name in seen}
+    await provision(infra.js, infra.subjects, [subscriptions["a"]])
+    sent = [report(agency, text=f"laporan {i}") for i in range(60)]
+    for data in sent:
+        await publish(infra, data)
+    stopping = asyncio.Event()
+    stream = infra.subjects.stream("REPORTS")
+    loops = [PullLoop(infra.js, stream, durable,
+                      EventHandlerRunner(infra.js, infra.subjects, sub), capacity=4,
+                      fetch_timeout=0.5) for sub in subscriptions.values()]
+    tasks = [asyncio.create_task(loop.run(stopping)) for loop in loops]
+    try:
+        await eventually(lambda: _ready([1] if len(seen["a"]) + len(seen["b"]) >= 60 else []),
+                         what="all handled")
+    finally:
+        stopping.set()
+        await asyncio.gather(*tasks)
+        await infra.js.delete_consumer(stream, durable)
+    handled = seen["a"] + seen["b"]
+    assert sorted(handled) == sorted(d.report_id for d in sent)  # each exactly once
+    assert seen["a"] and seen["b"]  # both instances took a share
+
+
+async def test_draining_finishes_work_in_flight_before_stopping(infra: Infrastructure,
+                                                                agency: str) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    finished: list[UUID] = []
+
+    async def slow(envelope: Envelope[EventData]) -> None:
+        started.set()
+        await release.wait()
+        finished.append(envelope.data.report_id)  # type: ignore[attr-defined]
+
+    durable = f"test-drain-{agency}"
+    subscription = Subscription(durable=durable, stream="REPORTS",
+                                subject_suffix="report.submitted", handler=slow, agency=agency)
+    await provision(infra.js, infra.subjects, [subscription])
+    data = report(agency)
+    await publish(infra, data)
+    stream = infra.subjects.stream("REPORTS")
+    stopping = asyncio.Event()
+    loop = PullLoop(infra.js, stream, durable,
+                    EventHandlerRunner(infra.js, infra.subjects, subscription), capacity=4,
+                    fetch_timeout=0.5)
+    task = asyncio.create_task(loop.run(stopping))
+    await asyncio.wait_for(started.wait(), 10)
+    stopping.set()
+    await task  # fetching has stopped; the handler is still running
+    assert finished == []
+    asyncio.get_running_loop().call_later(0.1, release.set)
+    await loop.drain(timeout=5)
+    assert finished == [data.report_id]
+    # Acknowledged while draining: nothing is left for the next instance.
+    info = await infra.js.consumer_info(stream, durable)
+    assert (info.num_ack_pending, info.num_pending) == (0, 0)
+    await infra.js.delete_consumer(stream, durable)
