@@ -10,10 +10,14 @@ from pantau_shared.contract import Channel, Platform, ReportReceived, new_id
 from pantau_shared.settings import PlatformSettings
 from pantau_triage.claims_registry import ClaimRegistry
 from pantau_triage.classify import TriageClassifier
+from pantau_triage.election_rules import ElectionRules
+from pantau_triage.elections import Calendar
 from pantau_triage.handlers import TriageHandlers
 from pantau_triage.routing import Router
 from tests.conftest import connect
 from tests.integration.test_services import wrap
+
+RULES = ElectionRules(Calendar.load())
 
 HOAX = ("Beredar kabar surat suara di Kecamatan Pekalongan Utara sudah dicoblos untuk paslon "
         "nomor 1 sebelum hari pemungutan suara, petugas KPPS diam saja")
@@ -23,7 +27,7 @@ HOAX = ("Beredar kabar surat suara di Kecamatan Pekalongan Utara sudah dicoblos 
 async def triage(platform: PlatformSettings):
     infra = await connect(platform, "triage")
     handlers = TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged(),
-                              Router.load(), ClaimRegistry(refresh_s=0))
+                              Router.load(), ClaimRegistry(refresh_s=0), RULES)
     yield infra, handlers
     await infra.close()
 

@@ -34,10 +34,14 @@ from pantau_shared.contract import (
 from pantau_shared.settings import PlatformSettings
 from pantau_triage.claims_registry import ClaimRegistry
 from pantau_triage.classify import TriageClassifier
+from pantau_triage.election_rules import ElectionRules
+from pantau_triage.elections import Calendar
 from pantau_triage.handlers import TriageHandlers
 from pantau_triage.routing import Router
 from tests.conftest import connect
 from tests.waiting import eventually
+
+RULES = ElectionRules(Calendar.load())
 
 LINKS = AckLinks("http://127.0.0.1:8080", b"test-ack-secret")
 
@@ -115,7 +119,7 @@ async def test_intake_rejects_a_report_with_nothing_to_check(intake, agency: str
 async def triage(platform: PlatformSettings):
     infra = await connect(platform, "triage")
     yield infra, TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged(),
-                                Router.load(), ClaimRegistry())
+                                Router.load(), ClaimRegistry(), RULES)
     await infra.close()
 
 

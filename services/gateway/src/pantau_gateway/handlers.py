@@ -44,7 +44,9 @@ class ReportIn(BaseModel):
                             examples=["https://www.facebook.com/groups/123/posts/456"])
     region_code: str | None = Field(default=None, examples=["33.75"],
                                     description="Kemendagri code of the place concerned")
-    author_handle: str | None = Field(default=None, max_length=200)
+    author_handle: str | None = Field(default=None, max_length=200,
+                                      description="Who posted it, e.g. @akun on the platform")
+    reach: int | None = Field(default=None, ge=0, description="Followers or views, if known")
     channel: Literal["api", "web", "patrol"] = "api"
     reporter: Reporter | None = None
 
@@ -89,7 +91,7 @@ async def submit_report(
         report_id=report_id, agency_id=caller.agency_id, channel=Channel(report.channel),
         submitted_at=datetime.now(UTC), text=report.text, url=report.url,
         region_code=report.region_code, author_handle=report.author_handle,
-        reporter=report.reporter)
+        reporter=report.reporter, reach=report.reach)
     try:
         await state.publisher.publish(state.publisher.envelope(
             event, event_id=stable_id("report.submitted", str(report_id))))

@@ -115,6 +115,7 @@ def received(report: ReportSubmitted, *, received_at: datetime,
         content_sha256=sha256_hex(normalised_text(text)) if text else None,
         reporter_id=reporter_id,
         external_id=report.external_id,
+        reach=report.reach,
         forwarded=report.forwarded,
         attachments=report.attachments,
     )

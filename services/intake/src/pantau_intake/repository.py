@@ -8,7 +8,7 @@ from pantau_shared.contract import Reporter, ReportReceived
 REPORT_COLUMNS = ("report_id", "agency_id", "channel", "submitted_at", "received_at", "text", "url",
                   "canonical_url", "platform", "region_code", "author_handle", "raw_sha256",
                   "content_sha256", "reporter_id", "sender_flagged", "sender_reports_today",
-                  "external_id", "forwarded", "attachments")
+                  "external_id", "forwarded", "attachments", "reach")
 
 
 _N = len(REPORT_COLUMNS)

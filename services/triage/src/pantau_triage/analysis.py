@@ -15,6 +15,7 @@ class Analysis:
     categories: list[CategoryScore]
     claims: list[ClaimRef]
     fingerprint: Fingerprint | None
+    campaign_cues: tuple[str, ...] = ()
 
 
 class Analyser:
@@ -23,11 +24,12 @@ class Analyser:
         self._claims = claims
 
     def analyse(self, texts: Sequence[str]) -> list[Analysis]:
-        categories = self._classifier.classify_many(texts)
+        classified = self._classifier.classify_many(texts)
         claims = self._claims.match_many(texts)
         prints = fingerprints([text or "" for text in texts])
-        return [Analysis(_with_claim(found, matched), matched, print_)
-                for found, matched, print_ in zip(categories, claims, prints, strict=True)]
+        return [Analysis(_with_claim(found.categories, matched), matched, print_,
+                         found.campaign_cues)
+                for found, matched, print_ in zip(classified, claims, prints, strict=True)]
 
 
 def _with_claim(categories: list[CategoryScore], claims: list[ClaimRef]) -> list[CategoryScore]:

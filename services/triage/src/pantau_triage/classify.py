@@ -6,6 +6,7 @@ what no labelled data set does. The stronger signal per category wins.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pantau_shared.contract import Category, CategoryScore
 
@@ -27,18 +28,19 @@ class TriageClassifier:
         return cls(ContentClassifier.load(), RuleSet.load())
 
     def classify(self, text: str) -> list[CategoryScore]:
-        return self.classify_many([text])[0]
+        return self.classify_many([text])[0].categories
 
-    def classify_many(self, texts: Sequence[str]) -> list[list[CategoryScore]]:
+    def classify_many(self, texts: Sequence[str]) -> list["Classified"]:
         """One vectorised model call for the batch; empty texts get no categories."""
-        found: list[list[CategoryScore]] = [[] for _ in texts]
+        found = [Classified([], ()) for _ in texts]
         filled = [i for i, text in enumerate(texts) if text.strip()]
         predictions = self._model.predict([texts[i] for i in filled]) if filled else []
         for i, prediction in zip(filled, predictions, strict=True):
-            found[i] = self._categories(prediction)
+            found[i] = self._classified(prediction)
         return found
 
-    def _categories(self, prediction: Prediction) -> list[CategoryScore]:
+    def _classified(self, prediction: Prediction) -> "Classified":
+        cues: list[str] = []
         scores = prediction.scores
         found: dict[Category, CategoryScore] = {}
 
@@ -65,7 +67,16 @@ class TriageClassifier:
             # Campaign cues are violations only outside the campaign period; that needs the
             # election calendar, which this classifier does not know.
             if hit.needs_calendar:
+                cues.extend(hit.matched)
                 continue
             keep(Category(hit.category), hit.score,
                  f"{hit.reason} ({', '.join(hit.matched[:3])})")
-        return sorted(found.values(), key=lambda s: s.score, reverse=True)
+        return Classified(sorted(found.values(), key=lambda s: s.score, reverse=True),
+                          tuple(dict.fromkeys(cues)))
+
+
+@dataclass(frozen=True)
+class Classified:
+    categories: list[CategoryScore]
+    # Words that make the text campaign content; a violation only at the wrong time.
+    campaign_cues: tuple[str, ...]

@@ -27,9 +27,10 @@ from pantau_shared.contract import (
 from pantau_shared.outbox import Outbox
 
 from . import repository, workflow
-from .analysis import Analyser
+from .analysis import Analyser, Analysis
 from .claims_registry import ClaimRegistry, import_claims
 from .classify import TriageClassifier
+from .election_rules import Assessment, ElectionRules
 from .matching import SIMILARITY_THRESHOLD, Fingerprint, similarity
 from .priority import assess
 from .routing import Router
@@ -68,7 +69,8 @@ class ClaimIn(BaseModel):
 
 class TriageHandlers:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, classifier: TriageClassifier,
-                 router: Router, claims: ClaimRegistry) -> None:
+                 router: Router, claims: ClaimRegistry, rules: ElectionRules) -> None:
+        self._rules = rules
         self._pool = pool
         self._outbox = outbox
         self._router = router
@@ -95,30 +97,33 @@ class TriageHandlers:
         found = await self._analyse(report.text or "")
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                await self._triage(conn, report, found.categories, found.claims,
-                                   found.fingerprint)
+                await self._triage(conn, report, found)
         except asyncpg.UniqueViolationError as race:
             # Another instance opened the case for this content a moment ago: retry to join it.
             raise RetryLater(str(race)) from race
         self._outbox.committed()
 
     async def _triage(self, conn: asyncpg.Connection, report: ReportReceived,
-                      categories: list[CategoryScore], claims: list[ClaimRef],
-                      print_: Fingerprint | None) -> None:
+                      found: Analysis) -> None:
         if await repository.already_attached(conn, report.report_id):
             return
+        print_ = found.fingerprint
         now = datetime.now(UTC)
         case = await repository.open_case_for(
             conn, report.agency_id, report.canonical_url, report.content_sha256)
         if case is None and print_ is not None and report.canonical_url is None:
             case = await self._near_duplicate(conn, report.agency_id, print_)
         if case is None:
-            await self._open(conn, report, categories, claims, print_, now)
+            assessment = await self._rules.assess(conn, report, found.categories,
+                                                  found.campaign_cues)
+            await self._open(conn, report, assessment, found.claims, print_, now)
             return
         reports, reporters = await repository.attach_report(
             conn, case["case_id"], report.report_id, _independent(report), now)
         scores = [CategoryScore.model_validate(c) for c in case["categories"]]
-        priority = assess(scores, reporters=reporters, reports=reports)
+        priority = assess(scores, reporters=reporters, reports=reports,
+                          reach=max(case["reach"] or 0, report.reach or 0) or None,
+                          factors=[tuple(f) for f in case["priority_factors"]])
         await repository.set_priority(conn, case["case_id"], priority.score, priority.level,
                                       priority.reasons)
         await self._outbox.stage(conn, CaseUpdated(
@@ -138,11 +143,13 @@ class TriageHandlers:
         return await repository.lock_case(conn, best[1]) if best else None
 
     async def _open(self, conn: asyncpg.Connection, report: ReportReceived,
-                    categories: list[CategoryScore], claims: list[ClaimRef],
+                    assessment: Assessment, claims: list[ClaimRef],
                     print_: Fingerprint | None, now: datetime) -> None:
+        categories = assessment.categories
         priority = assess(categories, reporters=1 if _independent(report) else 0, reports=1,
                           flooded_sender=report.sender_reports_today
-                          if report.sender_flagged else None)
+                          if report.sender_flagged else None, reach=report.reach,
+                          factors=assessment.factors)
         opened = CaseOpened(
             case_id=new_id(), agency_id=report.agency_id, opened_at=now,
             first_report_id=report.report_id, state=CaseState.NEW,
@@ -158,7 +165,8 @@ class TriageHandlers:
             **opened.model_dump(include=set(repository.CASE_COLUMNS)),
             "categories": opened.categories, "claims": opened.claims, "updated_at": now,
             "content_sha256": report.content_sha256, "report_count": 0, "reporter_count": 0,
-            "resolution": None}, report.text)
+            "resolution": None, "priority_factors": assessment.factors,
+            "reach": report.reach}, report.text)
         if print_ is not None:
             await repository.insert_fingerprint(conn, opened.case_id, report.agency_id,
                                                 print_.band_keys, print_.to_bytes())
@@ -200,7 +208,8 @@ class TriageHandlers:
                                                command.actor, command.note)
             await repository.set_categories(conn, command.case_id, corrected, now)
             priority = assess(corrected, reporters=case["reporter_count"],
-                              reports=case["report_count"])
+                              reports=case["report_count"], reach=case["reach"],
+                              factors=[tuple(f) for f in case["priority_factors"]])
             await repository.set_priority(conn, command.case_id, priority.score, priority.level,
                                           priority.reasons)
             await repository.record_history(

@@ -1,6 +1,7 @@
 """Case priority from 0 to 100, with the reasons that produced it."""
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pantau_shared.contract import TAXONOMY, CategoryScore, PriorityLevel
@@ -20,7 +21,8 @@ def level_of(score: int) -> PriorityLevel:
 
 
 def assess(categories: list[CategoryScore] | tuple[CategoryScore, ...], reporters: int,
-           reports: int, *, flooded_sender: int | None = None) -> Priority:
+           reports: int, *, flooded_sender: int | None = None, reach: int | None = None,
+           factors: Sequence[tuple[float, str]] = ()) -> Priority:
     reasons = []
     score = 10.0
     if categories:
@@ -37,6 +39,15 @@ def assess(categories: list[CategoryScore] | tuple[CategoryScore, ...], reporter
         bonus = min(30.0, 10 * math.log2(max(reporters, 1) + max(reports - reporters, 0) / 4 + 1))
         score += bonus
         reasons.append(f"Dilaporkan {reports} kali oleh {reporters} pelapor berbeda")
+    if reach:
+        # Followers or views: each tenfold adds a little, so one viral post cannot outrank a
+        # severe category on its own.
+        bonus = min(15.0, 3 * math.log10(max(reach, 1)))
+        score += bonus
+        reasons.append(f"Jangkauan sekitar {reach:,} akun".replace(",", "."))
+    for points, reason in factors:
+        score += points
+        reasons.append(reason)
     if flooded_sender is not None:
         score -= 20
         reasons.append(f"Pengirim sudah mengirim {flooded_sender} laporan hari ini (dibatasi)")

@@ -10,8 +10,8 @@ from pantau_shared.contract import CategoryScore, ClaimRef
 CASE_COLUMNS = ("case_id", "agency_id", "state", "opened_at", "updated_at", "region_code",
                 "platform", "canonical_url", "content_sha256", "summary", "categories", "priority",
                 "priority_level", "priority_reasons", "report_count", "reporter_count",
-                "routed_to", "claims", "resolution")
-JSON_COLUMNS = ("categories", "priority_reasons", "claims")
+                "routed_to", "claims", "resolution", "priority_factors", "reach")
+JSON_COLUMNS = ("categories", "priority_reasons", "claims", "priority_factors")
 SELECT_CASE = f"SELECT {', '.join(CASE_COLUMNS)} FROM cases"
 # A case is visible to the agency that received it and to those it was routed to.
 VISIBLE_TO = "($2 = agency_id OR $2 = ANY(routed_to))"

@@ -11,3 +11,5 @@ class TriageSettings(ServiceSettings):
     health_port: int = 8082
     # Routing rules (TOML); the packaged rules route by category to Bawaslu and Komdigi.
     routing_file: Path | None = None
+    # Election calendars (TOML); the packaged Pemilu 2024 and Pilkada 2024 ones when empty.
+    calendar_files: tuple[Path, ...] = ()

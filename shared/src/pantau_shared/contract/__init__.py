@@ -30,10 +30,10 @@ from .subjects import CONTRACT_MAJOR, Subjects
 from .taxonomy import TAXONOMY, Category, CategoryInfo
 
 __all__ = [
-    "Attachment",
     "CONTRACT_MAJOR",
     "EVENT_TYPES",
     "TAXONOMY",
+    "Attachment",
     "CaseHistoryEntry",
     "CaseOpened",
     "CaseState",

@@ -117,6 +117,8 @@ class ReportSubmitted(EventData):
     region_code: RegionCode | None = None
     author_handle: str | None = Field(default=None, max_length=200)
     reporter: Reporter | None = None
+    # Followers of the author or views of the post, when the reporter or a crawler knows it.
+    reach: int | None = Field(default=None, ge=0)
     # The channel's own id of the message (WhatsApp wamid, email Message-ID), for replies.
     external_id: str | None = Field(default=None, max_length=500)
     forwarded: bool = False
@@ -147,6 +149,7 @@ class ReportReceived(EventData):
     # Set when the sender went over the daily limit of its channel: kept, but flagged.
     sender_flagged: bool = False
     sender_reports_today: int | None = None
+    reach: int | None = None
     external_id: str | None = None
     forwarded: bool = False
     attachments: tuple[Attachment, ...] = ()
