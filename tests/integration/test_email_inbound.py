@@ -1,0 +1,298 @@
+"""Reports by email against real servers: our SMTP receiver fed by aiosmtplib, and Dovecot IMAP."""
+
+import asyncio
+import imaplib
+import secrets
+import socket
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+import pytest
+
+from pantau_intake.email import ImapPoller, ReportMailHandler, SmtpReceiver
+from pantau_intake.email.imap_poller import REJECTED_KEYWORD
+from pantau_shared.contract import ReportSubmitted, stable_id
+from tests.peers.dovecot import Dovecot, dovecot_binary
+from tests.waiting import eventually
+
+REPORT_ADDRESS = "lapor@bawaslu-pekalongan.go.id"
+OTHER_AGENCY_ADDRESS = "pengaduan@bawaslu-jateng.go.id"
+AGENCY = "bawaslu-3375"
+MAX_MESSAGE_BYTES = 200_000
+
+
+def report_mail(n: int = 1, *, to: str = REPORT_ADDRESS, body: str | None = None) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "Rina Wulandari <rina.w@gmail.com>"
+    message["To"] = to
+    message["Subject"] = f"Laporan {n}: politik uang"
+    message["Message-ID"] = f"<laporan-{n}-{secrets.token_hex(4)}@mail.gmail.com>"
+    message["Date"] = "Mon, 12 Feb 2024 10:15:00 +0700"
+    message.set_content(body or f"Pembagian amplop di RT {n:02d}: https://www.facebook.com/groups/1/posts/{n}")
+    return message
+
+
+class Recorder:
+    """A `submit` callback that records reports and can be told to fail or to hold."""
+
+    def __init__(self) -> None:
+        self.reports: list[ReportSubmitted] = []
+        self.failures = 0
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self, report: ReportSubmitted) -> None:
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("NATS tidak tersedia")
+        self.reports.append(report)
+
+
+# SMTP ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[tuple[SmtpReceiver, Recorder]]:
+    recorder = Recorder()
+    handler = ReportMailHandler({REPORT_ADDRESS.upper(): AGENCY,
+                                 OTHER_AGENCY_ADDRESS: "bawaslu-33"}, recorder)
+    receiver = SmtpReceiver(handler, host="127.0.0.1", port=0, max_message_bytes=MAX_MESSAGE_BYTES)
+    async with receiver:
+        yield receiver, recorder
+
+
+async def send(receiver: SmtpReceiver, message: EmailMessage | bytes, **options: Any) -> Any:
+    if isinstance(message, bytes):
+        options.setdefault("sender", "rina.w@gmail.com")
+        options.setdefault("recipients", [REPORT_ADDRESS])
+    return await aiosmtplib.send(message, hostname="127.0.0.1", port=receiver.port, timeout=10,
+                                 **options)
+
+
+async def test_accepted_mail_reaches_submit_before_the_250(smtp: tuple[SmtpReceiver, Recorder]) -> None:
+    receiver, recorder = smtp
+    recorder.gate = asyncio.Event()
+    message = report_mail()
+    sending = asyncio.create_task(send(receiver, message))
+    await eventually(lambda: _true(receiver.handler.in_flight), what="submit called")
+    await asyncio.sleep(0.2)
+    assert not sending.done(), "250 must wait for submit to return"
+    recorder.gate.set()
+    _, reply = await sending
+    (report,) = recorder.reports
+    assert report.report_id == stable_id("email", message["Message-ID"])
+    assert report.agency_id == AGENCY and str(report.report_id) in reply
+    assert report.url == "https://www.facebook.com/groups/1/posts/1"
+    assert report.reporter is not None and report.reporter.email == "rina.w@gmail.com"
+
+
+async def _true(value: object) -> bool:
+    return bool(value)
+
+
+async def test_unknown_recipient_gets_550(smtp: tuple[SmtpReceiver, Recorder]) -> None:
+    receiver, recorder = smtp
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+        await send(receiver, report_mail(to="info@bawaslu-pekalongan.go.id"))
+    (error,) = refused.value.recipients
+    assert error.code == 550 and "5.1.1" in error.message
+    assert recorder.reports == []
+
+
+async def test_failing_submit_answers_451_and_the_retry_succeeds(
+        smtp: tuple[SmtpReceiver, Recorder]) -> None:
+    receiver, recorder = smtp
+    recorder.failures = 1
+    message = report_mail()
+    with pytest.raises(aiosmtplib.SMTPDataError) as failed:
+        await send(receiver, message)
+    assert failed.value.code == 451 and "4.3.0" in failed.value.message
+    await send(receiver, message)  # what the sending server does next
+    assert [r.report_id for r in recorder.reports] == [stable_id("email", message["Message-ID"])]
+
+
+async def test_oversized_mail_is_refused(smtp: tuple[SmtpReceiver, Recorder]) -> None:
+    receiver, recorder = smtp
+    message = report_mail()
+    message.add_attachment(b"\x00" * MAX_MESSAGE_BYTES, maintype="video", subtype="mp4",
+                           filename="video.mp4")
+    with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
+        await send(receiver, message)
+    assert refused.value.code == 552
+    assert recorder.reports == []
+    await send(receiver, report_mail())  # the receiver is still fine afterwards
+    assert len(recorder.reports) == 1
+
+
+async def test_unreadable_mail_gets_554(smtp: tuple[SmtpReceiver, Recorder]) -> None:
+    receiver, recorder = smtp
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await send(receiver, b"\x01\x02 bukan surel sama sekali \xff\r\n")
+    assert refused.value.code == 554 and "5.6.0" in refused.value.message
+    assert recorder.reports == []
+
+
+async def test_second_agency_in_one_transaction_is_deferred(
+        smtp: tuple[SmtpReceiver, Recorder]) -> None:
+    receiver, recorder = smtp
+    errors, _ = await send(receiver, report_mail(), recipients=[REPORT_ADDRESS, OTHER_AGENCY_ADDRESS])
+    assert errors[OTHER_AGENCY_ADDRESS].code == 452
+    assert [r.agency_id for r in recorder.reports] == [AGENCY]
+
+
+async def test_auto_reply_is_accepted_and_dropped(smtp: tuple[SmtpReceiver, Recorder]) -> None:
+    receiver, recorder = smtp
+    message = report_mail()
+    message["Auto-Submitted"] = "auto-replied"
+    _, reply = await send(receiver, message)
+    assert "ignored" in reply and recorder.reports == []
+
+
+# IMAP ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Dovecot]:
+    if dovecot_binary() is None:
+        pytest.skip("dovecot is not installed; run deploy/local/install-test-servers.sh")
+    with Dovecot() as server:
+        yield server
+
+
+class Mailbox:
+    """One fresh Dovecot user per test, so tests never see each other's mail."""
+
+    def __init__(self, server: Dovecot) -> None:
+        self.server = server
+        self.user, self.password = f"bawaslu{secrets.token_hex(3)}", "rahasia-" + secrets.token_hex(4)
+        server.add_user(self.user, self.password)
+        self.recorder = Recorder()
+        self.rejections: list[tuple[int, str]] = []
+
+    async def _rejected(self, uid: int, reason: str) -> None:
+        self.rejections.append((uid, reason))
+
+    def poller(self, **options: Any) -> ImapPoller:
+        return ImapPoller(host=self.server.host, port=self.server.port, username=self.user,
+                          password=self.password, agency_id=AGENCY, submit=self.recorder,
+                          rejected=self._rejected, security="plain", timeout_s=10, **options)
+
+    def deliver(self, message: EmailMessage | bytes) -> None:
+        self.server.deliver(self.user, message if isinstance(message, bytes) else message.as_bytes())
+
+    async def flags(self, mailbox: str = "INBOX") -> dict[str, set[str]]:
+        return await asyncio.to_thread(self.server.flags, self.user, self.password, mailbox)
+
+
+@pytest.fixture
+def mailbox(dovecot: Dovecot) -> Mailbox:
+    return Mailbox(dovecot)
+
+
+async def test_poll_submits_unseen_mail_and_marks_it_seen(mailbox: Mailbox) -> None:
+    first, second = report_mail(1), report_mail(2)
+    mailbox.deliver(first)
+    mailbox.deliver(second)
+    result = await mailbox.poller().poll_once()
+    assert (result.submitted, result.rejected, result.remaining) == (2, 0, 0)
+    assert [r.report_id for r in mailbox.recorder.reports] == [
+        stable_id("email", first["Message-ID"]), stable_id("email", second["Message-ID"])]
+    flags = await mailbox.flags()
+    assert all("\\Seen" in flags[m["Message-ID"]] for m in (first, second))
+    assert (await mailbox.poller().poll_once()).submitted == 0
+    assert len(mailbox.recorder.reports) == 2
+
+
+async def test_failing_submit_leaves_the_mail_for_the_next_poll(mailbox: Mailbox) -> None:
+    message = report_mail()
+    mailbox.deliver(message)
+    mailbox.recorder.failures = 1
+    with pytest.raises(ConnectionError):
+        await mailbox.poller().poll_once()
+    assert "\\Seen" not in (await mailbox.flags())[message["Message-ID"]]
+    assert (await mailbox.poller().poll_once()).submitted == 1
+    assert [r.report_id for r in mailbox.recorder.reports] == [stable_id("email", message["Message-ID"])]
+
+
+async def test_death_between_submit_and_marking_resubmits_the_same_report(
+        mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    mailbox.deliver(report_mail())
+    poller = mailbox.poller()
+
+    def die(*_: object) -> None:
+        raise SystemExit("proses mati")
+
+    monkeypatch.setattr(poller, "_mark_processed", die)
+    with pytest.raises(SystemExit):
+        await poller.poll_once()
+    assert (await mailbox.poller().poll_once()).submitted == 1
+    first, again = mailbox.recorder.reports
+    assert first.report_id == again.report_id  # a duplicate downstream, never a second report
+
+
+async def test_unreadable_mail_is_flagged_and_reported_once(mailbox: Mailbox) -> None:
+    mailbox.deliver(b"\x00\x01\x02 sampah \xff\xfe\r\n")
+    mailbox.deliver(report_mail())
+    result = await mailbox.poller().poll_once()
+    assert (result.submitted, result.rejected) == (1, 1)
+    ((uid, reason),) = mailbox.rejections
+    assert uid > 0 and "not an email" in reason
+    flags = await mailbox.flags()
+    (rejected_flags,) = [f for key, f in flags.items() if key.startswith("uid:")]
+    assert REJECTED_KEYWORD in rejected_flags and "\\Seen" not in rejected_flags
+    assert (await mailbox.poller().poll_once()).rejected == 0
+    assert len(mailbox.rejections) == 1
+
+
+async def test_twenty_mails_are_each_submitted_exactly_once(mailbox: Mailbox) -> None:
+    messages = [report_mail(n) for n in range(20)]
+    for message in messages:
+        mailbox.deliver(message)
+    stopping = asyncio.Event()
+    # Batches of 7: `run` polls again at once while mail remains, then waits on the event.
+    running = asyncio.create_task(mailbox.poller(batch_size=7).run(stopping, interval_s=60))
+    await eventually(lambda: _true(len(mailbox.recorder.reports) >= 20), what="20 reports")
+    stopping.set()
+    await asyncio.wait_for(running, 10)
+    counts = Counter(r.report_id for r in mailbox.recorder.reports)
+    assert set(counts) == {stable_id("email", m["Message-ID"]) for m in messages}
+    assert set(counts.values()) == {1}
+    assert all("\\Seen" in f for f in (await mailbox.flags()).values())
+
+
+async def test_processed_mail_moves_to_the_configured_folder(mailbox: Mailbox) -> None:
+    message = report_mail()
+    mailbox.deliver(message)
+    assert (await mailbox.poller(processed_folder="Pantau Diproses").poll_once()).submitted == 1
+    assert await mailbox.flags() == {}
+    moved = await mailbox.flags("Pantau Diproses")
+    assert "\\Seen" in moved[message["Message-ID"]]
+
+
+async def test_wrong_password_fails_the_poll_not_the_loop(mailbox: Mailbox) -> None:
+    poller = ImapPoller(host=mailbox.server.host, port=mailbox.server.port, username=mailbox.user,
+                        password="salah", agency_id=AGENCY, submit=mailbox.recorder,
+                        security="plain", timeout_s=10)
+    with pytest.raises(imaplib.IMAP4.error):
+        await poller.poll_once()
+    assert mailbox.recorder.reports == []
+
+
+async def test_run_survives_failed_polls_and_stops_on_the_event(mailbox: Mailbox) -> None:
+    closed = ImapPoller(host="127.0.0.1", port=_closed_port(), username=mailbox.user,
+                        password=mailbox.password, agency_id=AGENCY, submit=mailbox.recorder,
+                        security="plain", timeout_s=2)
+    stopping = asyncio.Event()
+    running = asyncio.create_task(closed.run(stopping, interval_s=0.05))
+    await asyncio.sleep(0.3)  # several failed polls
+    assert not running.done()
+    stopping.set()
+    await asyncio.wait_for(running, 5)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
