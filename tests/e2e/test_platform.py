@@ -3,8 +3,10 @@
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
+import aiosmtplib
 import asyncpg
 import httpx
 import nats
@@ -31,6 +33,7 @@ PATROL = "patroli@bawaslu-pekalongan.example"
 
 
 APP_SECRET = b"e2e-whatsapp-app-secret"
+REPORT_MAILBOX = "lapor@bawaslu-pekalongan.example"
 VERIFY_TOKEN = "e2e-verify-token"
 
 
@@ -44,6 +47,7 @@ class Running:
     platform: PlatformSettings
     log: Path
     whatsapp: WhatsAppCloudPeer
+    mail_in_port: int
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +58,7 @@ async def running(platform: PlatformSettings, tmp_path_factory: pytest.TempPathF
     sink.start()
     peer = WhatsAppCloudPeer(access_token="e2e-token")
     await peer.__aenter__()
+    mail_in_port = free_port()
     stack = Platform(
         nats_url=platform.nats_url, database_url=platform.database_url,
         redis_url=platform.redis_url, smtp_port=sink.port, subject_root=platform.subject_root,
@@ -65,7 +70,10 @@ async def running(platform: PlatformSettings, tmp_path_factory: pytest.TempPathF
                    "PANTAU_NOTIFY_WHATSAPP_BASE_URL": peer.base_url,
                    "PANTAU_NOTIFY_WHATSAPP_PHONE_NUMBER_ID": peer.phone_number_id,
                    "PANTAU_NOTIFY_WHATSAPP_ACCESS_TOKEN": "e2e-token",
-                   "PANTAU_NOTIFY_WHATSAPP_PER_RECIPIENT_INTERVAL_S": "0.05"})
+                   "PANTAU_NOTIFY_WHATSAPP_PER_RECIPIENT_INTERVAL_S": "0.05",
+                   "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
+                   "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(mail_in_port),
+                   "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({REPORT_MAILBOX: AGENCY})})
     for service in ("intake", "triage", "notify", "gateway"):
         stack.command(service, "setup")
     for agency, name, region in ((AGENCY, "Bawaslu Kota Pekalongan", "33.75"),
@@ -84,7 +92,7 @@ async def running(platform: PlatformSettings, tmp_path_factory: pytest.TempPathF
             processes.wait_ready(60)
             yield Running(api=f"http://127.0.0.1:{stack.gateway_port}", key=key,
                           other_key=other_key, sink=sink, processes=processes,
-                          platform=platform, log=log, whatsapp=peer)
+                          platform=platform, log=log, whatsapp=peer, mail_in_port=mail_in_port)
         finally:
             codes = processes.stop(timeout_s=20)
             sink.stop()
@@ -310,3 +318,36 @@ async def test_a_whatsapp_message_becomes_a_report_with_a_receipt_and_news(
 
     told = await eventually(news, what="report-back on WhatsApp")
     assert "Pak Slamet" in told[0].body["text"]["body"]
+
+
+async def test_a_mail_from_the_public_becomes_a_report_with_a_receipt(
+        running: Running, api: httpx.AsyncClient) -> None:
+    mail = EmailMessage()
+    mail["From"] = "Budi Warga <budi.warga@example.id>"
+    mail["To"] = REPORT_MAILBOX
+    mail["Subject"] = "Laporan: ajakan rusuh setelah pemungutan suara"
+    mail["Message-ID"] = "<e2e-laporan-1@example.id>"
+    mail.set_content("Selamat siang,\n\nBeredar ajakan untuk menyerbu dan membakar kantor KPU "
+                     "Kota Pekalongan kalau paslon kalah: https://t.me/s/kanalrusuh/42\n\n"
+                     "Terima kasih.\nBudi")
+    for _ in range(2):  # a sender that did not see our 250 sends again
+        answer = await aiosmtplib.send(mail, hostname="127.0.0.1", port=running.mail_in_port)
+        assert answer[1].startswith("2.0.0 OK: report")
+
+    report_id = str(stable_id("email", "<e2e-laporan-1@example.id>"))
+    report = await eventually(lambda: report_with_case(api, report_id), what="mail triaged")
+    assert (report["channel"], report["url"]) == ("email", "https://t.me/s/kanalrusuh/42")
+    assert report["reporter_id"] and "budi" not in report["reporter_id"]
+    case = (await api.get(f"/v1/cases/{report['case_id']}")).json()
+    assert case["report_count"] == 1
+    assert "hasutan" in {c["category"] for c in case["categories"]}
+
+    async def receipt() -> list | None:
+        found = [m for m in running.sink.messages() if m["To"] == "budi.warga@example.id"]
+        return found or None
+
+    receipts = await eventually(receipt, what="receipt mail")
+    assert len(receipts) == 1
+    number = report_id.split("-")[0].upper()
+    assert receipts[0]["Subject"] == f"Laporan Anda diterima: nomor {number}"
+    assert receipts[0]["In-Reply-To"] == "<e2e-laporan-1@example.id>"

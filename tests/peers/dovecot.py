@@ -122,16 +122,23 @@ class Dovecot:
             (self.root / name).mkdir(mode=0o755)
         config = self.root / "dovecot.conf"
         config.write_text(_CONFIG.format(root=self.root, port=self.port, accounts=self._accounts))
-        self._process = subprocess.Popen([self.binary, "-F", "-c", str(config)],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self._wait_ready()
+        # A file, not a pipe: a pipe nobody reads would block Dovecot once it filled up.
+        with (self.root / "stderr.log").open("wb") as stderr:
+            self._process = subprocess.Popen([self.binary, "-F", "-c", str(config)],
+                                             stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_ready(self, timeout_s: float = 15.0) -> None:
         assert self._process is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                stderr = self._process.stderr.read().decode() if self._process.stderr else ""
+                stderr = (self.root / "stderr.log").read_text(errors="replace")
+                self._process = None
                 raise RuntimeError(f"dovecot exited at start: {stderr}{self.log()}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=1) as probe:
@@ -139,7 +146,6 @@ class Dovecot:
                         return
             except OSError:
                 time.sleep(0.05)
-        self.stop()
         raise RuntimeError(f"dovecot did not answer on {self.host}:{self.port}: {self.log()}")
 
     def stop(self) -> None:
@@ -150,8 +156,6 @@ class Dovecot:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-            if self._process.stderr:
-                self._process.stderr.close()
             self._process = None
         shutil.rmtree(self.root, ignore_errors=True)
 

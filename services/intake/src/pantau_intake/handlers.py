@@ -1,5 +1,7 @@
 """What intake does with each message it consumes and each read it answers."""
 
+import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -12,11 +14,13 @@ from pantau_shared.outbox import Outbox
 
 from . import normalise, repository
 from .flood import FloodGuard
+from .mail_intake import MailIntake
 
 
 class IntakeHandlers:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, reporter_pepper: bytes,
-                 flood: FloodGuard) -> None:
+                 flood: FloodGuard, mail: "MailIntake | None" = None) -> None:
+        self._mail = mail
         self._pool = pool
         self._outbox = outbox
         self._pepper = reporter_pepper
@@ -28,6 +32,9 @@ class IntakeHandlers:
                          subject_suffix=ReportSubmitted.SUBJECT, handler=self.report_submitted,
                          events=(ReportSubmitted,)),
         ]
+
+    def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+        return self._mail.tasks(stopping) if self._mail is not None else []
 
     def reads(self) -> dict[str, RpcHandler]:
         return {"report.get": self.get_report, "reporter.contact": self.reporter_contact}

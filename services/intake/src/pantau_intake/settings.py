@@ -1,11 +1,26 @@
-from typing import Self
+from typing import Literal, Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from pantau_shared.settings import PlatformSettings, ServiceSettings
 
 DEV_PEPPER = "dev-only-reporter-pepper"
+
+
+class ImapMailbox(BaseModel):
+    """An agency's existing report mailbox, read over IMAP."""
+
+    host: str
+    port: int = 993
+    username: str
+    password: SecretStr
+    agency_id: str
+    security: Literal["ssl", "starttls", "plain"] = "ssl"
+    mailbox: str = "INBOX"
+    # Where processed mail goes, when the server supports MOVE; else it is only marked seen.
+    processed_folder: str | None = None
+    interval_s: float = 60.0
 
 
 class IntakeSettings(ServiceSettings):
@@ -16,6 +31,16 @@ class IntakeSettings(ServiceSettings):
     reporter_pepper: SecretStr = SecretStr(DEV_PEPPER)
     # Reports a day from one sender before the rest are flagged as a flood (never dropped).
     sender_daily_limit: int = 50
+    # Mail forwarded to Pantau: an SMTP receiver, and which address reports to which agency,
+    # e.g. PANTAU_INTAKE_EMAIL_RECIPIENTS='{"lapor@bawaslu-pekalongan.go.id": "bawaslu-3375"}'.
+    email_smtp_enabled: bool = False
+    email_smtp_host: str = "127.0.0.1"
+    email_smtp_port: int = 2525
+    email_recipients: dict[str, str] = Field(default_factory=dict)
+    email_max_message_bytes: int = 25 * 1024 * 1024
+    email_max_attachment_bytes: int = 10 * 1024 * 1024
+    # Existing mailboxes read over IMAP (JSON list; passwords best from the secrets directory).
+    email_imap_mailboxes: list[ImapMailbox] = Field(default_factory=list)
 
     def check_for(self, platform: PlatformSettings) -> Self:
         if platform.environment == "production" and \

@@ -129,6 +129,26 @@ def render_report_back(snapshot: dict[str, Any], *, settings: NotifySettings, re
     return message
 
 
+def render_receipt(*, settings: NotifySettings, recipient: str, name: str | None, number: str,
+                   agency_id: str, in_reply_to: str | None) -> Message:
+    """The answer to a reporter's mail: their report number, in the same thread."""
+    text = (f"Yth. {name or 'Pelapor'},\n\nTerima kasih, laporan Anda kepada {agency_id} sudah "
+            f"kami terima dengan nomor {number}. Petugas akan memeriksanya, dan kami kabari "
+            "perkembangannya lewat email ini.\n\nPesan ini dikirim otomatis oleh Pantau.")
+    message = MIMEText(text, "plain", "utf-8")
+    message["Subject"] = Header(f"Laporan Anda diterima: nomor {number}", "utf-8")
+    message["From"] = settings.mail_from
+    message["To"] = recipient
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(idstring=f"receipt-{number}", domain="pantau.local")
+    # Keep the reply in the reporter's thread, and mark it automatic so it is never answered.
+    message["Auto-Submitted"] = "auto-replied"
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
+    return message
+
+
 class SmtpSender:
     """A small pool of open SMTP connections, reopened when the server drops them."""
 

@@ -34,6 +34,7 @@ from .email import (
     SmtpSender,
     TransientFailure,
     render_case_alert,
+    render_receipt,
     render_report_back,
     report_back_text,
 )
@@ -105,27 +106,36 @@ class NotifyHandlers:
             await self._whatsapp.aclose()
 
     async def report_received(self, envelope: Envelope[EventData]) -> None:
-        """Answer a WhatsApp report with its number, in the same chat, at once."""
+        """Answer a WhatsApp or email report with its number, where the reporter wrote from."""
         report = envelope.data
         assert isinstance(report, ReportReceived)
-        if report.channel != "whatsapp" or report.reporter_id is None or self._whatsapp is None:
+        on_whatsapp = report.channel == "whatsapp" and self._whatsapp is not None
+        if report.reporter_id is None or not (on_whatsapp or report.channel == "email"):
             return
         async with self._pool.acquire() as conn, conn.transaction():
             delivery = await repository.receipt(conn, report.report_id, report.agency_id,
-                                                report.reporter_id)
+                                                report.reporter_id, report.channel.value)
             if delivery["state"] != "pending":
                 return
             contact = await self._rpc.call(report.agency_id, "reporter.contact",
                                            reporter_id=report.reporter_id)
-            if not contact.get("phone"):
-                await repository.mark_skipped(conn, delivery["delivery_id"], "tanpa nomor")
+            address = contact.get("phone") if on_whatsapp else contact.get("email")
+            if not address:
+                await repository.mark_skipped(conn, delivery["delivery_id"], "tanpa kontak")
                 return
             number = str(report.report_id).split("-")[0].upper()
-            text = (f"Terima kasih, laporan Anda sudah kami terima dengan nomor {number}. "
-                    "Petugas akan memeriksanya, dan kami kabari perkembangannya di sini.")
             try:
-                wamid = await self._whatsapp.send_text(contact["phone"], text,
-                                                       reply_to=report.external_id)
+                if on_whatsapp:
+                    assert self._whatsapp is not None
+                    sent = await self._whatsapp.send_text(
+                        address, f"Terima kasih, laporan Anda sudah kami terima dengan nomor "
+                                 f"{number}. Petugas akan memeriksanya, dan kami kabari "
+                                 "perkembangannya di sini.", reply_to=report.external_id)
+                else:
+                    sent = await self._sender.send(render_receipt(
+                        settings=self._settings, recipient=address, name=contact.get("name"),
+                        number=number, agency_id=report.agency_id,
+                        in_reply_to=report.external_id))
             except TransientFailure as error:
                 await repository.mark_attempt_failed(conn, delivery["delivery_id"], str(error),
                                                      final=False, at=datetime.now(UTC))
@@ -134,7 +144,7 @@ class NotifyHandlers:
                 await repository.mark_attempt_failed(conn, delivery["delivery_id"], str(error),
                                                      final=True, at=datetime.now(UTC))
                 return
-            await repository.mark_sent(conn, delivery["delivery_id"], datetime.now(UTC), wamid)
+            await repository.mark_sent(conn, delivery["delivery_id"], datetime.now(UTC), sent)
 
     async def provider_status(self, envelope: Envelope[EventData]) -> None:
         status = envelope.data

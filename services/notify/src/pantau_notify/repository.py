@@ -195,13 +195,14 @@ async def mark_skipped(conn: asyncpg.Connection, delivery_id: UUID, reason: str)
 
 
 async def receipt(conn: asyncpg.Connection, report_id: UUID, agency_id: str,
-                  reporter_id: str) -> asyncpg.Record:
+                  reporter_id: str, channel: str) -> asyncpg.Record:
     """The receipt delivery of a report, created on first sight and locked."""
     await conn.execute(
         "INSERT INTO deliveries (delivery_id, report_id, agency_id, channel, recipient, template,"
-        " case_snapshot, recipient_key) VALUES ($1, $2, $3, 'whatsapp', $4, 'report_receipt',"
+        " case_snapshot, recipient_key) VALUES ($1, $2, $3, $6, $4, 'report_receipt',"
         " '{}'::jsonb, $5) ON CONFLICT (report_id, template) WHERE report_id IS NOT NULL"
-        " DO NOTHING", new_id(), report_id, agency_id, reporter_id, f"reporter:{reporter_id}")
+        " DO NOTHING", new_id(), report_id, agency_id, reporter_id, f"reporter:{reporter_id}",
+        channel)
     return await conn.fetchrow(
         "SELECT delivery_id, state FROM deliveries WHERE report_id = $1"
         " AND template = 'report_receipt' FOR UPDATE", report_id)

@@ -1,0 +1,65 @@
+"""Reports by email, in the intake process: the SMTP receiver and the IMAP pollers.
+
+Each mail is published as a `report.submitted` event, exactly as the gateway publishes an API
+report, and only then acknowledged to the mail server (250, or marked seen), so a crash in
+between makes the sender or the poller try again; the report id derived from the Message-ID
+makes that second try a duplicate the stream and intake drop.
+"""
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from pantau_shared.bus import Publisher
+from pantau_shared.contract import ReportSubmitted, stable_id
+
+from .email import ImapPoller, ReportMailHandler, SmtpReceiver
+from .settings import IntakeSettings
+
+log = logging.getLogger(__name__)
+
+
+class MailIntake:
+    def __init__(self, settings: IntakeSettings, publisher: Publisher,
+                 drain_timeout_s: float) -> None:
+        self._settings = settings
+        self._publisher = publisher
+        self._drain_timeout_s = drain_timeout_s
+
+    async def submit(self, report: ReportSubmitted) -> None:
+        await self._publisher.publish(self._publisher.envelope(
+            report, event_id=stable_id("report.submitted", str(report.report_id))))
+
+    async def rejected(self, uid: str, reason: str) -> None:
+        log.warning("mail %s not taken as a report: %s", uid, reason)
+
+    def tasks(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+        settings = self._settings
+        tasks: list[Coroutine[Any, Any, None]] = []
+        if settings.email_smtp_enabled:
+            tasks.append(self._receive(stopping))
+        for box in settings.email_imap_mailboxes:
+            poller = ImapPoller(
+                host=box.host, port=box.port, username=box.username,
+                password=box.password.get_secret_value(), agency_id=box.agency_id,
+                submit=self.submit, rejected=self.rejected, mailbox=box.mailbox,
+                security=box.security, processed_folder=box.processed_folder,
+                max_message_bytes=settings.email_max_message_bytes,
+                max_attachment_bytes=settings.email_max_attachment_bytes)
+            tasks.append(poller.run(stopping, interval_s=box.interval_s))
+        return tasks
+
+    async def _receive(self, stopping: asyncio.Event) -> None:
+        settings = self._settings
+        handler = ReportMailHandler(settings.email_recipients, self.submit,
+                                    max_attachment_bytes=settings.email_max_attachment_bytes)
+        receiver = SmtpReceiver(handler, host=settings.email_smtp_host,
+                                port=settings.email_smtp_port,
+                                max_message_bytes=settings.email_max_message_bytes)
+        await receiver.start()
+        log.info("receiving report mail on %s:%d", settings.email_smtp_host, receiver.port)
+        try:
+            await stopping.wait()
+        finally:
+            await receiver.stop(timeout_s=self._drain_timeout_s)
