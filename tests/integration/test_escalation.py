@@ -2,23 +2,16 @@
 
 import json
 from datetime import datetime, time
-from pathlib import Path
 
 import pytest
 
 from pantau_devstack.mailsink import MailSink
-from pantau_devstack.servers import free_port
 from pantau_notify import repository
-from pantau_notify.email import SmtpSender
-from pantau_notify.handlers import NotifyHandlers
-from pantau_notify.settings import NotifySettings
-from pantau_shared.bus import RpcClient
 from pantau_shared.contract import NotificationRequested
 from pantau_shared.links import ack_token_valid
 from pantau_shared.regions import WIB
-from pantau_shared.settings import PlatformSettings
-from tests.conftest import connect
-from tests.integration.test_services import LINKS, opened, wrap
+from tests.integration.conftest import LINKS
+from tests.integration.test_services import opened, wrap
 from tests.waiting import eventually
 
 ALWAYS = ([1, 2, 3, 4, 5, 6, 7], time(0, 0), time(23, 59, 59))
@@ -27,20 +20,6 @@ ALWAYS = ([1, 2, 3, 4, 5, 6, 7], time(0, 0), time(23, 59, 59))
 def never_today() -> tuple[list[int], time, time]:
     today = datetime.now(WIB).isoweekday()
     return [d for d in range(1, 8) if d != today], time(0, 0), time(23, 59, 59)
-
-
-@pytest.fixture
-async def notify(platform: PlatformSettings, tmp_path: Path):
-    sink = MailSink(tmp_path / "mail", free_port())
-    sink.start()
-    settings = NotifySettings(smtp_port=sink.port)
-    infra = await connect(platform, "notify")
-    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS,
-                              RpcClient(infra.nc, infra.subjects))
-    yield infra, handlers, sink
-    await handlers.close()
-    await infra.close()
-    sink.stop()
 
 
 async def team_with_members(pool, agency: str) -> dict[str, str]:

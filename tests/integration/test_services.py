@@ -3,7 +3,6 @@
 import asyncio
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -13,7 +12,7 @@ from pantau_devstack.servers import free_port
 from pantau_intake.flood import FloodGuard
 from pantau_intake.handlers import IntakeHandlers
 from pantau_notify.email import SmtpSender
-from pantau_notify.handlers import AckLinks, NotifyHandlers
+from pantau_notify.handlers import NotifyHandlers
 from pantau_notify.repository import add_subscription
 from pantau_notify.settings import NotifySettings
 from pantau_shared.bus import Reject, RetryLater, RpcClient
@@ -39,12 +38,10 @@ from pantau_triage.elections import Calendar
 from pantau_triage.handlers import TriageHandlers
 from pantau_triage.routing import Router
 from tests.conftest import connect
+from tests.integration.conftest import LINKS
 from tests.waiting import eventually
 
 RULES = ElectionRules(Calendar.load())
-
-LINKS = AckLinks("http://127.0.0.1:8080", b"test-ack-secret")
-
 
 def wrap(data: EventData) -> Envelope[EventData]:
     return Envelope(data=data, source="/test", agency_id=data.agency_id)  # type: ignore[attr-defined]
@@ -208,20 +205,6 @@ class RefusingRecipients:
 
     async def handle_DATA(self, server, session, envelope):
         return "250 OK"
-
-
-@pytest.fixture
-async def notify(platform: PlatformSettings, tmp_path: Path):
-    sink = MailSink(tmp_path / "mail", free_port())
-    sink.start()
-    settings = NotifySettings(smtp_port=sink.port)
-    infra = await connect(platform, "notify")
-    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS,
-                              RpcClient(infra.nc, infra.subjects))
-    yield infra, handlers, sink
-    await handlers.close()
-    await infra.close()
-    sink.stop()
 
 
 def opened(agency: str, region: str = "33.75", priority: int = 60) -> CaseOpened:

@@ -239,9 +239,9 @@ class NotificationChannel(StrEnum):
     WHATSAPP = "whatsapp"
 
 
-class NotificationRequested(EventData):
-    TYPE: ClassVar[str] = "notification.requested.v1"
-    SUBJECT: ClassVar[str] = "notification.requested"
+class DeliveryEvent(EventData):
+    """Fields every event about one delivery (a message to one recipient) carries."""
+
     KEY_FIELD: ClassVar[str] = "delivery_id"
 
     delivery_id: UUID
@@ -250,6 +250,12 @@ class NotificationRequested(EventData):
     channel: NotificationChannel
     template: str
     recipient_id: str
+
+
+class NotificationRequested(DeliveryEvent):
+    TYPE: ClassVar[str] = "notification.requested.v1"
+    SUBJECT: ClassVar[str] = "notification.requested"
+
     requested_at: AwareDatetime
     # 0 for the first alert; each escalation to the next person on duty adds one.
     escalation_level: int = 0
@@ -286,32 +292,18 @@ class NotificationStatus(EventData):
     error_title: str | None = None
 
 
-class NotificationSent(EventData):
+class NotificationSent(DeliveryEvent):
     TYPE: ClassVar[str] = "notification.sent.v1"
     SUBJECT: ClassVar[str] = "notification.sent"
-    KEY_FIELD: ClassVar[str] = "delivery_id"
 
-    delivery_id: UUID
-    agency_id: AgencyId
-    case_id: UUID
-    channel: NotificationChannel
-    template: str
-    recipient_id: str
     sent_at: AwareDatetime
     provider_message_id: str | None = None
 
 
-class NotificationFailed(EventData):
+class NotificationFailed(DeliveryEvent):
     TYPE: ClassVar[str] = "notification.failed.v1"
     SUBJECT: ClassVar[str] = "notification.failed"
-    KEY_FIELD: ClassVar[str] = "delivery_id"
 
-    delivery_id: UUID
-    agency_id: AgencyId
-    case_id: UUID
-    channel: NotificationChannel
-    template: str
-    recipient_id: str
     failed_at: AwareDatetime
     reason: str
     permanent: bool
