@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pantau_devstack.mailsink import MailSink
 from pantau_devstack.servers import free_port
+from pantau_devstack.whatsapp_cloud import WhatsAppCloudPeer
 from pantau_notify.email import SmtpSender, render_case_alert
 from pantau_notify.settings import NotifySettings
 from pantau_notify.whatsapp import WhatsAppClient
-from tests.peers.whatsapp_cloud import WhatsAppCloudPeer
 
 SNAPSHOT = {
     "case_id": "018d9a1e-3c40-7b3b-8c1e-5f2a6b7c8d91", "agency_id": "bawaslu-3375",

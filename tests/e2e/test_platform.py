@@ -15,15 +15,15 @@ import pytest
 from pantau_devstack.mailsink import MailSink
 from pantau_devstack.processes import Platform, ServiceProcesses
 from pantau_devstack.servers import free_port
-from pantau_shared.contract import Subjects, stable_id
-from pantau_shared.settings import PlatformSettings
-from tests.peers.whatsapp_cloud import (
+from pantau_devstack.whatsapp_cloud import (
     WhatsAppCloudPeer,
     post_webhook,
     status,
     text_message,
     verify_subscription,
 )
+from pantau_shared.contract import Subjects, stable_id
+from pantau_shared.settings import PlatformSettings
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e

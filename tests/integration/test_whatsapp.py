@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from pantau_devstack import whatsapp_cloud as meta
+from pantau_devstack.whatsapp_cloud import WhatsAppCloudPeer
 from pantau_gateway.whatsapp_webhook import (
     WebhookBatch,
     WebhookError,
@@ -27,8 +29,6 @@ from pantau_notify.whatsapp import (
     TransientFailure,
     WhatsAppClient,
 )
-from tests.peers import whatsapp_cloud as meta
-from tests.peers.whatsapp_cloud import WhatsAppCloudPeer
 
 TO = "6281234567890"
 OTHER = "6285712345678"

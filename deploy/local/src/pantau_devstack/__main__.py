@@ -1,11 +1,15 @@
 """pantau-dev: the whole platform on one machine, for trying Pantau and for development.
 
-    pantau-dev up      servers, migrations, the four services, a demo agency; Ctrl-C stops all
+    pantau-dev up                  servers, migrations, the four services, a demo agency, a local
+                                   mail server and WhatsApp Cloud API; Ctrl-C stops all
+    pantau-dev whatsapp TEXT       send the running platform a WhatsApp message, as Meta would
+    pantau-dev mail TEXT           send the running platform's report mailbox an email
 """
 
 import argparse
 import asyncio
 import email.message
+import json
 import os
 import signal
 import sys
@@ -13,15 +17,24 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from .local_channels import LocalWhatsApp, send_mail, send_whatsapp
 from .mailsink import MailSink
 from .processes import Platform, ServiceProcesses
 from .servers import free_port
 from .stack import ensure_database, start_servers
+from .whatsapp_cloud import PHONE_NUMBER_ID
 
 DEMO_AGENCY = "bawaslu-3375"
 DEMO_REGION = "33.75"
 DEMO_PATROL = "patroli@bawaslu-pekalongan.example"
 DEMO_SUPERVISOR = "koordinator@bawaslu-pekalongan.example"
+DEMO_MAILBOX = "lapor@bawaslu-pekalongan.example"
+# Development-only secrets of the local WhatsApp Business app (the gateway refuses none of them,
+# but a production deployment sets its own).
+DEV_APP_SECRET = "dev-whatsapp-app-secret"
+DEV_VERIFY_TOKEN = "dev-whatsapp-verify-token"
+DEV_ACCESS_TOKEN = "dev-whatsapp-access-token"
+ACK_MINUTES = "2"
 
 
 def say(text: str) -> None:
@@ -43,7 +56,7 @@ def seed_demo(platform: Platform, home: Path) -> str:
         key_file.chmod(0o600)
     team = platform.command("notify", "add-team", "--agency", DEMO_AGENCY,
                             "--name", "Tim Patroli Siber Kota Pekalongan", "--region", DEMO_REGION,
-                            "--ack-minutes", "15", "--supervisor-email", DEMO_SUPERVISOR)
+                            "--ack-minutes", ACK_MINUTES, "--supervisor-email", DEMO_SUPERVISOR)
     platform.command("notify", "add-member", "--team-id", team, "--name", "Petugas jaga",
                      "--email", DEMO_PATROL, "--position", "0", "--shift", "* 00:00-00:00")
     return key
@@ -68,11 +81,17 @@ Then, with the report_id it returns:
   curl -sS {api}/v1/cases/CASE_ID/notifications -H 'X-API-Key: {key}'    # the patrol alert
 
 Patrol alerts go by email to the member on duty ({DEMO_PATROL}); unacknowledged after
-15 minutes they escalate to {DEMO_SUPERVISOR}. Each alert has a link to acknowledge it, or:
+{ACK_MINUTES} minutes they escalate to {DEMO_SUPERVISOR}. Each alert has a link to acknowledge it, or:
   curl -sS -X POST {api}/v1/notifications/DELIVERY_ID/ack -H 'X-API-Key: {key}' \
        -H 'Content-Type: application/json' -d '{{"actor": "Siti"}}'
 The local mail server keeps every message in {mail_dir}/*.eml and prints a line here for
-each one. Ctrl-C stops everything.
+each one; the local WhatsApp Cloud API prints every message Pantau sends.
+
+Report as the public does, from another terminal:
+  .venv/bin/pantau-dev whatsapp 'Kades bagi amplop 100 ribu ke warga, coblos nomor 2'
+  .venv/bin/pantau-dev mail 'Ada ajakan membakar kantor KPU kalau paslon kalah'
+(the reporter gets the report number back, and news when the case changes state).
+Ctrl-C stops everything.
 """
 
 
@@ -93,10 +112,25 @@ def up(home: Path, gateway_port: int) -> int:
     if not smtp_host:
         sink = MailSink(home / "mail", smtp_port, on_message=announce)
         sink.start()
+    whatsapp = LocalWhatsApp(free_port(8090))
+    whatsapp.start()
+    dev = {"gateway_port": gateway_port, "mail_port": free_port(2525),
+           "app_secret": DEV_APP_SECRET, "mailbox": DEMO_MAILBOX}
+    (home / "dev.json").write_text(json.dumps(dev))
     platform = Platform(nats_url=servers.nats_url, database_url=servers.database_url,
                         redis_url=servers.redis_url, smtp_port=smtp_port,
                         gateway_port=gateway_port,
-                        extra_env={"PANTAU_LOG_FORMAT": "text"})
+                        extra_env={
+                            "PANTAU_LOG_FORMAT": "text",
+                            "PANTAU_GATEWAY_WHATSAPP_APP_SECRET": DEV_APP_SECRET,
+                            "PANTAU_GATEWAY_WHATSAPP_VERIFY_TOKEN": DEV_VERIFY_TOKEN,
+                            "PANTAU_NOTIFY_WHATSAPP_BASE_URL": whatsapp.base_url,
+                            "PANTAU_NOTIFY_WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+                            "PANTAU_NOTIFY_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
+                            "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
+                            "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(dev["mail_port"]),
+                            "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({DEMO_MAILBOX: DEMO_AGENCY}),
+                        })
     services = ServiceProcesses(platform)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -119,18 +153,33 @@ def up(home: Path, gateway_port: int) -> int:
             say("services stopped: " + ", ".join(f"{k}={v}" for k, v in codes.items()))
         if sink is not None:
             sink.stop()
+        whatsapp.stop()
         servers.stop()
         say("stopped")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pantau-dev")
-    parser.add_argument("command", nargs="?", default="up", choices=["up"])
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("PANTAU_DEV_HOME",
                                                                          ".pantau")))
-    parser.add_argument("--gateway-port", type=int, default=8080)
+    commands = parser.add_subparsers(dest="command")
+    start = commands.add_parser("up", help="run the whole platform (the default)")
+    start.add_argument("--gateway-port", type=int, default=8080)
+    message = commands.add_parser("whatsapp", help="send a WhatsApp message to the platform")
+    message.add_argument("text")
+    message.add_argument("--from", dest="sender", default="6281234567890")
+    message.add_argument("--name", default="Warga Pelapor")
+    mail = commands.add_parser("mail", help="send an email to the platform's report mailbox")
+    mail.add_argument("text")
+    mail.add_argument("--from", dest="sender", default="Warga Pelapor <warga@example.id>")
+    mail.add_argument("--subject", default="Laporan dugaan pelanggaran pemilu")
     args = parser.parse_args(argv)
-    sys.exit(up(args.home.resolve(), args.gateway_port))
+    home = args.home.resolve()
+    if args.command == "whatsapp":
+        sys.exit(send_whatsapp(home, args.text, args.sender, args.name))
+    if args.command == "mail":
+        sys.exit(send_mail(home, args.text, args.sender, args.subject))
+    sys.exit(up(home, getattr(args, "gateway_port", 8080)))
 
 
 if __name__ == "__main__":

@@ -23,10 +23,12 @@ async def add_subscription(pool: asyncpg.Pool, *, agency_id: str, name: str, add
 async def matching_subscriptions(conn: asyncpg.Connection, *, agencies: list[str],
                                  region_code: str | None, categories: list[str],
                                  priority: int) -> list[asyncpg.Record]:
+    # A case whose place is unknown (a WhatsApp or email report) reaches every team and mailbox
+    # of its agencies: one alert too many beats none.
     return await conn.fetch(
         "SELECT subscription_id, agency_id, channel, address FROM subscriptions WHERE active"
         " AND agency_id = ANY($1::text[]) AND min_priority <= $4"
-        " AND (region_prefix IS NULL OR $2::text LIKE region_prefix || '%')"
+        " AND (region_prefix IS NULL OR $2::text IS NULL OR $2::text LIKE region_prefix || '%')"
         " AND (categories IS NULL OR categories && $3::text[])",
         agencies, region_code, categories, priority)
 
@@ -129,9 +131,10 @@ async def add_member(pool: asyncpg.Pool, *, team_id: UUID, name: str, email: str
 async def matching_teams(conn: asyncpg.Connection, *, agencies: list[str],
                          region_code: str | None, categories: list[str],
                          priority: int) -> list[asyncpg.Record]:
+    # As for subscriptions: an unknown place matches every region.
     return await conn.fetch(
         "SELECT * FROM teams WHERE agency_id = ANY($1::text[]) AND min_priority <= $4"
-        " AND (region_prefix IS NULL OR $2::text LIKE region_prefix || '%')"
+        " AND (region_prefix IS NULL OR $2::text IS NULL OR $2::text LIKE region_prefix || '%')"
         " AND (categories IS NULL OR categories && $3::text[])",
         agencies, region_code, categories, priority)
 

@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -114,7 +115,10 @@ class WhatsAppCloudPeer:
     """The Cloud API on loopback. `async with WhatsAppCloudPeer() as peer: peer.base_url`."""
 
     def __init__(self, *, access_token: str = "peer-access-token",
-                 phone_number_id: str = PHONE_NUMBER_ID, api_version: str = "v21.0") -> None:
+                 phone_number_id: str = PHONE_NUMBER_ID, api_version: str = "v21.0",
+                 port: int = 0, on_send: Callable[["Received"], None] | None = None) -> None:
+        self._port = port
+        self._on_send = on_send
         self.access_token = access_token
         self.phone_number_id = phone_number_id
         self.api_version = api_version
@@ -130,7 +134,7 @@ class WhatsAppCloudPeer:
         app.router.add_get("/{version}/{media_id}", self._media_metadata)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.base_url = f"http://{host}:{port}"
@@ -200,6 +204,8 @@ class WhatsAppCloudPeer:
             self._state.stalls -= 1
             await self._release.wait()
         self._state.received.append(Received(number, body, response.status, arrived, wamid))
+        if self._on_send is not None:
+            self._on_send(self._state.received[-1])
         return response
 
     def _answer_send(self, request: web.Request, number: str,
