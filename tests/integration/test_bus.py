@@ -281,7 +281,11 @@ async def test_draining_finishes_work_in_flight_before_stopping(infra: Infrastru
     asyncio.get_running_loop().call_later(0.1, release.set)
     await loop.drain(timeout=5)
     assert finished == [data.report_id]
-    # Acknowledged while draining: nothing is left for the next instance.
-    info = await infra.js.consumer_info(stream, durable)
-    assert (info.num_ack_pending, info.num_pending) == (0, 0)
+    # Acknowledged while draining: nothing is left for the next instance. (The server applies
+    # acks asynchronously, so the consumer's counters settle a moment later.)
+    async def settled() -> bool:
+        info = await infra.js.consumer_info(stream, durable)
+        return (info.num_ack_pending, info.num_pending, info.num_redelivered) == (0, 0, 0)
+
+    await eventually(settled, timeout=5, what="acknowledged")
     await infra.js.delete_consumer(stream, durable)
