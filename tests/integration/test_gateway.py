@@ -13,6 +13,7 @@ from pantau_gateway import auth, repository
 from pantau_gateway.app import create_app
 from pantau_gateway.settings import GatewaySettings
 from pantau_shared.contract import Subjects
+from pantau_shared.links import ack_token
 from pantau_shared.settings import PlatformSettings
 
 SETTINGS = GatewaySettings(max_body_bytes=4096, default_rate_limit=1000)
@@ -134,3 +135,18 @@ def test_health_request_ids_and_openapi(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert {"/v1/reports", "/v1/reports/{report_id}", "/v1/cases/{case_id}",
             "/v1/cases/{case_id}/notifications"} <= set(spec["paths"])
+
+
+def test_ack_links_open_a_confirmation_page_only_with_a_valid_token(
+        client: TestClient, platform: PlatformSettings) -> None:
+    delivery = "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92"
+    token = ack_token(platform.ack_link_secret.get_secret_value().encode(), "bawaslu-3375",
+                      delivery)
+    page = client.get(f"/ack/bawaslu-3375/{delivery}", params={"t": token})
+    assert page.status_code == 200 and "Saya tangani kasus ini" in page.text
+    is_problem(client.get(f"/ack/bawaslu-1771/{delivery}", params={"t": token}), 403)
+    is_problem(client.post(f"/ack/bawaslu-3375/{delivery}", data={"t": "0" * 32, "actor": "x"}),
+               403)
+    # A valid link while notify is down: the person is told, nothing is recorded.
+    down = client.post(f"/ack/bawaslu-3375/{delivery}", data={"t": token, "actor": "Siti"})
+    assert down.status_code == 503 and "Konfirmasi gagal" in down.text
