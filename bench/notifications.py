@@ -27,7 +27,7 @@ from pantau_devstack.servers import free_port
 from pantau_devstack.whatsapp_cloud import WhatsAppCloudPeer
 from pantau_notify.email import SmtpSender, render_case_alert
 from pantau_notify.settings import NotifySettings
-from pantau_notify.whatsapp import WhatsAppClient
+from pantau_shared.whatsapp import WhatsAppClient
 
 SNAPSHOT = {
     "case_id": "018d9a1e-3c40-7b3b-8c1e-5f2a6b7c8d91", "agency_id": "bawaslu-3375",

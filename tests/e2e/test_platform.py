@@ -1,5 +1,6 @@
 """The four services as separate processes on real servers: what a user of the API sees."""
 
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pantau_devstack.processes import Platform, ServiceProcesses
 from pantau_devstack.servers import free_port
 from pantau_devstack.whatsapp_cloud import (
     WhatsAppCloudPeer,
+    image_message,
     post_webhook,
     status,
     text_message,
@@ -71,6 +73,8 @@ async def running(platform: PlatformSettings, tmp_path_factory: pytest.TempPathF
                    "PANTAU_NOTIFY_WHATSAPP_PHONE_NUMBER_ID": peer.phone_number_id,
                    "PANTAU_NOTIFY_WHATSAPP_ACCESS_TOKEN": "e2e-token",
                    "PANTAU_NOTIFY_WHATSAPP_PER_RECIPIENT_INTERVAL_S": "0.05",
+                   "PANTAU_INTAKE_WHATSAPP_BASE_URL": peer.base_url,
+                   "PANTAU_INTAKE_WHATSAPP_ACCESS_TOKEN": "e2e-token",
                    "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
                    "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(mail_in_port),
                    "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({REPORT_MAILBOX: AGENCY})})
@@ -351,3 +355,21 @@ async def test_a_mail_from_the_public_becomes_a_report_with_a_receipt(
     number = report_id.split("-")[0].upper()
     assert receipts[0]["Subject"] == f"Laporan Anda diterima: nomor {number}"
     assert receipts[0]["In-Reply-To"] == "<e2e-laporan-1@example.id>"
+
+
+async def test_a_whatsapp_photo_is_fetched_and_hashed_as_evidence(
+        running: Running, api: httpx.AsyncClient) -> None:
+    photo = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40  # a JPEG's first bytes and a body
+    media_id = running.whatsapp.add_media(photo, "image/jpeg")
+    payload = image_message("6281377788899", media_id, sha256=hashlib.sha256(photo).hexdigest(),
+                            caption="Foto amplop serangan fajar di RT 3 Podosugih")
+    wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    hook = f"{running.api}/webhooks/whatsapp/{AGENCY}"
+    assert (await post_webhook(hook, payload, APP_SECRET)).status_code == 200
+    report = await eventually(lambda: report_with_case(api, str(stable_id("whatsapp", wamid))),
+                              what="photo report triaged")
+    assert report["text"] == "Foto amplop serangan fajar di RT 3 Podosugih"
+    assert report["attachments"] == [{
+        "media_id": media_id, "mime_type": "image/jpeg", "filename": None,
+        "sha256": hashlib.sha256(photo).hexdigest(), "size": len(photo)}]
+    assert running.whatsapp.downloads(media_id) == 1

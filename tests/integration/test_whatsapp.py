@@ -19,7 +19,7 @@ from pantau_gateway.whatsapp_webhook import (
     signature_valid,
     verify_handshake,
 )
-from pantau_notify.whatsapp import (
+from pantau_shared.whatsapp import (
     PermanentFailure,
     RecipientPacer,
     ReengagementRequired,

@@ -127,6 +127,8 @@ def up(home: Path, gateway_port: int) -> int:
                             "PANTAU_NOTIFY_WHATSAPP_BASE_URL": whatsapp.base_url,
                             "PANTAU_NOTIFY_WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
                             "PANTAU_NOTIFY_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
+                            "PANTAU_INTAKE_WHATSAPP_BASE_URL": whatsapp.base_url,
+                            "PANTAU_INTAKE_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
                             "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
                             "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(dev["mail_port"]),
                             "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({DEMO_MAILBOX: DEMO_AGENCY}),

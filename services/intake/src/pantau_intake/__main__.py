@@ -6,21 +6,28 @@ from collections.abc import Sequence
 from pantau_shared.bus import Publisher
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
+from pantau_shared.whatsapp import WhatsAppClient
 from pantau_shared.worker import worker_main
 
 from .flood import FloodGuard
 from .handlers import IntakeHandlers
 from .mail_intake import MailIntake
+from .media import MediaEvidence
 from .settings import IntakeSettings
 
 
 def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSettings) -> IntakeHandlers:
     mail = MailIntake(settings, Publisher(infra.js, infra.subjects, source="/pantau/intake/email"),
                       platform.drain_timeout_s)
+    whatsapp = None
+    if settings.whatsapp_base_url and settings.whatsapp_access_token:
+        whatsapp = WhatsAppClient(settings.whatsapp_base_url, "",
+                                  settings.whatsapp_access_token.get_secret_value(),
+                                  api_version=settings.whatsapp_api_version)
     return IntakeHandlers(infra.pool, infra.outbox,
                           settings.reporter_pepper.get_secret_value().encode(),
                           FloodGuard(infra.redis, platform.subject_root,
-                                     settings.sender_daily_limit), mail)
+                                     settings.sender_daily_limit), mail, MediaEvidence(whatsapp))
 
 
 def check(platform: PlatformSettings, settings: IntakeSettings) -> None:

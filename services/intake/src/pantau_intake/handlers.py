@@ -15,12 +15,15 @@ from pantau_shared.outbox import Outbox
 from . import normalise, repository
 from .flood import FloodGuard
 from .mail_intake import MailIntake
+from .media import MediaEvidence
 
 
 class IntakeHandlers:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, reporter_pepper: bytes,
-                 flood: FloodGuard, mail: "MailIntake | None" = None) -> None:
+                 flood: FloodGuard, mail: "MailIntake | None" = None,
+                 media: MediaEvidence | None = None) -> None:
         self._mail = mail
+        self._media = media or MediaEvidence(None)
         self._pool = pool
         self._outbox = outbox
         self._pepper = reporter_pepper
@@ -36,6 +39,9 @@ class IntakeHandlers:
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
         return self._mail.tasks(stopping) if self._mail is not None else []
 
+    async def close(self) -> None:
+        await self._media.aclose()
+
     def reads(self) -> dict[str, RpcHandler]:
         return {"report.get": self.get_report, "reporter.contact": self.reporter_contact}
 
@@ -47,6 +53,10 @@ class IntakeHandlers:
         if not (report.text and report.text.strip()) and not report.url \
                 and not report.attachments:
             raise Reject("a report needs text, a URL or an attachment")
+        if report.attachments:
+            # Fetched before any write, so a failed download leaves nothing half stored.
+            report = report.model_copy(update={
+                "attachments": await self._media.hashed(report.attachments)})
         contacts = normalise.contact_keys(report.reporter)
         async with self._pool.acquire() as conn:
             reporter_id = None

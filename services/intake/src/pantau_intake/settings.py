@@ -39,6 +39,11 @@ class IntakeSettings(ServiceSettings):
     email_recipients: dict[str, str] = Field(default_factory=dict)
     email_max_message_bytes: int = 25 * 1024 * 1024
     email_max_attachment_bytes: int = 10 * 1024 * 1024
+    # WhatsApp media (photos, videos, documents sent as reports) are fetched through the Graph
+    # API to hash them: the base URL (https://graph.facebook.com) and the agency's token.
+    whatsapp_base_url: str | None = None
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_api_version: str = "v21.0"
     # Existing mailboxes read over IMAP (JSON list; passwords best from the secrets directory).
     email_imap_mailboxes: list[ImapMailbox] = Field(default_factory=list)
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from pantau_shared.bus import RpcClient
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
+from pantau_shared.whatsapp import WhatsAppClient
 from pantau_shared.worker import AdminCommand, worker_main
 
 from . import repository
@@ -15,7 +16,6 @@ from .email import SmtpSender
 from .handlers import AckLinks, NotifyHandlers
 from .roster import parse_shift
 from .settings import NotifySettings
-from .whatsapp import WhatsAppClient
 
 
 def build(infra: Infrastructure, platform: PlatformSettings,

@@ -16,20 +16,13 @@ from typing import Any
 import aiosmtplib
 
 from pantau_shared.contract import TAXONOMY, Category, PriorityLevel
+from pantau_shared.providers import PermanentFailure, TransientFailure
 from pantau_shared.regions import local_time
 
 from .settings import NotifySettings
 
 PRIORITY_LABELS = {PriorityLevel.LOW: "rendah", PriorityLevel.MEDIUM: "sedang",
                    PriorityLevel.HIGH: "tinggi", PriorityLevel.CRITICAL: "kritis"}
-
-
-class PermanentFailure(Exception):
-    """The provider refused for good (unknown mailbox, rejected sender): do not retry."""
-
-
-class TransientFailure(Exception):
-    """The provider could not take the message now: retry later."""
 
 
 @functools.cache

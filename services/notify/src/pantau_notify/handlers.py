@@ -27,6 +27,7 @@ from pantau_shared.contract import (
 )
 from pantau_shared.links import ack_token
 from pantau_shared.outbox import Outbox
+from pantau_shared.whatsapp import ReengagementRequired, WhatsAppClient
 
 from . import repository
 from .email import (
@@ -40,7 +41,6 @@ from .email import (
 )
 from .roster import Shift, on_duty
 from .settings import NotifySettings
-from .whatsapp import ReengagementRequired, WhatsAppClient
 
 log = logging.getLogger(__name__)
 

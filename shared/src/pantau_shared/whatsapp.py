@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .email import PermanentFailure, TransientFailure
+from .providers import PermanentFailure, TransientFailure
 
 __all__ = [
     "GraphError",
