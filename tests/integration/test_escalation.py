@@ -7,7 +7,7 @@ import pytest
 
 from pantau_devstack.mailsink import MailSink
 from pantau_notify import repository
-from pantau_shared.contract import NotificationRequested
+from pantau_shared.contract import CaseState, CaseUpdated, NotificationRequested
 from pantau_shared.links import ack_token_valid
 from pantau_shared.regions import WIB
 from tests.integration.conftest import LINKS
@@ -109,3 +109,17 @@ def test_ack_links_are_signed_per_agency_and_delivery() -> None:
                            "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92", token)
     assert not ack_token_valid(b"test-ack-secret", "bawaslu-1771",
                                "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92", token)
+
+
+async def test_updates_of_a_case_do_not_alert_the_team_again(notify, agency: str) -> None:
+    infra, handlers, _ = notify
+    await team_with_members(infra.pool, agency)
+    case = opened(agency)
+    await handlers.case_changed(wrap(case))
+    update = CaseUpdated(
+        case_id=case.case_id, agency_id=agency, updated_at=datetime.now(UTC),
+        change="report_attached", state=CaseState.NEW, region_code=case.region_code,
+        categories=case.categories, priority=case.priority + 10,
+        priority_level=case.priority_level, report_count=2, reporter_count=2)
+    await handlers.case_changed(wrap(update))
+    assert await send_requested(infra, handlers, agency) == [f"andi@{agency}.id"]

@@ -5,14 +5,16 @@ number. Meta retries a webhook for days, so the report id and the event id are d
 message id: a repeated delivery is dropped by the stream and, later, by intake.
 """
 
+import logging
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from nats.errors import Error as NatsError
 
+from pantau_shared.bus import RpcError
 from pantau_shared.contract import (
     Attachment,
     Channel,
@@ -37,6 +39,9 @@ from .whatsapp_webhook import (
 
 router = APIRouter(prefix="/webhooks/whatsapp", include_in_schema=False)
 REPORTED_STATUSES = frozenset({"sent", "delivered", "read", "failed", "deleted"})
+# Payload of the acknowledge button in patrol alerts (notify's alert template).
+ACK_PREFIX = "ack:"
+log = logging.getLogger(__name__)
 URL = re.compile(r"https?://\S+|(?:www\.)?(?:facebook|instagram|tiktok|youtube|x|twitter)\.com/\S+",
                  re.IGNORECASE)
 
@@ -77,6 +82,9 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
         raise Problem(400, str(error)) from error
     try:
         for message in batch.messages:
+            if (message.reply_id or "").startswith(ACK_PREFIX):
+                await acknowledge(state, agency_id, message)
+                continue
             report = to_report(agency_id, message)
             await state.publisher.publish(state.publisher.envelope(
                 report, event_id=stable_id("report.submitted", str(report.report_id))))
@@ -94,6 +102,19 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
         # Meta retries a webhook that did not get 200, so nothing is lost by refusing now.
         raise Problem(503, f"could not queue the webhook, retry: {error}") from error
     return Response(status_code=200)
+
+
+async def acknowledge(state: Any, agency_id: str, message: InboundMessage) -> None:
+    """A patrol member tapped the alert's button: acknowledge that delivery, no report."""
+    delivery_id = (message.reply_id or "").removeprefix(ACK_PREFIX)
+    try:
+        await state.rpc.call(agency_id, "notification.ack", delivery_id=delivery_id,
+                             actor=message.profile_name or f"+{message.from_phone}",
+                             via="whatsapp")
+    except RpcError as error:
+        if error.status >= 500:
+            raise Problem(503, f"could not record the acknowledgement, retry: {error}") from error
+        log.warning("acknowledgement from WhatsApp refused: %s", error)
 
 
 def to_report(agency_id: str, message: InboundMessage) -> ReportSubmitted:

@@ -12,8 +12,10 @@ import asyncpg
 
 from pantau_shared.bus import NotFound, RetryLater, RpcClient, RpcHandler, Subscription
 from pantau_shared.contract import (
+    TAXONOMY,
     CaseOpened,
     CaseUpdated,
+    Category,
     Envelope,
     EventData,
     NotificationAcknowledged,
@@ -23,6 +25,7 @@ from pantau_shared.contract import (
     NotificationSent,
     NotificationStatus,
     NotificationView,
+    PriorityLevel,
     ReportReceived,
 )
 from pantau_shared.links import ack_token
@@ -31,6 +34,7 @@ from pantau_shared.whatsapp import ReengagementRequired, WhatsAppClient
 
 from . import repository
 from .email import (
+    PRIORITY_LABELS,
     PermanentFailure,
     SmtpSender,
     TransientFailure,
@@ -59,6 +63,22 @@ class AckLinks:
     def ack_url(self, agency_id: str, delivery_id: str) -> str:
         token = ack_token(self._secret, agency_id, delivery_id)
         return f"{self._base}/ack/{agency_id}/{delivery_id}?t={token}"
+
+
+def alert_components(snapshot: dict[str, Any], delivery_id: str,
+                     settings: NotifySettings) -> list[dict[str, Any]]:
+    """Template parameters: priority, categories, summary and link; the button's payload
+    carries the delivery, so the member's tap acknowledges exactly this alert."""
+    categories = ", ".join(TAXONOMY[Category(c["category"])].label
+                           for c in snapshot.get("categories", [])) or "belum terklasifikasi"
+    texts = [PRIORITY_LABELS[PriorityLevel(snapshot["priority_level"])], categories,
+             (snapshot.get("summary") or "-")[:200],
+             settings.case_link_base + snapshot["case_id"]]
+    return [
+        {"type": "body", "parameters": [{"type": "text", "text": t} for t in texts]},
+        {"type": "button", "sub_type": "quick_reply", "index": "0",
+         "parameters": [{"type": "payload", "payload": f"ack:{delivery_id}"}]},
+    ]
 
 
 def _shift(text: str) -> Shift:
@@ -185,7 +205,10 @@ class NotifyHandlers:
                 categories=[c["category"] for c in snapshot.get("categories", [])],
                 priority=case.priority)
             for team in teams:
-                await self._alert_team(conn, team, case.case_id, snapshot, level=0, after=-1)
+                # A team is alerted once per case; later steps are the escalation's.
+                if not await repository.team_alerted(conn, case.case_id, team["team_id"]):
+                    await self._alert_team(conn, team, case.case_id, snapshot, level=0,
+                                           after=-1)
             for reporter_id in reporters:
                 # Keyed by state, so each step of the case is told once; the contact is looked
                 # up only when sending, so notify never stores it.
@@ -220,14 +243,18 @@ class NotifyHandlers:
             if member["position"] <= after or member["member_id"] in alerted:
                 continue
             shifts = [_shift(text) for text in member["shifts"]]
-            if not member["email"] or not on_duty(shifts, now, team["region_prefix"]):
+            reachable = member["email"] or (member["whatsapp"] and self._whatsapp is not None)
+            if not reachable or not on_duty(shifts, now, team["region_prefix"]):
                 continue
+            # Patrol members on shift see WhatsApp first; email stays the fallback.
+            by_whatsapp = bool(member["whatsapp"]) and self._whatsapp is not None
             return await self._request(
                 conn, case_id, snapshot, agency_id=team["agency_id"],
-                recipient_key=f"member:{member['member_id']}", channel="email",
-                address=member["email"], template=CASE_ALERT, level=level,
-                team_id=team["team_id"], member_id=member["member_id"],
-                ack_minutes=team["ack_minutes"])
+                recipient_key=f"member:{member['member_id']}",
+                channel="whatsapp" if by_whatsapp else "email",
+                address=member["whatsapp"] if by_whatsapp else member["email"],
+                template=CASE_ALERT, level=level, team_id=team["team_id"],
+                member_id=member["member_id"], ack_minutes=team["ack_minutes"])
         if team["supervisor_email"]:
             return await self._request(
                 conn, case_id, snapshot, agency_id=team["agency_id"],
@@ -297,7 +324,7 @@ class NotifyHandlers:
                 return
             now = datetime.now(UTC)
             try:
-                message_id = await self._send(delivery, str(request.delivery_id))
+                message_id = await self._send(conn, delivery, str(request.delivery_id))
                 if message_id is None:
                     await repository.mark_skipped(conn, request.delivery_id,
                                                   "pelapor tidak meminta kabar atau tanpa kontak")
@@ -326,10 +353,25 @@ class NotifyHandlers:
             # Raised after the commit, so the attempt count survives the redelivery.
             raise RetryLater(retry)
 
-    async def _send(self, delivery: asyncpg.Record, delivery_id: str) -> str | None:
+    async def _send(self, conn: asyncpg.Connection, delivery: Any,
+                    delivery_id: str) -> str | None:
         """Send on the right channel; the provider's message id, or None when there is no one
         to send to (a reporter who did not ask for news)."""
         snapshot = json.loads(delivery["case_snapshot"])
+        if delivery["channel"] == "whatsapp" and delivery["template"] == CASE_ALERT:
+            assert self._whatsapp is not None
+            try:
+                return await self._whatsapp.send_template(
+                    delivery["recipient"], self._settings.whatsapp_alert_template,
+                    self._settings.whatsapp_template_language,
+                    alert_components(snapshot, delivery_id, self._settings))
+            except PermanentFailure:
+                # WhatsApp refused for good: the member's email, where the roster has one.
+                email = await repository.switch_to_email(conn, delivery["delivery_id"],
+                                                         delivery["member_id"])
+                if email is None:
+                    raise
+                delivery = {**dict(delivery), "recipient": email, "channel": "email"}
         if delivery["template"] != REPORT_BACK:
             return await self._sender.send(render_case_alert(
                 snapshot, settings=self._settings, recipient=delivery["recipient"],

@@ -221,3 +221,23 @@ async def record_provider_status(pool: asyncpg.Pool, provider_message_id: str, s
         await pool.execute(
             f"UPDATE deliveries SET {status}_at = coalesce({status}_at, $2)"
             " WHERE provider_message_id = $1", provider_message_id, at)
+
+
+async def switch_to_email(conn: asyncpg.Connection, delivery_id: UUID,
+                          member_id: UUID | None) -> str | None:
+    """Move a refused WhatsApp alert to the member's email; None when there is none."""
+    if member_id is None:
+        return None
+    email = await conn.fetchval("SELECT email FROM team_members WHERE member_id = $1", member_id)
+    if not email:
+        return None
+    await conn.execute("UPDATE deliveries SET channel = 'email', recipient = $2,"
+                       " last_error = 'WhatsApp ditolak; dikirim lewat email'"
+                       " WHERE delivery_id = $1", delivery_id, email)
+    return str(email)
+
+
+async def team_alerted(conn: asyncpg.Connection, case_id: UUID, team_id: UUID) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT true FROM deliveries WHERE case_id = $1 AND team_id = $2 LIMIT 1",
+        case_id, team_id))
