@@ -1,7 +1,7 @@
 """Patrol rosters, acknowledgement and escalation in notify, on real PostgreSQL and SMTP."""
 
 import json
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 
 import pytest
 
