@@ -101,6 +101,10 @@ def up(home: Path, gateway_port: int) -> int:
     servers = start_servers(home, nats_port=14222, postgres_port=15432, redis_port=16379)
     if servers.embedded_database:
         servers.database_url = asyncio.run(ensure_database(servers.database_url, "pantau"))
+    else:
+        # A server of the user's own: create the named database if it is not there yet.
+        base, _, name = servers.database_url.rpartition("/")
+        asyncio.run(ensure_database(f"{base}/postgres", name.split("?")[0]))
     say(f"NATS {servers.nats_url}, PostgreSQL {servers.database_url}, Redis {servers.redis_url}")
 
     def announce(message: email.message.EmailMessage, path: Path) -> None:
