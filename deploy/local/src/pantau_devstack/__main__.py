@@ -124,6 +124,7 @@ def up(home: Path, gateway_port: int) -> int:
     platform = Platform(nats_url=servers.nats_url, database_url=servers.database_url,
                         redis_url=servers.redis_url, smtp_port=smtp_port,
                         gateway_port=gateway_port,
+                        subject_root=os.environ.get("PANTAU_SUBJECT_ROOT", "pantau"),
                         extra_env={
                             "PANTAU_LOG_FORMAT": "text",
                             "PANTAU_GATEWAY_WHATSAPP_APP_SECRET": DEV_APP_SECRET,
