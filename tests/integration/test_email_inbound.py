@@ -3,7 +3,6 @@
 import asyncio
 import imaplib
 import secrets
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
@@ -281,18 +280,26 @@ async def test_wrong_password_fails_the_poll_not_the_loop(mailbox: Mailbox) -> N
 
 
 async def test_run_survives_failed_polls_and_stops_on_the_event(mailbox: Mailbox) -> None:
-    closed = ImapPoller(host="127.0.0.1", port=_closed_port(), username=mailbox.user,
-                        password=mailbox.password, agency_id=AGENCY, submit=mailbox.recorder,
-                        security="plain", timeout_s=2)
+    # A server that hangs up on every connection: each poll fails, and each attempt is counted.
+    attempts = 0
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal attempts
+        attempts += 1
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    failing = ImapPoller(host="127.0.0.1", port=port, username=mailbox.user,
+                         password=mailbox.password, agency_id=AGENCY, submit=mailbox.recorder,
+                         security="plain", timeout_s=2)
     stopping = asyncio.Event()
-    running = asyncio.create_task(closed.run(stopping, interval_s=0.05))
-    await asyncio.sleep(0.3)  # several failed polls
-    assert not running.done()
-    stopping.set()
-    await asyncio.wait_for(running, 5)
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    running = asyncio.create_task(failing.run(stopping, interval_s=0.05))
+    try:
+        await eventually(lambda: _true(attempts >= 3), what="several failed polls")
+        assert not running.done()
+        stopping.set()
+        await asyncio.wait_for(running, 5)
+    finally:
+        server.close()
+        await server.wait_closed()

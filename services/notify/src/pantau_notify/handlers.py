@@ -30,14 +30,13 @@ from pantau_shared.contract import (
 )
 from pantau_shared.links import ack_token
 from pantau_shared.outbox import Outbox
+from pantau_shared.providers import PermanentFailure, TransientFailure
 from pantau_shared.whatsapp import ReengagementRequired, WhatsAppClient
 
 from . import repository
 from .email import (
     PRIORITY_LABELS,
-    PermanentFailure,
     SmtpSender,
-    TransientFailure,
     render_case_alert,
     render_receipt,
     render_report_back,
