@@ -32,22 +32,74 @@ from pantau_triage.nlp.normalise import normalise  # noqa: E402
 from pantau_triage.nlp.rules import RuleSet  # noqa: E402
 
 BATCH = 512
-_SUBJECTS = ["pak kades", "ASN", "caleg", "paslon 02", "Jokowi", "Prabowo", "KPU", "Bawaslu",
-             "warga", "tim sukses", "USER", "gw", "lu", "pendukungnya"]
-_VERBS = ["bagi2 amplop", "dukung", "nyoblos", "bilang", "ngasih sembako", "ikut kampanye",
-          "ga suka sama", "mau serbu", "pilih", "nyebarin hoax soal", "ngehina", "ketemu"]
-_OBJECTS = ["warga desa", "nomor urut 1", "kantor KPU", "orang cina", "umat", "rezim",
-            "tps 05", "partai sebelah", "kafir", "cebong", "kampret", "emak2"]
-_TAILS = ["bangeeet!!!", "URL", "wkwkwk", "goblok", "anjir", "s4ya ga percaya",
-          "\\xf0\\x9f\\x98\\x82",
-          "#2019GantiPresiden", "serangan fajar 50rb", "katanya sih", "", "mantap", "astaga"]
+_SUBJECTS = [
+    "pak kades",
+    "ASN",
+    "caleg",
+    "paslon 02",
+    "Jokowi",
+    "Prabowo",
+    "KPU",
+    "Bawaslu",
+    "warga",
+    "tim sukses",
+    "USER",
+    "gw",
+    "lu",
+    "pendukungnya",
+]
+_VERBS = [
+    "bagi2 amplop",
+    "dukung",
+    "nyoblos",
+    "bilang",
+    "ngasih sembako",
+    "ikut kampanye",
+    "ga suka sama",
+    "mau serbu",
+    "pilih",
+    "nyebarin hoax soal",
+    "ngehina",
+    "ketemu",
+]
+_OBJECTS = [
+    "warga desa",
+    "nomor urut 1",
+    "kantor KPU",
+    "orang cina",
+    "umat",
+    "rezim",
+    "tps 05",
+    "partai sebelah",
+    "kafir",
+    "cebong",
+    "kampret",
+    "emak2",
+]
+_TAILS = [
+    "bangeeet!!!",
+    "URL",
+    "wkwkwk",
+    "goblok",
+    "anjir",
+    "s4ya ga percaya",
+    "\\xf0\\x9f\\x98\\x82",
+    "#2019GantiPresiden",
+    "serangan fajar 50rb",
+    "katanya sih",
+    "",
+    "mantap",
+    "astaga",
+]
 
 
 def synthetic_corpus(n: int, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
     return [
-        " ".join(rng.choice(part) for part in (_SUBJECTS, _VERBS, _OBJECTS, _TAILS, _SUBJECTS,
-                                                _VERBS, _OBJECTS, _TAILS))
+        " ".join(
+            rng.choice(part)
+            for part in (_SUBJECTS, _VERBS, _OBJECTS, _TAILS, _SUBJECTS, _VERBS, _OBJECTS, _TAILS)
+        )
         for _ in range(n)
     ]
 
@@ -57,8 +109,7 @@ def read_texts(path: Path) -> list[str]:
         return [row["Tweet"] for row in csv.DictReader(handle)]
 
 
-def measure(name: str, run: Callable[[Sequence[str]], object], texts: list[str],
-            repeat: int) -> float:
+def measure(name: str, run: Callable[[Sequence[str]], object], texts: list[str], repeat: int) -> float:
     """Best of `repeat` runs in batches of BATCH; returns texts/s (peak memory printed)."""
     best = float("inf")
     for _ in range(repeat):
@@ -81,8 +132,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     texts = read_texts(args.data) if args.data else synthetic_corpus(10_000)
-    print(f"{len(texts)} texts ({'from ' + str(args.data) if args.data else 'synthetic'}), "
-          f"1 thread, batches of {BATCH}")
+    print(
+        f"{len(texts)} texts ({'from ' + str(args.data) if args.data else 'synthetic'}), "
+        f"1 thread, batches of {BATCH}"
+    )
 
     started = time.perf_counter()
     classifier = ContentClassifier.load()
@@ -103,17 +156,25 @@ def main() -> None:
 
     measure("normalise", lambda b: [normalise(t) for t in b], texts, args.repeat)
     normalised = [normalise(t) for t in texts]
-    measure("rules.match (normalised input)", lambda b: [rules.match(t) for t in b],
-            normalised, args.repeat)
+    measure("rules.match (normalised input)", lambda b: [rules.match(t) for t in b], normalised, args.repeat)
     ours = measure("ContentClassifier.predict", classifier.predict, texts, args.repeat)
-    full = measure("predict + rules", lambda b: [rules.match(p.normalised)
-                                                 for p in classifier.predict(b)],
-                   texts, args.repeat)
-    base = measure("baseline TF-IDF+LR predict_proba",
-                   lambda b: baseline.predict_proba(vectoriser.transform(b)), texts, args.repeat)
+    full = measure(
+        "predict + rules",
+        lambda b: [rules.match(p.normalised) for p in classifier.predict(b)],
+        texts,
+        args.repeat,
+    )
+    base = measure(
+        "baseline TF-IDF+LR predict_proba",
+        lambda b: baseline.predict_proba(vectoriser.transform(b)),
+        texts,
+        args.repeat,
+    )
     print(f"\nratio ours/baseline: predict {ours / base:.2f}x, predict+rules {full / base:.2f}x")
-    print("(the baseline uses word unigrams only and no normalisation; ours adds normalisation "
-          "and 113k char n-gram features)")
+    print(
+        "(the baseline uses word unigrams only and no normalisation; ours adds normalisation "
+        "and 113k char n-gram features)"
+    )
 
 
 if __name__ == "__main__":

@@ -86,9 +86,7 @@ def bench_near_duplicates(corpus: Corpus, sizes: list[int]) -> None:
     for size in sorted(sizes):
         chunk = stored[loaded:size]
         started = time.perf_counter()
-        index.add_many(
-            [(str(loaded + offset), fp) for offset, fp in enumerate(fingerprints(chunk)) if fp]
-        )
+        index.add_many([(str(loaded + offset), fp) for offset, fp in enumerate(fingerprints(chunk)) if fp])
         loaded = size
         elapsed = time.perf_counter() - started
         print(f"index filled to {size:,} (last {len(chunk):,} in {elapsed:.1f} s, bulk load)")
@@ -101,8 +99,7 @@ def bench_near_duplicates(corpus: Corpus, sizes: list[int]) -> None:
         )
         found = sum(any(h.item_id == str(i) for h in hit) for i, hit in enumerate(hits))
         candidates = sum(len(index.candidates(fp)) for fp in query_fps[:500]) / 500
-        print(f"  forwards found: {found}/{len(query_fps)}; mean candidates per query "
-              f"{candidates:.1f}")
+        print(f"  forwards found: {found}/{len(query_fps)}; mean candidates per query {candidates:.1f}")
     # baseline: compare the query's signature with every stored signature, no banding
     subset = [fp for fp in fingerprints(stored[:10_000]) if fp is not None]
     few = query_fps[:50]
@@ -112,8 +109,7 @@ def bench_near_duplicates(corpus: Corpus, sizes: list[int]) -> None:
         lambda: [[similarity(q, s) for s in subset] for q in few],
     )
     scaled = naive_rate * len(subset) / max(sizes)
-    print(f"  scaled to {max(sizes):,} stored: {scaled:,.2f}/s; LSH index is "
-          f"{rate / scaled:,.0f}x faster")
+    print(f"  scaled to {max(sizes):,} stored: {scaled:,.2f}/s; LSH index is {rate / scaled:,.0f}x faster")
 
 
 def bench_claims(corpus: Corpus, claim_count: int) -> None:
@@ -129,7 +125,8 @@ def bench_claims(corpus: Corpus, claim_count: int) -> None:
     print(f"claim matcher built over {claim_count:,} claims in {elapsed:.1f} s")
     queries = [corpus.paraphrase(claim_texts[i]) for i in range(10_000)] + corpus.texts(10_000)
     rate, (columns, _) = timed(
-        f"claim matches against {claim_count:,} claims", len(queries),
+        f"claim matches against {claim_count:,} claims",
+        len(queries),
         lambda: matcher.best_scores(queries),
     )
     right = int(np.sum(columns[:10_000] == np.arange(10_000)))
@@ -149,8 +146,9 @@ def bench_claims(corpus: Corpus, claim_count: int) -> None:
     label = "baseline: naive term-set cosine per claim (10,000 claims)"
     naive_rate, _ = timed(label, len(few), naive)
     scaled = naive_rate * 10_000 / claim_count
-    print(f"  scaled to {claim_count:,} claims: {scaled:,.1f}/s; sparse matcher is "
-          f"{rate / scaled:,.0f}x faster")
+    print(
+        f"  scaled to {claim_count:,} claims: {scaled:,.1f}/s; sparse matcher is {rate / scaled:,.0f}x faster"
+    )
 
 
 def main() -> None:

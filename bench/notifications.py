@@ -30,12 +30,19 @@ from pantau_notify.settings import NotifySettings
 from pantau_shared.whatsapp import WhatsAppClient
 
 SNAPSHOT = {
-    "case_id": "018d9a1e-3c40-7b3b-8c1e-5f2a6b7c8d91", "agency_id": "bawaslu-3375",
-    "opened_at": "2024-02-12T01:15:00+00:00", "region_code": "33.75", "platform": "facebook",
-    "canonical_url": "https://facebook.com/groups/1/posts/2", "summary": "Amplop 100 ribu",
-    "priority": 67, "priority_level": "high", "priority_reasons": ["Politik uang"],
+    "case_id": "018d9a1e-3c40-7b3b-8c1e-5f2a6b7c8d91",
+    "agency_id": "bawaslu-3375",
+    "opened_at": "2024-02-12T01:15:00+00:00",
+    "region_code": "33.75",
+    "platform": "facebook",
+    "canonical_url": "https://facebook.com/groups/1/posts/2",
+    "summary": "Amplop 100 ribu",
+    "priority": 67,
+    "priority_level": "high",
+    "priority_reasons": ["Politik uang"],
     "categories": [{"category": "politik_uang", "score": 0.9, "reason": "uji"}],
-    "report_count": 3, "reporter_count": 2,
+    "report_count": 3,
+    "reporter_count": 2,
 }
 
 
@@ -50,9 +57,14 @@ async def emails(count: int, concurrency: int) -> None:
 
             async def one(i: int) -> None:
                 async with slots:
-                    await sender.send(render_case_alert(
-                        SNAPSHOT, settings=settings, recipient=f"patroli{i % 50}@example.id",
-                        delivery_id=f"bench-{i}"))
+                    await sender.send(
+                        render_case_alert(
+                            SNAPSHOT,
+                            settings=settings,
+                            recipient=f"patroli{i % 50}@example.id",
+                            delivery_id=f"bench-{i}",
+                        )
+                    )
 
             start = time.perf_counter()
             await asyncio.gather(*(one(i) for i in range(count)))
@@ -71,14 +83,17 @@ async def emails(count: int, concurrency: int) -> None:
             await client.quit()
         finally:
             sink.stop()
-    print(f"email: {ours:8.1f} alerts/s rendered and sent (4 pooled connections); baseline "
-          f"{baseline:8.1f}/s one-line messages on one connection; ratio {ours / baseline:.2f}")
+    print(
+        f"email: {ours:8.1f} alerts/s rendered and sent (4 pooled connections); baseline "
+        f"{baseline:8.1f}/s one-line messages on one connection; ratio {ours / baseline:.2f}"
+    )
 
 
 async def whatsapp(count: int, concurrency: int) -> None:
     async with WhatsAppCloudPeer(access_token="bench") as peer:
-        client = WhatsAppClient(peer.base_url, peer.phone_number_id, "bench", rate_per_s=80.0,
-                                per_recipient_interval_s=0.0)
+        client = WhatsAppClient(
+            peer.base_url, peer.phone_number_id, "bench", rate_per_s=80.0, per_recipient_interval_s=0.0
+        )
         slots = asyncio.Semaphore(concurrency)
 
         async def one(i: int) -> None:
@@ -94,11 +109,20 @@ async def whatsapp(count: int, concurrency: int) -> None:
         async with httpx.AsyncClient(headers={"Authorization": "Bearer bench"}) as raw:
             start = time.perf_counter()
             for i in range(count):
-                await raw.post(url, json={"messaging_product": "whatsapp", "to": f"62813{i:07d}",
-                                          "type": "text", "text": {"body": "x"}})
+                await raw.post(
+                    url,
+                    json={
+                        "messaging_product": "whatsapp",
+                        "to": f"62813{i:07d}",
+                        "type": "text",
+                        "text": {"body": "x"},
+                    },
+                )
             baseline = count / (time.perf_counter() - start)
-    print(f"whatsapp: {ours:8.1f} messages/s through the client, held to the configured 80/s per "
-          f"number; baseline {baseline:8.1f}/s bare httpx posts; ratio {ours / baseline:.2f}")
+    print(
+        f"whatsapp: {ours:8.1f} messages/s through the client, held to the configured 80/s per "
+        f"number; baseline {baseline:8.1f}/s bare httpx posts; ratio {ours / baseline:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -52,10 +52,10 @@ class Observer:
     """Timestamps case and notification events as the bus delivers them."""
 
     def __init__(self) -> None:
-        self.accepted_at: dict[str, float] = {}   # report id -> report.submitted on the bus
-        self.case_at: dict[str, float] = {}       # report id -> first case event
+        self.accepted_at: dict[str, float] = {}  # report id -> report.submitted on the bus
+        self.case_at: dict[str, float] = {}  # report id -> first case event
         self.report_of_case: dict[str, str] = {}
-        self.notified_at: dict[str, float] = {}   # report id -> notification.sent
+        self.notified_at: dict[str, float] = {}  # report id -> notification.sent
 
     async def start(self, url: str, subjects: Subjects) -> nats.aio.client.Client:
         nc = await nats.connect(url)
@@ -84,12 +84,22 @@ class Observer:
 
 
 def report_body(run: str, i: int) -> dict:
-    return {"text": f"Laporan {run}-{i}: serangan fajar di RT {i % 40}, amplop {i} ribu per rumah",
-            "url": f"https://www.facebook.com/groups/{run}/posts/{i}", "region_code": "33.75"}
+    return {
+        "text": f"Laporan {run}-{i}: serangan fajar di RT {i % 40}, amplop {i} ribu per rumah",
+        "url": f"https://www.facebook.com/groups/{run}/posts/{i}",
+        "region_code": "33.75",
+    }
 
 
-async def drive(client: aiohttp.ClientSession, path: str, run: str, *, rate: float | None,
-                seconds: float, concurrency: int) -> tuple[dict[str, float], int, float]:
+async def drive(
+    client: aiohttp.ClientSession,
+    path: str,
+    run: str,
+    *,
+    rate: float | None,
+    seconds: float,
+    concurrency: int,
+) -> tuple[dict[str, float], int, float]:
     """Fixed rate (open loop) when `rate` is set, else saturation (closed loop)."""
     accepted: dict[str, float] = {}
     errors = 0
@@ -115,9 +125,11 @@ async def drive(client: aiohttp.ClientSession, path: str, run: str, *, rate: flo
             tasks.append(asyncio.create_task(one(i)))
         await asyncio.gather(*tasks)
     else:
+
         async def worker() -> None:
             while time.perf_counter() - start < seconds:
                 await one(next(counter))
+
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return accepted, errors, time.perf_counter() - start
 
@@ -142,33 +154,37 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def summary(name: str, observer: Observer, accepted: dict[str, float], errors: int,
-            elapsed: float) -> dict:
+def summary(name: str, observer: Observer, accepted: dict[str, float], errors: int, elapsed: float) -> dict:
     # Latencies run from the report appearing on the bus (accepted and stored by JetStream) to
     # the case event and to notification.sent, all timed by this one observer, so an overloaded
     # load generator does not distort them.
     start = {r: observer.accepted_at[r] for r in accepted if r in observer.accepted_at}
-    to_case = [(observer.case_at[r] - t) * 1000 for r, t in start.items()
-               if r in observer.case_at]
-    to_note = [(observer.notified_at[r] - t) * 1000 for r, t in start.items()
-               if r in observer.notified_at]
+    to_case = [(observer.case_at[r] - t) * 1000 for r, t in start.items() if r in observer.case_at]
+    to_note = [(observer.notified_at[r] - t) * 1000 for r, t in start.items() if r in observer.notified_at]
     triaged_times = [observer.case_at[r] for r in accepted if r in observer.case_at]
     first = min(accepted.values(), default=0) - 0.001
     span = (max(triaged_times) - first) if triaged_times else float("nan")
     row = {
-        "phase": name, "accepted": len(accepted), "errors": errors,
+        "phase": name,
+        "accepted": len(accepted),
+        "errors": errors,
         "accepted_per_s": len(accepted) / elapsed,
         "triaged_per_s": len(triaged_times) / max(span, elapsed) if triaged_times else 0.0,
-        "case_p50_ms": percentile(to_case, 50), "case_p95_ms": percentile(to_case, 95),
-        "case_p99_ms": percentile(to_case, 99), "notify_p50_ms": percentile(to_note, 50),
-        "notify_p99_ms": percentile(to_note, 99), "notified": len(to_note),
+        "case_p50_ms": percentile(to_case, 50),
+        "case_p95_ms": percentile(to_case, 95),
+        "case_p99_ms": percentile(to_case, 99),
+        "notify_p50_ms": percentile(to_note, 50),
+        "notify_p99_ms": percentile(to_note, 99),
+        "notified": len(to_note),
     }
-    print(f"{name:>16}: {row['accepted']:6d} accepted ({row['accepted_per_s']:7.1f}/s), "
-          f"{len(triaged_times):6d} triaged ({row['triaged_per_s']:7.1f}/s), errors {errors}; "
-          f"accept->case p50/p95/p99 {row['case_p50_ms']:.1f}/{row['case_p95_ms']:.1f}/"
-          f"{row['case_p99_ms']:.1f} ms; accept->notification p50/p99 "
-          f"{row['notify_p50_ms']:.1f}/{row['notify_p99_ms']:.1f} ms ({len(to_note)} sent)",
-          flush=True)
+    print(
+        f"{name:>16}: {row['accepted']:6d} accepted ({row['accepted_per_s']:7.1f}/s), "
+        f"{len(triaged_times):6d} triaged ({row['triaged_per_s']:7.1f}/s), errors {errors}; "
+        f"accept->case p50/p95/p99 {row['case_p50_ms']:.1f}/{row['case_p95_ms']:.1f}/"
+        f"{row['case_p99_ms']:.1f} ms; accept->notification p50/p99 "
+        f"{row['notify_p50_ms']:.1f}/{row['notify_p99_ms']:.1f} ms ({len(to_note)} sent)",
+        flush=True,
+    )
     return row
 
 
@@ -176,16 +192,28 @@ async def echo_baseline(seconds: float, concurrency: int) -> float:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "echo_app.py").write_text(ECHO_APP)
-        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "echo_app:app", "--port",
-                                   str(port), "--log-level", "warning", "--no-access-log"],
-                                  cwd=tmp)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "echo_app:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=tmp,
+        )
         try:
             wait_for_port(port, 20, server, "echo server")
             async with aiohttp.ClientSession(
-                    base_url=f"http://127.0.0.1:{port}",
-                    connector=aiohttp.TCPConnector(limit=concurrency)) as client:
-                accepted, _, elapsed = await drive(client, "/echo", "echo", rate=None,
-                                                   seconds=seconds, concurrency=concurrency)
+                base_url=f"http://127.0.0.1:{port}", connector=aiohttp.TCPConnector(limit=concurrency)
+            ) as client:
+                accepted, _, elapsed = await drive(
+                    client, "/echo", "echo", rate=None, seconds=seconds, concurrency=concurrency
+                )
         finally:
             server.terminate()
             server.wait()
@@ -202,18 +230,33 @@ async def main(args: argparse.Namespace) -> None:
     sink = MailSink(home / "mail", free_port())
     sink.start()
     stack = Platform(
-        nats_url=servers.nats_url, redis_url=servers.redis_url, smtp_port=sink.port,
-        database_url=await ensure_database(servers.database_url, database), subject_root=run,
-        gateway_port=free_port(), health_ports={n: free_port() for n in ("intake", "triage",
-                                                                           "notify")},
-        extra_env={"PANTAU_LOG_LEVEL": "WARNING", "PANTAU_LOG_FORMAT": "text"})
+        nats_url=servers.nats_url,
+        redis_url=servers.redis_url,
+        smtp_port=sink.port,
+        database_url=await ensure_database(servers.database_url, database),
+        subject_root=run,
+        gateway_port=free_port(),
+        health_ports={n: free_port() for n in ("intake", "triage", "notify")},
+        extra_env={"PANTAU_LOG_LEVEL": "WARNING", "PANTAU_LOG_FORMAT": "text"},
+    )
     for service in ("intake", "triage", "notify", "gateway"):
         stack.command(service, "setup")
-    stack.command("gateway", "create-agency", "--id", AGENCY, "--name", "Bawaslu Kota Pekalongan",
-                  "--kind", "bawaslu", "--region", "33.75")
+    stack.command(
+        "gateway",
+        "create-agency",
+        "--id",
+        AGENCY,
+        "--name",
+        "Bawaslu Kota Pekalongan",
+        "--kind",
+        "bawaslu",
+        "--region",
+        "33.75",
+    )
     key = stack.command("gateway", "add-key", "--agency", AGENCY, "--rate-limit", "100000000")
-    stack.command("notify", "add-subscription", "--agency", AGENCY, "--name", "Patroli",
-                  "--email", "patroli@example.id")
+    stack.command(
+        "notify", "add-subscription", "--agency", AGENCY, "--name", "Patroli", "--email", "patroli@example.id"
+    )
     processes = ServiceProcesses(stack, stdout=subprocess.DEVNULL)
     processes.start()
     observer = Observer()
@@ -222,30 +265,45 @@ async def main(args: argparse.Namespace) -> None:
     try:
         processes.wait_ready(60)
         nc = await observer.start(servers.nats_url, Subjects(run))
-        print(f"platform up (run {run}); load generator: aiohttp, {args.concurrency} connections",
-              flush=True)
+        print(f"platform up (run {run}); load generator: aiohttp, {args.concurrency} connections", flush=True)
         async with aiohttp.ClientSession(
-                base_url=f"http://127.0.0.1:{stack.gateway_port}", headers={"X-API-Key": key},
-                connector=aiohttp.TCPConnector(limit=args.concurrency)) as client:
+            base_url=f"http://127.0.0.1:{stack.gateway_port}",
+            headers={"X-API-Key": key},
+            connector=aiohttp.TCPConnector(limit=args.concurrency),
+        ) as client:
             await drive(client, "/v1/reports", run + "w", rate=20, seconds=2, concurrency=1)
             for rate in args.rates:
                 accepted, errors, elapsed = await drive(
-                    client, "/v1/reports", f"{run}r{rate}", rate=rate, seconds=args.seconds,
-                    concurrency=args.concurrency)
+                    client,
+                    "/v1/reports",
+                    f"{run}r{rate}",
+                    rate=rate,
+                    seconds=args.seconds,
+                    concurrency=args.concurrency,
+                )
                 await settle(observer, accepted, 60)
                 rows.append(summary(f"fixed {rate:g}/s", observer, accepted, errors, elapsed))
             accepted, errors, elapsed = await drive(
-                client, "/v1/reports", f"{run}sat", rate=None, seconds=args.saturation_seconds,
-                concurrency=args.concurrency)
+                client,
+                "/v1/reports",
+                f"{run}sat",
+                rate=None,
+                seconds=args.saturation_seconds,
+                concurrency=args.concurrency,
+            )
             await settle(observer, accepted, 120)
             rows.append(summary("saturation", observer, accepted, errors, elapsed))
         memory = {name: rss_mb(p.pid) for name, p in processes.processes.items()}
-        print("CPU seconds used by each process over the whole run: " + ", ".join(
-            f"{n} {cpu_seconds(p.pid):.1f}" for n, p in processes.processes.items()) +
-            f", benchmark (load, observer, mail server) {cpu_seconds(os.getpid()):.1f}",
-            flush=True)
-        print("resident memory after the run (MB): " +
-              ", ".join(f"{n} {m:.0f}" for n, m in memory.items()), flush=True)
+        print(
+            "CPU seconds used by each process over the whole run: "
+            + ", ".join(f"{n} {cpu_seconds(p.pid):.1f}" for n, p in processes.processes.items())
+            + f", benchmark (load, observer, mail server) {cpu_seconds(os.getpid()):.1f}",
+            flush=True,
+        )
+        print(
+            "resident memory after the run (MB): " + ", ".join(f"{n} {m:.0f}" for n, m in memory.items()),
+            flush=True,
+        )
     finally:
         if nc is not None:
             await nc.close()
@@ -255,15 +313,16 @@ async def main(args: argparse.Namespace) -> None:
         servers.stop()
     baseline = await echo_baseline(args.saturation_seconds / 2, args.concurrency)
     saturated = rows[-1]
-    print(f"\nratio at saturation: Pantau accepts {saturated['accepted_per_s']:.1f}/s, "
-          f"{saturated['accepted_per_s'] / baseline:.2f}x a bare FastAPI echo "
-          f"({baseline:.1f}/s); triaged end to end {saturated['triaged_per_s']:.1f}/s")
+    print(
+        f"\nratio at saturation: Pantau accepts {saturated['accepted_per_s']:.1f}/s, "
+        f"{saturated['accepted_per_s'] / baseline:.2f}x a bare FastAPI echo "
+        f"({baseline:.1f}/s); triaged end to end {saturated['triaged_per_s']:.1f}/s"
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")],
-                        default=[50.0, 200.0])
+    parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")], default=[50.0, 200.0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--saturation-seconds", type=float, default=15)
     parser.add_argument("--concurrency", type=int, default=32)

@@ -48,17 +48,31 @@ async def row_by_row(pool: asyncpg.Pool, path: Path) -> float:
         statement = await conn.prepare(
             "INSERT INTO registered_accounts (platform, handle, skeleton, participant, party,"
             " election_id, region_code, url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            " ON CONFLICT (platform, handle) DO UPDATE SET participant = EXCLUDED.participant")
+            " ON CONFLICT (platform, handle) DO UPDATE SET participant = EXCLUDED.participant"
+        )
         for r in rows:
-            await statement.fetch(r.platform, r.handle, skeleton(r.handle), r.participant, r.party,
-                                  r.election_id, r.region_code, r.url)
+            await statement.fetch(
+                r.platform,
+                r.handle,
+                skeleton(r.handle),
+                r.participant,
+                r.party,
+                r.election_id,
+                r.region_code,
+                r.url,
+            )
     return time.perf_counter() - started
 
 
 def imitate(rng: random.Random, handle: str) -> str:
-    tricks = [lambda h: h.replace(".", "_") + "_official", lambda h: "real." + h,
-              lambda h: h.replace("o", "0", 1), lambda h: h.replace("i", "1", 1),
-              lambda h: h[:3] + h[2] + h[3:], lambda h: h + "_id"]
+    tricks = [
+        lambda h: h.replace(".", "_") + "_official",
+        lambda h: "real." + h,
+        lambda h: h.replace("o", "0", 1),
+        lambda h: h.replace("i", "1", 1),
+        lambda h: h[:3] + h[2] + h[3:],
+        lambda h: h + "_id",
+    ]
     return rng.choice(tricks)(handle)[:30]
 
 
@@ -86,14 +100,19 @@ async def measure(admin_url: str, candidates: int, queries: int, work: Path) -> 
         reimport_s = time.perf_counter() - started
         n = first.rows
         print(f"\n{n:,} accounts (PostgreSQL {version}, pg_trgm {trgm})")
-        print(f"  import (parse+COPY+upsert)   {import_s:6.2f} s  {n / import_s:9,.0f} rows/s"
-              f"   (parse alone {parse_s:.2f} s)")
-        print(f"  re-import, nothing changes   {reimport_s:6.2f} s  {n / reimport_s:9,.0f} rows/s"
-              f"   unchanged={again.unchanged:,}")
+        print(
+            f"  import (parse+COPY+upsert)   {import_s:6.2f} s  {n / import_s:9,.0f} rows/s"
+            f"   (parse alone {parse_s:.2f} s)"
+        )
+        print(
+            f"  re-import, nothing changes   {reimport_s:6.2f} s  {n / reimport_s:9,.0f} rows/s"
+            f"   unchanged={again.unchanged:,}"
+        )
 
         rng = random.Random(1)
-        registered = [(r["platform"], normalise_handle(r["platform"], r["handle"] or r["url"]))
-                      for r in records]
+        registered = [
+            (r["platform"], normalise_handle(r["platform"], r["handle"] or r["url"])) for r in records
+        ]
         picks = [rng.choice(registered) for _ in range(queries)]
         async with pool.acquire() as conn:
             started = time.perf_counter()
@@ -110,8 +129,10 @@ async def measure(admin_url: str, candidates: int, queries: int, work: Path) -> 
                     valid = False  # e.g. past X's 15 characters: not a handle anyone can take
                 if valid and fake != handle and (platform, fake) not in taken:
                     fakes.append((platform, fake, handle))
-            unrelated = [("instagram", "".join(rng.choices("abcdefghijklmnoprstuwy", k=rng.randint(6, 14))))
-                         for _ in range(queries // 4)]
+            unrelated = [
+                ("instagram", "".join(rng.choices("abcdefghijklmnoprstuwy", k=rng.randint(6, 14))))
+                for _ in range(queries // 4)
+            ]
             started = time.perf_counter()
             found = 0
             for platform, fake, _ in fakes:
@@ -123,15 +144,21 @@ async def measure(admin_url: str, candidates: int, queries: int, work: Path) -> 
                 false_hits += bool(await lookalikes(conn, platform, handle))
             unrelated_s = time.perf_counter() - started
         print(f"  exact lookups                {len(picks) / exact_s:9,.0f} /s  (one connection)")
-        print(f"  look-alike lookups           {len(fakes) / lookalike_s:9,.0f} /s  "
-              f"imitations flagged {found}/{len(fakes)}")
-        print(f"  look-alike, random handles   {len(unrelated) / unrelated_s:9,.0f} /s  "
-              f"flagged {false_hits}/{len(unrelated)} (random letters can hit real names)")
+        print(
+            f"  look-alike lookups           {len(fakes) / lookalike_s:9,.0f} /s  "
+            f"imitations flagged {found}/{len(fakes)}"
+        )
+        print(
+            f"  look-alike, random handles   {len(unrelated) / unrelated_s:9,.0f} /s  "
+            f"flagged {false_hits}/{len(unrelated)} (random letters can hit real names)"
+        )
 
         await pool.execute("TRUNCATE registered_accounts")
         baseline_s = await row_by_row(pool, path)
-        print(f"  baseline: row-by-row INSERT  {baseline_s:6.2f} s  {n / baseline_s:9,.0f} rows/s"
-              f"   -> COPY+upsert is {baseline_s / import_s:.1f}x faster")
+        print(
+            f"  baseline: row-by-row INSERT  {baseline_s:6.2f} s  {n / baseline_s:9,.0f} rows/s"
+            f"   -> COPY+upsert is {baseline_s / import_s:.1f}x faster"
+        )
     finally:
         await pool.close()
         await drop_database(admin_url, name)

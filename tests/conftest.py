@@ -35,9 +35,13 @@ def run_id() -> str:
 async def platform(servers: Servers, run_id: str) -> AsyncIterator[PlatformSettings]:
     database = f"pantau_{run_id}"
     settings = PlatformSettings(
-        environment="test", nats_url=servers.nats_url,
+        environment="test",
+        nats_url=servers.nats_url,
         database_url=await ensure_database(servers.database_url, database),
-        redis_url=servers.redis_url, subject_root=run_id, log_format="text")
+        redis_url=servers.redis_url,
+        subject_root=run_id,
+        log_format="text",
+    )
     yield settings
     await remove_streams(settings)
     await drop_database(servers.database_url, database)
@@ -45,6 +49,7 @@ async def platform(servers: Servers, run_id: str) -> AsyncIterator[PlatformSetti
 
 async def remove_streams(settings: PlatformSettings) -> None:
     import nats
+
     nc = await nats.connect(settings.nats_url)
     js = nc.jetstream()
     for config in stream_configs(Subjects(settings.subject_root)):
@@ -62,8 +67,7 @@ def agency() -> str:
 
 
 async def connect(platform: PlatformSettings, service: str) -> Infrastructure:
-    infra = await Infrastructure.connect(platform, ServiceSettings(), service=service,
-                                         schema=service)
+    infra = await Infrastructure.connect(platform, ServiceSettings(), service=service, schema=service)
     await infra.migrate(f"pantau_{service}", service)
     await provision(infra.js, infra.subjects, [])
     return infra
@@ -74,4 +78,5 @@ def tracing() -> None:
     """A real SDK tracer, as every service sets up, so trace context is created and carried."""
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
+
     trace.set_tracer_provider(TracerProvider())

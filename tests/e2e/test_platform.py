@@ -56,8 +56,9 @@ class Running:
 
 
 @pytest.fixture(scope="module")
-async def running(platform: PlatformSettings, tmp_path_factory: pytest.TempPathFactory
-                  ) -> AsyncIterator[Running]:
+async def running(
+    platform: PlatformSettings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Running]:
     home = tmp_path_factory.mktemp("e2e")
     sink = MailSink(home / "mail", free_port())
     sink.start()
@@ -65,47 +66,105 @@ async def running(platform: PlatformSettings, tmp_path_factory: pytest.TempPathF
     await peer.__aenter__()
     mail_in_port = free_port()
     stack = Platform(
-        nats_url=platform.nats_url, database_url=platform.database_url,
-        redis_url=platform.redis_url, smtp_port=sink.port, subject_root=platform.subject_root,
+        nats_url=platform.nats_url,
+        database_url=platform.database_url,
+        redis_url=platform.redis_url,
+        smtp_port=sink.port,
+        subject_root=platform.subject_root,
         gateway_port=free_port(),
         health_ports={name: free_port() for name in ("intake", "triage", "notify")},
-        extra_env={"PANTAU_LOG_FORMAT": "text", "PANTAU_DRAIN_TIMEOUT_S": "5",
-                   "PANTAU_GATEWAY_WHATSAPP_APP_SECRET": APP_SECRET.decode(),
-                   "PANTAU_GATEWAY_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
-                   "PANTAU_NOTIFY_WHATSAPP_BASE_URL": peer.base_url,
-                   "PANTAU_NOTIFY_WHATSAPP_PHONE_NUMBER_ID": peer.phone_number_id,
-                   "PANTAU_NOTIFY_WHATSAPP_ACCESS_TOKEN": "e2e-token",
-                   "PANTAU_NOTIFY_WHATSAPP_PER_RECIPIENT_INTERVAL_S": "0.05",
-                   "PANTAU_INTAKE_WHATSAPP_BASE_URL": peer.base_url,
-                   "PANTAU_INTAKE_WHATSAPP_ACCESS_TOKEN": "e2e-token",
-                   "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
-                   "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(mail_in_port),
-                   "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({REPORT_MAILBOX: AGENCY})})
+        extra_env={
+            "PANTAU_LOG_FORMAT": "text",
+            "PANTAU_DRAIN_TIMEOUT_S": "5",
+            "PANTAU_GATEWAY_WHATSAPP_APP_SECRET": APP_SECRET.decode(),
+            "PANTAU_GATEWAY_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+            "PANTAU_NOTIFY_WHATSAPP_BASE_URL": peer.base_url,
+            "PANTAU_NOTIFY_WHATSAPP_PHONE_NUMBER_ID": peer.phone_number_id,
+            "PANTAU_NOTIFY_WHATSAPP_ACCESS_TOKEN": "e2e-token",
+            "PANTAU_NOTIFY_WHATSAPP_PER_RECIPIENT_INTERVAL_S": "0.05",
+            "PANTAU_INTAKE_WHATSAPP_BASE_URL": peer.base_url,
+            "PANTAU_INTAKE_WHATSAPP_ACCESS_TOKEN": "e2e-token",
+            "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
+            "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(mail_in_port),
+            "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({REPORT_MAILBOX: AGENCY}),
+        },
+    )
     for service in ("intake", "triage", "notify", "gateway"):
         stack.command(service, "setup")
-    for agency, name, region in ((AGENCY, "Bawaslu Kota Pekalongan", "33.75"),
-                                 (OTHER, "Bawaslu Kota Bengkulu", "17.71")):
-        stack.command("gateway", "create-agency", "--id", agency, "--name", name,
-                      "--kind", "bawaslu", "--region", region)
+    for agency, name, region in (
+        (AGENCY, "Bawaslu Kota Pekalongan", "33.75"),
+        (OTHER, "Bawaslu Kota Bengkulu", "17.71"),
+    ):
+        stack.command(
+            "gateway",
+            "create-agency",
+            "--id",
+            agency,
+            "--name",
+            name,
+            "--kind",
+            "bawaslu",
+            "--region",
+            region,
+        )
     key = stack.command("gateway", "add-key", "--agency", AGENCY)
     other_key = stack.command("gateway", "add-key", "--agency", OTHER)
-    stack.command("notify", "add-subscription", "--agency", AGENCY, "--name", "Patroli",
-                  "--email", PATROL, "--region", "33.75")
+    stack.command(
+        "notify",
+        "add-subscription",
+        "--agency",
+        AGENCY,
+        "--name",
+        "Patroli",
+        "--email",
+        PATROL,
+        "--region",
+        "33.75",
+    )
     for region, phone in ((WA_REGION, WA_MEMBER), (FALLBACK_REGION, FALLBACK_MEMBER)):
-        team = stack.command("notify", "add-team", "--agency", AGENCY, "--name", f"Tim {region}",
-                             "--region", region, "--ack-minutes", "30")
-        stack.command("notify", "add-member", "--team-id", team, "--name", f"Jaga {region}",
-                      "--whatsapp", phone, "--email", f"jaga-{region}@example.id",
-                      "--shift", "* 00:00-00:00")
+        team = stack.command(
+            "notify",
+            "add-team",
+            "--agency",
+            AGENCY,
+            "--name",
+            f"Tim {region}",
+            "--region",
+            region,
+            "--ack-minutes",
+            "30",
+        )
+        stack.command(
+            "notify",
+            "add-member",
+            "--team-id",
+            team,
+            "--name",
+            f"Jaga {region}",
+            "--whatsapp",
+            phone,
+            "--email",
+            f"jaga-{region}@example.id",
+            "--shift",
+            "* 00:00-00:00",
+        )
     log = home / "services.log"
     with open(log, "wb") as output:  # noqa: ASYNC230 - set-up, before any test runs
         processes = ServiceProcesses(stack, stdout=output)
         processes.start()
         try:
             processes.wait_ready(60)
-            yield Running(api=f"http://127.0.0.1:{stack.gateway_port}", key=key,
-                          other_key=other_key, sink=sink, processes=processes,
-                          platform=platform, log=log, whatsapp=peer, mail_in_port=mail_in_port)
+            yield Running(
+                api=f"http://127.0.0.1:{stack.gateway_port}",
+                key=key,
+                other_key=other_key,
+                sink=sink,
+                processes=processes,
+                platform=platform,
+                log=log,
+                whatsapp=peer,
+                mail_in_port=mail_in_port,
+            )
         finally:
             codes = processes.stop(timeout_s=20)
             sink.stop()
@@ -116,8 +175,9 @@ async def running(platform: PlatformSettings, tmp_path_factory: pytest.TempPathF
 
 @pytest.fixture
 async def api(running: Running) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=running.api, headers={"X-API-Key": running.key},
-                                 timeout=10) as client:
+    async with httpx.AsyncClient(
+        base_url=running.api, headers={"X-API-Key": running.key}, timeout=10
+    ) as client:
         yield client
 
 
@@ -126,14 +186,15 @@ async def report_with_case(api: httpx.AsyncClient, report_id: str) -> dict | Non
     return response.json() if response.status_code == 200 and response.json()["case_id"] else None
 
 
-REPORT = {"text": "Besok pagi serangan fajar di Kelurahan Podosugih, tiap rumah dapat amplop "
-                  "100 ribu asal coblos nomor 3",
-          "url": "https://www.facebook.com/groups/123/posts/456?fbclid=abc",
-          "region_code": "33.75"}
+REPORT = {
+    "text": "Besok pagi serangan fajar di Kelurahan Podosugih, tiap rumah dapat amplop "
+    "100 ribu asal coblos nomor 3",
+    "url": "https://www.facebook.com/groups/123/posts/456?fbclid=abc",
+    "region_code": "33.75",
+}
 
 
-async def test_a_report_becomes_a_case_and_a_patrol_alert(running: Running,
-                                                          api: httpx.AsyncClient) -> None:
+async def test_a_report_becomes_a_case_and_a_patrol_alert(running: Running, api: httpx.AsyncClient) -> None:
     accepted = await api.post("/v1/reports", json=REPORT)
     assert accepted.status_code == 202
     report_id = accepted.json()["report_id"]
@@ -159,19 +220,28 @@ async def test_a_report_becomes_a_case_and_a_patrol_alert(running: Running,
     assert "Politik uang" in mails[0].get_body(("plain",)).get_content()
 
     # Another agency's key sees none of it.
-    async with httpx.AsyncClient(base_url=running.api, headers={"X-API-Key": running.other_key}
-                                 ) as other:
+    async with httpx.AsyncClient(base_url=running.api, headers={"X-API-Key": running.other_key}) as other:
         assert (await other.get(f"/v1/cases/{case['case_id']}")).status_code == 404
         assert (await other.get(f"/v1/reports/{report_id}")).status_code == 404
 
 
 async def test_the_same_link_reported_again_joins_the_case(api: httpx.AsyncClient) -> None:
-    first = (await api.post("/v1/reports", json={
-        "url": "https://x.com/akun_palsu/status/99?s=20", "text": "Hoaks: surat suara sudah "
-        "dicoblos", "reporter": {"email": "warga1@example.id"}})).json()["report_id"]
-    second = (await api.post("/v1/reports", json={
-        "url": "https://twitter.com/akun_palsu/status/99", "reporter": {
-            "phone": "081234567890"}})).json()["report_id"]
+    first = (
+        await api.post(
+            "/v1/reports",
+            json={
+                "url": "https://x.com/akun_palsu/status/99?s=20",
+                "text": "Hoaks: surat suara sudah dicoblos",
+                "reporter": {"email": "warga1@example.id"},
+            },
+        )
+    ).json()["report_id"]
+    second = (
+        await api.post(
+            "/v1/reports",
+            json={"url": "https://twitter.com/akun_palsu/status/99", "reporter": {"phone": "081234567890"}},
+        )
+    ).json()["report_id"]
     one = await eventually(lambda: report_with_case(api, first), what="first triaged")
     two = await eventually(lambda: report_with_case(api, second), what="second triaged")
     assert one["case_id"] == two["case_id"]
@@ -180,14 +250,22 @@ async def test_the_same_link_reported_again_joins_the_case(api: httpx.AsyncClien
 
 
 async def test_a_malformed_message_is_dead_lettered_and_the_platform_keeps_working(
-        running: Running, api: httpx.AsyncClient) -> None:
+    running: Running, api: httpx.AsyncClient
+) -> None:
     subjects = Subjects(running.platform.subject_root)
     nc = await nats.connect(running.platform.nats_url)
     js = nc.jetstream()
-    await js.publish(subjects.event(AGENCY, "report.submitted"), b'{"report_id": 1}',
-                     headers={"ce-specversion": "1.0", "ce-type": "report.submitted.v1",
-                              "ce-id": "018d9a1e-3c00-7a3b-9c1e-5f2a6b7c8d99",
-                              "ce-time": "2024-02-12T01:00:00+00:00", "ce-agency": AGENCY})
+    await js.publish(
+        subjects.event(AGENCY, "report.submitted"),
+        b'{"report_id": 1}',
+        headers={
+            "ce-specversion": "1.0",
+            "ce-type": "report.submitted.v1",
+            "ce-id": "018d9a1e-3c00-7a3b-9c1e-5f2a6b7c8d99",
+            "ce-time": "2024-02-12T01:00:00+00:00",
+            "ce-agency": AGENCY,
+        },
+    )
     dead_subject = subjects.dead_letter(subjects.stream("REPORTS"), "intake-submissions")
 
     async def dead_letter() -> dict | None:
@@ -203,22 +281,37 @@ async def test_a_malformed_message_is_dead_lettered_and_the_platform_keeps_worki
     await nc.close()
 
     accepted = await api.post("/v1/reports", json={"text": "Kades dukung paslon 2 di grup WA"})
-    await eventually(lambda: report_with_case(api, accepted.json()["report_id"]),
-                     what="later report triaged")
+    await eventually(lambda: report_with_case(api, accepted.json()["report_id"]), what="later report triaged")
 
 
 async def test_claims_workflow_and_history_through_the_api(api: httpx.AsyncClient) -> None:
-    claims = await api.post("/v1/claims", json={"claims": [{
-        "claim_id": "komdigi-2024-02-0042", "verdict": "hoaks",
-        "source_url": "https://www.komdigi.go.id/berita/berita-hoaks/detail/surat-suara",
-        "text": "Kotak suara di Kota Pekalongan sudah berisi surat suara tercoblos untuk paslon "
-                "nomor 1 sebelum pemungutan suara", "checked_on": "2024-02-10"}]})
+    claims = await api.post(
+        "/v1/claims",
+        json={
+            "claims": [
+                {
+                    "claim_id": "komdigi-2024-02-0042",
+                    "verdict": "hoaks",
+                    "source_url": "https://www.komdigi.go.id/berita/berita-hoaks/detail/surat-suara",
+                    "text": "Kotak suara di Kota Pekalongan sudah berisi surat suara tercoblos untuk paslon "
+                    "nomor 1 sebelum pemungutan suara",
+                    "checked_on": "2024-02-10",
+                }
+            ]
+        },
+    )
     assert claims.status_code == 201 and claims.json() == {"imported": 1}
-    accepted = await api.post("/v1/reports", json={
-        "text": "Viral! kotak suara di Kota Pekalongan sudah berisi surat suara tercoblos paslon "
-                "nomor 1 sebelum pemungutan suara, sebarkan", "region_code": "33.75"})
-    report = await eventually(lambda: report_with_case(api, accepted.json()["report_id"]),
-                              what="hoax triaged")
+    accepted = await api.post(
+        "/v1/reports",
+        json={
+            "text": "Viral! kotak suara di Kota Pekalongan sudah berisi surat suara tercoblos paslon "
+            "nomor 1 sebelum pemungutan suara, sebarkan",
+            "region_code": "33.75",
+        },
+    )
+    report = await eventually(
+        lambda: report_with_case(api, accepted.json()["report_id"]), what="hoax triaged"
+    )
     case_url = f"/v1/cases/{report['case_id']}"
     case = (await api.get(case_url)).json()
     assert case["claims"][0]["claim_id"] == "komdigi-2024-02-0042"
@@ -230,30 +323,42 @@ async def test_claims_workflow_and_history_through_the_api(api: httpx.AsyncClien
     assert "alasan penyelesaian" in refused.json()["detail"]
     moved = await api.post(f"{case_url}/transitions", json={"to": "verifying", "actor": "Siti"})
     assert moved.status_code == 200 and moved.json()["state"] == "verifying"
-    taken = await api.post(f"{case_url}/transitions",
-                           json={"to": "takedown_requested", "actor": "Siti",
-                                 "note": "Diajukan ke Komdigi"})
+    taken = await api.post(
+        f"{case_url}/transitions",
+        json={"to": "takedown_requested", "actor": "Siti", "note": "Diajukan ke Komdigi"},
+    )
     assert taken.json()["state"] == "takedown_requested"
     history = (await api.get(f"{case_url}/history")).json()
     assert [h["to_state"] for h in history] == ["new", "verifying", "takedown_requested"]
-    assert (await api.post(f"{case_url}/transitions", json={"to": "archived", "actor": "x"})
-            ).status_code == 422
+    assert (
+        await api.post(f"{case_url}/transitions", json={"to": "archived", "actor": "x"})
+    ).status_code == 422
 
 
 async def test_reporters_who_asked_hear_what_became_of_their_report(
-        running: Running, api: httpx.AsyncClient) -> None:
-    accepted = await api.post("/v1/reports", json={
-        "text": "ASN Dinas Pendidikan unggah foto kampanye paslon di akun resmi sekolah",
-        "url": "https://www.instagram.com/p/ReportBack1/", "region_code": "33.75",
-        "reporter": {"name": "Dewi", "email": "dewi.pelapor@example.id", "wants_updates": True}})
-    silent = await api.post("/v1/reports", json={
-        "url": "https://instagram.com/p/ReportBack1", "reporter": {
-            "email": "diam@example.id", "wants_updates": False}})
-    report = await eventually(lambda: report_with_case(api, accepted.json()["report_id"]),
-                              what="triaged")
+    running: Running, api: httpx.AsyncClient
+) -> None:
+    accepted = await api.post(
+        "/v1/reports",
+        json={
+            "text": "ASN Dinas Pendidikan unggah foto kampanye paslon di akun resmi sekolah",
+            "url": "https://www.instagram.com/p/ReportBack1/",
+            "region_code": "33.75",
+            "reporter": {"name": "Dewi", "email": "dewi.pelapor@example.id", "wants_updates": True},
+        },
+    )
+    silent = await api.post(
+        "/v1/reports",
+        json={
+            "url": "https://instagram.com/p/ReportBack1",
+            "reporter": {"email": "diam@example.id", "wants_updates": False},
+        },
+    )
+    report = await eventually(lambda: report_with_case(api, accepted.json()["report_id"]), what="triaged")
     await eventually(lambda: report_with_case(api, silent.json()["report_id"]), what="joined")
-    moved = await api.post(f"/v1/cases/{report['case_id']}/transitions",
-                           json={"to": "verifying", "actor": "Siti"})
+    moved = await api.post(
+        f"/v1/cases/{report['case_id']}/transitions", json={"to": "verifying", "actor": "Siti"}
+    )
     assert moved.status_code == 200
 
     async def told() -> list | None:
@@ -268,12 +373,12 @@ async def test_reporters_who_asked_hear_what_became_of_their_report(
     backs = {n["state"] for n in listed if n["template"] == "report_back"}
     assert backs == {"sent", "skipped"}
     # The reporter's address is not what notify keeps: only the pseudonym.
-    assert all("@example.id" not in n["recipient"] for n in listed
-               if n["template"] == "report_back")
+    assert all("@example.id" not in n["recipient"] for n in listed if n["template"] == "report_back")
 
 
 async def test_a_whatsapp_message_becomes_a_report_with_a_receipt_and_news(
-        running: Running, api: httpx.AsyncClient) -> None:
+    running: Running, api: httpx.AsyncClient
+) -> None:
     hook = f"{running.api}/webhooks/whatsapp/{AGENCY}"
     handshake, challenge = await verify_subscription(hook, VERIFY_TOKEN)
     assert handshake.status_code == 200 and handshake.text == challenge
@@ -281,9 +386,13 @@ async def test_a_whatsapp_message_becomes_a_report_with_a_receipt_and_news(
     assert wrong.status_code == 403
 
     phone = "6281298765432"
-    payload = text_message(phone, "Diteruskan: Kades Podosugih bagi amplop 100 ribu ke warga "
-                                  "yang mau coblos paslon 2, lihat https://fb.com/reel/777",
-                           forwarded=True, name="Pak Slamet")
+    payload = text_message(
+        phone,
+        "Diteruskan: Kades Podosugih bagi amplop 100 ribu ke warga "
+        "yang mau coblos paslon 2, lihat https://fb.com/reel/777",
+        forwarded=True,
+        name="Pak Slamet",
+    )
     wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
     forged = await post_webhook(hook, payload, b"someone-elses-secret")
     assert forged.status_code == 401
@@ -301,7 +410,10 @@ async def test_a_whatsapp_message_becomes_a_report_with_a_receipt_and_news(
     report_id = str(stable_id("whatsapp", wamid))
     report = await eventually(lambda: report_with_case(api, report_id), what="triaged")
     assert (report["channel"], report["forwarded"], report["url"]) == (
-        "whatsapp", True, "https://fb.com/reel/777")
+        "whatsapp",
+        True,
+        "https://fb.com/reel/777",
+    )
     case = (await api.get(f"/v1/cases/{report['case_id']}")).json()
     assert case["report_count"] == 1 and len(await receipt() or []) == 1
 
@@ -312,21 +424,28 @@ async def test_a_whatsapp_message_becomes_a_report_with_a_receipt_and_news(
     async def recorded() -> bool:
         conn = await asyncpg.connect(running.platform.database_url)
         try:
-            return bool(await conn.fetchval(
-                "SELECT delivered_at IS NOT NULL FROM notify.deliveries"
-                " WHERE provider_message_id = $1", receipts[0].wamid))
+            return bool(
+                await conn.fetchval(
+                    "SELECT delivered_at IS NOT NULL FROM notify.deliveries WHERE provider_message_id = $1",
+                    receipts[0].wamid,
+                )
+            )
         finally:
             await conn.close()
 
     await eventually(recorded, what="delivery status recorded")
 
-    moved = await api.post(f"/v1/cases/{report['case_id']}/transitions",
-                           json={"to": "verifying", "actor": "Siti"})
+    moved = await api.post(
+        f"/v1/cases/{report['case_id']}/transitions", json={"to": "verifying", "actor": "Siti"}
+    )
     assert moved.status_code == 200
 
     async def news() -> list | None:
-        found = [r for r in running.whatsapp.received if r.to == phone
-                 and "sedang diverifikasi" in r.body.get("text", {}).get("body", "")]
+        found = [
+            r
+            for r in running.whatsapp.received
+            if r.to == phone and "sedang diverifikasi" in r.body.get("text", {}).get("body", "")
+        ]
         return found or None
 
     told = await eventually(news, what="report-back on WhatsApp")
@@ -334,15 +453,18 @@ async def test_a_whatsapp_message_becomes_a_report_with_a_receipt_and_news(
 
 
 async def test_a_mail_from_the_public_becomes_a_report_with_a_receipt(
-        running: Running, api: httpx.AsyncClient) -> None:
+    running: Running, api: httpx.AsyncClient
+) -> None:
     mail = EmailMessage()
     mail["From"] = "Budi Warga <budi.warga@example.id>"
     mail["To"] = REPORT_MAILBOX
     mail["Subject"] = "Laporan: ajakan rusuh setelah pemungutan suara"
     mail["Message-ID"] = "<e2e-laporan-1@example.id>"
-    mail.set_content("Selamat siang,\n\nBeredar ajakan untuk menyerbu dan membakar kantor KPU "
-                     "Kota Pekalongan kalau paslon kalah: https://t.me/s/kanalrusuh/42\n\n"
-                     "Terima kasih.\nBudi")
+    mail.set_content(
+        "Selamat siang,\n\nBeredar ajakan untuk menyerbu dan membakar kantor KPU "
+        "Kota Pekalongan kalau paslon kalah: https://t.me/s/kanalrusuh/42\n\n"
+        "Terima kasih.\nBudi"
+    )
     for _ in range(2):  # a sender that did not see our 250 sends again
         answer = await aiosmtplib.send(mail, hostname="127.0.0.1", port=running.mail_in_port)
         assert answer[1].startswith("2.0.0 OK: report")
@@ -367,35 +489,54 @@ async def test_a_mail_from_the_public_becomes_a_report_with_a_receipt(
 
 
 async def test_a_whatsapp_photo_is_fetched_and_hashed_as_evidence(
-        running: Running, api: httpx.AsyncClient) -> None:
+    running: Running, api: httpx.AsyncClient
+) -> None:
     photo = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40  # a JPEG's first bytes and a body
     media_id = running.whatsapp.add_media(photo, "image/jpeg")
-    payload = image_message("6281377788899", media_id, sha256=hashlib.sha256(photo).hexdigest(),
-                            caption="Foto amplop serangan fajar di RT 3 Podosugih")
+    payload = image_message(
+        "6281377788899",
+        media_id,
+        sha256=hashlib.sha256(photo).hexdigest(),
+        caption="Foto amplop serangan fajar di RT 3 Podosugih",
+    )
     wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
     hook = f"{running.api}/webhooks/whatsapp/{AGENCY}"
     assert (await post_webhook(hook, payload, APP_SECRET)).status_code == 200
-    report = await eventually(lambda: report_with_case(api, str(stable_id("whatsapp", wamid))),
-                              what="photo report triaged")
+    report = await eventually(
+        lambda: report_with_case(api, str(stable_id("whatsapp", wamid))), what="photo report triaged"
+    )
     assert report["text"] == "Foto amplop serangan fajar di RT 3 Podosugih"
-    assert report["attachments"] == [{
-        "media_id": media_id, "mime_type": "image/jpeg", "filename": None,
-        "sha256": hashlib.sha256(photo).hexdigest(), "size": len(photo)}]
+    assert report["attachments"] == [
+        {
+            "media_id": media_id,
+            "mime_type": "image/jpeg",
+            "filename": None,
+            "sha256": hashlib.sha256(photo).hexdigest(),
+            "size": len(photo),
+        }
+    ]
     assert running.whatsapp.downloads(media_id) == 1
 
 
 async def test_patrol_alerts_on_whatsapp_are_acknowledged_with_the_button(
-        running: Running, api: httpx.AsyncClient) -> None:
-    accepted = await api.post("/v1/reports", json={
-        "text": "Serangan fajar: tim sukses bagi amplop 50 ribu di Desa Sukamaju",
-        "region_code": WA_REGION})
-    report = await eventually(lambda: report_with_case(api, accepted.json()["report_id"]),
-                              what="triaged")
+    running: Running, api: httpx.AsyncClient
+) -> None:
+    accepted = await api.post(
+        "/v1/reports",
+        json={
+            "text": "Serangan fajar: tim sukses bagi amplop 50 ribu di Desa Sukamaju",
+            "region_code": WA_REGION,
+        },
+    )
+    report = await eventually(lambda: report_with_case(api, accepted.json()["report_id"]), what="triaged")
 
     async def alert() -> list | None:
         # Reports of unknown place from other tests reach this team too: find this case's.
-        found = [r for r in running.whatsapp.received if r.to == WA_MEMBER
-                 and report["case_id"] in json.dumps(r.body)]
+        found = [
+            r
+            for r in running.whatsapp.received
+            if r.to == WA_MEMBER and report["case_id"] in json.dumps(r.body)
+        ]
         return found or None
 
     sent = (await eventually(alert, what="WhatsApp alert"))[0].body
@@ -404,8 +545,7 @@ async def test_patrol_alerts_on_whatsapp_are_acknowledged_with_the_button(
     button = sent["template"]["components"][1]["parameters"][0]["payload"]
     assert button.startswith("ack:")
 
-    tap = message(WA_MEMBER, "button", {"payload": button, "text": "Saya tangani"},
-                  name="Jaga Kota")
+    tap = message(WA_MEMBER, "button", {"payload": button, "text": "Saya tangani"}, name="Jaga Kota")
     hook = f"{running.api}/webhooks/whatsapp/{AGENCY}"
     assert (await post_webhook(hook, tap, APP_SECRET)).status_code == 200
 
@@ -422,16 +562,17 @@ async def test_patrol_alerts_on_whatsapp_are_acknowledged_with_the_button(
 
 
 async def test_an_alert_whatsapp_refuses_goes_to_the_members_email(
-        running: Running, api: httpx.AsyncClient) -> None:
+    running: Running, api: httpx.AsyncClient
+) -> None:
     running.whatsapp.fail_next(code=131026, to=FALLBACK_MEMBER)
-    accepted = await api.post("/v1/reports", json={
-        "text": "Lurah bagi sembako dengan stiker caleg nomor 4", "region_code": FALLBACK_REGION})
-    report = await eventually(lambda: report_with_case(api, accepted.json()["report_id"]),
-                              what="triaged")
+    accepted = await api.post(
+        "/v1/reports",
+        json={"text": "Lurah bagi sembako dengan stiker caleg nomor 4", "region_code": FALLBACK_REGION},
+    )
+    report = await eventually(lambda: report_with_case(api, accepted.json()["report_id"]), what="triaged")
 
     async def by_email() -> list | None:
-        found = [m for m in running.sink.messages()
-                 if m["To"] == f"jaga-{FALLBACK_REGION}@example.id"]
+        found = [m for m in running.sink.messages() if m["To"] == f"jaga-{FALLBACK_REGION}@example.id"]
         return found or None
 
     mails = await eventually(by_email, what="email fallback")

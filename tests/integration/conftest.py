@@ -29,8 +29,9 @@ async def notify(platform: PlatformSettings, tmp_path: Path):
     sink.start()
     settings = NotifySettings(smtp_port=sink.port)
     infra = await connect(platform, "notify")
-    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS,
-                              RpcClient(infra.nc, infra.subjects))
+    handlers = NotifyHandlers(
+        infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS, RpcClient(infra.nc, infra.subjects)
+    )
     yield infra, handlers, sink
     await handlers.close()
     await infra.close()

@@ -27,15 +27,18 @@ from tests.waiting import eventually
 
 
 def report(agency: str, text: str = "Amplop 100 ribu untuk pemilih") -> ReportSubmitted:
-    return ReportSubmitted(report_id=new_id(), agency_id=agency, channel=Channel.API,
-                           submitted_at=datetime.now(UTC), text=text)
+    return ReportSubmitted(
+        report_id=new_id(), agency_id=agency, channel=Channel.API, submitted_at=datetime.now(UTC), text=text
+    )
 
 
 async def read_subject(infra: Infrastructure, stream: str, subject: str) -> list:
     """Every message on `subject` in `stream`, through a throwaway consumer."""
     sub = await infra.js.pull_subscribe(
-        subject, stream=infra.subjects.stream(stream),
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30))
+        subject,
+        stream=infra.subjects.stream(stream),
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30),
+    )
     messages = []
     try:
         while True:
@@ -57,8 +60,7 @@ async def infra(platform: PlatformSettings):
     await infra.close()
 
 
-async def test_outbox_publishes_only_committed_events_once(infra: Infrastructure,
-                                                           agency: str) -> None:
+async def test_outbox_publishes_only_committed_events_once(infra: Infrastructure, agency: str) -> None:
     kept, rolled_back = report(agency), report(agency)
     async with infra.pool.acquire() as conn:
         async with conn.transaction():
@@ -74,12 +76,10 @@ async def test_outbox_publishes_only_committed_events_once(infra: Infrastructure
         envelope = await infra.outbox.stage(conn, kept)
     await infra.outbox.publish_pending(infra.pool, infra.js)
     replay = envelope.headers()
-    ack = await infra.js.publish(infra.subjects.event(agency, kept.SUBJECT), envelope.body(),
-                                 headers=replay)
+    ack = await infra.js.publish(infra.subjects.event(agency, kept.SUBJECT), envelope.body(), headers=replay)
     assert ack.duplicate
 
-    messages = await read_subject(infra, "REPORTS",
-                                  infra.subjects.event(agency, ReportSubmitted.SUBJECT))
+    messages = await read_subject(infra, "REPORTS", infra.subjects.event(agency, ReportSubmitted.SUBJECT))
     ids = Counter(json.loads(m.data)["report_id"] for m in messages)
     assert ids[str(kept.report_id)] == 2  # staged twice on purpose: two distinct events
     assert str(rolled_back.report_id) not in ids
@@ -89,32 +89,39 @@ async def test_outbox_publishes_only_committed_events_once(infra: Infrastructure
 async def run_consumer(infra: Infrastructure, subscription: Subscription, until) -> None:
     await provision(infra.js, infra.subjects, [subscription])
     stopping = asyncio.Event()
-    loop = PullLoop(infra.js, infra.subjects.stream(subscription.stream), subscription.durable,
-                    EventHandlerRunner(infra.js, infra.subjects, subscription), capacity=8,
-                    fetch_timeout=0.5)
+    loop = PullLoop(
+        infra.js,
+        infra.subjects.stream(subscription.stream),
+        subscription.durable,
+        EventHandlerRunner(infra.js, infra.subjects, subscription),
+        capacity=8,
+        fetch_timeout=0.5,
+    )
     task = asyncio.create_task(loop.run(stopping))
     try:
         return await until()
     finally:
         stopping.set()
         await task
-        await infra.js.delete_consumer(infra.subjects.stream(subscription.stream),
-                                       subscription.durable)
+        await infra.js.delete_consumer(infra.subjects.stream(subscription.stream), subscription.durable)
 
 
 async def publish(infra: Infrastructure, data: EventData) -> None:
     envelope = Envelope(data=data, source="/test", agency_id=data.agency_id)  # type: ignore[attr-defined]
-    await infra.js.publish(infra.subjects.event(envelope.agency_id, data.SUBJECT), envelope.body(),
-                           headers=envelope.headers())
+    await infra.js.publish(
+        infra.subjects.event(envelope.agency_id, data.SUBJECT), envelope.body(), headers=envelope.headers()
+    )
 
 
 async def dead_letters(infra: Infrastructure, durable: str) -> list:
-    return await read_subject(infra, "DEADLETTER",
-                              infra.subjects.dead_letter(infra.subjects.stream("REPORTS"), durable))
+    return await read_subject(
+        infra, "DEADLETTER", infra.subjects.dead_letter(infra.subjects.stream("REPORTS"), durable)
+    )
 
 
 async def test_rejected_and_malformed_messages_are_dead_lettered_and_others_still_handled(
-        infra: Infrastructure, agency: str) -> None:
+    infra: Infrastructure, agency: str
+) -> None:
     handled: list[UUID] = []
     durable = f"test-reject-{agency}"
 
@@ -126,13 +133,20 @@ async def test_rejected_and_malformed_messages_are_dead_lettered_and_others_stil
 
     good, bad = report(agency), report(agency, text="tolak")
     await publish(infra, bad)
-    await infra.js.publish(infra.subjects.event(agency, ReportSubmitted.SUBJECT), b"{broken",
-                           headers={"ce-specversion": "1.0", "ce-type": "report.submitted.v1"})
+    await infra.js.publish(
+        infra.subjects.event(agency, ReportSubmitted.SUBJECT),
+        b"{broken",
+        headers={"ce-specversion": "1.0", "ce-type": "report.submitted.v1"},
+    )
     await publish(infra, good)
-    subscription = Subscription(durable=durable, stream="REPORTS",
-                                subject_suffix="report.submitted", handler=handler, agency=agency)
-    await run_consumer(infra, subscription, lambda: eventually(
-        lambda: _at_least(dead_letters(infra, durable), 2), what="two dead letters"))
+    subscription = Subscription(
+        durable=durable, stream="REPORTS", subject_suffix="report.submitted", handler=handler, agency=agency
+    )
+    await run_consumer(
+        infra,
+        subscription,
+        lambda: eventually(lambda: _at_least(dead_letters(infra, durable), 2), what="two dead letters"),
+    )
 
     assert handled == [good.report_id]
     letters = await dead_letters(infra, durable)
@@ -142,8 +156,7 @@ async def test_rejected_and_malformed_messages_are_dead_lettered_and_others_stil
     # The original is kept byte for byte, with where it came from.
     original = next(m for m in letters if m.headers["Pantau-Dead-Reason"].endswith("rejected"))
     assert json.loads(original.data)["report_id"] == str(bad.report_id)
-    assert original.headers["Pantau-Dead-Subject"] == infra.subjects.event(
-        agency, ReportSubmitted.SUBJECT)
+    assert original.headers["Pantau-Dead-Subject"] == infra.subjects.event(agency, ReportSubmitted.SUBJECT)
     assert original.headers["ce-type"] == "report.submitted.v1"
 
 
@@ -152,8 +165,7 @@ async def _at_least(pending, n: int):
     return found if len(found) >= n else None
 
 
-async def test_transient_failures_are_retried_then_succeed(infra: Infrastructure,
-                                                           agency: str) -> None:
+async def test_transient_failures_are_retried_then_succeed(infra: Infrastructure, agency: str) -> None:
     attempts: Counter[UUID] = Counter()
     done: list[UUID] = []
 
@@ -166,11 +178,16 @@ async def test_transient_failures_are_retried_then_succeed(infra: Infrastructure
 
     data = report(agency)
     await publish(infra, data)
-    subscription = Subscription(durable=f"test-retry-{agency}", stream="REPORTS",
-                                subject_suffix="report.submitted", handler=flaky,
-                                agency=agency)
-    await run_consumer(infra, subscription, lambda: eventually(
-        lambda: _ready(done), what="handled after retries"))
+    subscription = Subscription(
+        durable=f"test-retry-{agency}",
+        stream="REPORTS",
+        subject_suffix="report.submitted",
+        handler=flaky,
+        agency=agency,
+    )
+    await run_consumer(
+        infra, subscription, lambda: eventually(lambda: _ready(done), what="handled after retries")
+    )
     assert attempts[data.report_id] == 3
     assert done == [data.report_id]
 
@@ -180,69 +197,99 @@ async def _ready(values: list) -> list | None:
 
 
 async def test_messages_failing_every_delivery_are_dead_lettered_with_the_error(
-        infra: Infrastructure, agency: str) -> None:
+    infra: Infrastructure, agency: str
+) -> None:
     durable = f"test-exhaust-{agency}"
 
     async def broken(envelope: Envelope[EventData]) -> None:
         raise ValueError("classifier crashed on this text")
 
     await publish(infra, report(agency))
-    subscription = Subscription(durable=durable, stream="REPORTS",
-                                subject_suffix="report.submitted", handler=broken,
-                                max_deliver=2, backoff=(5,), agency=agency)
-    letters = await run_consumer(infra, subscription, lambda: eventually(
-        lambda: _at_least(dead_letters(infra, durable), 1), what="dead letter"))
-    assert letters[0].headers["Pantau-Dead-Reason"] == (
-        "failed: ValueError: classifier crashed on this text")
+    subscription = Subscription(
+        durable=durable,
+        stream="REPORTS",
+        subject_suffix="report.submitted",
+        handler=broken,
+        max_deliver=2,
+        backoff=(5,),
+        agency=agency,
+    )
+    letters = await run_consumer(
+        infra,
+        subscription,
+        lambda: eventually(lambda: _at_least(dead_letters(infra, durable), 1), what="dead letter"),
+    )
+    assert letters[0].headers["Pantau-Dead-Reason"] == ("failed: ValueError: classifier crashed on this text")
     assert letters[0].headers["Pantau-Dead-Deliveries"] == "2"
 
 
 async def test_advisory_relay_dead_letters_a_message_whose_worker_died(
-        infra: Infrastructure, agency: str) -> None:
+    infra: Infrastructure, agency: str
+) -> None:
     # What the server announces when a message ran out of deliveries without any settle.
     data = report(agency)
     await publish(infra, data)
     stream = infra.subjects.stream("REPORTS")
     info = await infra.js.stream_info(stream)
-    advisory = {"type": "io.nats.jetstream.advisory.v1.max_deliver", "stream": stream,
-                "consumer": f"crashed-{agency}", "stream_seq": info.state.last_seq,
-                "deliveries": 8}
+    advisory = {
+        "type": "io.nats.jetstream.advisory.v1.max_deliver",
+        "stream": stream,
+        "consumer": f"crashed-{agency}",
+        "stream_seq": info.state.last_seq,
+        "deliveries": 8,
+    }
     await relay_advisory(infra.js, infra.subjects, json.dumps(advisory).encode())
-    letters = await read_subject(infra, "DEADLETTER",
-                                 infra.subjects.dead_letter(stream, f"crashed-{agency}"))
+    letters = await read_subject(infra, "DEADLETTER", infra.subjects.dead_letter(stream, f"crashed-{agency}"))
     assert len(letters) == 1
     assert letters[0].headers["Pantau-Dead-Reason"] == "not acknowledged after 8 deliveries"
     assert json.loads(letters[0].data)["report_id"] == str(data.report_id)
 
 
-async def test_instances_sharing_a_durable_consumer_split_the_work(infra: Infrastructure,
-                                                                   agency: str) -> None:
+async def test_instances_sharing_a_durable_consumer_split_the_work(
+    infra: Infrastructure, agency: str
+) -> None:
     seen: dict[str, list[UUID]] = {"a": [], "b": []}
 
     def handler_for(instance: str):
         async def handle(envelope: Envelope[EventData]) -> None:
             seen[instance].append(envelope.data.report_id)  # type: ignore[attr-defined]
             await asyncio.sleep(0)
+
         return handle
 
     durable = f"test-shared-{agency}"
-    subscriptions = {name: Subscription(durable=durable, stream="REPORTS",
-                                        subject_suffix="report.submitted",
-                                        handler=handler_for(name), agency=agency)
-                     for name in seen}
+    subscriptions = {
+        name: Subscription(
+            durable=durable,
+            stream="REPORTS",
+            subject_suffix="report.submitted",
+            handler=handler_for(name),
+            agency=agency,
+        )
+        for name in seen
+    }
     await provision(infra.js, infra.subjects, [subscriptions["a"]])
     sent = [report(agency, text=f"laporan {i}") for i in range(60)]
     for data in sent:
         await publish(infra, data)
     stopping = asyncio.Event()
     stream = infra.subjects.stream("REPORTS")
-    loops = [PullLoop(infra.js, stream, durable,
-                      EventHandlerRunner(infra.js, infra.subjects, sub), capacity=4,
-                      fetch_timeout=0.5) for sub in subscriptions.values()]
+    loops = [
+        PullLoop(
+            infra.js,
+            stream,
+            durable,
+            EventHandlerRunner(infra.js, infra.subjects, sub),
+            capacity=4,
+            fetch_timeout=0.5,
+        )
+        for sub in subscriptions.values()
+    ]
     tasks = [asyncio.create_task(loop.run(stopping)) for loop in loops]
     try:
-        await eventually(lambda: _ready([1] if len(seen["a"]) + len(seen["b"]) >= 60 else []),
-                         what="all handled")
+        await eventually(
+            lambda: _ready([1] if len(seen["a"]) + len(seen["b"]) >= 60 else []), what="all handled"
+        )
     finally:
         stopping.set()
         await asyncio.gather(*tasks)
@@ -252,8 +299,7 @@ async def test_instances_sharing_a_durable_consumer_split_the_work(infra: Infras
     assert seen["a"] and seen["b"]  # both instances took a share
 
 
-async def test_draining_finishes_work_in_flight_before_stopping(infra: Infrastructure,
-                                                                agency: str) -> None:
+async def test_draining_finishes_work_in_flight_before_stopping(infra: Infrastructure, agency: str) -> None:
     started, release = asyncio.Event(), asyncio.Event()
     finished: list[UUID] = []
 
@@ -263,16 +309,22 @@ async def test_draining_finishes_work_in_flight_before_stopping(infra: Infrastru
         finished.append(envelope.data.report_id)  # type: ignore[attr-defined]
 
     durable = f"test-drain-{agency}"
-    subscription = Subscription(durable=durable, stream="REPORTS",
-                                subject_suffix="report.submitted", handler=slow, agency=agency)
+    subscription = Subscription(
+        durable=durable, stream="REPORTS", subject_suffix="report.submitted", handler=slow, agency=agency
+    )
     await provision(infra.js, infra.subjects, [subscription])
     data = report(agency)
     await publish(infra, data)
     stream = infra.subjects.stream("REPORTS")
     stopping = asyncio.Event()
-    loop = PullLoop(infra.js, stream, durable,
-                    EventHandlerRunner(infra.js, infra.subjects, subscription), capacity=4,
-                    fetch_timeout=0.5)
+    loop = PullLoop(
+        infra.js,
+        stream,
+        durable,
+        EventHandlerRunner(infra.js, infra.subjects, subscription),
+        capacity=4,
+        fetch_timeout=0.5,
+    )
     task = asyncio.create_task(loop.run(stopping))
     await asyncio.wait_for(started.wait(), 10)
     stopping.set()
@@ -281,6 +333,7 @@ async def test_draining_finishes_work_in_flight_before_stopping(infra: Infrastru
     asyncio.get_running_loop().call_later(0.1, release.set)
     await loop.drain(timeout=5)
     assert finished == [data.report_id]
+
     # Acknowledged while draining: nothing is left for the next instance. (The server applies
     # acks asynchronously, so the consumer's counters settle a moment later.)
     async def settled() -> bool:

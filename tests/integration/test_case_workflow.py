@@ -19,26 +19,46 @@ from tests.integration.test_services import wrap
 
 RULES = ElectionRules(Calendar.load())
 
-HOAX = ("Beredar kabar surat suara di Kecamatan Pekalongan Utara sudah dicoblos untuk paslon "
-        "nomor 1 sebelum hari pemungutan suara, petugas KPPS diam saja")
+HOAX = (
+    "Beredar kabar surat suara di Kecamatan Pekalongan Utara sudah dicoblos untuk paslon "
+    "nomor 1 sebelum hari pemungutan suara, petugas KPPS diam saja"
+)
 
 
 @pytest.fixture
 async def triage(platform: PlatformSettings):
     infra = await connect(platform, "triage")
-    handlers = TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged(),
-                              Router.load(), ClaimRegistry(refresh_s=0), RULES)
+    handlers = TriageHandlers(
+        infra.pool,
+        infra.outbox,
+        TriageClassifier.packaged(),
+        Router.load(),
+        ClaimRegistry(refresh_s=0),
+        RULES,
+    )
     yield infra, handlers
     await infra.close()
 
 
 def received(agency: str, text: str, **fields) -> ReportReceived:
     now = datetime.now(UTC)
-    return ReportReceived(**({
-        "report_id": new_id(), "agency_id": agency, "channel": Channel.WHATSAPP,
-        "submitted_at": now, "received_at": now, "platform": Platform.WHATSAPP,
-        "raw_sha256": "0" * 64, "text": text, "content_sha256": None, "region_code": "33.75",
-    } | fields))
+    return ReportReceived(
+        **(
+            {
+                "report_id": new_id(),
+                "agency_id": agency,
+                "channel": Channel.WHATSAPP,
+                "submitted_at": now,
+                "received_at": now,
+                "platform": Platform.WHATSAPP,
+                "raw_sha256": "0" * 64,
+                "text": text,
+                "content_sha256": None,
+                "region_code": "33.75",
+            }
+            | fields
+        )
+    )
 
 
 async def case_of(handlers: TriageHandlers, agency: str, report: ReportReceived) -> str:
@@ -50,8 +70,11 @@ async def test_whatsapp_forwards_with_small_edits_join_one_case(triage, agency: 
     _, handlers = triage
     original = received(agency, HOAX)
     forwarded = received(agency, "Diteruskan\n*PENTING* " + HOAX.upper() + " 😡😡 sebarkan!!")
-    different = received(agency, "Kotak suara di TPS 12 Kelurahan Medono tiba terlambat dua jam "
-                                 "karena banjir, petugas meminta warga bersabar menunggu")
+    different = received(
+        agency,
+        "Kotak suara di TPS 12 Kelurahan Medono tiba terlambat dua jam "
+        "karena banjir, petugas meminta warga bersabar menunggu",
+    )
     for report in (original, forwarded, different):
         await handlers.report_received(wrap(report))
     assert await case_of(handlers, agency, original) == await case_of(handlers, agency, forwarded)
@@ -61,11 +84,21 @@ async def test_whatsapp_forwards_with_small_edits_join_one_case(triage, agency: 
 async def test_a_matched_claim_attaches_its_verdict_and_flags_a_hoax(triage, agency: str) -> None:
     _, handlers = triage
     claim_id = f"tbh-{agency}"
-    await handlers.add_claims(agency, {"claims": [{
-        "claim_id": claim_id, "verdict": "hoaks", "checked_on": "2024-02-12",
-        "source_url": "https://turnbackhoax.id/2024/02/12/surat-suara-tercoblos",
-        "text": "Surat suara di Pekalongan Utara sudah dicoblos untuk paslon 1 sebelum hari "
-                "pemungutan suara"}]})
+    await handlers.add_claims(
+        agency,
+        {
+            "claims": [
+                {
+                    "claim_id": claim_id,
+                    "verdict": "hoaks",
+                    "checked_on": "2024-02-12",
+                    "source_url": "https://turnbackhoax.id/2024/02/12/surat-suara-tercoblos",
+                    "text": "Surat suara di Pekalongan Utara sudah dicoblos untuk paslon 1 sebelum hari "
+                    "pemungutan suara",
+                }
+            ]
+        },
+    )
     report = received(agency, HOAX, region_code="33.75")
     await handlers.report_received(wrap(report))
     case = await handlers.get_case(agency, {"case_id": await case_of(handlers, agency, report)})
@@ -79,32 +112,48 @@ async def test_a_matched_claim_attaches_its_verdict_and_flags_a_hoax(triage, age
         await handlers.get_case("bawaslu-1771", {"case_id": str(case.case_id)})
 
 
-async def test_transitions_are_recorded_with_who_and_invalid_ones_refused(triage,
-                                                                          agency: str) -> None:
+async def test_transitions_are_recorded_with_who_and_invalid_ones_refused(triage, agency: str) -> None:
     infra, handlers = triage
     report = received(agency, "Camat Sukamaju pose dua jari bersama caleg di acara dinas")
     await handlers.report_received(wrap(report))
     case_id = await case_of(handlers, agency, report)
-    moved = await handlers.transition(agency, {"case_id": case_id, "to": "verifying",
-                                               "actor": "Siti (patroli)"})
+    moved = await handlers.transition(
+        agency, {"case_id": case_id, "to": "verifying", "actor": "Siti (patroli)"}
+    )
     assert moved.state == "verifying"
     with pytest.raises(RpcError, match="memerlukan alasan") as refused:
         await handlers.transition(agency, {"case_id": case_id, "to": "closed", "actor": "Siti"})
     assert refused.value.status == 409
-    closed = await handlers.transition(agency, {
-        "case_id": case_id, "to": "closed", "actor": "Budi (koordinator)",
-        "resolution": "violation_handled", "note": "Diteruskan ke KASN"})
+    closed = await handlers.transition(
+        agency,
+        {
+            "case_id": case_id,
+            "to": "closed",
+            "actor": "Budi (koordinator)",
+            "resolution": "violation_handled",
+            "note": "Diteruskan ke KASN",
+        },
+    )
     assert (closed.state, closed.resolution) == ("closed", "violation_handled")
     history = await handlers.get_history(agency, {"case_id": case_id})
     assert [(h.change, h.actor, h.to_state) for h in history] == [
-        ("opened", None, "new"), ("state_changed", "Siti (patroli)", "verifying"),
-        ("state_changed", "Budi (koordinator)", "closed")]
-    events = [json.loads(r["body"]) for r in await infra.pool.fetch(
-        "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.case.updated'", agency)]
+        ("opened", None, "new"),
+        ("state_changed", "Siti (patroli)", "verifying"),
+        ("state_changed", "Budi (koordinator)", "closed"),
+    ]
+    events = [
+        json.loads(r["body"])
+        for r in await infra.pool.fetch(
+            "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.case.updated'", agency
+        )
+    ]
     closing = [e for e in events if e["change"] == "state_changed" and e["state"] == "closed"]
     assert len(closing) == 1
     assert (closing[0]["previous_state"], closing[0]["resolution"], closing[0]["actor"]) == (
-        "verifying", "violation_handled", "Budi (koordinator)")
+        "verifying",
+        "violation_handled",
+        "Budi (koordinator)",
+    )
     # A closed case no longer collects new reports of the same text: a new case opens.
     again = received(agency, "Camat Sukamaju pose dua jari bersama caleg di acara dinas")
     await handlers.report_received(wrap(again))
@@ -117,11 +166,16 @@ async def test_a_reviewers_correction_is_kept_as_labelled_data(triage, agency: s
     report = received(agency, text)
     await handlers.report_received(wrap(report))
     case_id = await case_of(handlers, agency, report)
-    corrected = await handlers.reclassify(agency, {
-        "case_id": case_id, "categories": ["netralitas_asn", "politik_uang"],
-        "actor": "Rina (verifikator)"})
+    corrected = await handlers.reclassify(
+        agency,
+        {"case_id": case_id, "categories": ["netralitas_asn", "politik_uang"], "actor": "Rina (verifikator)"},
+    )
     assert [c.category for c in corrected.categories] == ["netralitas_asn", "politik_uang"]
     row = await infra.pool.fetchrow(
-        "SELECT text, corrected, actor FROM category_corrections WHERE case_id = $1", case_id)
+        "SELECT text, corrected, actor FROM category_corrections WHERE case_id = $1", case_id
+    )
     assert (row["text"], row["corrected"], row["actor"]) == (
-        text, ["netralitas_asn", "politik_uang"], "Rina (verifikator)")
+        text,
+        ["netralitas_asn", "politik_uang"],
+        "Rina (verifikator)",
+    )

@@ -18,7 +18,7 @@ from tests.conftest import connect
 from tests.integration.test_services import wrap
 
 WITA = timezone(timedelta(hours=8))
-QUIET = datetime(2024, 2, 12, 10, 0, tzinfo=WITA)       # masa tenang Pemilu 2024
+QUIET = datetime(2024, 2, 12, 10, 0, tzinfo=WITA)  # masa tenang Pemilu 2024
 CAMPAIGN = datetime(2024, 1, 20, 10, 0, tzinfo=WITA)
 
 
@@ -26,25 +26,50 @@ CAMPAIGN = datetime(2024, 1, 20, 10, 0, tzinfo=WITA)
 async def triage(platform: PlatformSettings, agency: str):
     infra = await connect(platform, "triage")
     suffix = agency.split("-")[1]
-    await import_accounts(infra.pool, parse_accounts([
-        "participant,party,election_id,region_code,platform,handle,url",
-        f"Lalu Budi Santoso,PKB,pemilu-2024,52.01,instagram,@budisantoso{suffix},",
-    ]).rows)
-    await import_officials(infra.pool, parse_officials([
-        "name,role,institution,region_code,platform,handle,url",
-        f"Ahmad Kades,kepala_desa,Desa Gerung Utara,52.01.05,facebook,kades.gerung{suffix},",
-    ]).rows)
-    handlers = TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged(),
-                              Router.load(), ClaimRegistry(), ElectionRules(Calendar.load()))
+    await import_accounts(
+        infra.pool,
+        parse_accounts(
+            [
+                "participant,party,election_id,region_code,platform,handle,url",
+                f"Lalu Budi Santoso,PKB,pemilu-2024,52.01,instagram,@budisantoso{suffix},",
+            ]
+        ).rows,
+    )
+    await import_officials(
+        infra.pool,
+        parse_officials(
+            [
+                "name,role,institution,region_code,platform,handle,url",
+                f"Ahmad Kades,kepala_desa,Desa Gerung Utara,52.01.05,facebook,kades.gerung{suffix},",
+            ]
+        ).rows,
+    )
+    handlers = TriageHandlers(
+        infra.pool,
+        infra.outbox,
+        TriageClassifier.packaged(),
+        Router.load(),
+        ClaimRegistry(),
+        ElectionRules(Calendar.load()),
+    )
     yield infra, handlers, suffix
     await infra.close()
 
 
 def post(agency: str, text: str, url: str, at: datetime) -> ReportReceived:
     return ReportReceived(
-        report_id=new_id(), agency_id=agency, channel=Channel.PATROL, submitted_at=at,
-        received_at=at, text=text, url=url, canonical_url=url, platform=Platform.INSTAGRAM,
-        region_code="52.01", raw_sha256="0" * 64)
+        report_id=new_id(),
+        agency_id=agency,
+        channel=Channel.PATROL,
+        submitted_at=at,
+        received_at=at,
+        text=text,
+        url=url,
+        canonical_url=url,
+        platform=Platform.INSTAGRAM,
+        region_code="52.01",
+        raw_sha256="0" * 64,
+    )
 
 
 async def case_for(handlers: TriageHandlers, agency: str, report: ReportReceived):
@@ -56,8 +81,7 @@ async def case_for(handlers: TriageHandlers, agency: str, report: ReportReceived
 CAMPAIGN_POST = "Ayo coblos nomor 3, pilih Lalu Budi Santoso untuk DPRD Lombok Barat!"
 
 
-async def test_a_participants_campaign_post_in_the_quiet_period_is_flagged(triage,
-                                                                          agency: str) -> None:
+async def test_a_participants_campaign_post_in_the_quiet_period_is_flagged(triage, agency: str) -> None:
     _, handlers, suffix = triage
     url = f"https://instagram.com/budisantoso{suffix}"
     quiet = await case_for(handlers, agency, post(agency, CAMPAIGN_POST, url, QUIET))
@@ -67,28 +91,30 @@ async def test_a_participants_campaign_post_in_the_quiet_period_is_flagged(triag
     assert any("Akun resmi peserta: Lalu Budi Santoso (PKB)" in r for r in quiet.priority_reasons)
     assert any("Masa tenang Pemilu 2024" in r for r in quiet.priority_reasons)
 
-    during = await case_for(handlers, agency, post(
-        agency, CAMPAIGN_POST, f"https://instagram.com/budisantoso{suffix}/?campaign", CAMPAIGN))
+    during = await case_for(
+        handlers,
+        agency,
+        post(agency, CAMPAIGN_POST, f"https://instagram.com/budisantoso{suffix}/?campaign", CAMPAIGN),
+    )
     assert "kampanye_luar_jadwal" not in {c.category for c in during.categories}
     assert during.priority < quiet.priority
 
 
-async def test_a_watched_village_head_campaigning_is_a_neutrality_case(triage,
-                                                                      agency: str) -> None:
+async def test_a_watched_village_head_campaigning_is_a_neutrality_case(triage, agency: str) -> None:
     _, handlers, suffix = triage
-    report = post(agency, CAMPAIGN_POST, f"https://www.facebook.com/kades.gerung{suffix}",
-                  CAMPAIGN)
-    case = await case_for(handlers, agency, report.model_copy(update={
-        "platform": Platform.FACEBOOK}))
+    report = post(agency, CAMPAIGN_POST, f"https://www.facebook.com/kades.gerung{suffix}", CAMPAIGN)
+    case = await case_for(handlers, agency, report.model_copy(update={"platform": Platform.FACEBOOK}))
     neutrality = next(c for c in case.categories if c.category == "netralitas_asn")
     assert "Ahmad Kades (Desa Gerung Utara)" in neutrality.reason
 
 
-async def test_an_unregistered_look_alike_account_is_marked_for_review(triage,
-                                                                       agency: str) -> None:
+async def test_an_unregistered_look_alike_account_is_marked_for_review(triage, agency: str) -> None:
     _, handlers, suffix = triage
-    report = post(agency, "Info resmi dari caleg kita, simak ya",
-                  f"https://instagram.com/budisantoso{suffix}_official", CAMPAIGN)
+    report = post(
+        agency,
+        "Info resmi dari caleg kita, simak ya",
+        f"https://instagram.com/budisantoso{suffix}_official",
+        CAMPAIGN,
+    )
     case = await case_for(handlers, agency, report)
-    assert any("perlu ditinjau" in r and f"budisantoso{suffix}" in r
-               for r in case.priority_reasons)
+    assert any("perlu ditinjau" in r and f"budisantoso{suffix}" in r for r in case.priority_reasons)

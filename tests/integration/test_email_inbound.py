@@ -30,7 +30,9 @@ def report_mail(n: int = 1, *, to: str = REPORT_ADDRESS, body: str | None = None
     message["Subject"] = f"Laporan {n}: politik uang"
     message["Message-ID"] = f"<laporan-{n}-{secrets.token_hex(4)}@mail.gmail.com>"
     message["Date"] = "Mon, 12 Feb 2024 10:15:00 +0700"
-    message.set_content(body or f"Pembagian amplop di RT {n:02d}: https://www.facebook.com/groups/1/posts/{n}")
+    message.set_content(
+        body or f"Pembagian amplop di RT {n:02d}: https://www.facebook.com/groups/1/posts/{n}"
+    )
     return message
 
 
@@ -53,11 +55,13 @@ class Recorder:
 
 # SMTP ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 async def smtp() -> AsyncIterator[tuple[SmtpReceiver, Recorder]]:
     recorder = Recorder()
-    handler = ReportMailHandler({REPORT_ADDRESS.upper(): AGENCY,
-                                 OTHER_AGENCY_ADDRESS: "bawaslu-33"}, recorder)
+    handler = ReportMailHandler(
+        {REPORT_ADDRESS.upper(): AGENCY, OTHER_AGENCY_ADDRESS: "bawaslu-33"}, recorder
+    )
     receiver = SmtpReceiver(handler, host="127.0.0.1", port=0, max_message_bytes=MAX_MESSAGE_BYTES)
     async with receiver:
         yield receiver, recorder
@@ -67,8 +71,7 @@ async def send(receiver: SmtpReceiver, message: EmailMessage | bytes, **options:
     if isinstance(message, bytes):
         options.setdefault("sender", "rina.w@gmail.com")
         options.setdefault("recipients", [REPORT_ADDRESS])
-    return await aiosmtplib.send(message, hostname="127.0.0.1", port=receiver.port, timeout=10,
-                                 **options)
+    return await aiosmtplib.send(message, hostname="127.0.0.1", port=receiver.port, timeout=10, **options)
 
 
 async def test_accepted_mail_reaches_submit_before_the_250(smtp: tuple[SmtpReceiver, Recorder]) -> None:
@@ -101,8 +104,7 @@ async def test_unknown_recipient_gets_550(smtp: tuple[SmtpReceiver, Recorder]) -
     assert recorder.reports == []
 
 
-async def test_failing_submit_answers_451_and_the_retry_succeeds(
-        smtp: tuple[SmtpReceiver, Recorder]) -> None:
+async def test_failing_submit_answers_451_and_the_retry_succeeds(smtp: tuple[SmtpReceiver, Recorder]) -> None:
     receiver, recorder = smtp
     recorder.failures = 1
     message = report_mail()
@@ -116,8 +118,7 @@ async def test_failing_submit_answers_451_and_the_retry_succeeds(
 async def test_oversized_mail_is_refused(smtp: tuple[SmtpReceiver, Recorder]) -> None:
     receiver, recorder = smtp
     message = report_mail()
-    message.add_attachment(b"\x00" * MAX_MESSAGE_BYTES, maintype="video", subtype="mp4",
-                           filename="video.mp4")
+    message.add_attachment(b"\x00" * MAX_MESSAGE_BYTES, maintype="video", subtype="mp4", filename="video.mp4")
     with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
         await send(receiver, message)
     assert refused.value.code == 552
@@ -134,8 +135,7 @@ async def test_unreadable_mail_gets_554(smtp: tuple[SmtpReceiver, Recorder]) -> 
     assert recorder.reports == []
 
 
-async def test_second_agency_in_one_transaction_is_deferred(
-        smtp: tuple[SmtpReceiver, Recorder]) -> None:
+async def test_second_agency_in_one_transaction_is_deferred(smtp: tuple[SmtpReceiver, Recorder]) -> None:
     receiver, recorder = smtp
     errors, _ = await send(receiver, report_mail(), recipients=[REPORT_ADDRESS, OTHER_AGENCY_ADDRESS])
     assert errors[OTHER_AGENCY_ADDRESS].code == 452
@@ -151,6 +151,7 @@ async def test_auto_reply_is_accepted_and_dropped(smtp: tuple[SmtpReceiver, Reco
 
 
 # IMAP ---------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def dovecot() -> Iterator[Dovecot]:
@@ -174,9 +175,18 @@ class Mailbox:
         self.rejections.append((uid, reason))
 
     def poller(self, **options: Any) -> ImapPoller:
-        return ImapPoller(host=self.server.host, port=self.server.port, username=self.user,
-                          password=self.password, agency_id=AGENCY, submit=self.recorder,
-                          rejected=self._rejected, security="plain", timeout_s=10, **options)
+        return ImapPoller(
+            host=self.server.host,
+            port=self.server.port,
+            username=self.user,
+            password=self.password,
+            agency_id=AGENCY,
+            submit=self.recorder,
+            rejected=self._rejected,
+            security="plain",
+            timeout_s=10,
+            **options,
+        )
 
     def deliver(self, message: EmailMessage | bytes) -> None:
         self.server.deliver(self.user, message if isinstance(message, bytes) else message.as_bytes())
@@ -197,7 +207,9 @@ async def test_poll_submits_unseen_mail_and_marks_it_seen(mailbox: Mailbox) -> N
     result = await mailbox.poller().poll_once()
     assert (result.submitted, result.rejected, result.remaining) == (2, 0, 0)
     assert [r.report_id for r in mailbox.recorder.reports] == [
-        stable_id("email", first["Message-ID"]), stable_id("email", second["Message-ID"])]
+        stable_id("email", first["Message-ID"]),
+        stable_id("email", second["Message-ID"]),
+    ]
     flags = await mailbox.flags()
     assert all("\\Seen" in flags[m["Message-ID"]] for m in (first, second))
     assert (await mailbox.poller().poll_once()).submitted == 0
@@ -216,7 +228,8 @@ async def test_failing_submit_leaves_the_mail_for_the_next_poll(mailbox: Mailbox
 
 
 async def test_death_between_submit_and_marking_resubmits_the_same_report(
-        mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mailbox.deliver(report_mail())
     poller = mailbox.poller()
 
@@ -271,9 +284,16 @@ async def test_processed_mail_moves_to_the_configured_folder(mailbox: Mailbox) -
 
 
 async def test_wrong_password_fails_the_poll_not_the_loop(mailbox: Mailbox) -> None:
-    poller = ImapPoller(host=mailbox.server.host, port=mailbox.server.port, username=mailbox.user,
-                        password="salah", agency_id=AGENCY, submit=mailbox.recorder,
-                        security="plain", timeout_s=10)
+    poller = ImapPoller(
+        host=mailbox.server.host,
+        port=mailbox.server.port,
+        username=mailbox.user,
+        password="salah",
+        agency_id=AGENCY,
+        submit=mailbox.recorder,
+        security="plain",
+        timeout_s=10,
+    )
     with pytest.raises(imaplib.IMAP4.error):
         await poller.poll_once()
     assert mailbox.recorder.reports == []
@@ -290,9 +310,16 @@ async def test_run_survives_failed_polls_and_stops_on_the_event(mailbox: Mailbox
 
     server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    failing = ImapPoller(host="127.0.0.1", port=port, username=mailbox.user,
-                         password=mailbox.password, agency_id=AGENCY, submit=mailbox.recorder,
-                         security="plain", timeout_s=2)
+    failing = ImapPoller(
+        host="127.0.0.1",
+        port=port,
+        username=mailbox.user,
+        password=mailbox.password,
+        agency_id=AGENCY,
+        submit=mailbox.recorder,
+        security="plain",
+        timeout_s=2,
+    )
     stopping = asyncio.Event()
     running = asyncio.create_task(failing.run(stopping, interval_s=0.05))
     try:

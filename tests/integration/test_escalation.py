@@ -24,32 +24,48 @@ def never_today() -> tuple[list[int], time, time]:
 
 async def team_with_members(pool, agency: str) -> dict[str, str]:
     team_id = await repository.add_team(
-        pool, agency_id=agency, name="Patroli Siber Shift A", region_prefix="33.75",
-        categories=None, min_priority=0, ack_minutes=0, supervisor_email=f"kepala@{agency}.id")
-    for position, (name, shift) in enumerate(
-            [("Andi", ALWAYS), ("Bela", ALWAYS), ("Citra", never_today())]):
-        await repository.add_member(pool, team_id=team_id, name=name,
-                                    email=f"{name.lower()}@{agency}.id", whatsapp=None,
-                                    position=position, shifts=[shift])
+        pool,
+        agency_id=agency,
+        name="Patroli Siber Shift A",
+        region_prefix="33.75",
+        categories=None,
+        min_priority=0,
+        ack_minutes=0,
+        supervisor_email=f"kepala@{agency}.id",
+    )
+    for position, (name, shift) in enumerate([("Andi", ALWAYS), ("Bela", ALWAYS), ("Citra", never_today())]):
+        await repository.add_member(
+            pool,
+            team_id=team_id,
+            name=name,
+            email=f"{name.lower()}@{agency}.id",
+            whatsapp=None,
+            position=position,
+            shifts=[shift],
+        )
     return {"team_id": str(team_id)}
 
 
 async def send_requested(infra, handlers, agency: str) -> list[str]:
     """Deliver every pending request of this agency, as the delivery consumer would."""
     rows = await infra.pool.fetch(
-        "DELETE FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.requested'"
-        " RETURNING body", agency)
+        "DELETE FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.requested' RETURNING body", agency
+    )
     recipients = []
     for row in rows:
         request = NotificationRequested.model_validate(json.loads(row["body"]))
         await handlers.notification_requested(wrap(request))
-        recipients.append(await infra.pool.fetchval(
-            "SELECT recipient FROM deliveries WHERE delivery_id = $1", request.delivery_id))
+        recipients.append(
+            await infra.pool.fetchval(
+                "SELECT recipient FROM deliveries WHERE delivery_id = $1", request.delivery_id
+            )
+        )
     return recipients
 
 
 async def test_unacknowledged_alerts_go_to_the_next_on_duty_member_then_the_supervisor(
-        notify, agency: str) -> None:
+    notify, agency: str
+) -> None:
     infra, handlers, sink = notify
     await team_with_members(infra.pool, agency)
     case = opened(agency)
@@ -84,31 +100,31 @@ async def test_acknowledging_stops_the_escalation(notify, agency: str) -> None:
     await handlers.case_changed(wrap(case))
     await send_requested(infra, handlers, agency)
     first = (await handlers.list_for_case(agency, {"case_id": str(case.case_id)}))[0]
-    answer = await handlers.acknowledge(agency, {"delivery_id": str(first.delivery_id),
-                                                 "actor": "Andi", "via": "link"})
+    answer = await handlers.acknowledge(
+        agency, {"delivery_id": str(first.delivery_id), "actor": "Andi", "via": "link"}
+    )
     assert answer["acknowledged"] is True
     assert await handlers.escalate_due() == 0
     assert await send_requested(infra, handlers, agency) == []
     listed = await handlers.list_for_case(agency, {"case_id": str(case.case_id)})
     assert [(n.acknowledged_by, n.escalation_level) for n in listed] == [("Andi", 0)]
     event = await infra.pool.fetchval(
-        "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.acknowledged'",
-        agency)
+        "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.acknowledged'", agency
+    )
     assert json.loads(event)["acknowledged_by"] == "Andi"
     # Another agency cannot acknowledge it.
     with pytest.raises(Exception, match="tidak ditemukan"):
-        await handlers.acknowledge("other-agency", {"delivery_id": str(first.delivery_id),
-                                                    "actor": "x"})
+        await handlers.acknowledge("other-agency", {"delivery_id": str(first.delivery_id), "actor": "x"})
 
 
 def test_ack_links_are_signed_per_agency_and_delivery() -> None:
     url = LINKS.ack_url("bawaslu-3375", "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92")
     token = url.rsplit("t=", 1)[1]
     assert url.startswith("http://127.0.0.1:8080/ack/bawaslu-3375/")
-    assert ack_token_valid(b"test-ack-secret", "bawaslu-3375",
-                           "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92", token)
-    assert not ack_token_valid(b"test-ack-secret", "bawaslu-1771",
-                               "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92", token)
+    assert ack_token_valid(b"test-ack-secret", "bawaslu-3375", "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92", token)
+    assert not ack_token_valid(
+        b"test-ack-secret", "bawaslu-1771", "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92", token
+    )
 
 
 async def test_updates_of_a_case_do_not_alert_the_team_again(notify, agency: str) -> None:
@@ -117,9 +133,17 @@ async def test_updates_of_a_case_do_not_alert_the_team_again(notify, agency: str
     case = opened(agency)
     await handlers.case_changed(wrap(case))
     update = CaseUpdated(
-        case_id=case.case_id, agency_id=agency, updated_at=datetime.now(UTC),
-        change="report_attached", state=CaseState.NEW, region_code=case.region_code,
-        categories=case.categories, priority=case.priority + 10,
-        priority_level=case.priority_level, report_count=2, reporter_count=2)
+        case_id=case.case_id,
+        agency_id=agency,
+        updated_at=datetime.now(UTC),
+        change="report_attached",
+        state=CaseState.NEW,
+        region_code=case.region_code,
+        categories=case.categories,
+        priority=case.priority + 10,
+        priority_level=case.priority_level,
+        report_count=2,
+        reporter_count=2,
+    )
     await handlers.case_changed(wrap(update))
     assert await send_requested(infra, handlers, agency) == [f"andi@{agency}.id"]

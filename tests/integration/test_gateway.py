@@ -27,17 +27,20 @@ def client(platform: PlatformSettings) -> Iterator[TestClient]:
 
 def issue_key(platform: PlatformSettings, agency: str, rate_limit: int | None = None) -> str:
     async def create() -> str:
-        pool = await asyncpg.create_pool(platform.database_url, min_size=1, max_size=1,
-                                         server_settings={"search_path": "gateway"})
+        pool = await asyncpg.create_pool(
+            platform.database_url, min_size=1, max_size=1, server_settings={"search_path": "gateway"}
+        )
         try:
             await repository.upsert_agency(pool, agency, "Bawaslu Uji", "bawaslu", "33.75")
             key_id, secret, whole = auth.new_key()
             pepper = SETTINGS.api_key_pepper.get_secret_value().encode()
-            await repository.insert_key(pool, key_id, agency, auth.secret_hash(pepper, secret),
-                                        "test", rate_limit)
+            await repository.insert_key(
+                pool, key_id, agency, auth.secret_hash(pepper, secret), "test", rate_limit
+            )
             return whole
         finally:
             await pool.close()
+
     return asyncio.run(create())
 
 
@@ -53,15 +56,16 @@ def test_reports_need_a_valid_key(client: TestClient) -> None:
     body = {"text": "Hoaks surat suara"}
     is_problem(client.post("/v1/reports", json=body), 401)
     is_problem(client.post("/v1/reports", json=body, headers={"X-API-Key": "pk_nope_nope"}), 401)
-    is_problem(client.post("/v1/reports", json=body,
-                           headers={"Authorization": "Bearer not-a-key"}), 401)
+    is_problem(client.post("/v1/reports", json=body, headers={"Authorization": "Bearer not-a-key"}), 401)
 
 
 def test_bad_bodies_get_problem_details_and_nothing_is_queued(
-        client: TestClient, platform: PlatformSettings, agency: str) -> None:
+    client: TestClient, platform: PlatformSettings, agency: str
+) -> None:
     key = {"X-API-Key": issue_key(platform, agency)}
-    malformed = client.post("/v1/reports", content=b"{not json", headers={
-        **key, "content-type": "application/json"})
+    malformed = client.post(
+        "/v1/reports", content=b"{not json", headers={**key, "content-type": "application/json"}
+    )
     is_problem(malformed, 422)
     wrong_type = is_problem(client.post("/v1/reports", json={"text": 12345}, headers=key), 422)
     assert wrong_type["errors"][0]["location"] == ["body", "text"]
@@ -76,24 +80,31 @@ def queued(platform: PlatformSettings, agency: str) -> list[dict]:
         nc = await nats.connect(platform.nats_url)
         js = nc.jetstream()
         subjects = Subjects(platform.subject_root)
-        sub = await js.pull_subscribe(subjects.event(agency, "report.submitted"),
-                                      stream=subjects.stream("REPORTS"))
+        sub = await js.pull_subscribe(
+            subjects.event(agency, "report.submitted"), stream=subjects.stream("REPORTS")
+        )
         found = []
         try:
             while True:
-                found += [json.loads(m.data) | {"_headers": m.headers}
-                          for m in await sub.fetch(50, timeout=0.5)]
+                found += [
+                    json.loads(m.data) | {"_headers": m.headers} for m in await sub.fetch(50, timeout=0.5)
+                ]
         except (TimeoutError, nats.errors.TimeoutError):
             pass
         await nc.close()
         return found
+
     return asyncio.run(read())
 
 
 def test_an_accepted_report_is_queued_once_per_idempotency_key(
-        client: TestClient, platform: PlatformSettings, agency: str) -> None:
-    headers = {"X-API-Key": issue_key(platform, agency), "Idempotency-Key": "laporan-42",
-               "X-Request-ID": "req-abc"}
+    client: TestClient, platform: PlatformSettings, agency: str
+) -> None:
+    headers = {
+        "X-API-Key": issue_key(platform, agency),
+        "Idempotency-Key": "laporan-42",
+        "X-Request-ID": "req-abc",
+    }
     body = {"text": "Amplop 100 ribu", "url": "https://fb.com/1", "region_code": "33.75"}
     first = client.post("/v1/reports", json=body, headers=headers)
     again = client.post("/v1/reports", json=body, headers=headers)
@@ -108,11 +119,13 @@ def test_an_accepted_report_is_queued_once_per_idempotency_key(
     assert messages[0]["_headers"]["traceparent"].startswith("00-")
 
 
-def test_keys_are_rate_limited_across_requests(client: TestClient, platform: PlatformSettings,
-                                               agency: str) -> None:
+def test_keys_are_rate_limited_across_requests(
+    client: TestClient, platform: PlatformSettings, agency: str
+) -> None:
     key = {"X-API-Key": issue_key(platform, agency, rate_limit=3)}
-    statuses = [client.post("/v1/reports", json={"text": f"laporan {i}"}, headers=key).status_code
-                for i in range(4)]
+    statuses = [
+        client.post("/v1/reports", json={"text": f"laporan {i}"}, headers=key).status_code for i in range(4)
+    ]
     assert statuses[:3] == [202, 202, 202]
     limited = client.post("/v1/reports", json={"text": "lagi"}, headers=key)
     is_problem(limited, 429)
@@ -120,7 +133,8 @@ def test_keys_are_rate_limited_across_requests(client: TestClient, platform: Pla
 
 
 def test_reads_say_when_the_owning_service_is_not_running(
-        client: TestClient, platform: PlatformSettings, agency: str) -> None:
+    client: TestClient, platform: PlatformSettings, agency: str
+) -> None:
     key = {"X-API-Key": issue_key(platform, agency)}
     response = client.get("/v1/cases/018d9a1e-3c40-7b3b-8c1e-5f2a6b7c8d91", headers=key)
     is_problem(response, 503)
@@ -133,20 +147,23 @@ def test_health_request_ids_and_openapi(client: TestClient) -> None:
     assert ready.json()["checks"] == {"nats": "ok", "postgres": "ok", "redis": "ok"}
     assert client.get("/healthz").headers["x-request-id"]
     spec = client.get("/openapi.json").json()
-    assert {"/v1/reports", "/v1/reports/{report_id}", "/v1/cases/{case_id}",
-            "/v1/cases/{case_id}/notifications"} <= set(spec["paths"])
+    assert {
+        "/v1/reports",
+        "/v1/reports/{report_id}",
+        "/v1/cases/{case_id}",
+        "/v1/cases/{case_id}/notifications",
+    } <= set(spec["paths"])
 
 
 def test_ack_links_open_a_confirmation_page_only_with_a_valid_token(
-        client: TestClient, platform: PlatformSettings) -> None:
+    client: TestClient, platform: PlatformSettings
+) -> None:
     delivery = "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92"
-    token = ack_token(platform.ack_link_secret.get_secret_value().encode(), "bawaslu-3375",
-                      delivery)
+    token = ack_token(platform.ack_link_secret.get_secret_value().encode(), "bawaslu-3375", delivery)
     page = client.get(f"/ack/bawaslu-3375/{delivery}", params={"t": token})
     assert page.status_code == 200 and "Saya tangani kasus ini" in page.text
     is_problem(client.get(f"/ack/bawaslu-1771/{delivery}", params={"t": token}), 403)
-    is_problem(client.post(f"/ack/bawaslu-3375/{delivery}", data={"t": "0" * 32, "actor": "x"}),
-               403)
+    is_problem(client.post(f"/ack/bawaslu-3375/{delivery}", data={"t": "0" * 32, "actor": "x"}), 403)
     # A valid link while notify is down: the person is told, nothing is recorded.
     down = client.post(f"/ack/bawaslu-3375/{delivery}", data={"t": token, "actor": "Siti"})
     assert down.status_code == 503 and "Konfirmasi gagal" in down.text

@@ -63,24 +63,27 @@ def handle_of(record: dict[str, str]) -> str:
 
 async def test_imports_13100_accounts(infra: Infrastructure, imported) -> None:
     assert (imported.rows, imported.inserted, imported.updated) == (13_100, 13_100, 0)
-    count = await infra.pool.fetchval(
-        "SELECT count(*) FROM registered_accounts WHERE region_code = '52.01'")
+    count = await infra.pool.fetchval("SELECT count(*) FROM registered_accounts WHERE region_code = '52.01'")
     assert count == 13_100
 
 
-async def test_reimport_changes_nothing(infra: Infrastructure, imported,
-                                        lombok_barat: tuple[Path, list[dict[str, str]]]) -> None:
+async def test_reimport_changes_nothing(
+    infra: Infrastructure, imported, lombok_barat: tuple[Path, list[dict[str, str]]]
+) -> None:
     again = await import_accounts(infra.pool, lombok_barat[0], elections=ELECTIONS)
     assert (again.rows, again.inserted, again.updated, again.unchanged) == (13_100, 0, 0, 13_100)
     assert await infra.pool.fetchval("SELECT count(*) FROM registered_accounts") == 13_100
 
 
 async def test_changed_rows_are_updated_and_replace_removes_dropped_ones(
-        infra: Infrastructure, tmp_path: Path) -> None:
+    infra: Infrastructure, tmp_path: Path
+) -> None:
     header = "participant,party,election_id,region_code,platform,handle,url\n"
     first = tmp_path / "first.csv"
-    first.write_text(header + "Baiq Nurul,PKS,pilkada-2024,52.71,instagram,@baiqnurul.mtr,\n"
-                     "Baiq Nurul,PKS,pilkada-2024,52.71,tiktok,@baiqnurul.mtr,\n")
+    first.write_text(
+        header + "Baiq Nurul,PKS,pilkada-2024,52.71,instagram,@baiqnurul.mtr,\n"
+        "Baiq Nurul,PKS,pilkada-2024,52.71,tiktok,@baiqnurul.mtr,\n"
+    )
     assert (await import_accounts(infra.pool, first)).inserted == 2
     second = tmp_path / "second.csv"
     second.write_text(header + "Baiq Nurul,Gelora,pilkada-2024,52.71,instagram,baiqnurul.mtr,\n")
@@ -92,8 +95,7 @@ async def test_changed_rows_are_updated_and_replace_removes_dropped_ones(
         assert await lookup(conn, "tiktok", "baiqnurul.mtr") is None
 
 
-async def test_bad_rows_are_listed_and_nothing_is_imported(
-        infra: Infrastructure, tmp_path: Path) -> None:
+async def test_bad_rows_are_listed_and_nothing_is_imported(infra: Infrastructure, tmp_path: Path) -> None:
     records = load_generator().generate(655, 20, seed=7, regions=("52.02",))
     records[99]["platform"] = "myspace"
     records[5000]["handle"], records[5000]["url"] = "", "https://www.instagram.com/p/C1a2b3/"
@@ -110,12 +112,14 @@ async def test_bad_rows_are_listed_and_nothing_is_imported(
     assert [e.line for e in raised.value.errors] == [101, 5002, 13_101]
     assert "baris 101: platform tidak dikenal" in str(raised.value)
     assert "tidak ada yang diimpor" in str(raised.value)
-    assert await infra.pool.fetchval(
-        "SELECT count(*) FROM registered_accounts WHERE region_code = '52.02'") == 0
+    assert (
+        await infra.pool.fetchval("SELECT count(*) FROM registered_accounts WHERE region_code = '52.02'") == 0
+    )
 
 
 async def test_lookup_finds_accounts_by_handle_or_url(
-        infra: Infrastructure, imported, lombok_barat: tuple[Path, list[dict[str, str]]]) -> None:
+    infra: Infrastructure, imported, lombok_barat: tuple[Path, list[dict[str, str]]]
+) -> None:
     record = next(r for r in lombok_barat[1] if r["platform"] == "instagram" and r["handle"])
     handle = handle_of(record)
     async with infra.pool.acquire() as conn:
@@ -129,10 +133,12 @@ async def test_lookup_finds_accounts_by_handle_or_url(
 
 async def test_watched_officials_import_and_lookup(infra: Infrastructure, tmp_path: Path) -> None:
     path = tmp_path / "officials.csv"
-    path.write_text("name,role,institution,region_code,platform,handle,url\n"
-                    "Ahmad Zaini,Kepala Desa,Desa Gerung Utara,52.01.05.2001,facebook,,"
-                    "https://www.facebook.com/ahmad.zaini.kades\n"
-                    "Siti Aminah,asn,Dinas Pendidikan,52.01,tiktok,@siti.aminah.asn,\n")
+    path.write_text(
+        "name,role,institution,region_code,platform,handle,url\n"
+        "Ahmad Zaini,Kepala Desa,Desa Gerung Utara,52.01.05.2001,facebook,,"
+        "https://www.facebook.com/ahmad.zaini.kades\n"
+        "Siti Aminah,asn,Dinas Pendidikan,52.01,tiktok,@siti.aminah.asn,\n"
+    )
     result = await import_officials(infra.pool, path)
     assert (result.inserted, (await import_officials(infra.pool, path)).unchanged) == (2, 2)
     async with infra.pool.acquire() as conn:
@@ -140,8 +146,10 @@ async def test_watched_officials_import_and_lookup(infra: Infrastructure, tmp_pa
         assert isinstance(official, WatchedOfficial)
         assert (official.role, official.institution) == ("kepala_desa", "Desa Gerung Utara")
     bad = tmp_path / "bad_officials.csv"
-    bad.write_text("name,role,institution,region_code,platform,handle,url\n"
-                   "Budi,camat,Kecamatan Gerung,52.01,instagram,@budi.camat,\n")
+    bad.write_text(
+        "name,role,institution,region_code,platform,handle,url\n"
+        "Budi,camat,Kecamatan Gerung,52.01,instagram,@budi.camat,\n"
+    )
     with pytest.raises(RegistryImportError, match="baris 2: peran"):
         await import_officials(infra.pool, bad)
 
@@ -153,7 +161,8 @@ def imitations(handle: str) -> list[str]:
 
 
 async def test_lookalikes_are_found_among_13100(
-        infra: Infrastructure, imported, lombok_barat: tuple[Path, list[dict[str, str]]]) -> None:
+    infra: Infrastructure, imported, lombok_barat: tuple[Path, list[dict[str, str]]]
+) -> None:
     rng = random.Random(5)
     instagram = [r for r in lombok_barat[1] if r["platform"] == "instagram"]
     registered = {handle_of(r) for r in instagram}
@@ -183,11 +192,17 @@ async def test_lookalikes_are_found_among_13100(
 
 
 async def test_same_handle_on_an_unregistered_platform_is_reported(
-        infra: Infrastructure, imported, lombok_barat: tuple[Path, list[dict[str, str]]]) -> None:
+    infra: Infrastructure, imported, lombok_barat: tuple[Path, list[dict[str, str]]]
+) -> None:
     taken = {(r["platform"], handle_of(r)) for r in lombok_barat[1]}
-    record = next(r for r in lombok_barat[1] if r["platform"] == "instagram"
-                  and ("x", handle_of(r)) not in taken and len(handle_of(r)) <= 15
-                  and "." not in handle_of(r))
+    record = next(
+        r
+        for r in lombok_barat[1]
+        if r["platform"] == "instagram"
+        and ("x", handle_of(r)) not in taken
+        and len(handle_of(r)) <= 15
+        and "." not in handle_of(r)
+    )
     async with infra.pool.acquire() as conn:
         [top, *_] = await lookalikes(conn, "x", handle_of(record))
     assert top.account.participant == record["participant"]

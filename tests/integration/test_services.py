@@ -43,6 +43,7 @@ from tests.waiting import eventually
 
 RULES = ElectionRules(Calendar.load())
 
+
 def wrap(data: EventData) -> Envelope[EventData]:
     return Envelope(data=data, source="/test", agency_id=data.agency_id)  # type: ignore[attr-defined]
 
@@ -56,8 +57,13 @@ async def intake(platform: PlatformSettings):
 
 
 def submitted(agency: str, **fields) -> ReportSubmitted:
-    defaults = {"report_id": new_id(), "agency_id": agency, "channel": Channel.EMAIL,
-                "submitted_at": datetime.now(UTC), "text": "Kades ajak warga coblos nomor 2"}
+    defaults = {
+        "report_id": new_id(),
+        "agency_id": agency,
+        "channel": Channel.EMAIL,
+        "submitted_at": datetime.now(UTC),
+        "text": "Kades ajak warga coblos nomor 2",
+    }
     return ReportSubmitted(**(defaults | fields))
 
 
@@ -66,44 +72,52 @@ async def test_intake_stores_a_redelivered_submission_once(intake, agency: str) 
     report = submitted(agency, url="https://www.facebook.com/watch?v=1&fbclid=x")
     await handlers.report_submitted(wrap(report))
     await handlers.report_submitted(wrap(report))
-    rows = await infra.pool.fetch("SELECT canonical_url, platform FROM reports WHERE agency_id=$1",
-                                  agency)
+    rows = await infra.pool.fetch("SELECT canonical_url, platform FROM reports WHERE agency_id=$1", agency)
     assert [tuple(r) for r in rows] == [("https://facebook.com/watch?v=1", "facebook")]
     staged = await infra.pool.fetchval(
-        "SELECT count(*) FROM outbox WHERE subject LIKE '%.' || $1 || '.report.received'", agency)
+        "SELECT count(*) FROM outbox WHERE subject LIKE '%.' || $1 || '.report.received'", agency
+    )
     published = await infra.outbox.publish_pending(infra.pool, infra.js)
     assert staged + published >= 1
     view = await handlers.get_report(agency, {"report_id": str(report.report_id)})
     assert view.platform is Platform.FACEBOOK
 
 
-async def test_intake_gives_one_pseudonym_across_channels_and_hides_contacts(intake,
-                                                                             agency: str) -> None:
+async def test_intake_gives_one_pseudonym_across_channels_and_hides_contacts(intake, agency: str) -> None:
     infra, handlers = intake
     first = submitted(agency, reporter=Reporter(phone="0812-1111-2222", email="siti@example.id"))
     second = submitted(agency, channel=Channel.WHATSAPP, reporter=Reporter(phone="+6281211112222"))
     third = submitted(agency, reporter=Reporter(email="budi@example.id"))
     for report in (first, second, third):
         await handlers.report_submitted(wrap(report))
-    ids = [(await handlers.get_report(agency, {"report_id": str(r.report_id)})).reporter_id
-           for r in (first, second, third)]
+    ids = [
+        (await handlers.get_report(agency, {"report_id": str(r.report_id)})).reporter_id
+        for r in (first, second, third)
+    ]
     assert ids[0] == ids[1] != ids[2]
-    stored = await infra.pool.fetchrow("SELECT * FROM reports WHERE report_id = $1",
-                                       first.report_id)
+    stored = await infra.pool.fetchrow("SELECT * FROM reports WHERE report_id = $1", first.report_id)
     assert "0812" not in json.dumps({k: str(v) for k, v in dict(stored).items()})
 
 
-async def test_a_sender_flooding_a_channel_is_flagged_but_nothing_is_dropped(intake,
-                                                                          agency: str) -> None:
+async def test_a_sender_flooding_a_channel_is_flagged_but_nothing_is_dropped(intake, agency: str) -> None:
     _, handlers = intake
-    reports = [submitted(agency, text=f"Laporan ke-{i} tentang amplop di RT {i}",
-                         reporter=Reporter(phone="0899-0000-1111")) for i in range(5)]
+    reports = [
+        submitted(
+            agency, text=f"Laporan ke-{i} tentang amplop di RT {i}", reporter=Reporter(phone="0899-0000-1111")
+        )
+        for i in range(5)
+    ]
     for report in reports:
         await handlers.report_submitted(wrap(report))
     await handlers.report_submitted(wrap(reports[0]))  # a redelivery is not counted twice
     views = [await handlers.get_report(agency, {"report_id": str(r.report_id)}) for r in reports]
     assert [(v.sender_reports_today, v.sender_flagged) for v in views] == [
-        (1, False), (2, False), (3, False), (4, True), (5, True)]
+        (1, False),
+        (2, False),
+        (3, False),
+        (4, True),
+        (5, True),
+    ]
 
 
 async def test_intake_rejects_a_report_with_nothing_to_check(intake, agency: str) -> None:
@@ -115,31 +129,44 @@ async def test_intake_rejects_a_report_with_nothing_to_check(intake, agency: str
 @pytest.fixture
 async def triage(platform: PlatformSettings):
     infra = await connect(platform, "triage")
-    yield infra, TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged(),
-                                Router.load(), ClaimRegistry(), RULES)
+    yield (
+        infra,
+        TriageHandlers(
+            infra.pool, infra.outbox, TriageClassifier.packaged(), Router.load(), ClaimRegistry(), RULES
+        ),
+    )
     await infra.close()
 
 
 def received(agency: str, **fields) -> ReportReceived:
     now = datetime.now(UTC)
-    defaults = {"report_id": new_id(), "agency_id": agency, "channel": Channel.WHATSAPP,
-                "submitted_at": now, "received_at": now, "platform": Platform.UNKNOWN,
-                "raw_sha256": "0" * 64, "text": "Serangan fajar besok, amplop 50 ribu",
-                "content_sha256": None, "reporter_id": None}
+    defaults = {
+        "report_id": new_id(),
+        "agency_id": agency,
+        "channel": Channel.WHATSAPP,
+        "submitted_at": now,
+        "received_at": now,
+        "platform": Platform.UNKNOWN,
+        "raw_sha256": "0" * 64,
+        "text": "Serangan fajar besok, amplop 50 ribu",
+        "content_sha256": None,
+        "reporter_id": None,
+    }
     return ReportReceived(**(defaults | fields))
 
 
 async def cases_of(infra, agency: str) -> list:
     return await infra.pool.fetch(
         "SELECT case_id, report_count, reporter_count, categories FROM cases WHERE agency_id = $1"
-        " ORDER BY opened_at", agency)
+        " ORDER BY opened_at",
+        agency,
+    )
 
 
 KADES = "Kades Sukamaju ajak warga pilih paslon nomor 2, yang menolak tidak dapat bansos"
 
 
-async def test_triage_merges_reports_of_one_link_or_one_text_into_cases(triage,
-                                                                        agency: str) -> None:
+async def test_triage_merges_reports_of_one_link_or_one_text_into_cases(triage, agency: str) -> None:
     infra, handlers = triage
     link = "https://facebook.com/groups/1/posts/2"
     reports = [
@@ -174,8 +201,7 @@ async def test_triage_opens_one_case_when_reports_of_one_link_race(triage, agenc
                 await asyncio.sleep(0.01)
         raise AssertionError("never joined the case")
 
-    await asyncio.gather(*(handle_with_retries(received(agency, canonical_url=link))
-                           for _ in range(12)))
+    await asyncio.gather(*(handle_with_retries(received(agency, canonical_url=link)) for _ in range(12)))
     cases = await cases_of(infra, agency)
     assert [c["report_count"] for c in cases] == [12]
 
@@ -184,9 +210,10 @@ async def test_tenants_cannot_read_each_others_cases(triage, agency: str) -> Non
     _, handlers = triage
     report = received(agency, content_sha256="a" * 64)
     await handlers.report_received(wrap(report))
-    case_id = (await handlers.case_for_report(agency, {"report_id": str(report.report_id)}))
-    assert (await handlers.case_for_report("other-agency", {"report_id": str(report.report_id)})
-            ) == {"case_id": None}
+    case_id = await handlers.case_for_report(agency, {"report_id": str(report.report_id)})
+    assert (await handlers.case_for_report("other-agency", {"report_id": str(report.report_id)})) == {
+        "case_id": None
+    }
     with pytest.raises(Exception, match="tidak ditemukan"):
         await handlers.get_case("other-agency", case_id)
 
@@ -209,30 +236,55 @@ class RefusingRecipients:
 
 def opened(agency: str, region: str = "33.75", priority: int = 60) -> CaseOpened:
     return CaseOpened(
-        case_id=new_id(), agency_id=agency, opened_at=datetime.now(UTC),
-        first_report_id=new_id(), region_code=region, platform=Platform.FACEBOOK,
-        summary="Amplop 100 ribu", priority=priority, priority_level=PriorityLevel.HIGH,
-        categories=(CategoryScore(category=Category.POLITIK_UANG, score=0.8, reason="uji"),))
+        case_id=new_id(),
+        agency_id=agency,
+        opened_at=datetime.now(UTC),
+        first_report_id=new_id(),
+        region_code=region,
+        platform=Platform.FACEBOOK,
+        summary="Amplop 100 ribu",
+        priority=priority,
+        priority_level=PriorityLevel.HIGH,
+        categories=(CategoryScore(category=Category.POLITIK_UANG, score=0.8, reason="uji"),),
+    )
 
 
 async def requested_events(infra, agency: str) -> list[dict]:
     rows = await infra.pool.fetch(
-        "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.requested'",
-        agency)
+        "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.requested'", agency
+    )
     return [json.loads(r["body"]) for r in rows]
 
 
 async def test_notify_alerts_each_matching_subscriber_once(notify, agency: str) -> None:
     infra, handlers, sink = notify
-    await add_subscription(infra.pool, agency_id=agency, name="Patroli kota",
-                           address=f"kota@{agency}.id", region_prefix="33.75", categories=None,
-                           min_priority=50)
-    await add_subscription(infra.pool, agency_id=agency, name="Patroli Lombok",
-                           address=f"lombok@{agency}.id", region_prefix="52", categories=None,
-                           min_priority=0)
-    await add_subscription(infra.pool, agency_id=agency, name="Hanya SARA",
-                           address=f"sara@{agency}.id", region_prefix=None,
-                           categories=["sara"], min_priority=0)
+    await add_subscription(
+        infra.pool,
+        agency_id=agency,
+        name="Patroli kota",
+        address=f"kota@{agency}.id",
+        region_prefix="33.75",
+        categories=None,
+        min_priority=50,
+    )
+    await add_subscription(
+        infra.pool,
+        agency_id=agency,
+        name="Patroli Lombok",
+        address=f"lombok@{agency}.id",
+        region_prefix="52",
+        categories=None,
+        min_priority=0,
+    )
+    await add_subscription(
+        infra.pool,
+        agency_id=agency,
+        name="Hanya SARA",
+        address=f"sara@{agency}.id",
+        region_prefix=None,
+        categories=["sara"],
+        min_priority=0,
+    )
     case = opened(agency)
     await handlers.case_changed(wrap(case))
     await handlers.case_changed(wrap(case))  # redelivered
@@ -250,6 +302,7 @@ async def test_notify_alerts_each_matching_subscriber_once(notify, agency: str) 
 
 def NotificationRequestedFrom(body: dict):
     from pantau_shared.contract import NotificationRequested
+
     return NotificationRequested.model_validate(body)
 
 
@@ -259,18 +312,27 @@ async def _mails_to(sink: MailSink, address: str) -> list | None:
 
 
 async def test_notify_records_a_refused_mailbox_as_a_permanent_failure(
-        platform: PlatformSettings, agency: str) -> None:
+    platform: PlatformSettings, agency: str
+) -> None:
     refused = f"pensiun@{agency}.id"
     port = free_port()
     controller = Controller(RefusingRecipients(refused), hostname="127.0.0.1", port=port)
     controller.start()
     settings = NotifySettings(smtp_port=port)
     infra = await connect(platform, "notify")
-    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS,
-                              RpcClient(infra.nc, infra.subjects))
+    handlers = NotifyHandlers(
+        infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS, RpcClient(infra.nc, infra.subjects)
+    )
     try:
-        await add_subscription(infra.pool, agency_id=agency, name="Lama", address=refused,
-                               region_prefix=None, categories=None, min_priority=0)
+        await add_subscription(
+            infra.pool,
+            agency_id=agency,
+            name="Lama",
+            address=refused,
+            region_prefix=None,
+            categories=None,
+            min_priority=0,
+        )
         case = opened(agency)
         await handlers.case_changed(wrap(case))
         request = NotificationRequestedFrom((await requested_events(infra, agency))[0])
@@ -279,8 +341,8 @@ async def test_notify_records_a_refused_mailbox_as_a_permanent_failure(
         assert listed[0].state == "failed"
         assert "550" in (listed[0].last_error or "")
         failed = await infra.pool.fetchval(
-            "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.failed'",
-            agency)
+            "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.failed'", agency
+        )
         assert json.loads(failed)["permanent"] is True
     finally:
         await handlers.close()
@@ -288,16 +350,22 @@ async def test_notify_records_a_refused_mailbox_as_a_permanent_failure(
         controller.stop()
 
 
-async def test_notify_retries_when_the_mail_server_is_down(platform: PlatformSettings,
-                                                           agency: str) -> None:
+async def test_notify_retries_when_the_mail_server_is_down(platform: PlatformSettings, agency: str) -> None:
     settings = NotifySettings(smtp_port=free_port(), smtp_timeout_s=2, max_attempts=2)
     infra = await connect(platform, "notify")
-    handlers = NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS,
-                              RpcClient(infra.nc, infra.subjects))
+    handlers = NotifyHandlers(
+        infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS, RpcClient(infra.nc, infra.subjects)
+    )
     try:
-        await add_subscription(infra.pool, agency_id=agency, name="Kota",
-                               address=f"kota@{agency}.id", region_prefix=None, categories=None,
-                               min_priority=0)
+        await add_subscription(
+            infra.pool,
+            agency_id=agency,
+            name="Kota",
+            address=f"kota@{agency}.id",
+            region_prefix=None,
+            categories=None,
+            min_priority=0,
+        )
         case = opened(agency)
         await handlers.case_changed(wrap(case))
         request = NotificationRequestedFrom((await requested_events(infra, agency))[0])

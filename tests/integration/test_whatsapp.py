@@ -43,8 +43,11 @@ async def peer() -> AsyncIterator[WhatsAppCloudPeer]:
 
 
 def client_for(peer: WhatsAppCloudPeer, **overrides: Any) -> WhatsAppClient:
-    options: dict[str, Any] = {"api_version": peer.api_version, "per_recipient_interval_s": 0.0,
-                               "timeout_s": 5.0}
+    options: dict[str, Any] = {
+        "api_version": peer.api_version,
+        "per_recipient_interval_s": 0.0,
+        "timeout_s": 5.0,
+    }
     token = overrides.pop("access_token", peer.access_token)
     options.update(overrides)
     return WhatsAppClient(peer.base_url, peer.phone_number_id, token, **options)
@@ -58,28 +61,40 @@ async def client(peer: WhatsAppCloudPeer) -> AsyncIterator[WhatsAppClient]:
 
 # Sending.
 
-async def test_text_goes_out_as_the_documented_request(peer: WhatsAppCloudPeer,
-                                                        client: WhatsAppClient) -> None:
+
+async def test_text_goes_out_as_the_documented_request(
+    peer: WhatsAppCloudPeer, client: WhatsAppClient
+) -> None:
     wamid = await client.send_text(TO, "Laporan baru di Kelurahan Podosugih", reply_to="wamid.ASAL")
     [sent] = peer.sent
     assert wamid == sent.wamid and wamid.startswith("wamid.")
     assert sent.phone_number_id == peer.phone_number_id
     assert sent.body == {
-        "messaging_product": "whatsapp", "recipient_type": "individual", "to": TO, "type": "text",
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": TO,
+        "type": "text",
         "text": {"preview_url": False, "body": "Laporan baru di Kelurahan Podosugih"},
         "context": {"message_id": "wamid.ASAL"},
     }
 
 
-async def test_template_goes_out_with_language_and_components(peer: WhatsAppCloudPeer,
-                                                               client: WhatsAppClient) -> None:
-    components = [{"type": "body", "parameters": [{"type": "text", "text": "tinggi"},
-                                                  {"type": "text", "text": "Politik uang"}]}]
+async def test_template_goes_out_with_language_and_components(
+    peer: WhatsAppCloudPeer, client: WhatsAppClient
+) -> None:
+    components = [
+        {
+            "type": "body",
+            "parameters": [{"type": "text", "text": "tinggi"}, {"type": "text", "text": "Politik uang"}],
+        }
+    ]
     wamid = await client.send_template(TO, "peringatan_kasus", components=components)
     [sent] = peer.sent
     assert wamid == sent.wamid
     assert sent.body == {
-        "messaging_product": "whatsapp", "recipient_type": "individual", "to": TO,
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": TO,
         "type": "template",
         "template": {"name": "peringatan_kasus", "language": {"code": "id"}, "components": components},
     }
@@ -94,16 +109,18 @@ async def test_a_wrong_token_is_a_permanent_failure(peer: WhatsAppCloudPeer) -> 
     assert [r.status for r in peer.received] == [401] and peer.sent == []
 
 
-async def test_an_invalid_parameter_is_a_permanent_failure(peer: WhatsAppCloudPeer,
-                                                           client: WhatsAppClient) -> None:
+async def test_an_invalid_parameter_is_a_permanent_failure(
+    peer: WhatsAppCloudPeer, client: WhatsAppClient
+) -> None:
     with pytest.raises(Refused) as caught:
         await client.send_text(TO, "x" * 4097)
     assert caught.value.error is not None and caught.value.error.code == 100
     assert "4096" in (caught.value.error.details or "")
 
 
-async def test_outside_the_window_asks_for_a_template(peer: WhatsAppCloudPeer,
-                                                      client: WhatsAppClient) -> None:
+async def test_outside_the_window_asks_for_a_template(
+    peer: WhatsAppCloudPeer, client: WhatsAppClient
+) -> None:
     peer.fail_next(to=TO, code=131047)
     # Only the named recipient is refused; others are unaffected.
     assert await client.send_text(OTHER, "halo")
@@ -115,8 +132,7 @@ async def test_outside_the_window_asks_for_a_template(peer: WhatsAppCloudPeer,
 
 
 @pytest.mark.parametrize("code", [131026, 131030, 368, 100])
-async def test_refusals_are_permanent(peer: WhatsAppCloudPeer, client: WhatsAppClient,
-                                      code: int) -> None:
+async def test_refusals_are_permanent(peer: WhatsAppCloudPeer, client: WhatsAppClient, code: int) -> None:
     peer.fail_next(code=code)
     with pytest.raises(Refused) as caught:
         await client.send_text(TO, "halo")
@@ -124,8 +140,9 @@ async def test_refusals_are_permanent(peer: WhatsAppCloudPeer, client: WhatsAppC
     assert caught.value.error is not None and caught.value.error.code == code
 
 
-async def test_throughput_limit_is_transient_with_retry_after(peer: WhatsAppCloudPeer,
-                                                              client: WhatsAppClient) -> None:
+async def test_throughput_limit_is_transient_with_retry_after(
+    peer: WhatsAppCloudPeer, client: WhatsAppClient
+) -> None:
     peer.rate_limit(1, retry_after=2)
     peer.rate_limit(1)
     for expected in (2.0, None):
@@ -148,8 +165,9 @@ async def test_throttling_codes_are_transient(peer: WhatsAppCloudPeer, code: int
 
 
 @pytest.mark.parametrize("status", [500, 503])
-async def test_server_errors_are_transient(peer: WhatsAppCloudPeer, client: WhatsAppClient,
-                                           status: int) -> None:
+async def test_server_errors_are_transient(
+    peer: WhatsAppCloudPeer, client: WhatsAppClient, status: int
+) -> None:
     peer.server_error(1, http_status=status)
     with pytest.raises(TransientFailure):
         await client.send_text(TO, "halo")
@@ -165,16 +183,18 @@ async def test_a_timeout_is_transient(peer: WhatsAppCloudPeer) -> None:
 
 # Pacing.
 
-async def test_a_second_message_to_one_recipient_waits_for_the_interval(
-        peer: WhatsAppCloudPeer) -> None:
+
+async def test_a_second_message_to_one_recipient_waits_for_the_interval(peer: WhatsAppCloudPeer) -> None:
     interval = 0.2
     async with client_for(peer, per_recipient_interval_s=interval) as client:
         # Open two connections first, so connection set-up does not skew the first arrival.
-        await asyncio.gather(client.send_text("6280000000001", "pemanasan"),
-                             client.send_text("6280000000002", "pemanasan"))
+        await asyncio.gather(
+            client.send_text("6280000000001", "pemanasan"), client.send_text("6280000000002", "pemanasan")
+        )
         started = time.monotonic()
-        await asyncio.gather(client.send_text(TO, "pertama"), client.send_text(TO, "kedua"),
-                             client.send_text(OTHER, "lain"))
+        await asyncio.gather(
+            client.send_text(TO, "pertama"), client.send_text(TO, "kedua"), client.send_text(OTHER, "lain")
+        )
     arrivals = {(r.to, r.body["text"]["body"]): r.at for r in peer.sent}
     # The pacer releases the second send no earlier than one interval after the first was due;
     # arrivals can only be later than that, and the first one's transit narrows their gap a little.
@@ -217,8 +237,10 @@ class FakeClock:
 
 # Media.
 
-async def test_media_download_is_checked_against_its_sha256(peer: WhatsAppCloudPeer,
-                                                           client: WhatsAppClient) -> None:
+
+async def test_media_download_is_checked_against_its_sha256(
+    peer: WhatsAppCloudPeer, client: WhatsAppClient
+) -> None:
     data = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40
     media_id = peer.add_media(data, "image/jpeg")
     info, downloaded = await client.get_media(media_id)
@@ -234,11 +256,13 @@ async def test_a_sha256_mismatch_is_detected(peer: WhatsAppCloudPeer, client: Wh
     assert peer.downloads(media_id) == 1
 
 
-async def test_a_base64_sha256_as_webhooks_carry_it_is_accepted(peer: WhatsAppCloudPeer,
-                                                                 client: WhatsAppClient) -> None:
+async def test_a_base64_sha256_as_webhooks_carry_it_is_accepted(
+    peer: WhatsAppCloudPeer, client: WhatsAppClient
+) -> None:
     data = b"suara pelapor"
-    media_id = peer.add_media(data, "audio/ogg",
-                              sha256=base64.b64encode(hashlib.sha256(data).digest()).decode())
+    media_id = peer.add_media(
+        data, "audio/ogg", sha256=base64.b64encode(hashlib.sha256(data).digest()).decode()
+    )
     assert (await client.get_media(media_id))[1] == data
 
 
@@ -261,6 +285,7 @@ async def test_unknown_media_is_refused(client: WhatsAppClient) -> None:
 
 # Webhooks: a receiver built on the gateway's pure functions, fed by the peer as Meta would.
 
+
 class Receiver:
     def __init__(self) -> None:
         self.batches: list[WebhookBatch] = []
@@ -268,8 +293,9 @@ class Receiver:
 
     async def verify(self, request: web.Request) -> web.Response:
         q = request.query
-        challenge = verify_handshake(q.get("hub.mode"), q.get("hub.verify_token"),
-                                     q.get("hub.challenge"), VERIFY_TOKEN)
+        challenge = verify_handshake(
+            q.get("hub.mode"), q.get("hub.verify_token"), q.get("hub.challenge"), VERIFY_TOKEN
+        )
         return web.Response(text=challenge) if challenge else web.Response(status=403)
 
     async def receive(self, request: web.Request) -> web.Response:
@@ -323,29 +349,47 @@ async def test_signature_accepts_meta_and_rejects_forgeries(receiver: Receiver) 
 async def test_realistic_payloads_parse_into_typed_messages_and_statuses(receiver: Receiver) -> None:
     failed_error = meta.error(131026)
     payload = meta.combine(
-        meta.text_message(TO, "Kades ajak warga coblos nomor 2 ✅", wamid="wamid.TEKS",
-                          name="Siti Aminah", timestamp=1707700500),
-        meta.text_message(TO, "Teruskan ke semua grup!", wamid="wamid.TERUS", forwarded=True,
-                          frequently_forwarded=True),
-        meta.image_message(OTHER, "1555000111", caption="Baliho di depan sekolah",
-                           sha256="a" * 64, wamid="wamid.FOTO", reply_to="wamid.ALERT"),
+        meta.text_message(
+            TO,
+            "Kades ajak warga coblos nomor 2 ✅",
+            wamid="wamid.TEKS",
+            name="Siti Aminah",
+            timestamp=1707700500,
+        ),
+        meta.text_message(
+            TO, "Teruskan ke semua grup!", wamid="wamid.TERUS", forwarded=True, frequently_forwarded=True
+        ),
+        meta.image_message(
+            OTHER,
+            "1555000111",
+            caption="Baliho di depan sekolah",
+            sha256="a" * 64,
+            wamid="wamid.FOTO",
+            reply_to="wamid.ALERT",
+        ),
         meta.status("wamid.KIRIM", "failed", [failed_error], recipient=OTHER),
         meta.status("wamid.KIRIM2", "read"),
-        meta.message(TO, "location", {"latitude": -6.89, "longitude": 109.67},
-                     wamid="wamid.LOKASI"),
+        meta.message(TO, "location", {"latitude": -6.89, "longitude": 109.67}, wamid="wamid.LOKASI"),
     )
     assert (await meta.post_webhook(receiver.url, payload, APP_SECRET)).status_code == 200
     [batch] = receiver.batches
     text, forwarded, image, location = batch.messages
     assert (text.wamid, text.type, text.from_phone, text.profile_name) == (
-        "wamid.TEKS", "text", TO, "Siti Aminah")
+        "wamid.TEKS",
+        "text",
+        TO,
+        "Siti Aminah",
+    )
     assert text.text == "Kades ajak warga coblos nomor 2 ✅"
     assert text.timestamp.isoformat() == "2024-02-12T01:15:00+00:00"
     assert text.phone_number_id == meta.PHONE_NUMBER_ID
     assert not text.forwarded and forwarded.forwarded and forwarded.frequently_forwarded
     assert image.type == "image" and image.media is not None
     assert (image.media.id, image.media.mime_type, image.media.caption) == (
-        "1555000111", "image/jpeg", "Baliho di depan sekolah")
+        "1555000111",
+        "image/jpeg",
+        "Baliho di depan sekolah",
+    )
     assert image.media.sha256 == "a" * 64 and image.reply_to == "wamid.ALERT"
     assert image.content == "Baliho di depan sekolah"
     assert (location.type, location.original_type) == ("unsupported", "location")
@@ -353,8 +397,11 @@ async def test_realistic_payloads_parse_into_typed_messages_and_statuses(receive
     failed, read = batch.statuses
     assert (failed.wamid, failed.status, failed.recipient) == ("wamid.KIRIM", "failed", OTHER)
     [err] = failed.errors
-    assert (err.code, err.title, err.details) == (131026, "Message undeliverable",
-                                                  "Unable to deliver message.")
+    assert (err.code, err.title, err.details) == (
+        131026,
+        "Message undeliverable",
+        "Unable to deliver message.",
+    )
     assert (read.status, read.errors) == ("read", ())
 
 

@@ -104,8 +104,9 @@ class Dovecot:
         binary = dovecot_binary()
         if binary is None:
             raise RuntimeError("dovecot is not installed (deploy/local/install-test-servers.sh)")
-        version = subprocess.run([binary, "--version"], capture_output=True, text=True,
-                                 check=False).stdout.strip()
+        version = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
         if not version.startswith("2.3"):
             raise RuntimeError(f"the test harness writes a Dovecot 2.3 configuration; found {version}")
         self.binary, self.version = binary, version
@@ -124,8 +125,9 @@ class Dovecot:
         config.write_text(_CONFIG.format(root=self.root, port=self.port, accounts=self._accounts))
         # A file, not a pipe: a pipe nobody reads would block Dovecot once it filled up.
         with (self.root / "stderr.log").open("wb") as stderr:
-            self._process = subprocess.Popen([self.binary, "-F", "-c", str(config)],
-                                             stdout=subprocess.DEVNULL, stderr=stderr)
+            self._process = subprocess.Popen(
+                [self.binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=stderr
+            )
         try:
             self._wait_ready()
         except BaseException:

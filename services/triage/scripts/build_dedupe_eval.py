@@ -96,22 +96,52 @@ def load_or_build(path: Path, seed: int = DEFAULT_SEED) -> list[LabelledPair]:
 # --- positives: what a chain of WhatsApp forwards does to a message -------------------------
 
 _HEADERS = [
-    "Diteruskan", "*Diteruskan*", "Forwarded", "Forwarded many times", "*PENTING*",
-    "‼️ INFO PENTING ‼️", "Dari grup sebelah", "dari grup sebelah 👇👇", "Copas dari grup alumni",
-    "copas", "Fwd:", "_Diteruskan berkali-kali_", "*BREAKING NEWS*", "Info dari grup RT",
+    "Diteruskan",
+    "*Diteruskan*",
+    "Forwarded",
+    "Forwarded many times",
+    "*PENTING*",
+    "‼️ INFO PENTING ‼️",
+    "Dari grup sebelah",
+    "dari grup sebelah 👇👇",
+    "Copas dari grup alumni",
+    "copas",
+    "Fwd:",
+    "_Diteruskan berkali-kali_",
+    "*BREAKING NEWS*",
+    "Info dari grup RT",
 ]
 _FOOTERS = [
-    "Sumber: grup WA keluarga", "Sumber: https://bit.ly/3xHoaks", "Sebarkan!", "Mohon sebarkan",
-    "VIRALKAN!!", "cc: grup warga", "https://t.co/AbCdEf123", "Sumber : kompas.com",
+    "Sumber: grup WA keluarga",
+    "Sumber: https://bit.ly/3xHoaks",
+    "Sebarkan!",
+    "Mohon sebarkan",
+    "VIRALKAN!!",
+    "cc: grup warga",
+    "https://t.co/AbCdEf123",
+    "Sumber : kompas.com",
 ]
 _ADDED_LINES = [
-    "Semoga bermanfaat.", "Hati-hati ya bapak ibu.", "Jangan sampai salah pilih!",
-    "Tolong dibaca sampai habis.", "Waspadalah!", "Astaghfirullah...", "Ini bukan hoax ya.",
+    "Semoga bermanfaat.",
+    "Hati-hati ya bapak ibu.",
+    "Jangan sampai salah pilih!",
+    "Tolong dibaca sampai habis.",
+    "Waspadalah!",
+    "Astaghfirullah...",
+    "Ini bukan hoax ya.",
 ]
 _EMOJI = ["🔥", "‼️", "😱", "🙏", "👇", "⚠️", "😡", "🇮🇩", "✅", "❗"]
 _CHAT_SPELLINGS = {
-    "yang": "yg", "dengan": "dgn", "untuk": "utk", "tidak": "gak", "sudah": "udah",
-    "jangan": "jgn", "karena": "krn", "dari": "dr", "bapak": "bpk", "sekarang": "skrg",
+    "yang": "yg",
+    "dengan": "dgn",
+    "untuk": "utk",
+    "tidak": "gak",
+    "sudah": "udah",
+    "jangan": "jgn",
+    "karena": "krn",
+    "dari": "dr",
+    "bapak": "bpk",
+    "sekarang": "skrg",
 }
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -182,8 +212,16 @@ def _remove_part(text: str, rng: random.Random) -> str:
 
 
 _MUTATIONS: list[Mutation] = [
-    _add_header, _add_footer, _sprinkle_emoji, _change_case, _change_punctuation, _respace,
-    _chat_spelling, _typo, _add_line, _remove_part,
+    _add_header,
+    _add_footer,
+    _sprinkle_emoji,
+    _change_case,
+    _change_punctuation,
+    _respace,
+    _chat_spelling,
+    _typo,
+    _add_line,
+    _remove_part,
 ]
 
 
@@ -212,9 +250,7 @@ def _hard_negatives(bases: list[BaseText], rng: random.Random, limit: int) -> li
     for base in bases:
         if base.topic is not None:
             by_topic.setdefault(base.topic, []).append(base.text)
-    candidates = [
-        pair for texts in by_topic.values() for pair in itertools.combinations(texts, 2)
-    ]
+    candidates = [pair for texts in by_topic.values() for pair in itertools.combinations(texts, 2)]
     rng.shuffle(candidates)
     pairs = []
     excluded = 0

@@ -94,8 +94,10 @@ def report(scored: Scored) -> None:
     scores = np.array([score for score, _ in scored.registered])
     correct = np.array([right for _, right in scored.registered])
     unregistered, other = np.array(scored.unregistered), np.array(scored.other)
-    print(f"splits: {len(SEEDS)}; held-out on-topic queries: {len(scores)}, "
-          f"tweets of left-out topics: {len(unregistered)}, Other tweets: {len(other)}")
+    print(
+        f"splits: {len(SEEDS)}; held-out on-topic queries: {len(scores)}, "
+        f"tweets of left-out topics: {len(unregistered)}, Other tweets: {len(other)}"
+    )
     print(f"P@1 with no threshold (every held-out query): {correct.mean():.4f}")
     print("threshold | P@1 accepted | coverage (correct) | false match: left-out topic / Other")
     for threshold in sorted({*SWEEP, ACCEPT_THRESHOLD}):

@@ -92,8 +92,10 @@ def report(outcomes: list[PairOutcome], per_thousand: float) -> None:
     is_dup = np.array(truth)
     precision = int(np.sum(merged & is_dup)) / max(1, int(merged.sum()))
     recall = int(np.sum(merged & is_dup)) / max(1, int(is_dup.sum()))
-    print(f"merge decision via the index at threshold {SIMILARITY_THRESHOLD}: "
-          f"precision {precision:.4f}  recall {recall:.4f}")
+    print(
+        f"merge decision via the index at threshold {SIMILARITY_THRESHOLD}: "
+        f"precision {precision:.4f}  recall {recall:.4f}"
+    )
     for kind in sorted({o.pair.kind for o in outcomes if not o.pair.duplicate}):
         group = [o for o in outcomes if o.pair.kind == kind]
         wrong = sum(o.merged_by_index for o in group)
@@ -113,8 +115,10 @@ def report(outcomes: list[PairOutcome], per_thousand: float) -> None:
         for step in re.split(r"[(|+)]", o.pair.kind.split(":", 1)[1])
         if step and step != "two_chains"
     )
-    print("  mutations among missed duplicates: "
-          + ", ".join(f"{step} {count}" for step, count in missed.most_common()))
+    print(
+        "  mutations among missed duplicates: "
+        + ", ".join(f"{step} {count}" for step, count in missed.most_common())
+    )
     print("threshold sweep (same candidates, decision at each threshold):")
     for threshold in SWEEP:
         p, r, wrong = precision_recall(outcomes, threshold)

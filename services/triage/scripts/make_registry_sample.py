@@ -20,8 +20,26 @@ from pathlib import Path
 
 from pantau_triage.registries import ACCOUNT_COLUMNS, HandleError, normalise_handle
 
-PARTIES = ("PKB", "Gerindra", "PDI Perjuangan", "Golkar", "NasDem", "Partai Buruh", "Gelora", "PKS",
-           "PKN", "Hanura", "Garuda", "PAN", "PBB", "Demokrat", "PSI", "Perindo", "PPP", "Ummat")
+PARTIES = (
+    "PKB",
+    "Gerindra",
+    "PDI Perjuangan",
+    "Golkar",
+    "NasDem",
+    "Partai Buruh",
+    "Gelora",
+    "PKS",
+    "PKN",
+    "Hanura",
+    "Garuda",
+    "PAN",
+    "PBB",
+    "Demokrat",
+    "PSI",
+    "Perindo",
+    "PPP",
+    "Ummat",
+)
 TITLES = ("", "", "", "", "Lalu", "Baiq", "H.", "Hj.", "Ir.", "Drs.")
 FIRST = """Ahmad Muhammad Abdul Zainal Mahsun Sahnan Rusdi Hairul Suhaimi Jumarni Mariani Siti Nurul
 Fathul Hamdan Saiful Irwan Mulyadi Sapoan Haerudin Saprudin Sahrul Hidayat Wardani Kurniawan
@@ -35,15 +53,18 @@ Setiawan Nugraha Permana Utami Sari Wulandari Anggraini Kartika Maharani Purnama
 Basri Effendi Hanafi Ismail Jaelani Mahmud Nasir Qodri Rosyidi Sahbudin Thamrin Wahid Yamin Zaini
 Abidin Badrun Fadli Ghozali Harun Iskandar Junaidi Kamarudin Lutfi Munir Nurdin Rizal Subhan""".split()
 # Platforms and how many of a candidate's 20 accounts each gets.
-PLATFORM_SHARE = (("facebook", 6), ("instagram", 5), ("tiktok", 4), ("x", 2), ("youtube", 2),
-                  ("telegram", 1))
-NTB_REGIONS = ("52.01", "52.02", "52.03", "52.04", "52.05", "52.06", "52.07", "52.08", "52.71",
-               "52.72")
+PLATFORM_SHARE = (("facebook", 6), ("instagram", 5), ("tiktok", 4), ("x", 2), ("youtube", 2), ("telegram", 1))
+NTB_REGIONS = ("52.01", "52.02", "52.03", "52.04", "52.05", "52.06", "52.07", "52.08", "52.71", "52.72")
 
 
-def generate(candidates: int = 655, accounts: int = 20, *, seed: int = 2024,
-             regions: tuple[str, ...] = ("52.01",), election_id: str = "pemilu-2024"
-             ) -> list[dict[str, str]]:
+def generate(
+    candidates: int = 655,
+    accounts: int = 20,
+    *,
+    seed: int = 2024,
+    regions: tuple[str, ...] = ("52.01",),
+    election_id: str = "pemilu-2024",
+) -> list[dict[str, str]]:
     """CSV records (ACCOUNT_COLUMNS) for `candidates` people with `accounts` accounts each,
     every (platform, handle) unique; the same seed gives the same file."""
     rng = random.Random(seed)
@@ -85,14 +106,27 @@ def _name(rng: random.Random, used: set[str]) -> str:
 def _variants(words: list[str], index: int) -> list[str]:
     first, last = words[0], words[-1]
     joined = "".join(words)
-    forms = [joined, ".".join(words), "_".join(words), f"{joined}_official", f"{first}{last}.dprd",
-             f"{first}.{last}.lobar", f"{last}{first}", f"{joined}2024", f"{first}_{last}_asli",
-             f"{first}{last}id", f"caleg.{first}{last}", f"{first[0]}{last}", f"{first}{last}52"]
-    return forms[index % len(forms):] + forms[: index % len(forms)]
+    forms = [
+        joined,
+        ".".join(words),
+        "_".join(words),
+        f"{joined}_official",
+        f"{first}{last}.dprd",
+        f"{first}.{last}.lobar",
+        f"{last}{first}",
+        f"{joined}2024",
+        f"{first}_{last}_asli",
+        f"{first}{last}id",
+        f"caleg.{first}{last}",
+        f"{first[0]}{last}",
+        f"{first}{last}52",
+    ]
+    return forms[index % len(forms) :] + forms[: index % len(forms)]
 
 
-def _unique_handle(rng: random.Random, platform: str, words: list[str], index: int,
-                   taken: set[tuple[str, str]]) -> str:
+def _unique_handle(
+    rng: random.Random, platform: str, words: list[str], index: int, taken: set[tuple[str, str]]
+) -> str:
     limit = {"x": 15, "tiktok": 24, "instagram": 30, "telegram": 32}.get(platform, 30)
     for form in _variants(words, index):
         for suffix in ("", *(str(n) for n in range(2, 100))):
@@ -109,10 +143,18 @@ def _unique_handle(rng: random.Random, platform: str, words: list[str], index: i
     raise RuntimeError(f"no free handle for {words} on {platform}")
 
 
-def _record(rng: random.Random, name: str, party: str, election_id: str, region: str,
-            platform: str, raw: str) -> dict[str, str]:
-    record = {"participant": name, "party": party, "election_id": election_id,
-              "region_code": region, "platform": platform, "handle": "", "url": ""}
+def _record(
+    rng: random.Random, name: str, party: str, election_id: str, region: str, platform: str, raw: str
+) -> dict[str, str]:
+    record = {
+        "participant": name,
+        "party": party,
+        "election_id": election_id,
+        "region_code": region,
+        "platform": platform,
+        "handle": "",
+        "url": "",
+    }
     style = rng.random()
     if platform == "facebook" and style < 0.05:
         # Profiles without a username are registered by their numeric id.
@@ -127,12 +169,14 @@ def _record(rng: random.Random, name: str, party: str, election_id: str, region:
 
 
 def _profile_url(platform: str, handle: str) -> str:
-    return {"facebook": f"https://www.facebook.com/{handle}",
-            "instagram": f"https://www.instagram.com/{handle}/",
-            "tiktok": f"https://www.tiktok.com/@{handle}",
-            "x": f"https://x.com/{handle}",
-            "youtube": f"https://www.youtube.com/@{handle}",
-            "telegram": f"https://t.me/{handle}"}[platform]
+    return {
+        "facebook": f"https://www.facebook.com/{handle}",
+        "instagram": f"https://www.instagram.com/{handle}/",
+        "tiktok": f"https://www.tiktok.com/@{handle}",
+        "x": f"https://x.com/{handle}",
+        "youtube": f"https://www.youtube.com/@{handle}",
+        "telegram": f"https://t.me/{handle}",
+    }[platform]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,13 +185,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", type=int, default=655)
     parser.add_argument("--accounts", type=int, default=20, help="accounts per candidate")
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--regions", default="52.01",
-                        help="comma-separated Kemendagri codes, or 'ntb' for the 10 NTB regencies")
+    parser.add_argument(
+        "--regions",
+        default="52.01",
+        help="comma-separated Kemendagri codes, or 'ntb' for the 10 NTB regencies",
+    )
     parser.add_argument("--election", default="pemilu-2024")
     args = parser.parse_args(argv)
     regions = NTB_REGIONS if args.regions == "ntb" else tuple(args.regions.split(","))
-    records = generate(args.candidates, args.accounts, seed=args.seed, regions=regions,
-                       election_id=args.election)
+    records = generate(
+        args.candidates, args.accounts, seed=args.seed, regions=regions, election_id=args.election
+    )
     write_csv(records, args.out)
     print(f"{len(records)} rows -> {args.out}", file=sys.stderr)
     return 0

@@ -112,17 +112,14 @@ def best_threshold(probability: np.ndarray, target: np.ndarray) -> float:
     return float(candidates[int(np.argmax(f1))]) if len(candidates) else 0.5
 
 
-def cross_fitted_predictions(
-    decisions: np.ndarray, targets: np.ndarray, fold_of: np.ndarray
-) -> np.ndarray:
+def cross_fitted_predictions(decisions: np.ndarray, targets: np.ndarray, fold_of: np.ndarray) -> np.ndarray:
     """Labels for fold k from calibration + thresholds tuned on the other folds only."""
     predicted = np.zeros(targets.shape, dtype=bool)
     for k in np.unique(fold_of):
         here, elsewhere = fold_of == k, fold_of != k
         for j in range(targets.shape[1]):
             slope, offset = fit_platt(decisions[elsewhere, j], targets[elsewhere, j])
-            tuned = best_threshold(_sigmoid(decisions[elsewhere, j] * slope + offset),
-                                   targets[elsewhere, j])
+            tuned = best_threshold(_sigmoid(decisions[elsewhere, j] * slope + offset), targets[elsewhere, j])
             predicted[here, j] = _sigmoid(decisions[here, j] * slope + offset) >= tuned
     return predicted
 
@@ -154,9 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     decisions, fold_of = out_of_fold_decisions(texts, targets, args.folds)
     at_zero = {lb: label_scores(targets[:, j], decisions[:, j] > 0) for j, lb in enumerate(LABELS)}
     tuned_predictions = cross_fitted_predictions(decisions, targets, fold_of)
-    tuned = {
-        lb: label_scores(targets[:, j], tuned_predictions[:, j]) for j, lb in enumerate(LABELS)
-    }
+    tuned = {lb: label_scores(targets[:, j], tuned_predictions[:, j]) for j, lb in enumerate(LABELS)}
     print_table("CV, SVM decision > 0", at_zero)
     print_table("CV, calibrated + threshold tuned on the other folds (shipped setting)", tuned)
 
@@ -164,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         [fit_platt(decisions[:, j], targets[:, j]) for j in range(len(LABELS))], np.float32
     )
     thresholds = {
-        lb: best_threshold(_sigmoid(decisions[:, j] * calibration[j, 0] + calibration[j, 1]),
-                           targets[:, j])
+        lb: best_threshold(_sigmoid(decisions[:, j] * calibration[j, 0] + calibration[j, 1]), targets[:, j])
         for j, lb in enumerate(LABELS)
     }
     vectoriser, weights, intercepts = fit_all(texts, targets)

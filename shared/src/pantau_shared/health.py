@@ -25,8 +25,7 @@ def health_router(checks: dict[str, Check], timeout: float = 2.0) -> APIRouter:
             except Exception as error:
                 return f"failed: {type(error).__name__}: {error}"
 
-        results = dict(zip(checks, await asyncio.gather(*(run(c) for c in checks.values())),
-                           strict=True))
+        results = dict(zip(checks, await asyncio.gather(*(run(c) for c in checks.values())), strict=True))
         ready = all(result == "ok" for result in results.values())
         return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
 

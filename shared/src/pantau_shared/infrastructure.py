@@ -28,13 +28,20 @@ class Infrastructure:
     outbox: Outbox
 
     @classmethod
-    async def connect(cls, platform: PlatformSettings, settings: ServiceSettings, *,
-                      service: str, schema: str) -> Self:
-        nc = await nats.connect(platform.nats_url, name=f"pantau-{service}",
-                                max_reconnect_attempts=-1, connect_timeout=5)
+    async def connect(
+        cls, platform: PlatformSettings, settings: ServiceSettings, *, service: str, schema: str
+    ) -> Self:
+        nc = await nats.connect(
+            platform.nats_url, name=f"pantau-{service}", max_reconnect_attempts=-1, connect_timeout=5
+        )
         try:
-            pool = await create_pool(platform.database_url, service=service, schema=schema,
-                                     min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+            pool = await create_pool(
+                platform.database_url,
+                service=service,
+                schema=schema,
+                min_size=settings.db_pool_min,
+                max_size=settings.db_pool_max,
+            )
         except BaseException:
             await nc.close()
             raise

@@ -5,8 +5,7 @@ import hmac
 
 
 def ack_token(secret: bytes, agency_id: str, delivery_id: str) -> str:
-    return hmac.new(secret, f"ack:{agency_id}:{delivery_id}".encode(),
-                    hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret, f"ack:{agency_id}:{delivery_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def ack_token_valid(secret: bytes, agency_id: str, delivery_id: str, token: str) -> bool:

@@ -36,25 +36,33 @@ class Outbox:
     async def stage(self, conn: asyncpg.Connection, data: EventData) -> Envelope[EventData]:
         """Add an event to the caller's open transaction."""
         envelope, row = self.row(data)
-        await conn.execute(
-            "INSERT INTO outbox (subject, headers, body) VALUES ($1, $2::jsonb, $3)", *row)
+        await conn.execute("INSERT INTO outbox (subject, headers, body) VALUES ($1, $2::jsonb, $3)", *row)
         return envelope
 
     def row(self, data: EventData) -> tuple[Envelope[EventData], tuple[str, str, bytes]]:
         """The outbox row for an event, for a statement that writes state and event at once."""
-        envelope: Envelope[EventData] = Envelope(
-            data=data, source=self.source, agency_id=data.agency_id)  # type: ignore[attr-defined]
+        envelope: Envelope[EventData] = Envelope(data=data, source=self.source, agency_id=data.agency_id)  # type: ignore[attr-defined]
         headers = envelope.headers()
         propagate.inject(headers)
-        return envelope, (self._subjects.event(envelope.agency_id, data.SUBJECT),
-                          json.dumps(headers), envelope.body())
+        return envelope, (
+            self._subjects.event(envelope.agency_id, data.SUBJECT),
+            json.dumps(headers),
+            envelope.body(),
+        )
 
     def committed(self) -> None:
         """Wake the relay; call after the transaction that staged events has committed."""
         self._staged.set()
 
-    async def relay(self, pool: asyncpg.Pool, js: JetStreamContext, stopping: asyncio.Event, *,
-                    batch: int = 500, sweep_interval: float = 1.0) -> None:
+    async def relay(
+        self,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        stopping: asyncio.Event,
+        *,
+        batch: int = 500,
+        sweep_interval: float = 1.0,
+    ) -> None:
         """Publish staged events until `stopping`, then once more so nothing committed waits."""
         while not stopping.is_set():
             try:
@@ -71,16 +79,20 @@ class Outbox:
             self._staged.clear()
         await self.publish_pending(pool, js, batch=batch)
 
-    async def publish_pending(self, pool: asyncpg.Pool, js: JetStreamContext, *,
-                              batch: int = 500) -> int:
+    async def publish_pending(self, pool: asyncpg.Pool, js: JetStreamContext, *, batch: int = 500) -> int:
         # Delete and publish in one transaction: if a publish fails, the rollback restores the
         # rows; SKIP LOCKED lets several relays (one per instance) share the table.
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1"
-                " FOR UPDATE SKIP LOCKED) RETURNING subject, headers, body", batch)
+                " FOR UPDATE SKIP LOCKED) RETURNING subject, headers, body",
+                batch,
+            )
             if rows:
-                await asyncio.gather(*(
-                    js.publish(row["subject"], row["body"], headers=json.loads(row["headers"]))
-                    for row in rows))
+                await asyncio.gather(
+                    *(
+                        js.publish(row["subject"], row["body"], headers=json.loads(row["headers"]))
+                        for row in rows
+                    )
+                )
             return len(rows)

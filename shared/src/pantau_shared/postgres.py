@@ -11,8 +11,9 @@ import asyncpg
 from .outbox import OUTBOX_DDL
 
 
-async def create_pool(dsn: str, *, service: str, schema: str, min_size: int = 2,
-                      max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, service: str, schema: str, min_size: int = 2, max_size: int = 10
+) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,
@@ -44,16 +45,14 @@ async def migrate(pool: asyncpg.Pool, *, schema: str, package: str) -> list[str]
                 f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations ('
                 " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = {r["name"] for r in await conn.fetch(
-                f'SELECT name FROM "{schema}".schema_migrations')}
+            done = {r["name"] for r in await conn.fetch(f'SELECT name FROM "{schema}".schema_migrations')}
             for name, sql in [("000_outbox.sql", OUTBOX_DDL), *scripts]:
                 if name in done:
                     continue
                 async with conn.transaction():
                     await conn.execute(f'SET LOCAL search_path TO "{schema}"')
                     await conn.execute(sql)
-                    await conn.execute(
-                        f'INSERT INTO "{schema}".schema_migrations (name) VALUES ($1)', name)
+                    await conn.execute(f'INSERT INTO "{schema}".schema_migrations (name) VALUES ($1)', name)
                 applied_now.append(name)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", lock_key)

@@ -39,8 +39,7 @@ class PlatformSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Self:
-        if self.environment == "production" and \
-                self.ack_link_secret.get_secret_value() == DEV_ACK_SECRET:
+        if self.environment == "production" and self.ack_link_secret.get_secret_value() == DEV_ACK_SECRET:
             raise ValueError("PANTAU_ACK_LINK_SECRET must be set in production")
         return self
 

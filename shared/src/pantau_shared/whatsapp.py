@@ -76,8 +76,9 @@ class ReengagementRequired(Refused):
 class RetryLater(TransientFailure):
     """Throttled, or Meta briefly unavailable; `retry_after` is in seconds when known."""
 
-    def __init__(self, message: str, error: GraphError | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, error: GraphError | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.error = error
         self.retry_after = retry_after
@@ -113,9 +114,14 @@ def classify(response: httpx.Response, *, pair_interval_s: float | None = None) 
 class TokenBucket:
     """At most `rate` acquisitions a second on average, in bursts of up to `burst`; waits, never fails."""
 
-    def __init__(self, rate: float, burst: float | None = None, *,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self._rate = rate
@@ -142,8 +148,13 @@ class RecipientPacer:
 
     _PRUNE_ABOVE = 4096
 
-    def __init__(self, interval: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        interval: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._interval = interval
         self._clock = clock
         self._sleep = sleep
@@ -164,11 +175,19 @@ class RecipientPacer:
 class WhatsAppClient:
     """One business phone number on the Cloud API. Use as `async with`, or call `aclose()`."""
 
-    def __init__(self, base_url: str, phone_number_id: str, access_token: str, *,
-                 api_version: str = "v21.0", rate_per_s: float = 80.0,
-                 per_recipient_interval_s: float = 6.0, timeout_s: float = 10.0,
-                 # Images are at most 5 MB and audio/video 16 MB; documents go up to 100 MB.
-                 max_media_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        phone_number_id: str,
+        access_token: str,
+        *,
+        api_version: str = "v21.0",
+        rate_per_s: float = 80.0,
+        per_recipient_interval_s: float = 6.0,
+        timeout_s: float = 10.0,
+        # Images are at most 5 MB and audio/video 16 MB; documents go up to 100 MB.
+        max_media_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
         self._base_url = base_url.rstrip("/")
         self._phone_number_id = phone_number_id
         self._max_media_bytes = max_media_bytes
@@ -176,8 +195,10 @@ class WhatsAppClient:
         self._bucket = TokenBucket(rate_per_s)
         self._pacer = RecipientPacer(per_recipient_interval_s)
         self._http = httpx.AsyncClient(
-            base_url=f"{self._base_url}/{api_version}/", timeout=timeout_s,
-            headers={"Authorization": f"Bearer {access_token}"})
+            base_url=f"{self._base_url}/{api_version}/",
+            timeout=timeout_s,
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
 
     async def __aenter__(self) -> Self:
         return self
@@ -188,16 +209,18 @@ class WhatsAppClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def send_text(self, to: str, body: str, reply_to: str | None = None, *,
-                        preview_url: bool = False) -> str:
+    async def send_text(
+        self, to: str, body: str, reply_to: str | None = None, *, preview_url: bool = False
+    ) -> str:
         """Send a free-form text (only inside the 24-hour window); returns the wamid."""
         message: dict[str, Any] = {"type": "text", "text": {"preview_url": preview_url, "body": body}}
         if reply_to:
             message["context"] = {"message_id": reply_to}
         return await self._send(to, message)
 
-    async def send_template(self, to: str, name: str, language: str = "id",
-                            components: list[dict[str, Any]] | None = None) -> str:
+    async def send_template(
+        self, to: str, name: str, language: str = "id", components: list[dict[str, Any]] | None = None
+    ) -> str:
         """Send an approved template (works outside the 24-hour window); returns the wamid."""
         template: dict[str, Any] = {"name": name, "language": {"code": language}}
         if components:
@@ -209,8 +232,9 @@ class WhatsAppClient:
         response = await self._request("GET", media_id)
         info = _media_info(response)
         if info.file_size is not None and info.file_size > self._max_media_bytes:
-            raise Refused(f"media {media_id} is {info.file_size} bytes, over the "
-                          f"{self._max_media_bytes}-byte limit")
+            raise Refused(
+                f"media {media_id} is {info.file_size} bytes, over the {self._max_media_bytes}-byte limit"
+            )
         self._check_download_url(info.url)
         data = await self._download(info)
         if info.sha256 is not None and not _digest_matches(info.sha256, data):
@@ -221,8 +245,7 @@ class WhatsAppClient:
     async def _send(self, to: str, message: dict[str, Any]) -> str:
         await self._pacer.acquire(_recipient_key(to))
         await self._bucket.acquire()
-        payload = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
-                   **message}
+        payload = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **message}
         response = await self._request("POST", f"{self._phone_number_id}/messages", json=payload)
         try:
             return str(response.json()["messages"][0]["id"])
@@ -286,10 +309,13 @@ def _graph_error(response: httpx.Response) -> GraphError:
         return GraphError(response.status_code, None, response.reason_phrase or "no Graph error body")
     data = error.get("error_data")
     return GraphError(
-        http_status=response.status_code, code=_int(error.get("code")),
+        http_status=response.status_code,
+        code=_int(error.get("code")),
         message=str(error.get("message") or ""),
         details=str(data["details"]) if isinstance(data, dict) and data.get("details") else None,
-        subcode=_int(error.get("error_subcode")), fbtrace_id=error.get("fbtrace_id"))
+        subcode=_int(error.get("error_subcode")),
+        fbtrace_id=error.get("fbtrace_id"),
+    )
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -309,10 +335,14 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 def _media_info(response: httpx.Response) -> MediaInfo:
     try:
         body = response.json()
-        return MediaInfo(id=str(body["id"]), url=str(body["url"]), mime_type=body.get("mime_type"),
-                         sha256=body.get("sha256"),
-                         # Documented as a number, seen as a string: accept both.
-                         file_size=_int(body.get("file_size")))
+        return MediaInfo(
+            id=str(body["id"]),
+            url=str(body["url"]),
+            mime_type=body.get("mime_type"),
+            sha256=body.get("sha256"),
+            # Documented as a number, seen as a string: accept both.
+            file_size=_int(body.get("file_size")),
+        )
     except (ValueError, KeyError, TypeError) as error:
         raise RetryLater("WhatsApp media metadata is unreadable") from error
 

@@ -31,8 +31,13 @@ from .settings import PlatformSettings, ServiceSettings
 log = logging.getLogger(__name__)
 
 
-async def run_worker(infra: Infrastructure, platform: PlatformSettings, settings: ServiceSettings,
-                     handlers: "ServiceHandlers", stopping: asyncio.Event) -> None:
+async def run_worker(
+    infra: Infrastructure,
+    platform: PlatformSettings,
+    settings: ServiceSettings,
+    handlers: "ServiceHandlers",
+    stopping: asyncio.Event,
+) -> None:
     subscriptions, reads = handlers.subscriptions(), handlers.reads()
     await provision(infra.js, infra.subjects, subscriptions)
     await ensure_consumer(infra.js, advisory_stream(infra.subjects), relay_config())
@@ -47,17 +52,27 @@ async def run_worker(infra: Infrastructure, platform: PlatformSettings, settings
         await message.ack()
 
     loops = [
-        PullLoop(infra.js, infra.subjects.stream(sub.stream), sub.durable,
-                 EventHandlerRunner(infra.js, infra.subjects, sub), capacity=settings.fetch_batch)
+        PullLoop(
+            infra.js,
+            infra.subjects.stream(sub.stream),
+            sub.durable,
+            EventHandlerRunner(infra.js, infra.subjects, sub),
+            capacity=settings.fetch_batch,
+        )
         for sub in subscriptions
     ]
-    loops.append(PullLoop(infra.js, advisory_stream(infra.subjects), RELAY_DURABLE, relay,
-                          capacity=8))
+    loops.append(PullLoop(infra.js, advisory_stream(infra.subjects), RELAY_DURABLE, relay, capacity=8))
     rpc_subscriptions = await serve_rpc(infra.nc, infra.subjects, infra.service, reads)
 
-    health = EmbeddedServer(uvicorn.Config(
-        health_app(infra.checks()), host=settings.health_host, port=settings.health_port,
-        log_config=None, lifespan="off"))
+    health = EmbeddedServer(
+        uvicorn.Config(
+            health_app(infra.checks()),
+            host=settings.health_host,
+            port=settings.health_port,
+            log_config=None,
+            lifespan="off",
+        )
+    )
     async with asyncio.TaskGroup() as group:
         group.create_task(health.serve())
         fetching = asyncio.Event()
@@ -121,11 +136,15 @@ class AdminCommand(Generic[S]):
     run: Callable[[Infrastructure, S, argparse.Namespace], Awaitable[None]]
 
 
-def worker_main(*, service: str, settings_type: type[S],
-                build: Callable[[Infrastructure, PlatformSettings, S], ServiceHandlers],
-                argv: Sequence[str] | None = None,
-                commands: dict[str, AdminCommand[S]] | None = None,
-                check: Callable[[PlatformSettings, S], None] | None = None) -> None:
+def worker_main(
+    *,
+    service: str,
+    settings_type: type[S],
+    build: Callable[[Infrastructure, PlatformSettings, S], ServiceHandlers],
+    argv: Sequence[str] | None = None,
+    commands: dict[str, AdminCommand[S]] | None = None,
+    check: Callable[[PlatformSettings, S], None] | None = None,
+) -> None:
     """The entrypoint of a worker service: parse settings once, then serve or run a command.
 
     `serve` (the default) runs until signalled; `setup` applies migrations and declares streams

@@ -21,8 +21,11 @@ DOCS = Path(__file__).parents[3] / "docs" / "contract"
 
 
 def load_examples() -> dict[str, dict]:
-    return {p.name.removesuffix(".json"): json.loads(p.read_text("utf-8"))
-            for p in EXAMPLES.iterdir() if p.name.endswith(".json")}
+    return {
+        p.name.removesuffix(".json"): json.loads(p.read_text("utf-8"))
+        for p in EXAMPLES.iterdir()
+        if p.name.endswith(".json")
+    }
 
 
 def test_every_event_type_has_a_golden_example() -> None:
@@ -41,10 +44,10 @@ def test_golden_example_decodes_to_its_model_and_subject(event_type: str) -> Non
 
 
 def test_committed_schemas_and_asyncapi_match_the_models() -> None:
-    committed = {str(p.relative_to(DOCS)): p.read_text("utf-8")
-                 for p in DOCS.rglob("*.json")}
+    committed = {str(p.relative_to(DOCS)): p.read_text("utf-8") for p in DOCS.rglob("*.json")}
     assert committed == render(), (
-        "docs/contract is stale: run `python -m pantau_shared.contract write docs/contract`")
+        "docs/contract is stale: run `python -m pantau_shared.contract write docs/contract`"
+    )
 
 
 def test_asyncapi_has_a_channel_per_event_with_agency_in_the_address() -> None:
@@ -62,16 +65,19 @@ def test_consumers_ignore_fields_added_later_in_the_same_major_version() -> None
     assert isinstance(envelope.data, CaseOpened)
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda h, d: h.pop("ce-type"), "unknown event type"),
-    (lambda h, d: h.update({"ce-type": "report.exploded.v9"}), "unknown event type"),
-    (lambda h, d: h.update({"ce-specversion": "0.3"}), "ce-specversion"),
-    (lambda h, d: h.pop("ce-id"), "missing header ce-id"),
-    (lambda h, d: h.update({"ce-time": "yesterday"}), "invalid header"),
-    (lambda h, d: d.update({"channel": "pigeon"}), "invalid report.submitted.v1 data"),
-    (lambda h, d: d.update({"submitted_at": "2024-02-12T08:00:00"}), "UTC offset"),
-    (lambda h, d: d.update({"agency_id": "Bawaslu Pusat"}), "invalid report.submitted.v1"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda h, d: h.pop("ce-type"), "unknown event type"),
+        (lambda h, d: h.update({"ce-type": "report.exploded.v9"}), "unknown event type"),
+        (lambda h, d: h.update({"ce-specversion": "0.3"}), "ce-specversion"),
+        (lambda h, d: h.pop("ce-id"), "missing header ce-id"),
+        (lambda h, d: h.update({"ce-time": "yesterday"}), "invalid header"),
+        (lambda h, d: d.update({"channel": "pigeon"}), "invalid report.submitted.v1 data"),
+        (lambda h, d: d.update({"submitted_at": "2024-02-12T08:00:00"}), "UTC offset"),
+        (lambda h, d: d.update({"agency_id": "Bawaslu Pusat"}), "invalid report.submitted.v1"),
+    ],
+)
 def test_messages_that_break_the_contract_are_refused_with_the_reason(mutate, message) -> None:
     example = load_examples()["report.submitted.v1"]
     headers, data = dict(example["headers"]), dict(example["data"])

@@ -17,9 +17,9 @@ def test_stable_ids_repeat_for_the_same_name_only() -> None:
 
 
 def test_regions_map_to_their_time_zone() -> None:
-    assert zone_of("33.75") is WIB        # Kota Pekalongan, Central Java
-    assert zone_of("52.01") is WITA       # Lombok Barat, NTB
-    assert zone_of("94.71") is WIT        # Kota Jayapura, Papua
+    assert zone_of("33.75") is WIB  # Kota Pekalongan, Central Java
+    assert zone_of("52.01") is WITA  # Lombok Barat, NTB
+    assert zone_of("94.71") is WIT  # Kota Jayapura, Papua
     assert zone_of(None) is WIB
 
 

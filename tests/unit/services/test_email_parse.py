@@ -23,8 +23,9 @@ def parse(raw: bytes | str, **options: object) -> ParsedMail:
     return parse_mail(data, agency_id=AGENCY, received_at=NOW, **options)  # type: ignore[arg-type]
 
 
-def mail(body: str = "Ada pembagian sembako berlogo paslon di Kelurahan Podosugih.",
-         **headers: str) -> EmailMessage:
+def mail(
+    body: str = "Ada pembagian sembako berlogo paslon di Kelurahan Podosugih.", **headers: str
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = headers.pop("From", "Budi Santoso <budi.santoso@gmail.com>")
     message["To"] = "lapor@bawaslu-pekalongan.go.id"
@@ -38,16 +39,20 @@ def mail(body: str = "Ada pembagian sembako berlogo paslon di Kelurahan Podosugi
 
 
 def test_plain_mail_becomes_a_report() -> None:
-    message = mail("Besok pagi serangan fajar di RT 03, tiap rumah dapat amplop 100 ribu.\n"
-                   "Videonya: https://www.tiktok.com/@akun/video/123?is_from_webapp=1\n")
+    message = mail(
+        "Besok pagi serangan fajar di RT 03, tiap rumah dapat amplop 100 ribu.\n"
+        "Videonya: https://www.tiktok.com/@akun/video/123?is_from_webapp=1\n"
+    )
     parsed = parse(message.as_bytes())
     report = parsed.to_report()
     assert isinstance(report, ReportSubmitted)
     assert report.report_id == stable_id("email", "<CAF=x1Y2z3@mail.gmail.com>")
     assert report.channel is Channel.EMAIL and report.agency_id == AGENCY
-    assert report.text == ("Laporan dugaan politik uang\n\nBesok pagi serangan fajar di RT 03, tiap rumah "
-                           "dapat amplop 100 ribu.\nVideonya: "
-                           "https://www.tiktok.com/@akun/video/123?is_from_webapp=1")
+    assert report.text == (
+        "Laporan dugaan politik uang\n\nBesok pagi serangan fajar di RT 03, tiap rumah "
+        "dapat amplop 100 ribu.\nVideonya: "
+        "https://www.tiktok.com/@akun/video/123?is_from_webapp=1"
+    )
     assert report.url == "https://www.tiktok.com/@akun/video/123?is_from_webapp=1"
     assert report.reporter is not None
     assert (report.reporter.name, report.reporter.email) == ("Budi Santoso", "budi.santoso@gmail.com")
@@ -58,13 +63,15 @@ def test_plain_mail_becomes_a_report() -> None:
 
 
 def test_encoded_word_sender_and_subject() -> None:
-    raw = ("From: =?utf-8?q?Siti_Aminah_=E2=80=93_Warga_Podosugih?= <Siti@Yahoo.CO.ID>\r\n"
-           "To: lapor@bawaslu-pekalongan.go.id\r\n"
-           "Subject: =?UTF-8?B?QmFsaWhvIGRpIGJhbmRhcmEg8J+Yrg==?=\r\n"
-           "Message-ID:   <20240212.abc@yahoo.co.id>  \r\n"
-           "Date: Mon, 12 Feb 2024 10:15:00 -0000\r\n"
-           "\r\n"
-           "Baliho caleg dipasang di pohon depan SD.\r\n")
+    raw = (
+        "From: =?utf-8?q?Siti_Aminah_=E2=80=93_Warga_Podosugih?= <Siti@Yahoo.CO.ID>\r\n"
+        "To: lapor@bawaslu-pekalongan.go.id\r\n"
+        "Subject: =?UTF-8?B?QmFsaWhvIGRpIGJhbmRhcmEg8J+Yrg==?=\r\n"
+        "Message-ID:   <20240212.abc@yahoo.co.id>  \r\n"
+        "Date: Mon, 12 Feb 2024 10:15:00 -0000\r\n"
+        "\r\n"
+        "Baliho caleg dipasang di pohon depan SD.\r\n"
+    )
     parsed = parse(raw)
     assert parsed.from_name == f"Siti Aminah {DASH} Warga Podosugih"
     assert parsed.from_address == "Siti@yahoo.co.id"
@@ -74,21 +81,25 @@ def test_encoded_word_sender_and_subject() -> None:
 
 
 def test_html_only_mail_is_made_readable_with_its_links() -> None:
-    raw = ("From: pelapor@example.id\r\nTo: lapor@bawaslu-pekalongan.go.id\r\n"
-           "Subject: Akun penyebar hoaks\r\nMessage-ID: <html-1@example.id>\r\n"
-           "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
-           "<html><head><title>judul</title><style>p {color: red}</style>"
-           "<script>alert('x')</script></head><body>"
-           "<p>Akun ini menyebar hoaks &amp; fitnah:</p>"
-           "<ul><li><a href=\"https://x.com/akun/status/111\">postingan pertama</a></li>"
-           "<li><a href=\"https://www.facebook.com/groups/9/posts/8\">https://www.facebook.com/groups/9/posts/8</a></li>"
-           "<li><a href=\"mailto:a@b.id\">surel</a></li></ul>"
-           "<p>Mohon&nbsp;ditindak.<br>Terima kasih</p></body></html>\r\n")
+    raw = (
+        "From: pelapor@example.id\r\nTo: lapor@bawaslu-pekalongan.go.id\r\n"
+        "Subject: Akun penyebar hoaks\r\nMessage-ID: <html-1@example.id>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        "<html><head><title>judul</title><style>p {color: red}</style>"
+        "<script>alert('x')</script></head><body>"
+        "<p>Akun ini menyebar hoaks &amp; fitnah:</p>"
+        '<ul><li><a href="https://x.com/akun/status/111">postingan pertama</a></li>'
+        '<li><a href="https://www.facebook.com/groups/9/posts/8">https://www.facebook.com/groups/9/posts/8</a></li>'
+        '<li><a href="mailto:a@b.id">surel</a></li></ul>'
+        "<p>Mohon&nbsp;ditindak.<br>Terima kasih</p></body></html>\r\n"
+    )
     parsed = parse(raw)
-    assert parsed.body == ("Akun ini menyebar hoaks & fitnah:\n"
-                           "postingan pertama (https://x.com/akun/status/111)\n"
-                           "https://www.facebook.com/groups/9/posts/8\nsurel\n"
-                           "Mohon\xa0ditindak.\nTerima kasih")
+    assert parsed.body == (
+        "Akun ini menyebar hoaks & fitnah:\n"
+        "postingan pertama (https://x.com/akun/status/111)\n"
+        "https://www.facebook.com/groups/9/posts/8\nsurel\n"
+        "Mohon\xa0ditindak.\nTerima kasih"
+    )
     assert "alert" not in parsed.body and "color" not in parsed.body and "judul" not in parsed.body
     assert parsed.links == ("https://x.com/akun/status/111", "https://www.facebook.com/groups/9/posts/8")
     assert parsed.to_report().url == "https://x.com/akun/status/111"
@@ -96,8 +107,7 @@ def test_html_only_mail_is_made_readable_with_its_links() -> None:
 
 def test_alternative_prefers_plain_text() -> None:
     message = mail("Versi teks: https://youtu.be/abc123")
-    message.add_alternative("<p>Versi HTML <a href='https://example.com/html'>tautan</a></p>",
-                            subtype="html")
+    message.add_alternative("<p>Versi HTML <a href='https://example.com/html'>tautan</a></p>", subtype="html")
     parsed = parse(message.as_bytes())
     assert parsed.body == "Versi teks: https://youtu.be/abc123"
     assert parsed.links == ("https://youtu.be/abc123",)
@@ -112,40 +122,51 @@ def test_empty_plain_part_falls_back_to_html() -> None:
 
 def test_latin1_quoted_printable_reads_like_windows_1252() -> None:
     # Outlook labels Windows-1252 text as ISO-8859-1: 0x96 is an en dash, 0x93/0x94 smart quotes.
-    raw = (b"From: \"Jos\xe9\" <jose@example.id>\r\nTo: lapor@bawaslu-pekalongan.go.id\r\n"
-           b"Subject: Uang Rp 100.000 =?iso-8859-1?q?=96_per_KK?=\r\n"
-           b"Message-ID: <qp-1@example.id>\r\nMIME-Version: 1.0\r\n"
-           b"Content-Type: text/plain; charset=\"iso-8859-1\"\r\n"
-           b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-           b"Warga menerima uang Rp 100.000 =96 disebut =93uang transport=94 dari tim s=\r\n"
-           b"ukses. Caf=E9 di pojok jadi posko.\r\n")
+    raw = (
+        b'From: "Jos\xe9" <jose@example.id>\r\nTo: lapor@bawaslu-pekalongan.go.id\r\n'
+        b"Subject: Uang Rp 100.000 =?iso-8859-1?q?=96_per_KK?=\r\n"
+        b"Message-ID: <qp-1@example.id>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: text/plain; charset="iso-8859-1"\r\n'
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        b"Warga menerima uang Rp 100.000 =96 disebut =93uang transport=94 dari tim s=\r\n"
+        b"ukses. Caf=E9 di pojok jadi posko.\r\n"
+    )
     parsed = parse(raw)
     assert parsed.subject == f"Uang Rp 100.000 {DASH} per KK"
-    assert parsed.body == (f"Warga menerima uang Rp 100.000 {DASH} disebut “uang transport” dari tim sukses. "
-                           "Café di pojok jadi posko.")
+    assert parsed.body == (
+        f"Warga menerima uang Rp 100.000 {DASH} disebut “uang transport” dari tim sukses. "
+        "Café di pojok jadi posko."
+    )
 
 
 def test_base64_utf8_body() -> None:
     text = "Ada intimidasi pemilih di TPS 12 🙏 mohon segera dicek.\nLokasi: Jl. Ahmad Yani."
-    raw = ("From: warga@example.id\r\nTo: lapor@bawaslu-pekalongan.go.id\r\nSubject: TPS 12\r\n"
-           "Message-ID: <b64@example.id>\r\nMIME-Version: 1.0\r\n"
-           "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-           + base64.encodebytes(text.encode()).decode().replace("\n", "\r\n"))
+    raw = (
+        "From: warga@example.id\r\nTo: lapor@bawaslu-pekalongan.go.id\r\nSubject: TPS 12\r\n"
+        "Message-ID: <b64@example.id>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(text.encode()).decode().replace("\n", "\r\n")
+    )
     assert parse(raw).body == text
 
 
 @pytest.mark.parametrize("charset", ["x-unknown-charset", "utf-8", "us-ascii", "hex", ""])
 def test_wrong_or_unknown_charset_never_crashes(charset: str) -> None:
     declared = f"; charset={charset}" if charset else ""
-    raw = (b"From: a@example.id\r\nSubject: s\r\nContent-Type: text/plain" + declared.encode() +
-           b"\r\nContent-Transfer-Encoding: 8bit\r\n\r\nSerangan fajar \xe9\x80 di TPS \xff 3\r\n")
+    raw = (
+        b"From: a@example.id\r\nSubject: s\r\nContent-Type: text/plain"
+        + declared.encode()
+        + b"\r\nContent-Transfer-Encoding: 8bit\r\n\r\nSerangan fajar \xe9\x80 di TPS \xff 3\r\n"
+    )
     body = parse(raw).body
     assert body.startswith("Serangan fajar") and body.endswith("di TPS ÿ 3")
 
 
 def test_undeclared_utf8_under_ascii_label() -> None:
-    raw = "From: a@example.id\r\nSubject: s\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n" \
-          "Kampanye di masjid—jelas melanggar\r\n"
+    raw = (
+        "From: a@example.id\r\nSubject: s\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+        "Kampanye di masjid—jelas melanggar\r\n"
+    )
     assert parse(raw.encode()).body == "Kampanye di masjid—jelas melanggar"
 
 
@@ -154,18 +175,24 @@ def test_attachments_hash_the_decoded_bytes_and_list_oversized_ones() -> None:
     video = b"\x00\x01" * 5000
     message = mail("Foto dan video terlampir.")
     message.add_attachment(photo, maintype="image", subtype="jpeg", filename="bukti amplop.jpg")
-    message.add_attachment(video, maintype="video", subtype="mp4",
-                           filename="=?utf-8?q?video_serangan_fajar_=E2=80=93_RT3.mp4?=")
+    message.add_attachment(
+        video, maintype="video", subtype="mp4", filename="=?utf-8?q?video_serangan_fajar_=E2=80=93_RT3.mp4?="
+    )
     parsed = parse(message.as_bytes(), max_attachment_bytes=5000)
     small, large = parsed.attachments
     assert (small.filename, small.content_type, small.size) == ("bukti amplop.jpg", "image/jpeg", 1024)
     assert small.sha256 == hashlib.sha256(photo).hexdigest() and not small.too_large
-    assert (large.filename, large.size, large.too_large, large.sha256) == \
-        (f"video serangan fajar {DASH} RT3.mp4", 10000, True, None)
+    assert (large.filename, large.size, large.too_large, large.sha256) == (
+        f"video serangan fajar {DASH} RT3.mp4",
+        10000,
+        True,
+        None,
+    )
     report = parsed.to_report()
     assert [(a.filename, a.mime_type, a.sha256, a.size) for a in report.attachments] == [
         ("bukti amplop.jpg", "image/jpeg", small.sha256, 1024),
-        (f"video serangan fajar {DASH} RT3.mp4", "video/mp4", None, 10000)]
+        (f"video serangan fajar {DASH} RT3.mp4", "video/mp4", None, 10000),
+    ]
 
 
 def test_inline_images_count_as_attachments() -> None:
@@ -201,23 +228,32 @@ lapor@bawaslu-pekalongan.go.id> menulis:
 
 
 def test_gmail_reply_keeps_only_the_new_words() -> None:
-    parsed = parse(mail(GMAIL_REPLY, In_Reply_To="<balasan-1@bawaslu-pekalongan.go.id>",
-                        References="<awal@gmail.com> <balasan-1@bawaslu-pekalongan.go.id>")
-                   .as_bytes())
-    assert parsed.body == ("Ini buktinya, akun yang sama posting lagi hari ini:\n"
-                           "https://www.instagram.com/p/C3xyz/\n\nSalam,\nRina")
+    parsed = parse(
+        mail(
+            GMAIL_REPLY,
+            In_Reply_To="<balasan-1@bawaslu-pekalongan.go.id>",
+            References="<awal@gmail.com> <balasan-1@bawaslu-pekalongan.go.id>",
+        ).as_bytes()
+    )
+    assert parsed.body == (
+        "Ini buktinya, akun yang sama posting lagi hari ini:\n"
+        "https://www.instagram.com/p/C3xyz/\n\nSalam,\nRina"
+    )
     assert parsed.links == ("https://www.instagram.com/p/C3xyz/",)
     assert parsed.in_reply_to == "<balasan-1@bawaslu-pekalongan.go.id>"
     assert parsed.references == ("<awal@gmail.com>", "<balasan-1@bawaslu-pekalongan.go.id>")
 
 
-@pytest.mark.parametrize("history", [
-    "On Mon, Feb 12, 2024 at 10:15 AM Bawaslu <lapor@bawaslu.go.id> wrote:\n> lama",
-    "-----Original Message-----\nFrom: Bawaslu\nSent: Monday\n\nlama",
-    "----- Pesan Asli -----\nDari: Bawaslu\n\nlama",
-    "________________________________\nDari: Bawaslu <lapor@bawaslu.go.id>\nDikirim: Senin\n\nlama",
-    "> lama\n> juga lama",
-])
+@pytest.mark.parametrize(
+    "history",
+    [
+        "On Mon, Feb 12, 2024 at 10:15 AM Bawaslu <lapor@bawaslu.go.id> wrote:\n> lama",
+        "-----Original Message-----\nFrom: Bawaslu\nSent: Monday\n\nlama",
+        "----- Pesan Asli -----\nDari: Bawaslu\n\nlama",
+        "________________________________\nDari: Bawaslu <lapor@bawaslu.go.id>\nDikirim: Senin\n\nlama",
+        "> lama\n> juga lama",
+    ],
+)
 def test_other_reply_styles_are_cut(history: str) -> None:
     parsed = parse(mail(f"Laporan baru: ada baliho di jembatan.\n\n{history}\n").as_bytes())
     assert parsed.body.rstrip("_\n") == "Laporan baru: ada baliho di jembatan."
@@ -245,15 +281,18 @@ def test_forwarded_whatsapp_hoax_keeps_the_forwarded_content() -> None:
     assert parsed.body == (
         "Pak, pesan ini beredar di grup WA RT kami. Mohon dicek kebenarannya.\n\n"
         "*PENTING!!* Surat suara sudah dicoblos duluan di TPS 7 Podosugih, sebarkan sebelum dihapus!!\n"
-        "Sumber: https://bit.ly/surat-suara-dicoblos\n> Diteruskan berkali-kali")
+        "Sumber: https://bit.ly/surat-suara-dicoblos\n> Diteruskan berkali-kali"
+    )
     assert "hendra.w@gmail.com" not in parsed.body
     report = parsed.to_report()
     assert report.forwarded and report.url == "https://bit.ly/surat-suara-dicoblos"
 
 
 def test_english_gmail_forward_header() -> None:
-    body = ("---------- Forwarded message ---------\nFrom: A <a@b.id>\nDate: Mon\nSubject: x\n"
-            "To: <c@d.id>\n\nIsi yang diteruskan.")
+    body = (
+        "---------- Forwarded message ---------\nFrom: A <a@b.id>\nDate: Mon\nSubject: x\n"
+        "To: <c@d.id>\n\nIsi yang diteruskan."
+    )
     parsed = parse(mail(body).as_bytes())
     assert parsed.forwarded and parsed.body == "Isi yang diteruskan."
 
@@ -288,10 +327,15 @@ def test_missing_message_id_is_derived_from_the_bytes() -> None:
 
 
 def test_links_are_deduplicated_in_order_without_trailing_punctuation() -> None:
-    body = ("Lihat https://a.id/1, lalu (https://b.id/2) dan https://a.id/1.\n"
-            "Wiki: https://id.wikipedia.org/wiki/Pemilu_(Indonesia). Juga ftp://c.id/x")
+    body = (
+        "Lihat https://a.id/1, lalu (https://b.id/2) dan https://a.id/1.\n"
+        "Wiki: https://id.wikipedia.org/wiki/Pemilu_(Indonesia). Juga ftp://c.id/x"
+    )
     assert parse(mail(body).as_bytes()).links == (
-        "https://a.id/1", "https://b.id/2", "https://id.wikipedia.org/wiki/Pemilu_(Indonesia)")
+        "https://a.id/1",
+        "https://b.id/2",
+        "https://id.wikipedia.org/wiki/Pemilu_(Indonesia)",
+    )
 
 
 def test_text_is_capped_at_the_contract_limit() -> None:
@@ -310,16 +354,25 @@ def test_auto_replies_are_flagged() -> None:
     assert not parse(mail().as_bytes()).automated
 
 
-@pytest.mark.parametrize("raw", [b"", b"   \r\n", b"\x00\x01\x02garbage\xff\xfe lots of it",
-                                 b"From: a@example.id\r\nSubject: \r\n\r\n \r\n"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"   \r\n",
+        b"\x00\x01\x02garbage\xff\xfe lots of it",
+        b"From: a@example.id\r\nSubject: \r\n\r\n \r\n",
+    ],
+)
 def test_unusable_input_is_a_mail_error(raw: bytes) -> None:
     with pytest.raises(MailError):
         parse(raw)
 
 
 def test_multipart_without_boundary_is_read_best_effort() -> None:
-    raw = (b"From: a@example.id\r\nSubject: rusak\r\nContent-Type: multipart/mixed\r\n\r\n"
-           b"--zzz\r\nContent-Type: text/plain\r\n\r\nTeks laporan tetap terbaca.\r\n--zzz--\r\n")
+    raw = (
+        b"From: a@example.id\r\nSubject: rusak\r\nContent-Type: multipart/mixed\r\n\r\n"
+        b"--zzz\r\nContent-Type: text/plain\r\n\r\nTeks laporan tetap terbaca.\r\n--zzz--\r\n"
+    )
     parsed = parse(raw)
     assert parsed.body == "Teks laporan tetap terbaca."
 
@@ -353,26 +406,35 @@ def test_no_cut_or_corruption_raises_anything_but_mail_error() -> None:
 
 
 def html_mail(html: str, subject: str = "Re: laporan") -> bytes:
-    return (f"From: rina@gmail.com\r\nSubject: {subject}\r\nMessage-ID: <h@gmail.com>\r\n"
-            f"Content-Type: text/html; charset=utf-8\r\n\r\n{html}").encode()
+    return (
+        f"From: rina@gmail.com\r\nSubject: {subject}\r\nMessage-ID: <h@gmail.com>\r\n"
+        f"Content-Type: text/html; charset=utf-8\r\n\r\n{html}"
+    ).encode()
 
 
 def test_html_gmail_reply_drops_the_quoted_history() -> None:
-    parsed = parse(html_mail(
-        '<div dir="ltr">Ini tautan barunya <a href="https://t.me/kanal/55">t.me/kanal/55</a></div><br>'
-        '<div class="gmail_quote"><div dir="ltr" class="gmail_attr">Pada Sen, 12 Feb 2024 pukul 10.15 '
-        'Bawaslu &lt;lapor@bawaslu.go.id&gt; menulis:<br></div><blockquote class="gmail_quote">'
-        'Mohon kirim tautannya.<br><a href="https://lama.example/x">lama</a></blockquote></div>'))
+    parsed = parse(
+        html_mail(
+            '<div dir="ltr">Ini tautan barunya <a href="https://t.me/kanal/55">t.me/kanal/55</a></div><br>'
+            '<div class="gmail_quote"><div dir="ltr" class="gmail_attr">Pada Sen, 12 Feb 2024 pukul 10.15 '
+            'Bawaslu &lt;lapor@bawaslu.go.id&gt; menulis:<br></div><blockquote class="gmail_quote">'
+            'Mohon kirim tautannya.<br><a href="https://lama.example/x">lama</a></blockquote></div>'
+        )
+    )
     assert parsed.body == "Ini tautan barunya t.me/kanal/55 (https://t.me/kanal/55)"
     assert parsed.links == ("https://t.me/kanal/55",)
 
 
 def test_html_gmail_forward_keeps_the_forwarded_content() -> None:
-    parsed = parse(html_mail(
-        '<div dir="ltr">Mohon dicek<br><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">'
-        '---------- Pesan terusan ---------<br>Dari: <strong class="gmail_sendername">Hendra</strong> '
-        '<span>&lt;h@gmail.com&gt;</span><br>Date: Sen, 12 Feb 2024<br>Subject: PENTING<br>'
-        'To: &lt;r@gmail.com&gt;<br></div><br><br><div dir="ltr">Surat suara sudah dicoblos '
-        '<a href="https://bit.ly/x">https://bit.ly/x</a></div></div></div>', subject="Fwd: PENTING"))
+    parsed = parse(
+        html_mail(
+            '<div dir="ltr">Mohon dicek<br><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">'
+            '---------- Pesan terusan ---------<br>Dari: <strong class="gmail_sendername">Hendra</strong> '
+            "<span>&lt;h@gmail.com&gt;</span><br>Date: Sen, 12 Feb 2024<br>Subject: PENTING<br>"
+            'To: &lt;r@gmail.com&gt;<br></div><br><br><div dir="ltr">Surat suara sudah dicoblos '
+            '<a href="https://bit.ly/x">https://bit.ly/x</a></div></div></div>',
+            subject="Fwd: PENTING",
+        )
+    )
     assert parsed.forwarded
     assert parsed.body == "Mohon dicek\n\nSurat suara sudah dicoblos https://bit.ly/x"

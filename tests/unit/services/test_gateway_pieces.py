@@ -17,10 +17,17 @@ def test_secret_hash_depends_on_pepper() -> None:
     assert auth.secret_hash(b"a" * 16, "s") != auth.secret_hash(b"b" * 16, "s")
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"text": "   "}, {"url": "bukan alamat"}, {"text": "x", "region_code": "Jawa Tengah"},
-    {"text": "x", "unknown": 1}, {"text": "x" * 20_001},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"text": "   "},
+        {"url": "bukan alamat"},
+        {"text": "x", "region_code": "Jawa Tengah"},
+        {"text": "x", "unknown": 1},
+        {"text": "x" * 20_001},
+    ],
+)
 def test_report_bodies_without_content_or_with_bad_fields_are_refused(body: dict) -> None:
     with pytest.raises(ValidationError):
         ReportIn.model_validate(body)

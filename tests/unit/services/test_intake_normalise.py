@@ -7,24 +7,41 @@ from pantau_intake import normalise
 from pantau_shared.contract import Channel, Platform, Reporter, ReportSubmitted
 
 
-@pytest.mark.parametrize(("url", "canonical", "platform"), [
-    ("https://www.facebook.com/groups/123/posts/456/?fbclid=IwAR0abc&mibextid=Nif5oz",
-     "https://facebook.com/groups/123/posts/456", Platform.FACEBOOK),
-    ("m.facebook.com/story.php?story_fbid=99&id=7", "https://facebook.com/story.php?id=7&story_fbid=99",
-     Platform.FACEBOOK),
-    ("https://twitter.com/bawaslu_ri/status/17500?s=20&t=abc", "https://x.com/bawaslu_ri/status/17500",
-     Platform.X),
-    ("https://youtu.be/dQw4w9WgXcQ?si=share", "https://youtube.com/watch?v=dQw4w9WgXcQ",
-     Platform.YOUTUBE),
-    ("https://www.youtube.com/shorts/abc123", "https://youtube.com/watch?v=abc123", Platform.YOUTUBE),
-    ("https://vt.tiktok.com/ZSabc/", "https://vt.tiktok.com/ZSabc", Platform.TIKTOK),
-    ("https://www.instagram.com/p/C3xyz/?igsh=MWQ1", "https://instagram.com/p/C3xyz", Platform.INSTAGRAM),
-    ("HTTP://Berita.Example.CO.ID/2024/02/hoaks#komentar", "https://berita.example.co.id/2024/02/hoaks",
-     Platform.WEB),
-    ("https://t.me/s/kanalpemilu/42", "https://t.me/s/kanalpemilu/42", Platform.TELEGRAM),
-])
-def test_shares_of_one_post_get_one_canonical_url(url: str, canonical: str,
-                                                 platform: Platform) -> None:
+@pytest.mark.parametrize(
+    ("url", "canonical", "platform"),
+    [
+        (
+            "https://www.facebook.com/groups/123/posts/456/?fbclid=IwAR0abc&mibextid=Nif5oz",
+            "https://facebook.com/groups/123/posts/456",
+            Platform.FACEBOOK,
+        ),
+        (
+            "m.facebook.com/story.php?story_fbid=99&id=7",
+            "https://facebook.com/story.php?id=7&story_fbid=99",
+            Platform.FACEBOOK,
+        ),
+        (
+            "https://twitter.com/bawaslu_ri/status/17500?s=20&t=abc",
+            "https://x.com/bawaslu_ri/status/17500",
+            Platform.X,
+        ),
+        (
+            "https://youtu.be/dQw4w9WgXcQ?si=share",
+            "https://youtube.com/watch?v=dQw4w9WgXcQ",
+            Platform.YOUTUBE,
+        ),
+        ("https://www.youtube.com/shorts/abc123", "https://youtube.com/watch?v=abc123", Platform.YOUTUBE),
+        ("https://vt.tiktok.com/ZSabc/", "https://vt.tiktok.com/ZSabc", Platform.TIKTOK),
+        ("https://www.instagram.com/p/C3xyz/?igsh=MWQ1", "https://instagram.com/p/C3xyz", Platform.INSTAGRAM),
+        (
+            "HTTP://Berita.Example.CO.ID/2024/02/hoaks#komentar",
+            "https://berita.example.co.id/2024/02/hoaks",
+            Platform.WEB,
+        ),
+        ("https://t.me/s/kanalpemilu/42", "https://t.me/s/kanalpemilu/42", Platform.TELEGRAM),
+    ],
+)
+def test_shares_of_one_post_get_one_canonical_url(url: str, canonical: str, platform: Platform) -> None:
     assert normalise.canonical_url(url) == (canonical, platform)
 
 
@@ -52,14 +69,20 @@ def test_pseudonyms_are_stable_and_depend_on_the_secret() -> None:
 
 def test_received_report_keeps_evidence_hashes_and_platform() -> None:
     submitted = ReportSubmitted(
-        report_id=uuid4(), agency_id="bawaslu-3375", channel=Channel.EMAIL,
-        submitted_at=datetime(2024, 2, 12, tzinfo=UTC), text="  Amplop 100 ribu  ",
-        url="https://www.tiktok.com/@akun/video/1?is_from_webapp=1")
-    record = normalise.received(submitted, received_at=datetime(2024, 2, 12, 0, 0, 1, tzinfo=UTC),
-                                reporter_id=None)
+        report_id=uuid4(),
+        agency_id="bawaslu-3375",
+        channel=Channel.EMAIL,
+        submitted_at=datetime(2024, 2, 12, tzinfo=UTC),
+        text="  Amplop 100 ribu  ",
+        url="https://www.tiktok.com/@akun/video/1?is_from_webapp=1",
+    )
+    record = normalise.received(
+        submitted, received_at=datetime(2024, 2, 12, 0, 0, 1, tzinfo=UTC), reporter_id=None
+    )
     assert record.text == "Amplop 100 ribu"
     assert record.canonical_url == "https://tiktok.com/@akun/video/1"
     assert record.platform is Platform.TIKTOK
     assert record.raw_sha256 == normalise.sha256_hex(
-        "  Amplop 100 ribu  \nhttps://www.tiktok.com/@akun/video/1?is_from_webapp=1")
+        "  Amplop 100 ribu  \nhttps://www.tiktok.com/@akun/video/1?is_from_webapp=1"
+    )
     assert record.content_sha256 == normalise.sha256_hex("amplop 100 ribu")

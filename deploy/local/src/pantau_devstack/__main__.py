@@ -1,9 +1,9 @@
 """pantau-dev: the whole platform on one machine, for trying Pantau and for development.
 
-    pantau-dev up                  servers, migrations, the four services, a demo agency, a local
-                                   mail server and WhatsApp Cloud API; Ctrl-C stops all
-    pantau-dev whatsapp TEXT       send the running platform a WhatsApp message, as Meta would
-    pantau-dev mail TEXT           send the running platform's report mailbox an email
+pantau-dev up                  servers, migrations, the four services, a demo agency, a local
+                               mail server and WhatsApp Cloud API; Ctrl-C stops all
+pantau-dev whatsapp TEXT       send the running platform a WhatsApp message, as Meta would
+pantau-dev mail TEXT           send the running platform's report mailbox an email
 """
 
 import argparse
@@ -43,30 +43,63 @@ def say(text: str) -> None:
 
 def seed_demo(platform: Platform, home: Path) -> str:
     key_file = home / "demo-api-key"
-    platform.command("gateway", "create-agency", "--id", DEMO_AGENCY,
-                     "--name", "Bawaslu Kota Pekalongan", "--kind", "bawaslu",
-                     "--region", DEMO_REGION)
+    platform.command(
+        "gateway",
+        "create-agency",
+        "--id",
+        DEMO_AGENCY,
+        "--name",
+        "Bawaslu Kota Pekalongan",
+        "--kind",
+        "bawaslu",
+        "--region",
+        DEMO_REGION,
+    )
     if key_file.exists():
         key = key_file.read_text().strip()
-        platform.command("gateway", "add-key", "--agency", DEMO_AGENCY, "--label", "demo",
-                         "--key", key)
+        platform.command("gateway", "add-key", "--agency", DEMO_AGENCY, "--label", "demo", "--key", key)
     else:
         key = platform.command("gateway", "add-key", "--agency", DEMO_AGENCY, "--label", "demo")
         key_file.write_text(key + "\n")
         key_file.chmod(0o600)
-    team = platform.command("notify", "add-team", "--agency", DEMO_AGENCY,
-                            "--name", "Tim Patroli Siber Kota Pekalongan", "--region", DEMO_REGION,
-                            "--ack-minutes", ACK_MINUTES, "--supervisor-email", DEMO_SUPERVISOR)
-    platform.command("notify", "add-member", "--team-id", team, "--name", "Petugas jaga",
-                     "--email", DEMO_PATROL, "--position", "0", "--shift", "* 00:00-00:00")
+    team = platform.command(
+        "notify",
+        "add-team",
+        "--agency",
+        DEMO_AGENCY,
+        "--name",
+        "Tim Patroli Siber Kota Pekalongan",
+        "--region",
+        DEMO_REGION,
+        "--ack-minutes",
+        ACK_MINUTES,
+        "--supervisor-email",
+        DEMO_SUPERVISOR,
+    )
+    platform.command(
+        "notify",
+        "add-member",
+        "--team-id",
+        team,
+        "--name",
+        "Petugas jaga",
+        "--email",
+        DEMO_PATROL,
+        "--position",
+        "0",
+        "--shift",
+        "* 00:00-00:00",
+    )
     return key
 
 
 def instructions(platform: Platform, key: str, mail_dir: Path) -> str:
     api = f"http://127.0.0.1:{platform.gateway_port}"
-    body = ('{"text": "Besok pagi serangan fajar di Kelurahan Podosugih, tiap rumah dapat amplop '
-            '100 ribu asal coblos nomor 3", "url": "https://www.facebook.com/groups/123/posts/456'
-            '?fbclid=abc", "region_code": "33.75"}')
+    body = (
+        '{"text": "Besok pagi serangan fajar di Kelurahan Podosugih, tiap rumah dapat amplop '
+        '100 ribu asal coblos nomor 3", "url": "https://www.facebook.com/groups/123/posts/456'
+        '?fbclid=abc", "region_code": "33.75"}'
+    )
     return f"""
 Pantau is running. API: {api}  (OpenAPI: {api}/docs)
 Demo agency: Bawaslu Kota Pekalongan ({DEMO_AGENCY}), API key: {key}
@@ -118,26 +151,34 @@ def up(home: Path, gateway_port: int) -> int:
         sink.start()
     whatsapp = LocalWhatsApp(free_port(8090))
     whatsapp.start()
-    dev = {"gateway_port": gateway_port, "mail_port": free_port(2525),
-           "app_secret": DEV_APP_SECRET, "mailbox": DEMO_MAILBOX}
+    dev = {
+        "gateway_port": gateway_port,
+        "mail_port": free_port(2525),
+        "app_secret": DEV_APP_SECRET,
+        "mailbox": DEMO_MAILBOX,
+    }
     (home / "dev.json").write_text(json.dumps(dev))
-    platform = Platform(nats_url=servers.nats_url, database_url=servers.database_url,
-                        redis_url=servers.redis_url, smtp_port=smtp_port,
-                        gateway_port=gateway_port,
-                        subject_root=os.environ.get("PANTAU_SUBJECT_ROOT", "pantau"),
-                        extra_env={
-                            "PANTAU_LOG_FORMAT": "text",
-                            "PANTAU_GATEWAY_WHATSAPP_APP_SECRET": DEV_APP_SECRET,
-                            "PANTAU_GATEWAY_WHATSAPP_VERIFY_TOKEN": DEV_VERIFY_TOKEN,
-                            "PANTAU_NOTIFY_WHATSAPP_BASE_URL": whatsapp.base_url,
-                            "PANTAU_NOTIFY_WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-                            "PANTAU_NOTIFY_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
-                            "PANTAU_INTAKE_WHATSAPP_BASE_URL": whatsapp.base_url,
-                            "PANTAU_INTAKE_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
-                            "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
-                            "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(dev["mail_port"]),
-                            "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({DEMO_MAILBOX: DEMO_AGENCY}),
-                        })
+    platform = Platform(
+        nats_url=servers.nats_url,
+        database_url=servers.database_url,
+        redis_url=servers.redis_url,
+        smtp_port=smtp_port,
+        gateway_port=gateway_port,
+        subject_root=os.environ.get("PANTAU_SUBJECT_ROOT", "pantau"),
+        extra_env={
+            "PANTAU_LOG_FORMAT": "text",
+            "PANTAU_GATEWAY_WHATSAPP_APP_SECRET": DEV_APP_SECRET,
+            "PANTAU_GATEWAY_WHATSAPP_VERIFY_TOKEN": DEV_VERIFY_TOKEN,
+            "PANTAU_NOTIFY_WHATSAPP_BASE_URL": whatsapp.base_url,
+            "PANTAU_NOTIFY_WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+            "PANTAU_NOTIFY_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
+            "PANTAU_INTAKE_WHATSAPP_BASE_URL": whatsapp.base_url,
+            "PANTAU_INTAKE_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
+            "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
+            "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(dev["mail_port"]),
+            "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({DEMO_MAILBOX: DEMO_AGENCY}),
+        },
+    )
     services = ServiceProcesses(platform)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -167,8 +208,7 @@ def up(home: Path, gateway_port: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pantau-dev")
-    parser.add_argument("--home", type=Path, default=Path(os.environ.get("PANTAU_DEV_HOME",
-                                                                         ".pantau")))
+    parser.add_argument("--home", type=Path, default=Path(os.environ.get("PANTAU_DEV_HOME", ".pantau")))
     commands = parser.add_subparsers(dest="command")
     start = commands.add_parser("up", help="run the whole platform (the default)")
     start.add_argument("--gateway-port", type=int, default=8080)

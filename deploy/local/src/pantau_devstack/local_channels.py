@@ -43,8 +43,7 @@ class LocalWhatsApp:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        async with WhatsAppCloudPeer(access_token=ACCESS_TOKEN, port=self._port,
-                                     on_send=_announce):
+        async with WhatsAppCloudPeer(access_token=ACCESS_TOKEN, port=self._port, on_send=_announce):
             self._ready.set()
             await self._stop.wait()
 

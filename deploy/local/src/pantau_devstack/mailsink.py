@@ -13,9 +13,12 @@ from pantau_shared.contract import new_id
 
 
 class MailSink:
-    def __init__(self, directory: Path, port: int,
-                 on_message: Callable[[email.message.EmailMessage, Path], None] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        port: int,
+        on_message: Callable[[email.message.EmailMessage, Path], None] | None = None,
+    ) -> None:
         self.directory = directory
         self.port = port
         self._on_message = on_message
@@ -38,5 +41,7 @@ class MailSink:
         self._controller.stop()
 
     def messages(self) -> list[email.message.EmailMessage]:
-        return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
-                for p in sorted(self.directory.glob("*.eml"))]
+        return [
+            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+            for p in sorted(self.directory.glob("*.eml"))
+        ]

@@ -23,22 +23,25 @@ class Platform:
     smtp_port: int
     subject_root: str = "pantau"
     gateway_port: int = 8080
-    health_ports: dict[str, int] = field(default_factory=lambda: {
-        "intake": 8081, "triage": 8082, "notify": 8083})
+    health_ports: dict[str, int] = field(
+        default_factory=lambda: {"intake": 8081, "triage": 8082, "notify": 8083}
+    )
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
-        env.update({
-            "PANTAU_NATS_URL": self.nats_url,
-            "PANTAU_DATABASE_URL": self.database_url,
-            "PANTAU_REDIS_URL": self.redis_url,
-            "PANTAU_SUBJECT_ROOT": self.subject_root,
-            "PANTAU_GATEWAY_PORT": str(self.gateway_port),
-            "PANTAU_NOTIFY_SMTP_HOST": "127.0.0.1",
-            "PANTAU_NOTIFY_SMTP_PORT": str(self.smtp_port),
-            "PANTAU_NOTIFY_CASE_LINK_BASE": f"http://127.0.0.1:{self.gateway_port}/v1/cases/",
-        })
+        env.update(
+            {
+                "PANTAU_NATS_URL": self.nats_url,
+                "PANTAU_DATABASE_URL": self.database_url,
+                "PANTAU_REDIS_URL": self.redis_url,
+                "PANTAU_SUBJECT_ROOT": self.subject_root,
+                "PANTAU_GATEWAY_PORT": str(self.gateway_port),
+                "PANTAU_NOTIFY_SMTP_HOST": "127.0.0.1",
+                "PANTAU_NOTIFY_SMTP_PORT": str(self.smtp_port),
+                "PANTAU_NOTIFY_CASE_LINK_BASE": f"http://127.0.0.1:{self.gateway_port}/v1/cases/",
+            }
+        )
         for name, port in self.health_ports.items():
             env[f"PANTAU_{name.upper()}_HEALTH_PORT"] = str(port)
         env.update(self.extra_env)
@@ -51,9 +54,15 @@ class Platform:
 
     def command(self, service: str, *args: str, output: IO[str] | None = None) -> str:
         """Run one admin command of a service and return what it printed."""
-        done = subprocess.run([sys.executable, "-m", f"pantau_{service}", *args],
-                              env=self.env(), check=True, stdout=subprocess.PIPE,
-                              stderr=output, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", f"pantau_{service}", *args],
+            env=self.env(),
+            check=True,
+            stdout=subprocess.PIPE,
+            stderr=output,
+            text=True,
+            timeout=120,
+        )
         return done.stdout.strip()
 
 
@@ -67,15 +76,19 @@ class ServiceProcesses:
         env = self._platform.env()
         for name in services:
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", f"pantau_{name}"], env=env, stdout=self._stdout,
+                [sys.executable, "-m", f"pantau_{name}"],
+                env=env,
+                stdout=self._stdout,
                 stderr=subprocess.STDOUT if self._stdout is not None else None,
                 # A terminal's Ctrl-C goes to the supervisor alone, which then drains each
                 # service with one SIGTERM; a second signal would force them to exit.
-                start_new_session=True)
+                start_new_session=True,
+            )
 
     def wait_ready(self, deadline_s: float = 60) -> None:
-        pending = {name: url for name, url in self._platform.readiness_urls().items()
-                   if name in self.processes}
+        pending = {
+            name: url for name, url in self._platform.readiness_urls().items() if name in self.processes
+        }
         deadline = time.monotonic() + deadline_s
         while pending:
             for name, url in list(pending.items()):

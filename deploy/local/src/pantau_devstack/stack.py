@@ -24,16 +24,23 @@ class Servers:
         self.started.clear()
 
 
-def start_servers(data_dir: Path, *, nats_port: int | None = None, postgres_port: int | None = None,
-                  redis_port: int | None = None) -> Servers:
+def start_servers(
+    data_dir: Path,
+    *,
+    nats_port: int | None = None,
+    postgres_port: int | None = None,
+    redis_port: int | None = None,
+) -> Servers:
     """Use PANTAU_NATS_URL / PANTAU_DATABASE_URL / PANTAU_REDIS_URL where set; start the rest.
 
     Embedded servers take the preferred port when it is free, another free port otherwise, so
     they never clash with servers already running on the machine.
     """
-    servers = Servers(nats_url=os.environ.get("PANTAU_NATS_URL", ""),
-                      database_url=os.environ.get("PANTAU_DATABASE_URL", ""),
-                      redis_url=os.environ.get("PANTAU_REDIS_URL", ""))
+    servers = Servers(
+        nats_url=os.environ.get("PANTAU_NATS_URL", ""),
+        database_url=os.environ.get("PANTAU_DATABASE_URL", ""),
+        redis_url=os.environ.get("PANTAU_REDIS_URL", ""),
+    )
     try:
         if not servers.nats_url:
             nats = NatsServer(data_dir / "nats", free_port(nats_port))

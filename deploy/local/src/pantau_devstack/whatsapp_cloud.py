@@ -58,15 +58,24 @@ _ERRORS: dict[int, tuple[int, str, str | None]] = {
     80007: (429, "Rate limit issues", "The WhatsApp Business Account has reached its rate limit."),
     130429: (429, "Rate limit hit", "Cloud API message throughput has been reached."),
     131026: (400, "Message undeliverable", "Unable to deliver message."),
-    131030: (400, "Recipient phone number not in allowed list",
-             "Recipient phone number not in allowed list: Add recipient phone number to recipient "
-             "list and try again."),
-    131047: (400, "Re-engagement message",
-             "Message failed to send because more than 24 hours have passed since the customer "
-             "last replied to this number."),
-    131056: (400, "(Business Account, Consumer Account) pair rate limit hit",
-             "Too many messages sent from the sender phone number to the same recipient phone "
-             "number in a short period of time."),
+    131030: (
+        400,
+        "Recipient phone number not in allowed list",
+        "Recipient phone number not in allowed list: Add recipient phone number to recipient "
+        "list and try again.",
+    ),
+    131047: (
+        400,
+        "Re-engagement message",
+        "Message failed to send because more than 24 hours have passed since the customer "
+        "last replied to this number.",
+    ),
+    131056: (
+        400,
+        "(Business Account, Consumer Account) pair rate limit hit",
+        "Too many messages sent from the sender phone number to the same recipient phone "
+        "number in a short period of time.",
+    ),
 }
 
 
@@ -114,9 +123,15 @@ class _State:
 class WhatsAppCloudPeer:
     """The Cloud API on loopback. `async with WhatsAppCloudPeer() as peer: peer.base_url`."""
 
-    def __init__(self, *, access_token: str = "peer-access-token",
-                 phone_number_id: str = PHONE_NUMBER_ID, api_version: str = "v21.0",
-                 port: int = 0, on_send: Callable[["Received"], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        access_token: str = "peer-access-token",
+        phone_number_id: str = PHONE_NUMBER_ID,
+        api_version: str = "v21.0",
+        port: int = 0,
+        on_send: Callable[["Received"], None] | None = None,
+    ) -> None:
         self._port = port
         self._on_send = on_send
         self.access_token = access_token
@@ -161,12 +176,20 @@ class WhatsAppCloudPeer:
 
     # Scripting.
 
-    def fail_next(self, *, code: int, to: str | None = None, http_status: int | None = None,
-                  details: str | None = None, retry_after: float | None = None) -> None:
+    def fail_next(
+        self,
+        *,
+        code: int,
+        to: str | None = None,
+        http_status: int | None = None,
+        details: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         """Answer the next send (to `to`, or to anyone) with Graph error `code`."""
         status_for_code, _, default_details = _ERRORS.get(code, (400, "Error", None))
-        self._state.failures.append(_Failure(to, code, http_status or status_for_code,
-                                             details or default_details, retry_after))
+        self._state.failures.append(
+            _Failure(to, code, http_status or status_for_code, details or default_details, retry_after)
+        )
 
     def rate_limit(self, n: int, *, retry_after: float | None = None) -> None:
         """Answer the next `n` sends with 130429 (throughput reached) and HTTP 429."""
@@ -181,13 +204,23 @@ class WhatsAppCloudPeer:
         """Hold the next `n` sends unanswered until the peer closes (to provoke client timeouts)."""
         self._state.stalls += n
 
-    def add_media(self, data: bytes, mime_type: str = "image/jpeg", *, media_id: str | None = None,
-                  sha256: str | None = None, file_size: int | None = None) -> str:
+    def add_media(
+        self,
+        data: bytes,
+        mime_type: str = "image/jpeg",
+        *,
+        media_id: str | None = None,
+        sha256: str | None = None,
+        file_size: int | None = None,
+    ) -> str:
         """Store media to serve; `sha256` / `file_size` override the metadata to simulate lies."""
         media_id = media_id or str(secrets.randbelow(10**15) + 10**15)
         self._state.media[media_id] = _Media(
-            data, mime_type, sha256 or hashlib.sha256(data).hexdigest(),
-            len(data) if file_size is None else file_size)
+            data,
+            mime_type,
+            sha256 or hashlib.sha256(data).hexdigest(),
+            len(data) if file_size is None else file_size,
+        )
         return media_id
 
     # Endpoints.
@@ -208,8 +241,7 @@ class WhatsAppCloudPeer:
             self._on_send(self._state.received[-1])
         return response
 
-    def _answer_send(self, request: web.Request, number: str,
-                     body: Any) -> tuple[web.Response, str | None]:
+    def _answer_send(self, request: web.Request, number: str, body: Any) -> tuple[web.Response, str | None]:
         if not self._authorised(request):
             return _graph_error(190, subcode=463), None
         if number != self.phone_number_id:
@@ -221,8 +253,12 @@ class WhatsAppCloudPeer:
         for failure in self._state.failures:
             if failure.to is None or failure.to == to:
                 self._state.failures.remove(failure)
-                return _graph_error(failure.code, http_status=failure.http_status,
-                                    details=failure.details, retry_after=failure.retry_after), None
+                return _graph_error(
+                    failure.code,
+                    http_status=failure.http_status,
+                    details=failure.details,
+                    retry_after=failure.retry_after,
+                ), None
         wamid = _wamid()
         answer: dict[str, Any] = {
             "messaging_product": "whatsapp",
@@ -240,13 +276,17 @@ class WhatsAppCloudPeer:
         media = self._state.media.get(media_id)
         if media is None:
             return _unsupported("get", media_id)
-        return web.json_response({
-            "messaging_product": "whatsapp",
-            "url": f"{self.base_url}/whatsapp_business/attachments/?mid={media_id}"
-                   f"&ext={int(time.time()) + 300}&hash={secrets.token_urlsafe(12)}",
-            "mime_type": media.mime_type, "sha256": media.sha256, "file_size": media.file_size,
-            "id": media_id,
-        })
+        return web.json_response(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.base_url}/whatsapp_business/attachments/?mid={media_id}"
+                f"&ext={int(time.time()) + 300}&hash={secrets.token_urlsafe(12)}",
+                "mime_type": media.mime_type,
+                "sha256": media.sha256,
+                "file_size": media.file_size,
+                "id": media_id,
+            }
+        )
 
     async def _download(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
@@ -274,8 +314,7 @@ def _send_problem(body: Any) -> str | None:
     if body.get("recipient_type", "individual") != "individual":
         return "Param recipient_type must be one of {individual, group}."
     context = body.get("context")
-    if context is not None and not (isinstance(context, dict)
-                                    and isinstance(context.get("message_id"), str)):
+    if context is not None and not (isinstance(context, dict) and isinstance(context.get("message_id"), str)):
         return "Param context['message_id'] is required."
     kind = body.get("type", "text")
     if kind == "text":
@@ -300,13 +339,20 @@ def _send_problem(body: Any) -> str | None:
     return f"Param type '{kind}' is not supported by this peer."
 
 
-def _graph_error(code: int, *, http_status: int | None = None, details: str | None = None,
-                 subcode: int | None = None, retry_after: float | None = None,
-                 message: str | None = None) -> web.Response:
+def _graph_error(
+    code: int,
+    *,
+    http_status: int | None = None,
+    details: str | None = None,
+    subcode: int | None = None,
+    retry_after: float | None = None,
+    message: str | None = None,
+) -> web.Response:
     default_status, title, _ = _ERRORS.get(code, (400, "Error", None))
     error: dict[str, Any] = {
         "message": message or (title if code == 190 else f"(#{code}) {title}"),
-        "type": "OAuthException", "code": code,
+        "type": "OAuthException",
+        "code": code,
         "fbtrace_id": base64.urlsafe_b64encode(os.urandom(15)).decode(),
     }
     if details:
@@ -320,9 +366,14 @@ def _graph_error(code: int, *, http_status: int | None = None, details: str | No
 
 
 def _unsupported(method: str, object_id: str) -> web.Response:
-    return _graph_error(100, subcode=33, message=(
-        f"Unsupported {method} request. Object with ID '{object_id}' does not exist, cannot be "
-        "loaded due to missing permissions, or does not support this operation."))
+    return _graph_error(
+        100,
+        subcode=33,
+        message=(
+            f"Unsupported {method} request. Object with ID '{object_id}' does not exist, cannot be "
+            "loaded due to missing permissions, or does not support this operation."
+        ),
+    )
 
 
 def _wamid() -> str:
@@ -331,13 +382,27 @@ def _wamid() -> str:
 
 # Webhook bodies, shaped like Meta's `messages` webhook.
 
-def message(from_: str, kind: str, content: dict[str, Any] | None, *, wamid: str | None = None,
-            name: str | None = "Warga Pelapor", forwarded: bool = False,
-            frequently_forwarded: bool = False, reply_to: str | None = None,
-            timestamp: int | None = None, phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
+
+def message(
+    from_: str,
+    kind: str,
+    content: dict[str, Any] | None,
+    *,
+    wamid: str | None = None,
+    name: str | None = "Warga Pelapor",
+    forwarded: bool = False,
+    frequently_forwarded: bool = False,
+    reply_to: str | None = None,
+    timestamp: int | None = None,
+    phone_number_id: str = PHONE_NUMBER_ID,
+) -> dict[str, Any]:
     """A webhook carrying one inbound message of type `kind` with `content` under that key."""
-    item: dict[str, Any] = {"from": from_, "id": wamid or _wamid(),
-                            "timestamp": str(timestamp or int(time.time())), "type": kind}
+    item: dict[str, Any] = {
+        "from": from_,
+        "id": wamid or _wamid(),
+        "timestamp": str(timestamp or int(time.time())),
+        "type": kind,
+    }
     context: dict[str, Any] = {}
     if reply_to:
         context.update({"from": DISPLAY_PHONE_NUMBER, "id": reply_to})
@@ -355,16 +420,28 @@ def message(from_: str, kind: str, content: dict[str, Any] | None, *, wamid: str
     return _envelope(value, phone_number_id)
 
 
-def text_message(from_: str, body: str, *, wamid: str | None = None, forwarded: bool = False,
-                 **kwargs: Any) -> dict[str, Any]:
+def text_message(
+    from_: str, body: str, *, wamid: str | None = None, forwarded: bool = False, **kwargs: Any
+) -> dict[str, Any]:
     return message(from_, "text", {"body": body}, wamid=wamid, forwarded=forwarded, **kwargs)
 
 
-def image_message(from_: str, media_id: str, *, mime_type: str = "image/jpeg",
-                  sha256: str | None = None, caption: str | None = None, wamid: str | None = None,
-                  forwarded: bool = False, **kwargs: Any) -> dict[str, Any]:
-    image: dict[str, Any] = {"mime_type": mime_type, "sha256": sha256 or secrets.token_hex(32),
-                             "id": media_id}
+def image_message(
+    from_: str,
+    media_id: str,
+    *,
+    mime_type: str = "image/jpeg",
+    sha256: str | None = None,
+    caption: str | None = None,
+    wamid: str | None = None,
+    forwarded: bool = False,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    image: dict[str, Any] = {
+        "mime_type": mime_type,
+        "sha256": sha256 or secrets.token_hex(32),
+        "id": media_id,
+    }
     if caption is not None:
         image["caption"] = caption
     return message(from_, "image", image, wamid=wamid, forwarded=forwarded, **kwargs)
@@ -374,16 +451,31 @@ def error(code: int, *, title: str | None = None, details: str | None = None) ->
     """An `errors[]` item as webhooks carry it."""
     _, default_title, default_details = _ERRORS.get(code, (400, "Error", None))
     title = title or default_title
-    return {"code": code, "title": title, "message": title,
-            "error_data": {"details": details or default_details or title}, "href": ERROR_CODES_URL}
+    return {
+        "code": code,
+        "title": title,
+        "message": title,
+        "error_data": {"details": details or default_details or title},
+        "href": ERROR_CODES_URL,
+    }
 
 
-def status(wamid: str, status: str, errors: list[dict[str, Any]] | None = None, *,
-           recipient: str = "6281234567890", timestamp: int | None = None,
-           phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
+def status(
+    wamid: str,
+    status: str,
+    errors: list[dict[str, Any]] | None = None,
+    *,
+    recipient: str = "6281234567890",
+    timestamp: int | None = None,
+    phone_number_id: str = PHONE_NUMBER_ID,
+) -> dict[str, Any]:
     """A webhook carrying one status (sent, delivered, read, failed) of a message we sent."""
-    item: dict[str, Any] = {"id": wamid, "status": status,
-                            "timestamp": str(timestamp or int(time.time())), "recipient_id": recipient}
+    item: dict[str, Any] = {
+        "id": wamid,
+        "status": status,
+        "timestamp": str(timestamp or int(time.time())),
+        "recipient_id": recipient,
+    }
     if errors:
         item["errors"] = errors
     elif status in ("sent", "delivered", "read"):
@@ -394,20 +486,38 @@ def status(wamid: str, status: str, errors: list[dict[str, Any]] | None = None, 
 
 def combine(*payloads: dict[str, Any]) -> dict[str, Any]:
     """One webhook delivery carrying the entries of several (Meta batches up to 1000 updates)."""
-    return {"object": "whatsapp_business_account",
-            "entry": [entry for payload in payloads for entry in payload["entry"]]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [entry for payload in payloads for entry in payload["entry"]],
+    }
 
 
 def _envelope(value: dict[str, Any], phone_number_id: str) -> dict[str, Any]:
-    return {"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{
-        "value": {"messaging_product": "whatsapp",
-                  "metadata": {"display_phone_number": DISPLAY_PHONE_NUMBER,
-                               "phone_number_id": phone_number_id},
-                  **value},
-        "field": "messages"}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": WABA_ID,
+                "changes": [
+                    {
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": DISPLAY_PHONE_NUMBER,
+                                "phone_number_id": phone_number_id,
+                            },
+                            **value,
+                        },
+                        "field": "messages",
+                    }
+                ],
+            }
+        ],
+    }
 
 
 # Delivering webhooks as Meta does.
+
 
 def encode(payload: dict[str, Any]) -> bytes:
     # Meta signs an escaped-unicode body (\u00e9, lowercase hex), which is what json.dumps
@@ -419,8 +529,14 @@ def sign(app_secret: bytes, raw_body: bytes) -> str:
     return "sha256=" + hmac.new(app_secret, raw_body, hashlib.sha256).hexdigest()
 
 
-async def post_webhook(target_url: str, payload: dict[str, Any], app_secret: bytes, *,
-                       signature: str | None = None, signed: bool = True) -> httpx.Response:
+async def post_webhook(
+    target_url: str,
+    payload: dict[str, Any],
+    app_secret: bytes,
+    *,
+    signature: str | None = None,
+    signed: bool = True,
+) -> httpx.Response:
     """POST `payload` to a receiver with Meta's headers; `signature` overrides the computed one."""
     raw = encode(payload)
     headers = {"Content-Type": "application/json", "User-Agent": "facebookexternalua"}

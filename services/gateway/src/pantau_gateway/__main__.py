@@ -27,8 +27,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     agency = commands.add_parser("create-agency", help="add or update a partner agency")
     agency.add_argument("--id", required=True, help="e.g. bawaslu-3375")
     agency.add_argument("--name", required=True)
-    agency.add_argument("--kind", required=True, choices=["bawaslu", "komdigi", "diskominfo",
-                                                          "polri", "gugus-tugas", "other"])
+    agency.add_argument(
+        "--kind", required=True, choices=["bawaslu", "komdigi", "diskominfo", "polri", "gugus-tugas", "other"]
+    )
     agency.add_argument("--region", help="Kemendagri code, e.g. 33.75")
     key = commands.add_parser("add-key", help="issue an API key for an agency; prints it once")
     key.add_argument("--agency", required=True)
@@ -38,8 +39,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def admin(platform: PlatformSettings, settings: GatewaySettings,
-                args: argparse.Namespace) -> None:
+async def admin(platform: PlatformSettings, settings: GatewaySettings, args: argparse.Namespace) -> None:
     infra = await Infrastructure.connect(platform, settings, service=SERVICE, schema=SERVICE)
     try:
         await infra.migrate("pantau_gateway", SERVICE)
@@ -55,22 +55,27 @@ async def admin(platform: PlatformSettings, settings: GatewaySettings,
                 (key_id, secret), whole = parts, args.key
             else:
                 key_id, secret, whole = auth.new_key()
-            await repository.insert_key(infra.pool, key_id, args.agency,
-                                        auth.secret_hash(pepper, secret), args.label,
-                                        args.rate_limit)
+            await repository.insert_key(
+                infra.pool, key_id, args.agency, auth.secret_hash(pepper, secret), args.label, args.rate_limit
+            )
             print(whole)
     finally:
         await infra.close()
 
 
-async def serve(platform: PlatformSettings, settings: GatewaySettings,
-                stopping: asyncio.Event) -> None:
-    server = EmbeddedServer(uvicorn.Config(
-        create_app(platform, settings), host=settings.host, port=settings.port, log_config=None,
-        timeout_graceful_shutdown=int(settings.graceful_shutdown_s), access_log=False))
+async def serve(platform: PlatformSettings, settings: GatewaySettings, stopping: asyncio.Event) -> None:
+    server = EmbeddedServer(
+        uvicorn.Config(
+            create_app(platform, settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            timeout_graceful_shutdown=int(settings.graceful_shutdown_s),
+            access_log=False,
+        )
+    )
     task = asyncio.create_task(server.serve())
-    await asyncio.wait({task, asyncio.create_task(stopping.wait())},
-                       return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({task, asyncio.create_task(stopping.wait())}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     await task
 

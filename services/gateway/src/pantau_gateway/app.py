@@ -42,8 +42,12 @@ def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI
                 infra=infra,
                 publisher=Publisher(infra.js, infra.subjects, source="/pantau/gateway"),
                 rpc=RpcClient(infra.nc, infra.subjects, timeout=settings.rpc_timeout_s),
-                keys=KeyVerifier(infra.pool, settings.api_key_pepper.get_secret_value().encode(),
-                                 settings.default_rate_limit, settings.key_cache_s),
+                keys=KeyVerifier(
+                    infra.pool,
+                    settings.api_key_pepper.get_secret_value().encode(),
+                    settings.default_rate_limit,
+                    settings.key_cache_s,
+                ),
                 limiter=RateLimiter(infra.redis, prefix=platform.subject_root),
                 platform=platform,
             )
@@ -55,12 +59,17 @@ def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI
         title="Pantau API",
         version="1.0.0",
         description="Laporan dan kasus konten pemilu untuk Bawaslu dan Komdigi. "
-                    "Errors follow RFC 9457 (application/problem+json).",
+        "Errors follow RFC 9457 (application/problem+json).",
         lifespan=lifespan,
         # FastAPI's own OpenTelemetry support makes the server span (continuing a caller's
         # traceparent); metrics and log export are left to the deployment's collector.
-        telemetry={"tracing": True, "metrics": False, "logs": False, "operation_spans": False,
-                   "exclude": _probe},
+        telemetry={
+            "tracing": True,
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+            "exclude": _probe,
+        },
     )
     problems.install(app)
     app.include_router(health_router(checks))

@@ -42,8 +42,9 @@ def split_key(key: str) -> tuple[str, str] | None:
 class KeyVerifier:
     """Verifies keys, remembering good ones for a short while so a request costs no query."""
 
-    def __init__(self, pool: asyncpg.Pool, pepper: bytes, default_rate_limit: int,
-                 cache_seconds: float) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, pepper: bytes, default_rate_limit: int, cache_seconds: float
+    ) -> None:
         self._pool = pool
         self._pepper = pepper
         self._default_rate_limit = default_rate_limit
@@ -63,7 +64,10 @@ class KeyVerifier:
         row = await repository.find_key(self._pool, key_id)
         if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), presented):
             return None
-        caller = Caller(agency_id=row["agency_id"], key_id=key_id,
-                        rate_limit=row["rate_limit_per_minute"] or self._default_rate_limit)
+        caller = Caller(
+            agency_id=row["agency_id"],
+            key_id=key_id,
+            rate_limit=row["rate_limit_per_minute"] or self._default_rate_limit,
+        )
         self._cache[key_id] = (time.monotonic() + self._cache_seconds, presented, caller)
         return caller

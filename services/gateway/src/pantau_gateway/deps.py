@@ -30,8 +30,9 @@ async def state(request: Request) -> State:
     return request.state.pantau
 
 
-api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                              description="The agency's API key: pk_<id>_<secret>")
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="The agency's API key: pk_<id>_<secret>"
+)
 
 
 async def caller(request: Request, key: Annotated[str | None, Security(api_key_header)]) -> Caller:
@@ -39,17 +40,18 @@ async def caller(request: Request, key: Annotated[str | None, Security(api_key_h
         authorization = request.headers.get("authorization", "")
         key = authorization[7:] if authorization.lower().startswith("bearer ") else None
     if not key:
-        raise Problem(401, "send the agency's API key in X-API-Key",
-                      headers={"WWW-Authenticate": "ApiKey"})
+        raise Problem(401, "send the agency's API key in X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
     current: State = request.state.pantau
     who = await current.keys.verify(key)
     if who is None:
-        raise Problem(401, "the API key is unknown or revoked",
-                      headers={"WWW-Authenticate": "ApiKey"})
+        raise Problem(401, "the API key is unknown or revoked", headers={"WWW-Authenticate": "ApiKey"})
     retry_after = await current.limiter.hit(who.key_id, who.rate_limit)
     if retry_after is not None:
-        raise Problem(429, f"more than {who.rate_limit} requests a minute for this key",
-                      headers={"Retry-After": str(retry_after)})
+        raise Problem(
+            429,
+            f"more than {who.rate_limit} requests a minute for this key",
+            headers={"Retry-After": str(retry_after)},
+        )
     return who
 
 

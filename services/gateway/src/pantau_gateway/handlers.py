@@ -38,14 +38,18 @@ class ReportIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    text: str | None = Field(default=None, max_length=20_000,
-                             examples=["Besok serangan fajar, tiap rumah dapat amplop 100 ribu"])
-    url: str | None = Field(default=None, max_length=4_096,
-                            examples=["https://www.facebook.com/groups/123/posts/456"])
-    region_code: str | None = Field(default=None, examples=["33.75"],
-                                    description="Kemendagri code of the place concerned")
-    author_handle: str | None = Field(default=None, max_length=200,
-                                      description="Who posted it, e.g. @akun on the platform")
+    text: str | None = Field(
+        default=None, max_length=20_000, examples=["Besok serangan fajar, tiap rumah dapat amplop 100 ribu"]
+    )
+    url: str | None = Field(
+        default=None, max_length=4_096, examples=["https://www.facebook.com/groups/123/posts/456"]
+    )
+    region_code: str | None = Field(
+        default=None, examples=["33.75"], description="Kemendagri code of the place concerned"
+    )
+    author_handle: str | None = Field(
+        default=None, max_length=200, description="Who posted it, e.g. @akun on the platform"
+    )
     reach: int | None = Field(default=None, ge=0, description="Followers or views, if known")
     channel: Literal["api", "web", "patrol"] = "api"
     reporter: Reporter | None = None
@@ -77,10 +81,17 @@ class Accepted(BaseModel):
     links: dict[str, str]
 
 
-@router.post("/reports", status_code=202, response_model=Accepted,
-             responses={401: {}, 413: {}, 422: {}, 429: {}, 503: {}})
+@router.post(
+    "/reports",
+    status_code=202,
+    response_model=Accepted,
+    responses={401: {}, 413: {}, 422: {}, 429: {}, 503: {}},
+)
 async def submit_report(
-    report: ReportIn, response: Response, state: StateDep, caller: CallerDep,
+    report: ReportIn,
+    response: Response,
+    state: StateDep,
+    caller: CallerDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Accepted:
     """Accept a report for processing; it is stored once intake has normalised it."""
@@ -88,16 +99,25 @@ async def submit_report(
     # both drop the duplicate.
     report_id = stable_id(caller.agency_id, idempotency_key) if idempotency_key else new_id()
     event = ReportSubmitted(
-        report_id=report_id, agency_id=caller.agency_id, channel=Channel(report.channel),
-        submitted_at=datetime.now(UTC), text=report.text, url=report.url,
-        region_code=report.region_code, author_handle=report.author_handle,
-        reporter=report.reporter, reach=report.reach)
+        report_id=report_id,
+        agency_id=caller.agency_id,
+        channel=Channel(report.channel),
+        submitted_at=datetime.now(UTC),
+        text=report.text,
+        url=report.url,
+        region_code=report.region_code,
+        author_handle=report.author_handle,
+        reporter=report.reporter,
+        reach=report.reach,
+    )
     try:
-        await state.publisher.publish(state.publisher.envelope(
-            event, event_id=stable_id("report.submitted", str(report_id))))
+        await state.publisher.publish(
+            state.publisher.envelope(event, event_id=stable_id("report.submitted", str(report_id)))
+        )
     except (NatsError, TimeoutError) as error:
-        raise Problem(503, f"the report could not be queued, try again: {error}",
-                      headers={"Retry-After": "1"}) from error
+        raise Problem(
+            503, f"the report could not be queued, try again: {error}", headers={"Retry-After": "1"}
+        ) from error
     location = f"/v1/reports/{report_id}"
     response.headers["Location"] = location
     return Accepted(report_id=report_id, links={"self": location})
@@ -108,7 +128,8 @@ async def get_report(report_id: UUID, state: StateDep, caller: CallerDep) -> dic
     report, case = await asyncio.gather(
         state.rpc.call(caller.agency_id, "report.get", report_id=str(report_id)),
         state.rpc.call(caller.agency_id, "case.for_report", report_id=str(report_id)),
-        return_exceptions=True)
+        return_exceptions=True,
+    )
     if isinstance(report, BaseException):
         raise report
     report["case_id"] = None if isinstance(case, RpcError) else case["case_id"]
@@ -167,24 +188,26 @@ class ClaimsIn(BaseModel):
     claims: list[ClaimIn] = Field(min_length=1, max_length=1_000)
 
 
-@router.post("/cases/{case_id}/transitions", response_model=CaseView,
-             responses={404: {}, 409: {}, 422: {}})
-async def transition_case(case_id: UUID, change: TransitionIn, state: StateDep,
-                          caller: CallerDep) -> dict[str, Any]:
+@router.post("/cases/{case_id}/transitions", response_model=CaseView, responses={404: {}, 409: {}, 422: {}})
+async def transition_case(
+    case_id: UUID, change: TransitionIn, state: StateDep, caller: CallerDep
+) -> dict[str, Any]:
     """Change a case's state; an invalid transition is refused with 409 and the allowed ones."""
-    return await state.rpc.call(caller.agency_id, "case.transition", case_id=str(case_id),
-                                **change.model_dump(mode="json"))
+    return await state.rpc.call(
+        caller.agency_id, "case.transition", case_id=str(case_id), **change.model_dump(mode="json")
+    )
 
 
 @router.put("/cases/{case_id}/categories", response_model=CaseView, responses={404: {}})
-async def correct_categories(case_id: UUID, correction: CategoriesIn, state: StateDep,
-                             caller: CallerDep) -> dict[str, Any]:
-    return await state.rpc.call(caller.agency_id, "case.reclassify", case_id=str(case_id),
-                                **correction.model_dump(mode="json"))
+async def correct_categories(
+    case_id: UUID, correction: CategoriesIn, state: StateDep, caller: CallerDep
+) -> dict[str, Any]:
+    return await state.rpc.call(
+        caller.agency_id, "case.reclassify", case_id=str(case_id), **correction.model_dump(mode="json")
+    )
 
 
-@router.get("/cases/{case_id}/history", response_model=list[CaseHistoryEntry],
-            responses={404: {}})
+@router.get("/cases/{case_id}/history", response_model=list[CaseHistoryEntry], responses={404: {}})
 async def case_history(case_id: UUID, state: StateDep, caller: CallerDep) -> list[Any]:
     return await state.rpc.call(caller.agency_id, "case.history", case_id=str(case_id))
 
@@ -193,5 +216,6 @@ async def case_history(case_id: UUID, state: StateDep, caller: CallerDep) -> lis
 async def add_claims(body: ClaimsIn, state: StateDep, caller: CallerDep) -> dict[str, int]:
     """Add or update fact-checked claims (up to 1,000 a request); new reports are matched
     against them and a match attaches the claim and its verdict to the case."""
-    return await state.rpc.call(caller.agency_id, "claims.import",
-                                claims=[c.model_dump() for c in body.claims])
+    return await state.rpc.call(
+        caller.agency_id, "claims.import", claims=[c.model_dump() for c in body.claims]
+    )

@@ -64,11 +64,20 @@ class BodySizeLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = (b'{"type":"about:blank","title":"Isi permintaan terlalu besar","status":413,'
-                b'"detail":"the request body exceeds ' + str(self.limit).encode() + b' bytes"}')
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", MEDIA_TYPE.encode()),
-                                (b"content-length", str(len(body)).encode())]})
+        body = (
+            b'{"type":"about:blank","title":"Isi permintaan terlalu besar","status":413,'
+            b'"detail":"the request body exceeds ' + str(self.limit).encode() + b' bytes"}'
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -26,7 +26,6 @@ class GatewaySettings(ServiceSettings):
     whatsapp_verify_token: SecretStr | None = None
 
     def check_for(self, platform: PlatformSettings) -> Self:
-        if platform.environment == "production" and \
-                self.api_key_pepper.get_secret_value() == DEV_PEPPER:
+        if platform.environment == "production" and self.api_key_pepper.get_secret_value() == DEV_PEPPER:
             raise ValueError("PANTAU_GATEWAY_API_KEY_PEPPER must be set in production")
         return self

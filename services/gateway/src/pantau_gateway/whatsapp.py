@@ -42,8 +42,9 @@ REPORTED_STATUSES = frozenset({"sent", "delivered", "read", "failed", "deleted"}
 # Payload of the acknowledge button in patrol alerts (notify's alert template).
 ACK_PREFIX = "ack:"
 log = logging.getLogger(__name__)
-URL = re.compile(r"https?://\S+|(?:www\.)?(?:facebook|instagram|tiktok|youtube|x|twitter)\.com/\S+",
-                 re.IGNORECASE)
+URL = re.compile(
+    r"https?://\S+|(?:www\.)?(?:facebook|instagram|tiktok|youtube|x|twitter)\.com/\S+", re.IGNORECASE
+)
 
 
 def _settings(request: Request) -> GatewaySettings:
@@ -54,14 +55,15 @@ def _settings(request: Request) -> GatewaySettings:
 
 
 @router.get("/{agency_id}", response_class=PlainTextResponse)
-async def handshake(request: Request, agency_id: str,
-                    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
-                    token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
-                    challenge: Annotated[str | None, Query(alias="hub.challenge")] = None
-                    ) -> PlainTextResponse:
+async def handshake(
+    request: Request,
+    agency_id: str,
+    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+    token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
+) -> PlainTextResponse:
     settings = _settings(request)
-    answer = verify_handshake(mode, token, challenge,
-                              settings.whatsapp_verify_token.get_secret_value())  # type: ignore[union-attr]
+    answer = verify_handshake(mode, token, challenge, settings.whatsapp_verify_token.get_secret_value())  # type: ignore[union-attr]
     if answer is None:
         raise Problem(403, "the verify token does not match")
     return PlainTextResponse(answer)
@@ -86,18 +88,29 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
                 await acknowledge(state, agency_id, message)
                 continue
             report = to_report(agency_id, message)
-            await state.publisher.publish(state.publisher.envelope(
-                report, event_id=stable_id("report.submitted", str(report.report_id))))
+            await state.publisher.publish(
+                state.publisher.envelope(
+                    report, event_id=stable_id("report.submitted", str(report.report_id))
+                )
+            )
         for status in batch.statuses:
             if status.status not in REPORTED_STATUSES:
                 continue
             first = status.errors[0] if status.errors else None
             event = NotificationStatus(
-                provider_message_id=status.wamid, agency_id=agency_id,
-                channel=NotificationChannel.WHATSAPP, status=status.status, at=status.timestamp,
-                error_code=first.code if first else None, error_title=first.title if first else None)
-            await state.publisher.publish(state.publisher.envelope(
-                event, event_id=stable_id("whatsapp.status", f"{status.wamid}:{status.status}")))
+                provider_message_id=status.wamid,
+                agency_id=agency_id,
+                channel=NotificationChannel.WHATSAPP,
+                status=status.status,
+                at=status.timestamp,
+                error_code=first.code if first else None,
+                error_title=first.title if first else None,
+            )
+            await state.publisher.publish(
+                state.publisher.envelope(
+                    event, event_id=stable_id("whatsapp.status", f"{status.wamid}:{status.status}")
+                )
+            )
     except (NatsError, TimeoutError) as error:
         # Meta retries a webhook that did not get 200, so nothing is lost by refusing now.
         raise Problem(503, f"could not queue the webhook, retry: {error}") from error
@@ -108,9 +121,13 @@ async def acknowledge(state: Any, agency_id: str, message: InboundMessage) -> No
     """A patrol member tapped the alert's button: acknowledge that delivery, no report."""
     delivery_id = (message.reply_id or "").removeprefix(ACK_PREFIX)
     try:
-        await state.rpc.call(agency_id, "notification.ack", delivery_id=delivery_id,
-                             actor=message.profile_name or f"+{message.from_phone}",
-                             via="whatsapp")
+        await state.rpc.call(
+            agency_id,
+            "notification.ack",
+            delivery_id=delivery_id,
+            actor=message.profile_name or f"+{message.from_phone}",
+            via="whatsapp",
+        )
     except RpcError as error:
         if error.status >= 500:
             raise Problem(503, f"could not record the acknowledgement, retry: {error}") from error
@@ -122,13 +139,24 @@ def to_report(agency_id: str, message: InboundMessage) -> ReportSubmitted:
     link = URL.search(text or "")
     attachments = ()
     if message.media is not None:
-        attachments = (Attachment(media_id=message.media.id, mime_type=message.media.mime_type,
-                                  sha256=message.media.sha256, filename=message.media.filename),)
+        attachments = (
+            Attachment(
+                media_id=message.media.id,
+                mime_type=message.media.mime_type,
+                sha256=message.media.sha256,
+                filename=message.media.filename,
+            ),
+        )
     return ReportSubmitted(
-        report_id=stable_id("whatsapp", message.wamid), agency_id=agency_id,
-        channel=Channel.WHATSAPP, submitted_at=message.timestamp or datetime.now(UTC),
-        text=text[:20_000] if text else None, url=link.group(0) if link else None,
+        report_id=stable_id("whatsapp", message.wamid),
+        agency_id=agency_id,
+        channel=Channel.WHATSAPP,
+        submitted_at=message.timestamp or datetime.now(UTC),
+        text=text[:20_000] if text else None,
+        url=link.group(0) if link else None,
         # Someone who writes to the agency's number expects an answer there.
-        reporter=Reporter(phone=message.from_phone, name=message.profile_name,
-                          wants_updates=True),
-        external_id=message.wamid, forwarded=message.forwarded, attachments=attachments)
+        reporter=Reporter(phone=message.from_phone, name=message.profile_name, wants_updates=True),
+        external_id=message.wamid,
+        forwarded=message.forwarded,
+        attachments=attachments,
+    )

@@ -35,8 +35,9 @@ class WebhookError(ValueError):
     """The body is not a WhatsApp Business Account webhook we can read."""
 
 
-def verify_handshake(mode: str | None, token: str | None, challenge: str | None,
-                     expected_token: str) -> str | None:
+def verify_handshake(
+    mode: str | None, token: str | None, challenge: str | None, expected_token: str
+) -> str | None:
     """The challenge to echo when Meta's subscription request carries our verify token, else None."""
     if mode != "subscribe" or not challenge or not token or not expected_token:
         return None
@@ -49,7 +50,7 @@ def signature_valid(app_secret: bytes, raw_body: bytes, header: str | None) -> b
     """Check `X-Hub-Signature-256` ("sha256=" + hex HMAC-SHA256 of the raw body with the app secret)."""
     if not app_secret or not header or not header.startswith(_SIGNATURE_PREFIX):
         return False
-    received = header[len(_SIGNATURE_PREFIX):].strip().lower()
+    received = header[len(_SIGNATURE_PREFIX) :].strip().lower()
     if len(received) != 64 or any(c not in "0123456789abcdef" for c in received):
         return False
     expected = hmac.new(app_secret, raw_body, hashlib.sha256).hexdigest()
@@ -57,6 +58,7 @@ def signature_valid(app_secret: bytes, raw_body: bytes, header: str | None) -> b
 
 
 # Public, typed results.
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -126,6 +128,7 @@ class WebhookBatch(_Frozen):
 
 
 # The wire shapes, lenient about fields Meta adds, strict about the ones we rely on.
+
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
@@ -259,10 +262,16 @@ def parse_webhook(raw_body: bytes) -> WebhookBatch:
             for raw in value.messages:
                 messages.append(_message(raw, number, names))
             for status in value.statuses:
-                statuses.append(MessageStatus(
-                    wamid=status.id, recipient=status.recipient_id, status=status.status,
-                    timestamp=_timestamp(status.timestamp), phone_number_id=number,
-                    errors=tuple(e.public() for e in status.errors)))
+                statuses.append(
+                    MessageStatus(
+                        wamid=status.id,
+                        recipient=status.recipient_id,
+                        status=status.status,
+                        timestamp=_timestamp(status.timestamp),
+                        phone_number_id=number,
+                        errors=tuple(e.public() for e in status.errors),
+                    )
+                )
             errors.extend(e.public() for e in value.errors)
     return WebhookBatch(messages=tuple(messages), statuses=tuple(statuses), errors=tuple(errors))
 
@@ -290,19 +299,29 @@ def _message(raw: dict[str, Any], number: str | None, names: dict[str, str | Non
     else:
         kind = "unsupported"
     return InboundMessage(
-        wamid=wire.id, from_phone=wire.from_, timestamp=_timestamp(wire.timestamp), type=kind,
-        original_type=wire.type, phone_number_id=number, profile_name=names.get(wire.from_),
+        wamid=wire.id,
+        from_phone=wire.from_,
+        timestamp=_timestamp(wire.timestamp),
+        type=kind,
+        original_type=wire.type,
+        phone_number_id=number,
+        profile_name=names.get(wire.from_),
         forwarded=context.forwarded or context.frequently_forwarded,
-        frequently_forwarded=context.frequently_forwarded, reply_to=context.id,
-        errors=tuple(e.public() for e in wire.errors), raw=raw, **fields)
+        frequently_forwarded=context.frequently_forwarded,
+        reply_to=context.id,
+        errors=tuple(e.public() for e in wire.errors),
+        raw=raw,
+        **fields,
+    )
 
 
 def _validate(model: type[_M], data: Any, where: str) -> _M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '-'}: {e['msg']}"
-                             for e in error.errors(include_url=False))
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '-'}: {e['msg']}" for e in error.errors(include_url=False)
+        )
         raise WebhookError(f"malformed {where}: {problems}") from error
 
 

@@ -17,17 +17,25 @@ from .settings import IntakeSettings
 
 
 def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSettings) -> IntakeHandlers:
-    mail = MailIntake(settings, Publisher(infra.js, infra.subjects, source="/pantau/intake/email"),
-                      platform.drain_timeout_s)
+    mail = MailIntake(
+        settings, Publisher(infra.js, infra.subjects, source="/pantau/intake/email"), platform.drain_timeout_s
+    )
     whatsapp = None
     if settings.whatsapp_base_url and settings.whatsapp_access_token:
-        whatsapp = WhatsAppClient(settings.whatsapp_base_url, "",
-                                  settings.whatsapp_access_token.get_secret_value(),
-                                  api_version=settings.whatsapp_api_version)
-    return IntakeHandlers(infra.pool, infra.outbox,
-                          settings.reporter_pepper.get_secret_value().encode(),
-                          FloodGuard(infra.redis, platform.subject_root,
-                                     settings.sender_daily_limit), mail, MediaEvidence(whatsapp))
+        whatsapp = WhatsAppClient(
+            settings.whatsapp_base_url,
+            "",
+            settings.whatsapp_access_token.get_secret_value(),
+            api_version=settings.whatsapp_api_version,
+        )
+    return IntakeHandlers(
+        infra.pool,
+        infra.outbox,
+        settings.reporter_pepper.get_secret_value().encode(),
+        FloodGuard(infra.redis, platform.subject_root, settings.sender_daily_limit),
+        mail,
+        MediaEvidence(whatsapp),
+    )
 
 
 def check(platform: PlatformSettings, settings: IntakeSettings) -> None:
@@ -35,8 +43,7 @@ def check(platform: PlatformSettings, settings: IntakeSettings) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    worker_main(service="intake", settings_type=IntakeSettings, build=build, argv=argv,
-                check=check)
+    worker_main(service="intake", settings_type=IntakeSettings, build=build, argv=argv, check=check)
 
 
 if __name__ == "__main__":

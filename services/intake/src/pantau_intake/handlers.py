@@ -19,9 +19,15 @@ from .media import MediaEvidence
 
 
 class IntakeHandlers:
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, reporter_pepper: bytes,
-                 flood: FloodGuard, mail: "MailIntake | None" = None,
-                 media: MediaEvidence | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        outbox: Outbox,
+        reporter_pepper: bytes,
+        flood: FloodGuard,
+        mail: "MailIntake | None" = None,
+        media: MediaEvidence | None = None,
+    ) -> None:
         self._mail = mail
         self._media = media or MediaEvidence(None)
         self._pool = pool
@@ -31,9 +37,13 @@ class IntakeHandlers:
 
     def subscriptions(self) -> list[Subscription]:
         return [
-            Subscription(durable="intake-submissions", stream="REPORTS",
-                         subject_suffix=ReportSubmitted.SUBJECT, handler=self.report_submitted,
-                         events=(ReportSubmitted,)),
+            Subscription(
+                durable="intake-submissions",
+                stream="REPORTS",
+                subject_suffix=ReportSubmitted.SUBJECT,
+                handler=self.report_submitted,
+                events=(ReportSubmitted,),
+            ),
         ]
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
@@ -50,13 +60,11 @@ class IntakeHandlers:
         assert isinstance(report, ReportSubmitted)
         if report.agency_id != envelope.agency_id:
             raise Reject("agency in the data differs from the agency in the envelope")
-        if not (report.text and report.text.strip()) and not report.url \
-                and not report.attachments:
+        if not (report.text and report.text.strip()) and not report.url and not report.attachments:
             raise Reject("a report needs text, a URL or an attachment")
         if report.attachments:
             # Fetched before any write, so a failed download leaves nothing half stored.
-            report = report.model_copy(update={
-                "attachments": await self._media.hashed(report.attachments)})
+            report = report.model_copy(update={"attachments": await self._media.hashed(report.attachments)})
         contacts = normalise.contact_keys(report.reporter)
         async with self._pool.acquire() as conn:
             reporter_id = None
@@ -64,13 +72,14 @@ class IntakeHandlers:
                 # Contacts are kept even if storing the report then fails: a redelivery finds
                 # the same pseudonym, so nothing is duplicated.
                 reporter_id = await repository.reporter_for(
-                    conn, contacts, normalise.pseudonym(self._pepper, contacts[0]), report.reporter)
-            record = normalise.received(report, received_at=datetime.now(UTC),
-                                        reporter_id=reporter_id)
+                    conn, contacts, normalise.pseudonym(self._pepper, contacts[0]), report.reporter
+                )
+            record = normalise.received(report, received_at=datetime.now(UTC), reporter_id=reporter_id)
             if reporter_id is not None:
                 count = await self._flood.count(reporter_id, report.report_id)
-                record = record.model_copy(update={
-                    "sender_reports_today": count, "sender_flagged": self._flood.over(count)})
+                record = record.model_copy(
+                    update={"sender_reports_today": count, "sender_flagged": self._flood.over(count)}
+                )
             await repository.insert_report(conn, record, self._outbox.row(record)[1])
         self._outbox.committed()
 
@@ -89,8 +98,14 @@ class IntakeHandlers:
         if not rows:
             raise NotFound(f"pelapor {request['reporter_id']} tidak ditemukan")
         wants = any(row["wants_updates"] for row in rows)
-        contacts = {row["contact_key"].split(":", 1)[0]: row["contact_key"].split(":", 1)[1]
-                    for row in rows} if wants else {}
-        return {"wants_updates": wants, "email": contacts.get("mailto"),
-                "phone": contacts.get("tel"), "name": next((r["name"] for r in rows if r["name"]),
-                                                           None) if wants else None}
+        contacts = (
+            {row["contact_key"].split(":", 1)[0]: row["contact_key"].split(":", 1)[1] for row in rows}
+            if wants
+            else {}
+        )
+        return {
+            "wants_updates": wants,
+            "email": contacts.get("mailto"),
+            "phone": contacts.get("tel"),
+            "name": next((r["name"] for r in rows if r["name"]), None) if wants else None,
+        }

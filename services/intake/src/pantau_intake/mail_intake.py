@@ -21,15 +21,15 @@ log = logging.getLogger(__name__)
 
 
 class MailIntake:
-    def __init__(self, settings: IntakeSettings, publisher: Publisher,
-                 drain_timeout_s: float) -> None:
+    def __init__(self, settings: IntakeSettings, publisher: Publisher, drain_timeout_s: float) -> None:
         self._settings = settings
         self._publisher = publisher
         self._drain_timeout_s = drain_timeout_s
 
     async def submit(self, report: ReportSubmitted) -> None:
-        await self._publisher.publish(self._publisher.envelope(
-            report, event_id=stable_id("report.submitted", str(report.report_id))))
+        await self._publisher.publish(
+            self._publisher.envelope(report, event_id=stable_id("report.submitted", str(report.report_id)))
+        )
 
     async def rejected(self, uid: str, reason: str) -> None:
         log.warning("mail %s not taken as a report: %s", uid, reason)
@@ -41,22 +41,33 @@ class MailIntake:
             tasks.append(self._receive(stopping))
         for box in settings.email_imap_mailboxes:
             poller = ImapPoller(
-                host=box.host, port=box.port, username=box.username,
-                password=box.password.get_secret_value(), agency_id=box.agency_id,
-                submit=self.submit, rejected=self.rejected, mailbox=box.mailbox,
-                security=box.security, processed_folder=box.processed_folder,
+                host=box.host,
+                port=box.port,
+                username=box.username,
+                password=box.password.get_secret_value(),
+                agency_id=box.agency_id,
+                submit=self.submit,
+                rejected=self.rejected,
+                mailbox=box.mailbox,
+                security=box.security,
+                processed_folder=box.processed_folder,
                 max_message_bytes=settings.email_max_message_bytes,
-                max_attachment_bytes=settings.email_max_attachment_bytes)
+                max_attachment_bytes=settings.email_max_attachment_bytes,
+            )
             tasks.append(poller.run(stopping, interval_s=box.interval_s))
         return tasks
 
     async def _receive(self, stopping: asyncio.Event) -> None:
         settings = self._settings
-        handler = ReportMailHandler(settings.email_recipients, self.submit,
-                                    max_attachment_bytes=settings.email_max_attachment_bytes)
-        receiver = SmtpReceiver(handler, host=settings.email_smtp_host,
-                                port=settings.email_smtp_port,
-                                max_message_bytes=settings.email_max_message_bytes)
+        handler = ReportMailHandler(
+            settings.email_recipients, self.submit, max_attachment_bytes=settings.email_max_attachment_bytes
+        )
+        receiver = SmtpReceiver(
+            handler,
+            host=settings.email_smtp_host,
+            port=settings.email_smtp_port,
+            max_message_bytes=settings.email_max_message_bytes,
+        )
         await receiver.start()
         log.info("receiving report mail on %s:%d", settings.email_smtp_host, receiver.port)
         try:

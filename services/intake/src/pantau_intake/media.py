@@ -29,9 +29,15 @@ class MediaEvidence:
                 # Expired or refused: the report keeps what the webhook said about the file.
                 result.append(attachment)
                 continue
-            result.append(attachment.model_copy(update={
-                "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-                "mime_type": info.mime_type or attachment.mime_type}))
+            result.append(
+                attachment.model_copy(
+                    update={
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                        "size": len(data),
+                        "mime_type": info.mime_type or attachment.mime_type,
+                    }
+                )
+            )
         return tuple(result)
 
     async def aclose(self) -> None:

@@ -10,23 +10,40 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pantau_shared.contract import Platform, Reporter, ReportReceived, ReportSubmitted
 
 PLATFORM_HOSTS: dict[str, Platform] = {
-    "facebook.com": Platform.FACEBOOK, "fb.com": Platform.FACEBOOK, "fb.watch": Platform.FACEBOOK,
-    "instagram.com": Platform.INSTAGRAM, "instagr.am": Platform.INSTAGRAM,
-    "twitter.com": Platform.X, "x.com": Platform.X, "t.co": Platform.X,
-    "tiktok.com": Platform.TIKTOK, "vt.tiktok.com": Platform.TIKTOK,
-    "youtube.com": Platform.YOUTUBE, "youtu.be": Platform.YOUTUBE,
-    "t.me": Platform.TELEGRAM, "telegram.me": Platform.TELEGRAM,
-    "wa.me": Platform.WHATSAPP, "chat.whatsapp.com": Platform.WHATSAPP,
+    "facebook.com": Platform.FACEBOOK,
+    "fb.com": Platform.FACEBOOK,
+    "fb.watch": Platform.FACEBOOK,
+    "instagram.com": Platform.INSTAGRAM,
+    "instagr.am": Platform.INSTAGRAM,
+    "twitter.com": Platform.X,
+    "x.com": Platform.X,
+    "t.co": Platform.X,
+    "tiktok.com": Platform.TIKTOK,
+    "vt.tiktok.com": Platform.TIKTOK,
+    "youtube.com": Platform.YOUTUBE,
+    "youtu.be": Platform.YOUTUBE,
+    "t.me": Platform.TELEGRAM,
+    "telegram.me": Platform.TELEGRAM,
+    "wa.me": Platform.WHATSAPP,
+    "chat.whatsapp.com": Platform.WHATSAPP,
     "whatsapp.com": Platform.WHATSAPP,
 }
 # Mobile and vanity hosts that serve the same content as the main host.
-HOST_ALIASES = {"twitter.com": "x.com", "mobile.twitter.com": "x.com", "m.facebook.com":
-                "facebook.com", "web.facebook.com": "facebook.com", "m.youtube.com": "youtube.com",
-                "mobile.facebook.com": "facebook.com", "fb.com": "facebook.com"}
+HOST_ALIASES = {
+    "twitter.com": "x.com",
+    "mobile.twitter.com": "x.com",
+    "m.facebook.com": "facebook.com",
+    "web.facebook.com": "facebook.com",
+    "m.youtube.com": "youtube.com",
+    "mobile.facebook.com": "facebook.com",
+    "fb.com": "facebook.com",
+}
 # Parameters that only track who shared a link; two shares of one post must compare equal.
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|igshid|igsh|si|s|t|ref|ref_src|ref_url|mibextid|_rdr|rdid|"
-    r"share_id|sender_device|is_from_webapp|feature|__cft__\[\d+\]|__tn__)$", re.IGNORECASE)
+    r"share_id|sender_device|is_from_webapp|feature|__cft__\[\d+\]|__tn__)$",
+    re.IGNORECASE,
+)
 WHITESPACE = re.compile(r"\s+")
 
 
@@ -40,8 +57,9 @@ def canonical_url(url: str) -> tuple[str, Platform]:
         host = host[4:]
     host = HOST_ALIASES.get(host, host)
     path = re.sub(r"/{2,}", "/", parts.path or "/")
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not TRACKING_PARAMS.match(k)]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)
+    ]
     if host == "youtu.be" and len(path) > 1:
         host, query, path = "youtube.com", [("v", path.strip("/"))], "/watch"
     elif host == "youtube.com" and path.startswith("/shorts/"):
@@ -93,8 +111,7 @@ def pseudonym(pepper: bytes, contact_key: str) -> str:
     return "rep_" + hmac.new(pepper, contact_key.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def received(report: ReportSubmitted, *, received_at: datetime,
-             reporter_id: str | None) -> ReportReceived:
+def received(report: ReportSubmitted, *, received_at: datetime, reporter_id: str | None) -> ReportReceived:
     url, platform = (None, Platform.UNKNOWN)
     if report.url:
         url, platform = canonical_url(report.url)

@@ -48,8 +48,7 @@ class IntakeSettings(ServiceSettings):
     email_imap_mailboxes: list[ImapMailbox] = Field(default_factory=list)
 
     def check_for(self, platform: PlatformSettings) -> Self:
-        if platform.environment == "production" and \
-                self.reporter_pepper.get_secret_value() == DEV_PEPPER:
+        if platform.environment == "production" and self.reporter_pepper.get_secret_value() == DEV_PEPPER:
             raise ValueError("PANTAU_INTAKE_REPORTER_PEPPER must be set in production")
         return self
 

@@ -18,19 +18,27 @@ from .roster import parse_shift
 from .settings import NotifySettings
 
 
-def build(infra: Infrastructure, platform: PlatformSettings,
-          settings: NotifySettings) -> NotifyHandlers:
+def build(infra: Infrastructure, platform: PlatformSettings, settings: NotifySettings) -> NotifyHandlers:
     links = AckLinks(platform.public_url, platform.ack_link_secret.get_secret_value().encode())
     whatsapp = None
-    if settings.whatsapp_base_url and settings.whatsapp_phone_number_id and \
-            settings.whatsapp_access_token:
+    if settings.whatsapp_base_url and settings.whatsapp_phone_number_id and settings.whatsapp_access_token:
         whatsapp = WhatsAppClient(
-            settings.whatsapp_base_url, settings.whatsapp_phone_number_id,
+            settings.whatsapp_base_url,
+            settings.whatsapp_phone_number_id,
             settings.whatsapp_access_token.get_secret_value(),
-            api_version=settings.whatsapp_api_version, rate_per_s=settings.whatsapp_rate_per_s,
-            per_recipient_interval_s=settings.whatsapp_per_recipient_interval_s)
-    return NotifyHandlers(infra.pool, infra.outbox, settings, SmtpSender(settings), links,
-                          RpcClient(infra.nc, infra.subjects), whatsapp)
+            api_version=settings.whatsapp_api_version,
+            rate_per_s=settings.whatsapp_rate_per_s,
+            per_recipient_interval_s=settings.whatsapp_per_recipient_interval_s,
+        )
+    return NotifyHandlers(
+        infra.pool,
+        infra.outbox,
+        settings,
+        SmtpSender(settings),
+        links,
+        RpcClient(infra.nc, infra.subjects),
+        whatsapp,
+    )
 
 
 def configure_subscription(parser: argparse.ArgumentParser) -> None:
@@ -42,11 +50,16 @@ def configure_subscription(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-priority", type=int, default=0)
 
 
-async def add_subscription(infra: Infrastructure, settings: NotifySettings,
-                           args: argparse.Namespace) -> None:
+async def add_subscription(infra: Infrastructure, settings: NotifySettings, args: argparse.Namespace) -> None:
     subscription_id = await repository.add_subscription(
-        infra.pool, agency_id=args.agency, name=args.name, address=args.email,
-        region_prefix=args.region, categories=args.category, min_priority=args.min_priority)
+        infra.pool,
+        agency_id=args.agency,
+        name=args.name,
+        address=args.email,
+        region_prefix=args.region,
+        categories=args.category,
+        min_priority=args.min_priority,
+    )
     print(subscription_id)
 
 
@@ -56,17 +69,28 @@ def configure_team(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="Kemendagri code prefix; shifts use its time zone")
     parser.add_argument("--category", action="append", help="repeat; all categories if absent")
     parser.add_argument("--min-priority", type=int, default=0)
-    parser.add_argument("--ack-minutes", type=int, default=15,
-                        help="escalate when nobody acknowledges within this many minutes")
+    parser.add_argument(
+        "--ack-minutes",
+        type=int,
+        default=15,
+        help="escalate when nobody acknowledges within this many minutes",
+    )
     parser.add_argument("--supervisor-email")
 
 
-async def add_team(infra: Infrastructure, settings: NotifySettings,
-                   args: argparse.Namespace) -> None:
-    print(await repository.add_team(
-        infra.pool, agency_id=args.agency, name=args.name, region_prefix=args.region,
-        categories=args.category, min_priority=args.min_priority, ack_minutes=args.ack_minutes,
-        supervisor_email=args.supervisor_email))
+async def add_team(infra: Infrastructure, settings: NotifySettings, args: argparse.Namespace) -> None:
+    print(
+        await repository.add_team(
+            infra.pool,
+            agency_id=args.agency,
+            name=args.name,
+            region_prefix=args.region,
+            categories=args.category,
+            min_priority=args.min_priority,
+            ack_minutes=args.ack_minutes,
+            supervisor_email=args.supervisor_email,
+        )
+    )
 
 
 def configure_member(parser: argparse.ArgumentParser) -> None:
@@ -75,34 +99,43 @@ def configure_member(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--email")
     parser.add_argument("--whatsapp")
     parser.add_argument("--position", type=int, default=0, help="order of escalation")
-    parser.add_argument("--shift", action="append", default=[],
-                        help="'1-5 07:00-15:00' (ISO weekdays, local time); repeat")
+    parser.add_argument(
+        "--shift", action="append", default=[], help="'1-5 07:00-15:00' (ISO weekdays, local time); repeat"
+    )
 
 
-async def add_member(infra: Infrastructure, settings: NotifySettings,
-                     args: argparse.Namespace) -> None:
+async def add_member(infra: Infrastructure, settings: NotifySettings, args: argparse.Namespace) -> None:
     shifts = [parse_shift(text) for text in args.shift]
-    print(await repository.add_member(
-        infra.pool, team_id=UUID(args.team_id), name=args.name, email=args.email,
-        whatsapp=args.whatsapp, position=args.position,
-        shifts=[(sorted(s.weekdays), s.starts, s.ends) for s in shifts]))
+    print(
+        await repository.add_member(
+            infra.pool,
+            team_id=UUID(args.team_id),
+            name=args.name,
+            email=args.email,
+            whatsapp=args.whatsapp,
+            position=args.position,
+            shifts=[(sorted(s.weekdays), s.starts, s.ends) for s in shifts],
+        )
+    )
 
 
 COMMANDS = {
     "add-subscription": AdminCommand[NotifySettings](
         help="subscribe a patrol mailbox to an agency's cases",
-        configure=configure_subscription, run=add_subscription),
+        configure=configure_subscription,
+        run=add_subscription,
+    ),
     "add-team": AdminCommand[NotifySettings](
-        help="add a patrol team (alerts go to its members on duty)",
-        configure=configure_team, run=add_team),
+        help="add a patrol team (alerts go to its members on duty)", configure=configure_team, run=add_team
+    ),
     "add-member": AdminCommand[NotifySettings](
-        help="add a team member with shifts", configure=configure_member, run=add_member),
+        help="add a team member with shifts", configure=configure_member, run=add_member
+    ),
 }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    worker_main(service="notify", settings_type=NotifySettings, build=build, argv=argv,
-                commands=COMMANDS)
+    worker_main(service="notify", settings_type=NotifySettings, build=build, argv=argv, commands=COMMANDS)
 
 
 if __name__ == "__main__":

@@ -21,21 +21,34 @@ from pantau_shared.regions import local_time
 
 from .settings import NotifySettings
 
-PRIORITY_LABELS = {PriorityLevel.LOW: "rendah", PriorityLevel.MEDIUM: "sedang",
-                   PriorityLevel.HIGH: "tinggi", PriorityLevel.CRITICAL: "kritis"}
+PRIORITY_LABELS = {
+    PriorityLevel.LOW: "rendah",
+    PriorityLevel.MEDIUM: "sedang",
+    PriorityLevel.HIGH: "tinggi",
+    PriorityLevel.CRITICAL: "kritis",
+}
 
 
 @functools.cache
 def _template(name: str) -> Template:
-    return Template(resources.files("pantau_notify").joinpath(f"templates/{name}")
-                    .read_text("utf-8"))
+    return Template(resources.files("pantau_notify").joinpath(f"templates/{name}").read_text("utf-8"))
 
 
-def render_case_alert(snapshot: dict[str, Any], *, settings: NotifySettings, recipient: str,
-                      delivery_id: str, template: str = "case_alert", ack_url: str | None = None,
-                      team: str = "", ack_minutes: int = 0) -> Message:
-    categories = ", ".join(TAXONOMY[Category(c["category"])].label
-                           for c in snapshot["categories"]) or "belum terklasifikasi"
+def render_case_alert(
+    snapshot: dict[str, Any],
+    *,
+    settings: NotifySettings,
+    recipient: str,
+    delivery_id: str,
+    template: str = "case_alert",
+    ack_url: str | None = None,
+    team: str = "",
+    ack_minutes: int = 0,
+) -> Message:
+    categories = (
+        ", ".join(TAXONOMY[Category(c["category"])].label for c in snapshot["categories"])
+        or "belum terklasifikasi"
+    )
     level = PRIORITY_LABELS[PriorityLevel(snapshot["priority_level"])]
     fields = {
         "priority_label": level,
@@ -44,8 +57,9 @@ def render_case_alert(snapshot: dict[str, Any], *, settings: NotifySettings, rec
         "region": snapshot.get("region_code") or "-",
         "platform": snapshot.get("platform") or "-",
         "url": snapshot.get("canonical_url") or "-",
-        "opened_local": local_time(datetime.fromisoformat(snapshot["opened_at"]),
-                                   snapshot.get("region_code")),
+        "opened_local": local_time(
+            datetime.fromisoformat(snapshot["opened_at"]), snapshot.get("region_code")
+        ),
         "report_count": snapshot["report_count"],
         "reporter_count": snapshot["reporter_count"],
         "summary": snapshot.get("summary") or "-",
@@ -56,8 +70,11 @@ def render_case_alert(snapshot: dict[str, Any], *, settings: NotifySettings, rec
         "ack_minutes": ack_minutes,
     }
     ack_text = f"Konfirmasi bahwa Anda menangani kasus ini: {ack_url}" if ack_url else ""
-    ack_html = (f'<p><a href="{html.escape(ack_url)}"><strong>Saya tangani kasus ini</strong></a>'
-                "</p>" if ack_url else "")
+    ack_html = (
+        f'<p><a href="{html.escape(ack_url)}"><strong>Saya tangani kasus ini</strong></a></p>'
+        if ack_url
+        else ""
+    )
     # The compat32 MIME classes: the same RFC 5322/2045 output as EmailMessage, at a fraction
     # of the cost of its header registry, which dominated notify's profile.
     message = MIMEMultipart("alternative")
@@ -69,16 +86,29 @@ def render_case_alert(snapshot: dict[str, Any], *, settings: NotifySettings, rec
     # Stable per delivery, so a resend after a crash is recognisable as the same message.
     message["Message-ID"] = make_msgid(idstring=delivery_id, domain="pantau.local")
     message["X-Pantau-Case"] = snapshot["case_id"]
-    message.attach(MIMEText(_template(f"{template}.txt").substitute(fields, ack_line=ack_text),
-                            "plain", "utf-8"))
-    message.attach(MIMEText(_template(f"{template}.html").substitute(
-        {k: html.escape(str(v)) for k, v in fields.items()}, ack_line=ack_html), "html", "utf-8"))
+    message.attach(
+        MIMEText(_template(f"{template}.txt").substitute(fields, ack_line=ack_text), "plain", "utf-8")
+    )
+    message.attach(
+        MIMEText(
+            _template(f"{template}.html").substitute(
+                {k: html.escape(str(v)) for k, v in fields.items()}, ack_line=ack_html
+            ),
+            "html",
+            "utf-8",
+        )
+    )
     return message
 
 
-STATE_LABELS = {"new": "diterima", "verifying": "sedang diverifikasi",
-                "follow_up": "ditindaklanjuti", "referred": "diteruskan ke instansi berwenang",
-                "takedown_requested": "diajukan penurunan konten", "closed": "selesai"}
+STATE_LABELS = {
+    "new": "diterima",
+    "verifying": "sedang diverifikasi",
+    "follow_up": "ditindaklanjuti",
+    "referred": "diteruskan ke instansi berwenang",
+    "takedown_requested": "diajukan penurunan konten",
+    "closed": "selesai",
+}
 RESOLUTION_LABELS = {
     "violation_handled": "Pelanggaran telah ditindaklanjuti.",
     "taken_down": "Konten telah diturunkan.",
@@ -106,8 +136,9 @@ def _report_back_fields(snapshot: dict[str, Any], name: str | None) -> dict[str,
     }
 
 
-def render_report_back(snapshot: dict[str, Any], *, settings: NotifySettings, recipient: str,
-                       name: str | None, delivery_id: str) -> Message:
+def render_report_back(
+    snapshot: dict[str, Any], *, settings: NotifySettings, recipient: str, name: str | None, delivery_id: str
+) -> Message:
     """Tells a reporter, who asked for it, what became of their report (no internal details)."""
     fields = _report_back_fields(snapshot, name)
     message = MIMEMultipart("alternative")
@@ -117,17 +148,31 @@ def render_report_back(snapshot: dict[str, Any], *, settings: NotifySettings, re
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(idstring=delivery_id, domain="pantau.local")
     message.attach(MIMEText(_template("report_back.txt").substitute(fields), "plain", "utf-8"))
-    message.attach(MIMEText(_template("report_back.html").substitute(
-        {k: html.escape(str(v)) for k, v in fields.items()}), "html", "utf-8"))
+    message.attach(
+        MIMEText(
+            _template("report_back.html").substitute({k: html.escape(str(v)) for k, v in fields.items()}),
+            "html",
+            "utf-8",
+        )
+    )
     return message
 
 
-def render_receipt(*, settings: NotifySettings, recipient: str, name: str | None, number: str,
-                   agency_id: str, in_reply_to: str | None) -> Message:
+def render_receipt(
+    *,
+    settings: NotifySettings,
+    recipient: str,
+    name: str | None,
+    number: str,
+    agency_id: str,
+    in_reply_to: str | None,
+) -> Message:
     """The answer to a reporter's mail: their report number, in the same thread."""
-    text = (f"Yth. {name or 'Pelapor'},\n\nTerima kasih, laporan Anda kepada {agency_id} sudah "
-            f"kami terima dengan nomor {number}. Petugas akan memeriksanya, dan kami kabari "
-            "perkembangannya lewat email ini.\n\nPesan ini dikirim otomatis oleh Pantau.")
+    text = (
+        f"Yth. {name or 'Pelapor'},\n\nTerima kasih, laporan Anda kepada {agency_id} sudah "
+        f"kami terima dengan nomor {number}. Petugas akan memeriksanya, dan kami kabari "
+        "perkembangannya lewat email ini.\n\nPesan ini dikirim otomatis oleh Pantau."
+    )
     message = MIMEText(text, "plain", "utf-8")
     message["Subject"] = Header(f"Laporan Anda diterima: nomor {number}", "utf-8")
     message["From"] = settings.mail_from
@@ -176,9 +221,12 @@ class SmtpSender:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         settings = self._settings
-        client = aiosmtplib.SMTP(hostname=settings.smtp_host, port=settings.smtp_port,
-                                 timeout=settings.smtp_timeout_s,
-                                 start_tls=settings.smtp_starttls)
+        client = aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            timeout=settings.smtp_timeout_s,
+            start_tls=settings.smtp_starttls,
+        )
         await client.connect()
         if settings.smtp_username and settings.smtp_password:
             await client.login(settings.smtp_username, settings.smtp_password.get_secret_value())

@@ -8,21 +8,42 @@ import asyncpg
 from pantau_shared.contract import new_id
 
 
-async def add_subscription(pool: asyncpg.Pool, *, agency_id: str, name: str, address: str,
-                           region_prefix: str | None, categories: list[str] | None,
-                           min_priority: int, channel: str = "email") -> UUID:
+async def add_subscription(
+    pool: asyncpg.Pool,
+    *,
+    agency_id: str,
+    name: str,
+    address: str,
+    region_prefix: str | None,
+    categories: list[str] | None,
+    min_priority: int,
+    channel: str = "email",
+) -> UUID:
     return await pool.fetchval(
         "INSERT INTO subscriptions (subscription_id, agency_id, name, channel, address,"
         " region_prefix, categories, min_priority) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         " ON CONFLICT (agency_id, channel, address) DO UPDATE SET name = EXCLUDED.name,"
         " region_prefix = EXCLUDED.region_prefix, categories = EXCLUDED.categories,"
         " min_priority = EXCLUDED.min_priority, active = true RETURNING subscription_id",
-        new_id(), agency_id, name, channel, address, region_prefix, categories, min_priority)
+        new_id(),
+        agency_id,
+        name,
+        channel,
+        address,
+        region_prefix,
+        categories,
+        min_priority,
+    )
 
 
-async def matching_subscriptions(conn: asyncpg.Connection, *, agencies: list[str],
-                                 region_code: str | None, categories: list[str],
-                                 priority: int) -> list[asyncpg.Record]:
+async def matching_subscriptions(
+    conn: asyncpg.Connection,
+    *,
+    agencies: list[str],
+    region_code: str | None,
+    categories: list[str],
+    priority: int,
+) -> list[asyncpg.Record]:
     # A case whose place is unknown (a WhatsApp or email report) reaches every team and mailbox
     # of its agencies: one alert too many beats none.
     return await conn.fetch(
@@ -30,15 +51,29 @@ async def matching_subscriptions(conn: asyncpg.Connection, *, agencies: list[str
         " AND agency_id = ANY($1::text[]) AND min_priority <= $4"
         " AND (region_prefix IS NULL OR $2::text IS NULL OR $2::text LIKE region_prefix || '%')"
         " AND (categories IS NULL OR categories && $3::text[])",
-        agencies, region_code, categories, priority)
+        agencies,
+        region_code,
+        categories,
+        priority,
+    )
 
 
-async def create_delivery(conn: asyncpg.Connection, *, case_id: UUID, agency_id: str,
-                          recipient_key: str, channel: str, address: str, template: str,
-                          snapshot: dict[str, Any], subscription_id: UUID | None = None,
-                          team_id: UUID | None = None, member_id: UUID | None = None,
-                          escalation_level: int = 0, ack_minutes: int | None = None
-                          ) -> UUID | None:
+async def create_delivery(
+    conn: asyncpg.Connection,
+    *,
+    case_id: UUID,
+    agency_id: str,
+    recipient_key: str,
+    channel: str,
+    address: str,
+    template: str,
+    snapshot: dict[str, Any],
+    subscription_id: UUID | None = None,
+    team_id: UUID | None = None,
+    member_id: UUID | None = None,
+    escalation_level: int = 0,
+    ack_minutes: int | None = None,
+) -> UUID | None:
     """A new pending delivery, or None when this (case, recipient, template) already has one."""
     return await conn.fetchval(
         "INSERT INTO deliveries (delivery_id, case_id, agency_id, subscription_id, channel,"
@@ -46,97 +81,169 @@ async def create_delivery(conn: asyncpg.Connection, *, case_id: UUID, agency_id:
         " escalation_level, ack_due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10,"
         " $11, $12, now() + make_interval(mins => $13))"
         " ON CONFLICT (case_id, recipient_key, template) DO NOTHING RETURNING delivery_id",
-        new_id(), case_id, agency_id, subscription_id, channel, address, template,
-        json.dumps(snapshot), recipient_key, team_id, member_id, escalation_level, ack_minutes)
+        new_id(),
+        case_id,
+        agency_id,
+        subscription_id,
+        channel,
+        address,
+        template,
+        json.dumps(snapshot),
+        recipient_key,
+        team_id,
+        member_id,
+        escalation_level,
+        ack_minutes,
+    )
 
 
 async def lock_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT d.*, t.name AS team_name, t.ack_minutes FROM deliveries d"
         " LEFT JOIN teams t USING (team_id) WHERE d.delivery_id = $1 FOR UPDATE OF d",
-        delivery_id)
+        delivery_id,
+    )
 
 
-async def mark_sent(conn: asyncpg.Connection, delivery_id: UUID, at: datetime,
-                    provider_message_id: str) -> None:
+async def mark_sent(
+    conn: asyncpg.Connection, delivery_id: UUID, at: datetime, provider_message_id: str
+) -> None:
     await conn.execute(
         "UPDATE deliveries SET state = 'sent', sent_at = $2, provider_message_id = $3,"
         " attempts = attempts + 1, last_error = NULL WHERE delivery_id = $1",
-        delivery_id, at, provider_message_id)
+        delivery_id,
+        at,
+        provider_message_id,
+    )
 
 
-async def mark_attempt_failed(conn: asyncpg.Connection, delivery_id: UUID, error: str, *,
-                              final: bool, at: datetime) -> int:
+async def mark_attempt_failed(
+    conn: asyncpg.Connection, delivery_id: UUID, error: str, *, final: bool, at: datetime
+) -> int:
     return await conn.fetchval(
         "UPDATE deliveries SET attempts = attempts + 1, last_error = $2,"
         " state = CASE WHEN $3 THEN 'failed' ELSE state END,"
         " failed_at = CASE WHEN $3 THEN $4 ELSE failed_at END"
-        " WHERE delivery_id = $1 RETURNING attempts", delivery_id, error, final, at)
+        " WHERE delivery_id = $1 RETURNING attempts",
+        delivery_id,
+        error,
+        final,
+        at,
+    )
 
 
-async def deliveries_for_case(pool: asyncpg.Pool, agency_id: str,
-                              case_id: UUID) -> list[asyncpg.Record]:
+async def deliveries_for_case(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> list[asyncpg.Record]:
     return await pool.fetch(
         "SELECT delivery_id, case_id, channel, template, recipient, state, attempts, last_error,"
         " provider_message_id, created_at, sent_at, escalation_level, acknowledged_at,"
         " acknowledged_by FROM deliveries"
-        " WHERE case_id = $1 AND agency_id = $2 ORDER BY created_at", case_id, agency_id)
+        " WHERE case_id = $1 AND agency_id = $2 ORDER BY created_at",
+        case_id,
+        agency_id,
+    )
 
 
-async def merge_case(conn: asyncpg.Connection, case_id: UUID, agency_id: str,
-                     fields: dict[str, Any], *, opened: bool) -> dict[str, Any] | None:
+async def merge_case(
+    conn: asyncpg.Connection, case_id: UUID, agency_id: str, fields: dict[str, Any], *, opened: bool
+) -> dict[str, Any] | None:
     """Merge a case event into the stored snapshot; None for an update of an unseen case."""
     if opened:
         row = await conn.fetchval(
             "INSERT INTO cases (case_id, agency_id, snapshot) VALUES ($1, $2, $3::jsonb)"
             " ON CONFLICT (case_id) DO UPDATE SET snapshot = EXCLUDED.snapshot || cases.snapshot"
-            " RETURNING snapshot", case_id, agency_id, json.dumps(fields))
+            " RETURNING snapshot",
+            case_id,
+            agency_id,
+            json.dumps(fields),
+        )
     else:
         row = await conn.fetchval(
             "UPDATE cases SET snapshot = snapshot || $2::jsonb, updated_at = now()"
-            " WHERE case_id = $1 RETURNING snapshot", case_id, json.dumps(fields))
+            " WHERE case_id = $1 RETURNING snapshot",
+            case_id,
+            json.dumps(fields),
+        )
     return json.loads(row) if row is not None else None
 
 
-async def add_team(pool: asyncpg.Pool, *, agency_id: str, name: str, region_prefix: str | None,
-                   categories: list[str] | None, min_priority: int, ack_minutes: int,
-                   supervisor_email: str | None) -> UUID:
+async def add_team(
+    pool: asyncpg.Pool,
+    *,
+    agency_id: str,
+    name: str,
+    region_prefix: str | None,
+    categories: list[str] | None,
+    min_priority: int,
+    ack_minutes: int,
+    supervisor_email: str | None,
+) -> UUID:
     return await pool.fetchval(
         "INSERT INTO teams (team_id, agency_id, name, region_prefix, categories, min_priority,"
         " ack_minutes, supervisor_email) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         " ON CONFLICT (agency_id, name) DO UPDATE SET region_prefix = EXCLUDED.region_prefix,"
         " categories = EXCLUDED.categories, min_priority = EXCLUDED.min_priority,"
         " ack_minutes = EXCLUDED.ack_minutes, supervisor_email = EXCLUDED.supervisor_email"
-        " RETURNING team_id", new_id(), agency_id, name, region_prefix, categories, min_priority,
-        ack_minutes, supervisor_email)
+        " RETURNING team_id",
+        new_id(),
+        agency_id,
+        name,
+        region_prefix,
+        categories,
+        min_priority,
+        ack_minutes,
+        supervisor_email,
+    )
 
 
-async def add_member(pool: asyncpg.Pool, *, team_id: UUID, name: str, email: str | None,
-                     whatsapp: str | None, position: int,
-                     shifts: list[tuple[list[int], Any, Any]]) -> UUID:
+async def add_member(
+    pool: asyncpg.Pool,
+    *,
+    team_id: UUID,
+    name: str,
+    email: str | None,
+    whatsapp: str | None,
+    position: int,
+    shifts: list[tuple[list[int], Any, Any]],
+) -> UUID:
     async with pool.acquire() as conn, conn.transaction():
         member_id = await conn.fetchval(
             "INSERT INTO team_members (member_id, team_id, name, email, whatsapp, position)"
             " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (team_id, name) DO UPDATE SET"
             " email = EXCLUDED.email, whatsapp = EXCLUDED.whatsapp,"
             " position = EXCLUDED.position, active = true RETURNING member_id",
-            new_id(), team_id, name, email, whatsapp, position)
+            new_id(),
+            team_id,
+            name,
+            email,
+            whatsapp,
+            position,
+        )
         await conn.execute("DELETE FROM shifts WHERE member_id = $1", member_id)
         await conn.executemany(
             "INSERT INTO shifts (member_id, weekdays, starts, ends) VALUES ($1, $2, $3, $4)",
-            [(member_id, weekdays, starts, ends) for weekdays, starts, ends in shifts])
+            [(member_id, weekdays, starts, ends) for weekdays, starts, ends in shifts],
+        )
     return member_id
 
 
-async def matching_teams(conn: asyncpg.Connection, *, agencies: list[str],
-                         region_code: str | None, categories: list[str],
-                         priority: int) -> list[asyncpg.Record]:
+async def matching_teams(
+    conn: asyncpg.Connection,
+    *,
+    agencies: list[str],
+    region_code: str | None,
+    categories: list[str],
+    priority: int,
+) -> list[asyncpg.Record]:
     # As for subscriptions: an unknown place matches every region.
     return await conn.fetch(
         "SELECT * FROM teams WHERE agency_id = ANY($1::text[]) AND min_priority <= $4"
         " AND (region_prefix IS NULL OR $2::text IS NULL OR $2::text LIKE region_prefix || '%')"
         " AND (categories IS NULL OR categories && $3::text[])",
-        agencies, region_code, categories, priority)
+        agencies,
+        region_code,
+        categories,
+        priority,
+    )
 
 
 async def members_with_shifts(conn: asyncpg.Connection, team_id: UUID) -> list[asyncpg.Record]:
@@ -146,7 +253,8 @@ async def members_with_shifts(conn: asyncpg.Connection, team_id: UUID) -> list[a
         "   FILTER (WHERE s.shift_id IS NOT NULL), '{}') AS shifts"
         " FROM team_members m LEFT JOIN shifts s USING (member_id)"
         " WHERE m.team_id = $1 AND m.active GROUP BY m.member_id ORDER BY m.position, m.name",
-        team_id)
+        team_id,
+    )
 
 
 async def due_escalations(conn: asyncpg.Connection, limit: int = 100) -> list[asyncpg.Record]:
@@ -157,87 +265,126 @@ async def due_escalations(conn: asyncpg.Connection, limit: int = 100) -> list[as
         " LEFT JOIN team_members m ON m.member_id = d.member_id"
         " WHERE d.team_id IS NOT NULL AND NOT d.escalated AND d.acknowledged_at IS NULL"
         " AND d.state IN ('sent', 'failed') AND d.ack_due_at <= now()"
-        " ORDER BY d.ack_due_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED", limit)
+        " ORDER BY d.ack_due_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED",
+        limit,
+    )
 
 
 async def team_case_acknowledged(conn: asyncpg.Connection, case_id: UUID, team_id: UUID) -> bool:
-    return bool(await conn.fetchval(
-        "SELECT true FROM deliveries WHERE case_id = $1 AND team_id = $2"
-        " AND acknowledged_at IS NOT NULL LIMIT 1", case_id, team_id))
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM deliveries WHERE case_id = $1 AND team_id = $2"
+            " AND acknowledged_at IS NOT NULL LIMIT 1",
+            case_id,
+            team_id,
+        )
+    )
 
 
 async def alerted_members(conn: asyncpg.Connection, case_id: UUID, team_id: UUID) -> set[UUID]:
-    rows = await conn.fetch("SELECT member_id FROM deliveries WHERE case_id = $1 AND team_id = $2"
-                            " AND member_id IS NOT NULL", case_id, team_id)
+    rows = await conn.fetch(
+        "SELECT member_id FROM deliveries WHERE case_id = $1 AND team_id = $2 AND member_id IS NOT NULL",
+        case_id,
+        team_id,
+    )
     return {row["member_id"] for row in rows}
 
 
 async def mark_escalated(conn: asyncpg.Connection, delivery_id: UUID) -> None:
-    await conn.execute("UPDATE deliveries SET escalated = true WHERE delivery_id = $1",
-                       delivery_id)
+    await conn.execute("UPDATE deliveries SET escalated = true WHERE delivery_id = $1", delivery_id)
 
 
-async def acknowledge(conn: asyncpg.Connection, agency_id: str, delivery_id: UUID, actor: str
-                      ) -> asyncpg.Record | None:
+async def acknowledge(
+    conn: asyncpg.Connection, agency_id: str, delivery_id: UUID, actor: str
+) -> asyncpg.Record | None:
     """Acknowledge a delivery and, for a team alert, the team's other alerts for the case."""
     row = await conn.fetchrow(
         "SELECT delivery_id, case_id, team_id, acknowledged_at FROM deliveries"
-        " WHERE delivery_id = $1 AND agency_id = $2 FOR UPDATE", delivery_id, agency_id)
+        " WHERE delivery_id = $1 AND agency_id = $2 FOR UPDATE",
+        delivery_id,
+        agency_id,
+    )
     if row is None or row["acknowledged_at"] is not None:
         return row
     await conn.execute(
         "UPDATE deliveries SET acknowledged_at = now(), acknowledged_by = $3"
         " WHERE delivery_id = $1 OR (team_id = $2 AND case_id = $4 AND acknowledged_at IS NULL)",
-        delivery_id, row["team_id"], actor, row["case_id"])
+        delivery_id,
+        row["team_id"],
+        actor,
+        row["case_id"],
+    )
     return row
 
 
 async def mark_skipped(conn: asyncpg.Connection, delivery_id: UUID, reason: str) -> None:
-    await conn.execute("UPDATE deliveries SET state = 'skipped', last_error = $2"
-                       " WHERE delivery_id = $1", delivery_id, reason)
+    await conn.execute(
+        "UPDATE deliveries SET state = 'skipped', last_error = $2 WHERE delivery_id = $1", delivery_id, reason
+    )
 
 
-async def receipt(conn: asyncpg.Connection, report_id: UUID, agency_id: str,
-                  reporter_id: str, channel: str) -> asyncpg.Record:
+async def receipt(
+    conn: asyncpg.Connection, report_id: UUID, agency_id: str, reporter_id: str, channel: str
+) -> asyncpg.Record:
     """The receipt delivery of a report, created on first sight and locked."""
     await conn.execute(
         "INSERT INTO deliveries (delivery_id, report_id, agency_id, channel, recipient, template,"
         " case_snapshot, recipient_key) VALUES ($1, $2, $3, $6, $4, 'report_receipt',"
         " '{}'::jsonb, $5) ON CONFLICT (report_id, template) WHERE report_id IS NOT NULL"
-        " DO NOTHING", new_id(), report_id, agency_id, reporter_id, f"reporter:{reporter_id}",
-        channel)
+        " DO NOTHING",
+        new_id(),
+        report_id,
+        agency_id,
+        reporter_id,
+        f"reporter:{reporter_id}",
+        channel,
+    )
     return await conn.fetchrow(
         "SELECT delivery_id, state FROM deliveries WHERE report_id = $1"
-        " AND template = 'report_receipt' FOR UPDATE", report_id)
+        " AND template = 'report_receipt' FOR UPDATE",
+        report_id,
+    )
 
 
-async def record_provider_status(pool: asyncpg.Pool, provider_message_id: str, status: str,
-                                 at: datetime, reason: str | None) -> None:
+async def record_provider_status(
+    pool: asyncpg.Pool, provider_message_id: str, status: str, at: datetime, reason: str | None
+) -> None:
     if status == "failed":
         await pool.execute(
             "UPDATE deliveries SET state = 'failed', failed_at = $2, last_error = $3"
-            " WHERE provider_message_id = $1", provider_message_id, at, reason)
+            " WHERE provider_message_id = $1",
+            provider_message_id,
+            at,
+            reason,
+        )
     elif status in ("delivered", "read"):
         await pool.execute(
-            f"UPDATE deliveries SET {status}_at = coalesce({status}_at, $2)"
-            " WHERE provider_message_id = $1", provider_message_id, at)
+            f"UPDATE deliveries SET {status}_at = coalesce({status}_at, $2) WHERE provider_message_id = $1",
+            provider_message_id,
+            at,
+        )
 
 
-async def switch_to_email(conn: asyncpg.Connection, delivery_id: UUID,
-                          member_id: UUID | None) -> str | None:
+async def switch_to_email(conn: asyncpg.Connection, delivery_id: UUID, member_id: UUID | None) -> str | None:
     """Move a refused WhatsApp alert to the member's email; None when there is none."""
     if member_id is None:
         return None
     email = await conn.fetchval("SELECT email FROM team_members WHERE member_id = $1", member_id)
     if not email:
         return None
-    await conn.execute("UPDATE deliveries SET channel = 'email', recipient = $2,"
-                       " last_error = 'WhatsApp ditolak; dikirim lewat email'"
-                       " WHERE delivery_id = $1", delivery_id, email)
+    await conn.execute(
+        "UPDATE deliveries SET channel = 'email', recipient = $2,"
+        " last_error = 'WhatsApp ditolak; dikirim lewat email'"
+        " WHERE delivery_id = $1",
+        delivery_id,
+        email,
+    )
     return str(email)
 
 
 async def team_alerted(conn: asyncpg.Connection, case_id: UUID, team_id: UUID) -> bool:
-    return bool(await conn.fetchval(
-        "SELECT true FROM deliveries WHERE case_id = $1 AND team_id = $2 LIMIT 1",
-        case_id, team_id))
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM deliveries WHERE case_id = $1 AND team_id = $2 LIMIT 1", case_id, team_id
+        )
+    )

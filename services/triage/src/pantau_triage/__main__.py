@@ -20,32 +20,40 @@ from .routing import Router
 from .settings import TriageSettings
 
 
-def build(infra: Infrastructure, platform: PlatformSettings,
-          settings: TriageSettings) -> TriageHandlers:
-    return TriageHandlers(infra.pool, infra.outbox, TriageClassifier.packaged(),
-                          Router.load(settings.routing_file), ClaimRegistry(),
-                          ElectionRules(Calendar.load(settings.calendar_files or None)))
+def build(infra: Infrastructure, platform: PlatformSettings, settings: TriageSettings) -> TriageHandlers:
+    return TriageHandlers(
+        infra.pool,
+        infra.outbox,
+        TriageClassifier.packaged(),
+        Router.load(settings.routing_file),
+        ClaimRegistry(),
+        ElectionRules(Calendar.load(settings.calendar_files or None)),
+    )
 
 
 def configure_import(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="CSV; columns in elections/README.md")
-    parser.add_argument("--replace", action="store_true",
-                        help="the file becomes the whole registry for the regions it lists")
+    parser.add_argument(
+        "--replace", action="store_true", help="the file becomes the whole registry for the regions it lists"
+    )
 
 
-async def run_import_accounts(infra: Infrastructure, settings: TriageSettings,
-                              args: argparse.Namespace) -> None:
+async def run_import_accounts(
+    infra: Infrastructure, settings: TriageSettings, args: argparse.Namespace
+) -> None:
     calendar = Calendar.load(settings.calendar_files or None)
     try:
-        result = await import_accounts(infra.pool, args.file, elections=calendar.election_ids,
-                                       replace=args.replace)
+        result = await import_accounts(
+            infra.pool, args.file, elections=calendar.election_ids, replace=args.replace
+        )
     except RegistryImportError as error:
         sys.exit(str(error))
     print(result)
 
 
-async def run_import_officials(infra: Infrastructure, settings: TriageSettings,
-                               args: argparse.Namespace) -> None:
+async def run_import_officials(
+    infra: Infrastructure, settings: TriageSettings, args: argparse.Namespace
+) -> None:
     try:
         result = await import_officials(infra.pool, args.file, replace=args.replace)
     except RegistryImportError as error:
@@ -56,10 +64,14 @@ async def run_import_officials(infra: Infrastructure, settings: TriageSettings,
 COMMANDS = {
     "import-accounts": AdminCommand[TriageSettings](
         help="import the KPU list of official participant accounts",
-        configure=configure_import, run=run_import_accounts),
+        configure=configure_import,
+        run=run_import_accounts,
+    ),
     "import-officials": AdminCommand[TriageSettings](
         help="import the civil servants and village officials to watch",
-        configure=configure_import, run=run_import_officials),
+        configure=configure_import,
+        run=run_import_officials,
+    ),
 }
 
 
@@ -68,8 +80,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args[:1] in (["classify"], ["evaluate"]):
         # Offline tools: no servers needed, so they skip the service's connections.
         sys.exit(nlp_cli.main(args))
-    worker_main(service="triage", settings_type=TriageSettings, build=build, argv=args,
-                commands=COMMANDS)
+    worker_main(service="triage", settings_type=TriageSettings, build=build, argv=args, commands=COMMANDS)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,10 @@ class Analyser:
         classified = self._classifier.classify_many(texts)
         claims = self._claims.match_many(texts)
         prints = fingerprints([text or "" for text in texts])
-        return [Analysis(_with_claim(found.categories, matched), matched, print_,
-                         found.campaign_cues)
-                for found, matched, print_ in zip(classified, claims, prints, strict=True)]
+        return [
+            Analysis(_with_claim(found.categories, matched), matched, print_, found.campaign_cues)
+            for found, matched, print_ in zip(classified, claims, prints, strict=True)
+        ]
 
 
 def _with_claim(categories: list[CategoryScore], claims: list[ClaimRef]) -> list[CategoryScore]:
@@ -37,9 +38,11 @@ def _with_claim(categories: list[CategoryScore], claims: list[ClaimRef]) -> list
     if not claims:
         return categories
     best = max(claims, key=lambda c: c.score)
-    hoax = CategoryScore(category=Category.HOAKS, score=min(1.0, 0.5 + best.score),
-                         reason=f"Cocok dengan klaim yang sudah diperiksa ({best.verdict}): "
-                                f"{best.source_url}")
+    hoax = CategoryScore(
+        category=Category.HOAKS,
+        score=min(1.0, 0.5 + best.score),
+        reason=f"Cocok dengan klaim yang sudah diperiksa ({best.verdict}): {best.source_url}",
+    )
     kept = [c for c in categories if c.category != Category.HOAKS or c.score > hoax.score]
     if all(c.category != Category.HOAKS for c in kept):
         kept.append(hoax)

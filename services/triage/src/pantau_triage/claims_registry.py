@@ -32,8 +32,9 @@ class ClaimRegistry:
         if version == self._version and not force:
             return
         rows = await pool.fetch("SELECT claim_id, text, verdict, source_url, checked_on FROM claims")
-        claims = [Claim(r["claim_id"], r["text"], r["verdict"], r["source_url"], r["checked_on"])
-                  for r in rows]
+        claims = [
+            Claim(r["claim_id"], r["text"], r["verdict"], r["source_url"], r["checked_on"]) for r in rows
+        ]
         self._claims = {c.claim_id: c for c in claims}
         self._matcher = ClaimMatcher.build(claims) if claims else None
         self._version = version  # type: ignore[assignment]
@@ -45,9 +46,16 @@ class ClaimRegistry:
         if self._matcher is None:
             return [[] for _ in texts]
         return [
-            [ClaimRef(claim_id=m.claim_id, verdict=self._claims[m.claim_id].verdict,
-                      source_url=self._claims[m.claim_id].source_url,
-                      score=round(min(1.0, m.score), 3)) for m in matches if m.accepted]
+            [
+                ClaimRef(
+                    claim_id=m.claim_id,
+                    verdict=self._claims[m.claim_id].verdict,
+                    source_url=self._claims[m.claim_id].source_url,
+                    score=round(min(1.0, m.score), 3),
+                )
+                for m in matches
+                if m.accepted
+            ]
             for matches in self._matcher.match(texts)
         ]
 
@@ -58,7 +66,16 @@ async def import_claims(pool: asyncpg.Pool, claims: list[dict], added_by: str) -
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (claim_id) DO UPDATE SET text ="
         " EXCLUDED.text, verdict = EXCLUDED.verdict, source_url = EXCLUDED.source_url,"
         " checked_on = EXCLUDED.checked_on, added_at = now()",
-        [(c["claim_id"], c["text"], c["verdict"], c["source_url"],
-          date.fromisoformat(c["checked_on"]) if c.get("checked_on") else None, added_by)
-         for c in claims])
+        [
+            (
+                c["claim_id"],
+                c["text"],
+                c["verdict"],
+                c["source_url"],
+                date.fromisoformat(c["checked_on"]) if c.get("checked_on") else None,
+                added_by,
+            )
+            for c in claims
+        ],
+    )
     return len(claims)

@@ -47,32 +47,31 @@ class TriageClassifier:
         def keep(category: Category, score: float, reason: str) -> None:
             current = found.get(category)
             if current is None or score > current.score:
-                found[category] = CategoryScore(category=category, score=round(score, 3),
-                                                reason=reason)
+                found[category] = CategoryScore(category=category, score=round(score, 3), reason=reason)
 
         if "hs" in prediction.labels:
             sara = [label for label in SARA_LABELS if label in prediction.labels]
             if sara:
-                target = " dan ".join({"hs_religion": "agama", "hs_race": "ras/etnis"}[s]
-                                      for s in sara)
-                keep(Category.SARA, max(scores["hs"], *(scores[s] for s in sara)),
-                     f"Model mendeteksi ujaran kebencian terhadap {target}")
+                target = " dan ".join({"hs_religion": "agama", "hs_race": "ras/etnis"}[s] for s in sara)
+                keep(
+                    Category.SARA,
+                    max(scores["hs"], *(scores[s] for s in sara)),
+                    f"Model mendeteksi ujaran kebencian terhadap {target}",
+                )
             else:
-                keep(Category.UJARAN_KEBENCIAN, scores["hs"],
-                     "Model mendeteksi ujaran kebencian")
+                keep(Category.UJARAN_KEBENCIAN, scores["hs"], "Model mendeteksi ujaran kebencian")
         if "abusive" in prediction.labels:
-            keep(Category.PENGHINAAN, scores["abusive"] * 0.8,
-                 "Model mendeteksi bahasa kasar atau menghina")
+            keep(Category.PENGHINAAN, scores["abusive"] * 0.8, "Model mendeteksi bahasa kasar atau menghina")
         for hit in self._rules.match(prediction.normalised):
             # Campaign cues are violations only outside the campaign period; that needs the
             # election calendar, which this classifier does not know.
             if hit.needs_calendar:
                 cues.extend(hit.matched)
                 continue
-            keep(Category(hit.category), hit.score,
-                 f"{hit.reason} ({', '.join(hit.matched[:3])})")
-        return Classified(sorted(found.values(), key=lambda s: s.score, reverse=True),
-                          tuple(dict.fromkeys(cues)))
+            keep(Category(hit.category), hit.score, f"{hit.reason} ({', '.join(hit.matched[:3])})")
+        return Classified(
+            sorted(found.values(), key=lambda s: s.score, reverse=True), tuple(dict.fromkeys(cues))
+        )
 
 
 @dataclass(frozen=True)

@@ -32,43 +32,57 @@ class ElectionRules:
     def __init__(self, calendar: Calendar) -> None:
         self._calendar = calendar
 
-    async def assess(self, conn: asyncpg.Connection, report: ReportReceived,
-                     categories: list[CategoryScore],
-                     campaign_cues: tuple[str, ...]) -> Assessment:
+    async def assess(
+        self,
+        conn: asyncpg.Connection,
+        report: ReportReceived,
+        categories: list[CategoryScore],
+        campaign_cues: tuple[str, ...],
+    ) -> Assessment:
         found = {c.category: c for c in categories}
         factors: list[tuple[float, str]] = []
         at = report.submitted_at
         for stage in self._calendar.stage(report.region_code, at):
             if stage.stage in QUIET_STAGES:
-                factors.append((QUIET_POINTS, f"{QUIET_STAGES[stage.stage].capitalize()} "
-                                              f"{stage.election_name}"))
+                factors.append(
+                    (QUIET_POINTS, f"{QUIET_STAGES[stage.stage].capitalize()} {stage.election_name}")
+                )
         author, similar = await self._author(conn, report)
         if isinstance(author, RegisteredAccount):
-            factors.append((AUTHOR_POINTS, f"Akun resmi peserta: {author.participant} "
-                                           f"({author.party})"))
+            factors.append((AUTHOR_POINTS, f"Akun resmi peserta: {author.participant} ({author.party})"))
             for violation in self._calendar.campaign_violations(
-                    report.region_code or author.region_code, at, election_id=author.election_id):
+                report.region_code or author.region_code, at, election_id=author.election_id
+            ):
                 _keep(found, Category.KAMPANYE_LUAR_JADWAL, 0.9, violation.reason)
         elif isinstance(author, WatchedOfficial):
-            factors.append((AUTHOR_POINTS, f"Akun yang diawasi: {author.role} {author.name} "
-                                           f"({author.institution})"))
+            factors.append(
+                (AUTHOR_POINTS, f"Akun yang diawasi: {author.role} {author.name} ({author.institution})")
+            )
             if campaign_cues or Category.POLITIK_UANG in found:
-                _keep(found, Category.NETRALITAS_ASN, 0.9,
-                      f"{author.role} {author.name} ({author.institution}) memuat konten "
-                      f"kampanye: {', '.join(campaign_cues[:3]) or 'politik uang'}")
+                _keep(
+                    found,
+                    Category.NETRALITAS_ASN,
+                    0.9,
+                    f"{author.role} {author.name} ({author.institution}) memuat konten "
+                    f"kampanye: {', '.join(campaign_cues[:3]) or 'politik uang'}",
+                )
         elif campaign_cues:
             for violation in self._calendar.campaign_violations(report.region_code, at):
-                _keep(found, Category.KAMPANYE_LUAR_JADWAL, 0.6,
-                      f"{violation.reason} ({', '.join(campaign_cues[:3])})")
+                _keep(
+                    found,
+                    Category.KAMPANYE_LUAR_JADWAL,
+                    0.6,
+                    f"{violation.reason} ({', '.join(campaign_cues[:3])})",
+                )
         if similar:
             factors.append((LOOKALIKE_POINTS, f"{similar[0].reason} (perlu ditinjau)"))
         return Assessment(sorted(found.values(), key=lambda c: c.score, reverse=True), factors)
 
-    async def _author(self, conn: asyncpg.Connection, report: ReportReceived
-                      ) -> tuple[RegisteredAccount | WatchedOfficial | None, list[Lookalike]]:
+    async def _author(
+        self, conn: asyncpg.Connection, report: ReportReceived
+    ) -> tuple[RegisteredAccount | WatchedOfficial | None, list[Lookalike]]:
         target = handle_from_url(report.canonical_url) if report.canonical_url else None
-        if target is None and report.author_handle and report.platform.value not in (
-                "unknown", "web"):
+        if target is None and report.author_handle and report.platform.value not in ("unknown", "web"):
             try:
                 platform = normalise_platform(report.platform.value)
                 target = (platform, normalise_handle(platform, report.author_handle))
@@ -83,8 +97,7 @@ class ElectionRules:
         return None, await lookalikes(conn, platform, handle, limit=1)
 
 
-def _keep(found: dict[Category, CategoryScore], category: Category, score: float,
-          reason: str) -> None:
+def _keep(found: dict[Category, CategoryScore], category: Category, score: float, reason: str) -> None:
     current = found.get(category)
     if current is None or current.score < score:
         found[category] = CategoryScore(category=category, score=score, reason=reason)

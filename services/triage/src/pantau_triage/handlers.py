@@ -68,8 +68,15 @@ class ClaimIn(BaseModel):
 
 
 class TriageHandlers:
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, classifier: TriageClassifier,
-                 router: Router, claims: ClaimRegistry, rules: ElectionRules) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        outbox: Outbox,
+        classifier: TriageClassifier,
+        router: Router,
+        claims: ClaimRegistry,
+        rules: ElectionRules,
+    ) -> None:
         self._rules = rules
         self._pool = pool
         self._outbox = outbox
@@ -79,16 +86,25 @@ class TriageHandlers:
 
     def subscriptions(self) -> list[Subscription]:
         return [
-            Subscription(durable="triage-reports", stream="REPORTS",
-                         subject_suffix=ReportReceived.SUBJECT, handler=self.report_received,
-                         events=(ReportReceived,)),
+            Subscription(
+                durable="triage-reports",
+                stream="REPORTS",
+                subject_suffix=ReportReceived.SUBJECT,
+                handler=self.report_received,
+                events=(ReportReceived,),
+            ),
         ]
 
     def reads(self) -> dict[str, RpcHandler]:
-        return {"case.get": self.get_case, "case.for_report": self.case_for_report,
-                "case.history": self.get_history, "case.transition": self.transition,
-                "case.reclassify": self.reclassify, "claims.import": self.add_claims,
-                "case.reporters": self.case_reporters}
+        return {
+            "case.get": self.get_case,
+            "case.for_report": self.case_for_report,
+            "case.history": self.get_history,
+            "case.transition": self.transition,
+            "case.reclassify": self.reclassify,
+            "claims.import": self.add_claims,
+            "case.reporters": self.case_reporters,
+        }
 
     async def report_received(self, envelope: Envelope[EventData]) -> None:
         report = envelope.data
@@ -103,38 +119,54 @@ class TriageHandlers:
             raise RetryLater(str(race)) from race
         self._outbox.committed()
 
-    async def _triage(self, conn: asyncpg.Connection, report: ReportReceived,
-                      found: Analysis) -> None:
+    async def _triage(self, conn: asyncpg.Connection, report: ReportReceived, found: Analysis) -> None:
         if await repository.already_attached(conn, report.report_id):
             return
         print_ = found.fingerprint
         now = datetime.now(UTC)
         case = await repository.open_case_for(
-            conn, report.agency_id, report.canonical_url, report.content_sha256)
+            conn, report.agency_id, report.canonical_url, report.content_sha256
+        )
         if case is None and print_ is not None and report.canonical_url is None:
             case = await self._near_duplicate(conn, report.agency_id, print_)
         if case is None:
-            assessment = await self._rules.assess(conn, report, found.categories,
-                                                  found.campaign_cues)
+            assessment = await self._rules.assess(conn, report, found.categories, found.campaign_cues)
             await self._open(conn, report, assessment, found.claims, print_, now)
             return
         reports, reporters = await repository.attach_report(
-            conn, case["case_id"], report.report_id, _independent(report), now)
+            conn, case["case_id"], report.report_id, _independent(report), now
+        )
         scores = [CategoryScore.model_validate(c) for c in case["categories"]]
-        priority = assess(scores, reporters=reporters, reports=reports,
-                          reach=max(case["reach"] or 0, report.reach or 0) or None,
-                          factors=[tuple(f) for f in case["priority_factors"]])
-        await repository.set_priority(conn, case["case_id"], priority.score, priority.level,
-                                      priority.reasons)
-        await self._outbox.stage(conn, CaseUpdated(
-            case_id=case["case_id"], agency_id=case["agency_id"], updated_at=now,
-            change="report_attached", state=case["state"], region_code=case["region_code"],
-            categories=tuple(scores), priority=priority.score, priority_level=priority.level,
-            report_count=reports, reporter_count=reporters, report_id=report.report_id,
-            routed_to=tuple(case["routed_to"])))
+        priority = assess(
+            scores,
+            reporters=reporters,
+            reports=reports,
+            reach=max(case["reach"] or 0, report.reach or 0) or None,
+            factors=[tuple(f) for f in case["priority_factors"]],
+        )
+        await repository.set_priority(conn, case["case_id"], priority.score, priority.level, priority.reasons)
+        await self._outbox.stage(
+            conn,
+            CaseUpdated(
+                case_id=case["case_id"],
+                agency_id=case["agency_id"],
+                updated_at=now,
+                change="report_attached",
+                state=case["state"],
+                region_code=case["region_code"],
+                categories=tuple(scores),
+                priority=priority.score,
+                priority_level=priority.level,
+                report_count=reports,
+                reporter_count=reporters,
+                report_id=report.report_id,
+                routed_to=tuple(case["routed_to"]),
+            ),
+        )
 
-    async def _near_duplicate(self, conn: asyncpg.Connection, agency_id: str,
-                              print_: Fingerprint) -> dict[str, Any] | None:
+    async def _near_duplicate(
+        self, conn: asyncpg.Connection, agency_id: str, print_: Fingerprint
+    ) -> dict[str, Any] | None:
         best: tuple[float, UUID] | None = None
         for row in await repository.near_duplicate_candidates(conn, agency_id, print_.band_keys):
             score = similarity(print_, Fingerprint.from_bytes("", row["signature"]))
@@ -142,38 +174,67 @@ class TriageHandlers:
                 best = (score, row["case_id"])
         return await repository.lock_case(conn, best[1]) if best else None
 
-    async def _open(self, conn: asyncpg.Connection, report: ReportReceived,
-                    assessment: Assessment, claims: list[ClaimRef],
-                    print_: Fingerprint | None, now: datetime) -> None:
+    async def _open(
+        self,
+        conn: asyncpg.Connection,
+        report: ReportReceived,
+        assessment: Assessment,
+        claims: list[ClaimRef],
+        print_: Fingerprint | None,
+        now: datetime,
+    ) -> None:
         categories = assessment.categories
-        priority = assess(categories, reporters=1 if _independent(report) else 0, reports=1,
-                          flooded_sender=report.sender_reports_today
-                          if report.sender_flagged else None, reach=report.reach,
-                          factors=assessment.factors)
+        priority = assess(
+            categories,
+            reporters=1 if _independent(report) else 0,
+            reports=1,
+            flooded_sender=report.sender_reports_today if report.sender_flagged else None,
+            reach=report.reach,
+            factors=assessment.factors,
+        )
         opened = CaseOpened(
-            case_id=new_id(), agency_id=report.agency_id, opened_at=now,
-            first_report_id=report.report_id, state=CaseState.NEW,
-            region_code=report.region_code, platform=report.platform,
+            case_id=new_id(),
+            agency_id=report.agency_id,
+            opened_at=now,
+            first_report_id=report.report_id,
+            state=CaseState.NEW,
+            region_code=report.region_code,
+            platform=report.platform,
             canonical_url=report.canonical_url,
             summary=(report.text or report.url or "")[:SUMMARY_LENGTH],
-            categories=tuple(categories), priority=priority.score,
-            priority_level=priority.level, priority_reasons=priority.reasons,
-            report_count=1, reporter_count=1 if _independent(report) else 0,
+            categories=tuple(categories),
+            priority=priority.score,
+            priority_level=priority.level,
+            priority_reasons=priority.reasons,
+            report_count=1,
+            reporter_count=1 if _independent(report) else 0,
             routed_to=self._router.route(report.agency_id, report.region_code, categories),
-            claims=tuple(claims))
-        await repository.insert_case(conn, {
-            **opened.model_dump(include=set(repository.CASE_COLUMNS)),
-            "categories": opened.categories, "claims": opened.claims, "updated_at": now,
-            "content_sha256": report.content_sha256, "report_count": 0, "reporter_count": 0,
-            "resolution": None, "priority_factors": assessment.factors,
-            "reach": report.reach}, report.text)
+            claims=tuple(claims),
+        )
+        await repository.insert_case(
+            conn,
+            {
+                **opened.model_dump(include=set(repository.CASE_COLUMNS)),
+                "categories": opened.categories,
+                "claims": opened.claims,
+                "updated_at": now,
+                "content_sha256": report.content_sha256,
+                "report_count": 0,
+                "reporter_count": 0,
+                "resolution": None,
+                "priority_factors": assessment.factors,
+                "reach": report.reach,
+            },
+            report.text,
+        )
         if print_ is not None:
-            await repository.insert_fingerprint(conn, opened.case_id, report.agency_id,
-                                                print_.band_keys, print_.to_bytes())
-        await repository.attach_report(conn, opened.case_id, report.report_id,
-                                       _independent(report), now)
-        await repository.record_history(conn, opened.case_id, at=now, change="opened",
-                                        actor=None, from_state=None, to_state=CaseState.NEW)
+            await repository.insert_fingerprint(
+                conn, opened.case_id, report.agency_id, print_.band_keys, print_.to_bytes()
+            )
+        await repository.attach_report(conn, opened.case_id, report.report_id, _independent(report), now)
+        await repository.record_history(
+            conn, opened.case_id, at=now, change="opened", actor=None, from_state=None, to_state=CaseState.NEW
+        )
         await self._outbox.stage(conn, opened)
 
     async def transition(self, agency_id: str, request: dict[str, Any]) -> CaseView:
@@ -186,12 +247,29 @@ class TriageHandlers:
             resolution = command.resolution.value if command.resolution else None
             await repository.set_state(conn, command.case_id, command.to, resolution, now)
             await repository.record_history(
-                conn, command.case_id, at=now, change="state_changed", actor=command.actor,
-                from_state=current, to_state=command.to, resolution=resolution,
-                note=command.note)
-            await self._outbox.stage(conn, self._updated(
-                case, now, "state_changed", state=command.to, actor=command.actor,
-                previous_state=current, resolution=command.resolution, note=command.note))
+                conn,
+                command.case_id,
+                at=now,
+                change="state_changed",
+                actor=command.actor,
+                from_state=current,
+                to_state=command.to,
+                resolution=resolution,
+                note=command.note,
+            )
+            await self._outbox.stage(
+                conn,
+                self._updated(
+                    case,
+                    now,
+                    "state_changed",
+                    state=command.to,
+                    actor=command.actor,
+                    previous_state=current,
+                    resolution=command.resolution,
+                    note=command.note,
+                ),
+            )
             view = await repository.get_case(conn, agency_id, command.case_id)
         self._outbox.committed()
         return CaseView.model_validate(view)
@@ -199,48 +277,83 @@ class TriageHandlers:
     async def reclassify(self, agency_id: str, request: dict[str, Any]) -> CaseView:
         command = Reclassification.model_validate(request)
         now = datetime.now(UTC)
-        corrected = [CategoryScore(category=c, score=1.0, reason=f"Dikoreksi oleh {command.actor}")
-                     for c in dict.fromkeys(command.categories)]
+        corrected = [
+            CategoryScore(category=c, score=1.0, reason=f"Dikoreksi oleh {command.actor}")
+            for c in dict.fromkeys(command.categories)
+        ]
         async with self._pool.acquire() as conn, conn.transaction():
             case = await self._owned_case(conn, agency_id, command.case_id)
-            await repository.record_correction(conn, command.case_id, case["categories"],
-                                               [c.category.value for c in corrected],
-                                               command.actor, command.note)
+            await repository.record_correction(
+                conn,
+                command.case_id,
+                case["categories"],
+                [c.category.value for c in corrected],
+                command.actor,
+                command.note,
+            )
             await repository.set_categories(conn, command.case_id, corrected, now)
-            priority = assess(corrected, reporters=case["reporter_count"],
-                              reports=case["report_count"], reach=case["reach"],
-                              factors=[tuple(f) for f in case["priority_factors"]])
-            await repository.set_priority(conn, command.case_id, priority.score, priority.level,
-                                          priority.reasons)
+            priority = assess(
+                corrected,
+                reporters=case["reporter_count"],
+                reports=case["report_count"],
+                reach=case["reach"],
+                factors=[tuple(f) for f in case["priority_factors"]],
+            )
+            await repository.set_priority(
+                conn, command.case_id, priority.score, priority.level, priority.reasons
+            )
             await repository.record_history(
-                conn, command.case_id, at=now, change="reclassified", actor=command.actor,
-                from_state=case["state"], to_state=case["state"], note=command.note)
+                conn,
+                command.case_id,
+                at=now,
+                change="reclassified",
+                actor=command.actor,
+                from_state=case["state"],
+                to_state=case["state"],
+                note=command.note,
+            )
             case = {**case, "priority": priority.score, "priority_level": priority.level}
-            await self._outbox.stage(conn, self._updated(
-                case, now, "reclassified", state=CaseState(case["state"]), actor=command.actor,
-                categories=tuple(corrected), note=command.note))
+            await self._outbox.stage(
+                conn,
+                self._updated(
+                    case,
+                    now,
+                    "reclassified",
+                    state=CaseState(case["state"]),
+                    actor=command.actor,
+                    categories=tuple(corrected),
+                    note=command.note,
+                ),
+            )
             view = await repository.get_case(conn, agency_id, command.case_id)
         self._outbox.committed()
         return CaseView.model_validate(view)
 
-    async def _owned_case(self, conn: asyncpg.Connection, agency_id: str,
-                          case_id: UUID) -> dict[str, Any]:
+    async def _owned_case(self, conn: asyncpg.Connection, agency_id: str, case_id: UUID) -> dict[str, Any]:
         case = await repository.lock_case(conn, case_id)
         if case is None or (agency_id != case["agency_id"] and agency_id not in case["routed_to"]):
             raise NotFound(f"kasus {case_id} tidak ditemukan")
         return case
 
     @staticmethod
-    def _updated(case: dict[str, Any], now: datetime, change: str, *, state: CaseState,
-                 **fields: Any) -> CaseUpdated:
-        fields.setdefault("categories", tuple(CategoryScore.model_validate(c)
-                                              for c in case["categories"]))
+    def _updated(
+        case: dict[str, Any], now: datetime, change: str, *, state: CaseState, **fields: Any
+    ) -> CaseUpdated:
+        fields.setdefault("categories", tuple(CategoryScore.model_validate(c) for c in case["categories"]))
         return CaseUpdated(
-            case_id=case["case_id"], agency_id=case["agency_id"], updated_at=now,
-            change=change, state=state, region_code=case["region_code"],
-            priority=case["priority"], priority_level=case["priority_level"],
-            report_count=case["report_count"], reporter_count=case["reporter_count"],
-            routed_to=tuple(case["routed_to"]), **fields)
+            case_id=case["case_id"],
+            agency_id=case["agency_id"],
+            updated_at=now,
+            change=change,
+            state=state,
+            region_code=case["region_code"],
+            priority=case["priority"],
+            priority_level=case["priority_level"],
+            report_count=case["report_count"],
+            reporter_count=case["reporter_count"],
+            routed_to=tuple(case["routed_to"]),
+            **fields,
+        )
 
     async def get_case(self, agency_id: str, request: dict[str, Any]) -> CaseView:
         case = await repository.get_case(self._pool, agency_id, UUID(request["case_id"]))
@@ -248,21 +361,18 @@ class TriageHandlers:
             raise NotFound(f"kasus {request['case_id']} tidak ditemukan")
         return CaseView.model_validate(case)
 
-    async def get_history(self, agency_id: str, request: dict[str, Any]
-                          ) -> list[CaseHistoryEntry]:
+    async def get_history(self, agency_id: str, request: dict[str, Any]) -> list[CaseHistoryEntry]:
         await self.get_case(agency_id, request)
         rows = await repository.history(self._pool, agency_id, UUID(request["case_id"]))
         return [CaseHistoryEntry.model_validate(dict(row)) for row in rows]
 
     async def case_for_report(self, agency_id: str, request: dict[str, Any]) -> dict[str, Any]:
-        case_id = await repository.case_of_report(self._pool, agency_id,
-                                                  UUID(request["report_id"]))
+        case_id = await repository.case_of_report(self._pool, agency_id, UUID(request["report_id"]))
         return {"case_id": str(case_id) if case_id else None}
 
     async def case_reporters(self, agency_id: str, request: dict[str, Any]) -> dict[str, Any]:
         await self.get_case(agency_id, request)
-        return {"reporter_ids": await repository.reporters_of(self._pool,
-                                                              UUID(request["case_id"]))}
+        return {"reporter_ids": await repository.reporters_of(self._pool, UUID(request["case_id"]))}
 
     async def add_claims(self, agency_id: str, request: dict[str, Any]) -> dict[str, Any]:
         claims = [ClaimIn.model_validate(c).model_dump() for c in request["claims"]]

@@ -20,9 +20,15 @@ def level_of(score: int) -> PriorityLevel:
     return next((level for floor, level in LEVELS if score >= floor), PriorityLevel.LOW)
 
 
-def assess(categories: list[CategoryScore] | tuple[CategoryScore, ...], reporters: int,
-           reports: int, *, flooded_sender: int | None = None, reach: int | None = None,
-           factors: Sequence[tuple[float, str]] = ()) -> Priority:
+def assess(
+    categories: list[CategoryScore] | tuple[CategoryScore, ...],
+    reporters: int,
+    reports: int,
+    *,
+    flooded_sender: int | None = None,
+    reach: int | None = None,
+    factors: Sequence[tuple[float, str]] = (),
+) -> Priority:
     reasons = []
     score = 10.0
     if categories:
@@ -30,8 +36,7 @@ def assess(categories: list[CategoryScore] | tuple[CategoryScore, ...], reporter
         top = max(categories, key=lambda c: TAXONOMY[c.category].severity * c.score)
         info = TAXONOMY[top.category]
         score += 60 * (info.severity / 5) * top.score
-        reasons.append(f"{info.label} (tingkat bahaya {info.severity}/5, keyakinan "
-                       f"{top.score:.0%})")
+        reasons.append(f"{info.label} (tingkat bahaya {info.severity}/5, keyakinan {top.score:.0%})")
     else:
         reasons.append("Belum ada kategori pelanggaran yang terdeteksi")
     if reporters > 1 or reports > 1:

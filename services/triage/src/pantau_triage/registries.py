@@ -27,30 +27,66 @@ OFFICIAL_REQUIRED = ("name", "role", "platform")
 ACCOUNT_COLUMNS = ("participant", "party", "election_id", "region_code", "platform", "handle", "url")
 OFFICIAL_COLUMNS = ("name", "role", "institution", "region_code", "platform", "handle", "url")
 ROLES = ("asn", "kepala_desa", "perangkat_desa")
-PLATFORM_LABELS = {"facebook": "Facebook", "instagram": "Instagram", "x": "X", "tiktok": "TikTok",
-                   "youtube": "YouTube", "telegram": "Telegram"}
+PLATFORM_LABELS = {
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "x": "X",
+    "tiktok": "TikTok",
+    "youtube": "YouTube",
+    "telegram": "Telegram",
+}
 
-_PLATFORM_ALIASES = {"fb": "facebook", "ig": "instagram", "twitter": "x", "yt": "youtube",
-                     "tele": "telegram", "tg": "telegram"}
-_HOSTS = {"facebook.com": "facebook", "fb.com": "facebook", "instagram.com": "instagram",
-          "instagr.am": "instagram", "x.com": "x", "twitter.com": "x", "tiktok.com": "tiktok",
-          "youtube.com": "youtube", "t.me": "telegram", "telegram.me": "telegram"}
+_PLATFORM_ALIASES = {
+    "fb": "facebook",
+    "ig": "instagram",
+    "twitter": "x",
+    "yt": "youtube",
+    "tele": "telegram",
+    "tg": "telegram",
+}
+_HOSTS = {
+    "facebook.com": "facebook",
+    "fb.com": "facebook",
+    "instagram.com": "instagram",
+    "instagr.am": "instagram",
+    "x.com": "x",
+    "twitter.com": "x",
+    "tiktok.com": "tiktok",
+    "youtube.com": "youtube",
+    "t.me": "telegram",
+    "telegram.me": "telegram",
+}
 # What each platform accepts in a username (after lower-casing), and how long it may be.
 _HANDLE_RULES = {
     "instagram": (re.compile(r"[a-z0-9._]{1,30}"), "huruf, angka, titik, garis bawah; maks. 30"),
     "x": (re.compile(r"[a-z0-9_]{1,15}"), "huruf, angka, garis bawah; maks. 15"),
     "tiktok": (re.compile(r"[a-z0-9._]{2,24}"), "huruf, angka, titik, garis bawah; 2-24"),
     "facebook": (re.compile(r"[a-z0-9]{5,50}|id:\d{5,20}"), "huruf, angka, titik; min. 5"),
-    "youtube": (re.compile(r"[a-z0-9._-]{3,30}|channel:UC[A-Za-z0-9_-]{22}"),
-                "huruf, angka, titik, garis bawah, tanda hubung; 3-30"),
+    "youtube": (
+        re.compile(r"[a-z0-9._-]{3,30}|channel:UC[A-Za-z0-9_-]{22}"),
+        "huruf, angka, titik, garis bawah, tanda hubung; 3-30",
+    ),
     "telegram": (re.compile(r"[a-z0-9_]{5,32}"), "huruf, angka, garis bawah; 5-32"),
 }
 # First path segments that are pages of the platform, not accounts.
 _RESERVED = {
     "instagram": {"p", "reel", "reels", "tv", "explore", "accounts", "direct", "about"},
     "x": {"home", "i", "intent", "search", "hashtag", "share", "explore", "settings", "messages"},
-    "facebook": {"watch", "groups", "events", "photo.php", "story.php", "sharer", "sharer.php",
-                 "share", "hashtag", "reel", "login", "marketplace", "gaming"},
+    "facebook": {
+        "watch",
+        "groups",
+        "events",
+        "photo.php",
+        "story.php",
+        "sharer",
+        "sharer.php",
+        "share",
+        "hashtag",
+        "reel",
+        "login",
+        "marketplace",
+        "gaming",
+    },
     "youtube": {"watch", "shorts", "playlist", "results", "feed", "embed"},
     "telegram": {"s", "joinchat", "share", "addstickers"},
     "tiktok": {"video", "tag", "discover", "music", "search"},
@@ -65,6 +101,7 @@ class HandleError(ValueError):
 
 
 # --- handles ---------------------------------------------------------------------------------
+
 
 def normalise_platform(value: str) -> Platform:
     name = value.strip().lower()
@@ -163,8 +200,20 @@ _FOLD = str.maketrans("01i|!3457$8962" + _HOMOGLYPHS, "olllleastsbggz" + _LATIN)
 # Decorations added to a real name to look official. Long ones are stripped even when glued on
 # ("budisantosoofficial"); short ones only when set apart ("budi_santoso_id"), else "rasyid"
 # would lose its "id".
-_LONG_AFFIXES = ("official", "resmi", "asli", "real", "original", "fanpage", "fans", "team",
-                 "center", "media", "dprd", "caleg")
+_LONG_AFFIXES = (
+    "official",
+    "resmi",
+    "asli",
+    "real",
+    "original",
+    "fanpage",
+    "fans",
+    "team",
+    "center",
+    "media",
+    "dprd",
+    "caleg",
+)
 _SHORT_AFFIXES = ("id", "ri", "the", "ofc", "ofcl", "tv", "ind", "idn", "indonesia", "news", "info")
 _SEPARATORS = re.compile(r"[._\-\s]+")
 _TRAILING_NUMBER = re.compile(r"\d{2,}$")
@@ -211,7 +260,7 @@ def skeleton(handle: str) -> str:
             if joined.endswith(affix) and len(joined) - len(affix) >= _MIN_SKELETON:
                 joined, changed = joined[: -len(affix)], True
             if joined.startswith(affix) and len(joined) - len(affix) >= _MIN_SKELETON:
-                joined, changed = joined[len(affix):], True
+                joined, changed = joined[len(affix) :], True
     # Doubled letters collapse last: "budisantoso"+"official" must not lose an "o" to the join.
     return re.sub(r"(.)\1+", r"\1", joined)
 
@@ -267,14 +316,21 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def lookalike_reason(resembles: Resemblance, *, handle: str, participant: str, party: str,
-                     platform: Platform, same_platform: bool) -> str:
+def lookalike_reason(
+    resembles: Resemblance,
+    *,
+    handle: str,
+    participant: str,
+    party: str,
+    platform: Platform,
+    same_platform: bool,
+) -> str:
     owner = f"milik {participant}" + (f" ({party})" if party else "")
     where = "" if same_platform else f" di {PLATFORM_LABELS.get(platform, platform)}"
     detail = {
         "same_handle": "nama akun sama, tetapi tidak terdaftar di platform ini",
         "skeleton": "beda hanya pada huruf/angka serupa, tanda baca, huruf ganda "
-                    "atau tambahan seperti 'official'",
+        "atau tambahan seperti 'official'",
         "contains": "diawali nama akun resmi, dengan tambahan",
         "edit": f"beda {resembles.distance} huruf",
     }[resembles.kind]
@@ -282,6 +338,7 @@ def lookalike_reason(resembles: Resemblance, *, handle: str, participant: str, p
 
 
 # --- CSV rows --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AccountRow:
@@ -325,8 +382,9 @@ class Parsed(Generic[Row]):
 _REGION = re.compile(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?")
 
 
-def parse_accounts(source: str | Path | Iterable[str],
-                   elections: Collection[str] | None = None) -> Parsed[AccountRow]:
+def parse_accounts(
+    source: str | Path | Iterable[str], elections: Collection[str] | None = None
+) -> Parsed[AccountRow]:
     """Rows of a participant-account CSV (see elections/README.md), every bad row as an error.
 
     `source` is a file path or the file's lines (e.g. `io.StringIO(text)`). `elections`, when
@@ -339,17 +397,21 @@ def parse_accounts(source: str | Path | Iterable[str],
         participant = _required(record, "participant")
         election_id = _required(record, "election_id")
         if elections is not None and election_id not in elections:
-            raise HandleError(f"election_id {election_id!r} tidak ada di kalender "
-                              f"({', '.join(sorted(elections))})")
+            raise HandleError(
+                f"election_id {election_id!r} tidak ada di kalender ({', '.join(sorted(elections))})"
+            )
         platform, handle, url = _account(record)
         region = _region(record)
         key = (election_id, region, participant.casefold(), platform)
         counts[key] = counts.get(key, 0) + 1
         if counts[key] > MAX_ACCOUNTS_PER_PLATFORM:
-            raise HandleError(f"{participant} sudah punya {MAX_ACCOUNTS_PER_PLATFORM} akun "
-                              f"{PLATFORM_LABELS[platform]} (batas KPU)")
-        return AccountRow(participant, record.get("party", "").strip(), election_id, region,
-                          platform, handle, url, line)
+            raise HandleError(
+                f"{participant} sudah punya {MAX_ACCOUNTS_PER_PLATFORM} akun "
+                f"{PLATFORM_LABELS[platform]} (batas KPU)"
+            )
+        return AccountRow(
+            participant, record.get("party", "").strip(), election_id, region, platform, handle, url, line
+        )
 
     return _parse(source, ACCOUNT_REQUIRED, build, owner=lambda r: r.participant.casefold())
 
@@ -363,14 +425,19 @@ def parse_officials(source: str | Path | Iterable[str]) -> Parsed[OfficialRow]:
         if role not in ROLES:
             raise HandleError(f"peran {role!r} tidak dikenal (pilih: {', '.join(ROLES)})")
         platform, handle, url = _account(record)
-        return OfficialRow(name, role, record.get("institution", "").strip(), _region(record),
-                           platform, handle, url, line)
+        return OfficialRow(
+            name, role, record.get("institution", "").strip(), _region(record), platform, handle, url, line
+        )
 
     return _parse(source, OFFICIAL_REQUIRED, build, owner=lambda r: r.name.casefold())
 
 
-def _parse(source: str | Path | Iterable[str], required: tuple[str, ...],
-           build: Callable[[dict[str, str], int], Row], owner: Callable[[Row], str]) -> Parsed[Row]:
+def _parse(
+    source: str | Path | Iterable[str],
+    required: tuple[str, ...],
+    build: Callable[[dict[str, str], int], Row],
+    owner: Callable[[Row], str],
+) -> Parsed[Row]:
     rows: list[Row] = []
     errors: list[RowError] = []
     seen: dict[tuple[str, str], Row] = {}
@@ -403,8 +470,13 @@ def _parse(source: str | Path | Iterable[str], required: tuple[str, ...],
             seen[(row.platform, row.handle)] = row
             rows.append(row)
         elif owner(earlier) != owner(row):
-            errors.append(RowError(line, f"akun {row.platform} @{row.handle} sudah tercantum "
-                                         f"di baris {earlier.line} untuk pemilik lain"))
+            errors.append(
+                RowError(
+                    line,
+                    f"akun {row.platform} @{row.handle} sudah tercantum "
+                    f"di baris {earlier.line} untuk pemilik lain",
+                )
+            )
     return Parsed(rows, errors)
 
 

@@ -88,14 +88,26 @@ class Lookalike:
     reason: str
 
 
-_ACCOUNT_COLUMNS = ("platform", "handle", "skeleton", "participant", "party", "election_id",
-                    "region_code", "url")
+_ACCOUNT_COLUMNS = (
+    "platform",
+    "handle",
+    "skeleton",
+    "participant",
+    "party",
+    "election_id",
+    "region_code",
+    "url",
+)
 _OFFICIAL_COLUMNS = ("platform", "handle", "name", "role", "institution", "region_code", "url")
 
 
-async def import_accounts(pool: asyncpg.Pool, source: Path | str | Iterable[AccountRow], *,
-                          elections: Collection[str] | None = None,
-                          replace: bool = False) -> ImportResult:
+async def import_accounts(
+    pool: asyncpg.Pool,
+    source: Path | str | Iterable[AccountRow],
+    *,
+    elections: Collection[str] | None = None,
+    replace: bool = False,
+) -> ImportResult:
     """Upsert participant accounts from a CSV path (or rows already parsed), keyed on
     (platform, handle).
 
@@ -112,14 +124,31 @@ async def import_accounts(pool: asyncpg.Pool, source: Path | str | Iterable[Acco
     else:
         rows = source
     unique = {(r.platform, r.handle): r for r in rows}
-    records = [(r.platform, r.handle, skeleton(r.handle), r.participant, r.party, r.election_id,
-                r.region_code, r.url) for r in unique.values()]
-    return await _upsert(pool, "registered_accounts", _ACCOUNT_COLUMNS, records,
-                         scope=("election_id", "region_code") if replace else None)
+    records = [
+        (
+            r.platform,
+            r.handle,
+            skeleton(r.handle),
+            r.participant,
+            r.party,
+            r.election_id,
+            r.region_code,
+            r.url,
+        )
+        for r in unique.values()
+    ]
+    return await _upsert(
+        pool,
+        "registered_accounts",
+        _ACCOUNT_COLUMNS,
+        records,
+        scope=("election_id", "region_code") if replace else None,
+    )
 
 
-async def import_officials(pool: asyncpg.Pool, source: Path | str | Iterable[OfficialRow], *,
-                           replace: bool = False) -> ImportResult:
+async def import_officials(
+    pool: asyncpg.Pool, source: Path | str | Iterable[OfficialRow], *, replace: bool = False
+) -> ImportResult:
     """Upsert watched officials from a CSV path (or parsed rows), keyed on (platform, handle).
 
     With `replace`, officials of the regions the file lists that it no longer lists are removed.
@@ -133,21 +162,30 @@ async def import_officials(pool: asyncpg.Pool, source: Path | str | Iterable[Off
     else:
         rows = source
     unique = {(r.platform, r.handle): r for r in rows}
-    records = [(r.platform, r.handle, r.name, r.role, r.institution, r.region_code, r.url)
-               for r in unique.values()]
-    return await _upsert(pool, "watched_officials", _OFFICIAL_COLUMNS, records,
-                         scope=("region_code",) if replace else None)
+    records = [
+        (r.platform, r.handle, r.name, r.role, r.institution, r.region_code, r.url) for r in unique.values()
+    ]
+    return await _upsert(
+        pool, "watched_officials", _OFFICIAL_COLUMNS, records, scope=("region_code",) if replace else None
+    )
 
 
-async def _upsert(pool: asyncpg.Pool, table: str, columns: tuple[str, ...],
-                  records: list[tuple[str, ...]], *, scope: tuple[str, ...] | None) -> ImportResult:
+async def _upsert(
+    pool: asyncpg.Pool,
+    table: str,
+    columns: tuple[str, ...],
+    records: list[tuple[str, ...]],
+    *,
+    scope: tuple[str, ...] | None,
+) -> ImportResult:
     names = ", ".join(columns)
     values = [c for c in columns if c not in ("platform", "handle")]
     changed = ", ".join(f"{c} = EXCLUDED.{c}" for c in values)
     incoming = f"incoming_{table}"
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(f"CREATE TEMP TABLE {incoming} ({', '.join(c + ' text' for c in columns)})"
-                           " ON COMMIT DROP")
+        await conn.execute(
+            f"CREATE TEMP TABLE {incoming} ({', '.join(c + ' text' for c in columns)}) ON COMMIT DROP"
+        )
         await conn.copy_records_to_table(incoming, records=records, columns=columns)
         # Rows in key order, so two imports racing on the same keys lock them in the same order.
         counts = await conn.fetchrow(f"""
@@ -155,8 +193,8 @@ async def _upsert(pool: asyncpg.Pool, table: str, columns: tuple[str, ...],
                 INSERT INTO {table} AS t ({names})
                 SELECT {names} FROM {incoming} ORDER BY platform, handle
                 ON CONFLICT (platform, handle) DO UPDATE SET {changed}, imported_at = now()
-                WHERE ({', '.join('t.' + c for c in values)})
-                      IS DISTINCT FROM ({', '.join('EXCLUDED.' + c for c in values)})
+                WHERE ({", ".join("t." + c for c in values)})
+                      IS DISTINCT FROM ({", ".join("EXCLUDED." + c for c in values)})
                 RETURNING (xmax = 0) AS inserted)
             SELECT count(*) FILTER (WHERE inserted) AS inserted,
                    count(*) FILTER (WHERE NOT inserted) AS updated FROM up""")
@@ -165,7 +203,7 @@ async def _upsert(pool: asyncpg.Pool, table: str, columns: tuple[str, ...],
             keys = ", ".join(scope)
             status = await conn.execute(f"""
                 DELETE FROM {table} AS t
-                WHERE ({', '.join('t.' + k for k in scope)}) IN (SELECT DISTINCT {keys} FROM {incoming})
+                WHERE ({", ".join("t." + k for k in scope)}) IN (SELECT DISTINCT {keys} FROM {incoming})
                   AND NOT EXISTS (SELECT 1 FROM {incoming} i
                                   WHERE i.platform = t.platform AND i.handle = t.handle)""")
             removed = int(status.split()[-1])
@@ -179,8 +217,7 @@ async def _upsert(pool: asyncpg.Pool, table: str, columns: tuple[str, ...],
     return ImportResult(len(records), inserted, updated, len(records) - inserted - updated, removed)
 
 
-async def lookup(conn: Connection, platform: str, handle: str
-                 ) -> RegisteredAccount | WatchedOfficial | None:
+async def lookup(conn: Connection, platform: str, handle: str) -> RegisteredAccount | WatchedOfficial | None:
     """The registered participant account, else the watched official, behind a handle or
     profile URL on a platform; None when neither registry has it (or it is no valid handle)."""
     try:
@@ -190,17 +227,22 @@ async def lookup(conn: Connection, platform: str, handle: str
         return None
     row = await conn.fetchrow(
         "SELECT platform, handle, participant, party, election_id, region_code, url"
-        " FROM registered_accounts WHERE platform = $1 AND handle = $2", platform, handle)
+        " FROM registered_accounts WHERE platform = $1 AND handle = $2",
+        platform,
+        handle,
+    )
     if row is not None:
         return RegisteredAccount(**row)
     row = await conn.fetchrow(
         "SELECT platform, handle, name, role, institution, region_code, url"
-        " FROM watched_officials WHERE platform = $1 AND handle = $2", platform, handle)
+        " FROM watched_officials WHERE platform = $1 AND handle = $2",
+        platform,
+        handle,
+    )
     return WatchedOfficial(**row) if row is not None else None
 
 
-async def lookalikes(conn: Connection, platform: str, handle: str, *,
-                     limit: int = 5) -> list[Lookalike]:
+async def lookalikes(conn: Connection, platform: str, handle: str, *, limit: int = 5) -> list[Lookalike]:
     """Registered accounts that the unregistered `handle` on `platform` imitates, best first,
     at most one per participant; empty when the handle is itself registered there."""
     try:
@@ -217,7 +259,8 @@ async def lookalikes(conn: Connection, platform: str, handle: str, *,
     # Two steps: candidate skeletons (few, short) first, scored here; then only the accounts
     # behind the ones that pass. Names repeat (20 accounts a person, namesakes), so fetching
     # every account of every trigram neighbour costs more than the second round trip.
-    candidates = await conn.fetchrow("""
+    candidates = await conn.fetchrow(
+        """
         SELECT EXISTS (SELECT 1 FROM registered_accounts WHERE platform = $4 AND handle = $5)
                    AS registered,
                ARRAY(SELECT skeleton FROM registered_accounts WHERE skeleton = ANY($2::text[])
@@ -226,7 +269,13 @@ async def lookalikes(conn: Connection, platform: str, handle: str, *,
                          SELECT skeleton FROM registered_accounts WHERE skeleton % $1
                          GROUP BY skeleton ORDER BY similarity(skeleton, $1) DESC LIMIT $3) near
                ) AS skeletons
-        """, key, probes, _TRIGRAM_CANDIDATES, platform, handle)
+        """,
+        key,
+        probes,
+        _TRIGRAM_CANDIDATES,
+        platform,
+        handle,
+    )
     if candidates["registered"]:
         return []
     scored = {s: compare_skeletons(key, s) for s in candidates["skeletons"]}
@@ -235,12 +284,13 @@ async def lookalikes(conn: Connection, platform: str, handle: str, *,
         return []
     rows = await conn.fetch(
         "SELECT skeleton, platform, handle, participant, party, election_id, region_code, url"
-        " FROM registered_accounts WHERE skeleton = ANY($1::text[])", passing)
+        " FROM registered_accounts WHERE skeleton = ANY($1::text[])",
+        passing,
+    )
     best: dict[tuple[str, str, str], Lookalike] = {}
     for row in rows:
         account = RegisteredAccount(**{k: v for k, v in row.items() if k != "skeleton"})
-        resembles = (Resemblance(0.9, "same_handle") if account.handle == handle
-                     else scored[row["skeleton"]])
+        resembles = Resemblance(0.9, "same_handle") if account.handle == handle else scored[row["skeleton"]]
         if resembles is None:
             continue
         same_platform = account.platform == platform
@@ -250,8 +300,13 @@ async def lookalikes(conn: Connection, platform: str, handle: str, *,
         kept = best.get(person)
         # Ties go to the plainest handle, the one people would recognise.
         if kept is None or (score, -len(account.handle)) > (kept.score, -len(kept.account.handle)):
-            reason = lookalike_reason(resembles, handle=account.handle, participant=account.participant,
-                                      party=account.party, platform=account.platform,
-                                      same_platform=same_platform)
+            reason = lookalike_reason(
+                resembles,
+                handle=account.handle,
+                participant=account.participant,
+                party=account.party,
+                platform=account.platform,
+                same_platform=same_platform,
+            )
             best[person] = Lookalike(account, score, reason)
     return sorted(best.values(), key=lambda m: -m.score)[:limit]

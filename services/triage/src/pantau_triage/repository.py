@@ -7,10 +7,29 @@ import asyncpg
 
 from pantau_shared.contract import CategoryScore, ClaimRef
 
-CASE_COLUMNS = ("case_id", "agency_id", "state", "opened_at", "updated_at", "region_code",
-                "platform", "canonical_url", "content_sha256", "summary", "categories", "priority",
-                "priority_level", "priority_reasons", "report_count", "reporter_count",
-                "routed_to", "claims", "resolution", "priority_factors", "reach")
+CASE_COLUMNS = (
+    "case_id",
+    "agency_id",
+    "state",
+    "opened_at",
+    "updated_at",
+    "region_code",
+    "platform",
+    "canonical_url",
+    "content_sha256",
+    "summary",
+    "categories",
+    "priority",
+    "priority_level",
+    "priority_reasons",
+    "report_count",
+    "reporter_count",
+    "routed_to",
+    "claims",
+    "resolution",
+    "priority_factors",
+    "reach",
+)
 JSON_COLUMNS = ("categories", "priority_reasons", "claims", "priority_factors")
 SELECT_CASE = f"SELECT {', '.join(CASE_COLUMNS)} FROM cases"
 # A case is visible to the agency that received it and to those it was routed to.
@@ -27,44 +46,51 @@ def _case(row: asyncpg.Record | None) -> dict[str, Any] | None:
 
 
 def _json(items: Any) -> str:
-    return json.dumps([i.model_dump(mode="json") if isinstance(i, CategoryScore | ClaimRef)
-                       else i for i in items])
+    return json.dumps(
+        [i.model_dump(mode="json") if isinstance(i, CategoryScore | ClaimRef) else i for i in items]
+    )
 
 
 async def already_attached(conn: asyncpg.Connection, report_id: UUID) -> bool:
-    return bool(await conn.fetchval("SELECT true FROM case_reports WHERE report_id = $1",
-                                    report_id))
+    return bool(await conn.fetchval("SELECT true FROM case_reports WHERE report_id = $1", report_id))
 
 
-async def open_case_for(conn: asyncpg.Connection, agency_id: str, canonical_url: str | None,
-                        content_sha256: str | None) -> dict[str, Any] | None:
+async def open_case_for(
+    conn: asyncpg.Connection, agency_id: str, canonical_url: str | None, content_sha256: str | None
+) -> dict[str, Any] | None:
     """The open case about the same link, else about the same text; locked for the update."""
     for column, value in (("canonical_url", canonical_url), ("content_sha256", content_sha256)):
         if value is None:
             continue
         row = await conn.fetchrow(
-            f"{SELECT_CASE} WHERE agency_id = $1 AND {column} = $2 AND state <> 'closed'"
-            " FOR UPDATE", agency_id, value)
+            f"{SELECT_CASE} WHERE agency_id = $1 AND {column} = $2 AND state <> 'closed' FOR UPDATE",
+            agency_id,
+            value,
+        )
         if row is not None:
             return _case(row)
     return None
 
 
-async def near_duplicate_candidates(conn: asyncpg.Connection, agency_id: str,
-                                    band_keys: list[int], limit: int = 50) -> list[asyncpg.Record]:
+async def near_duplicate_candidates(
+    conn: asyncpg.Connection, agency_id: str, band_keys: list[int], limit: int = 50
+) -> list[asyncpg.Record]:
     """Open cases sharing at least one LSH band with the text: an index lookup, however many
     cases are stored; the caller verifies each candidate's similarity."""
     return await conn.fetch(
         "SELECT case_id, signature FROM case_fingerprints WHERE open AND agency_id = $1"
-        " AND band_keys && $2::bigint[] LIMIT $3", agency_id, band_keys, limit)
+        " AND band_keys && $2::bigint[] LIMIT $3",
+        agency_id,
+        band_keys,
+        limit,
+    )
 
 
 async def lock_case(conn: asyncpg.Connection, case_id: UUID) -> dict[str, Any] | None:
     return _case(await conn.fetchrow(f"{SELECT_CASE} WHERE case_id = $1 FOR UPDATE", case_id))
 
 
-async def insert_case(conn: asyncpg.Connection, case: dict[str, Any], first_text: str | None
-                      ) -> None:
+async def insert_case(conn: asyncpg.Connection, case: dict[str, Any], first_text: str | None) -> None:
     values = dict(case)
     for column in JSON_COLUMNS:
         values[column] = _json(values[column])
@@ -74,18 +100,25 @@ async def insert_case(conn: asyncpg.Connection, case: dict[str, Any], first_text
     await conn.execute(
         f"INSERT INTO cases ({', '.join(columns)}) VALUES "
         f"({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
-        *(values[c] for c in columns))
+        *(values[c] for c in columns),
+    )
 
 
-async def insert_fingerprint(conn: asyncpg.Connection, case_id: UUID, agency_id: str,
-                             band_keys: list[int], signature: bytes) -> None:
+async def insert_fingerprint(
+    conn: asyncpg.Connection, case_id: UUID, agency_id: str, band_keys: list[int], signature: bytes
+) -> None:
     await conn.execute(
-        "INSERT INTO case_fingerprints (case_id, agency_id, band_keys, signature)"
-        " VALUES ($1, $2, $3, $4)", case_id, agency_id, band_keys, signature)
+        "INSERT INTO case_fingerprints (case_id, agency_id, band_keys, signature) VALUES ($1, $2, $3, $4)",
+        case_id,
+        agency_id,
+        band_keys,
+        signature,
+    )
 
 
-async def attach_report(conn: asyncpg.Connection, case_id: UUID, report_id: UUID,
-                        reporter_id: str | None, at: datetime) -> tuple[int, int]:
+async def attach_report(
+    conn: asyncpg.Connection, case_id: UUID, report_id: UUID, reporter_id: str | None, at: datetime
+) -> tuple[int, int]:
     """Attach and return the case's new (report_count, reporter_count), in one statement."""
     row = await conn.fetchrow(
         "WITH known AS (SELECT $3::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM case_reports"
@@ -95,47 +128,97 @@ async def attach_report(conn: asyncpg.Connection, case_id: UUID, report_id: UUID
         " UPDATE cases SET report_count = report_count + 1,"
         " reporter_count = reporter_count + (SELECT new_reporter::int FROM known),"
         " updated_at = $4 WHERE case_id = $1 RETURNING report_count, reporter_count",
-        case_id, report_id, reporter_id, at)
+        case_id,
+        report_id,
+        reporter_id,
+        at,
+    )
     return row["report_count"], row["reporter_count"]
 
 
-async def set_priority(conn: asyncpg.Connection, case_id: UUID, score: int, level: str,
-                       reasons: tuple[str, ...]) -> None:
+async def set_priority(
+    conn: asyncpg.Connection, case_id: UUID, score: int, level: str, reasons: tuple[str, ...]
+) -> None:
     await conn.execute(
         "UPDATE cases SET priority = $2, priority_level = $3, priority_reasons = $4::jsonb"
-        " WHERE case_id = $1", case_id, score, level, json.dumps(list(reasons)))
+        " WHERE case_id = $1",
+        case_id,
+        score,
+        level,
+        json.dumps(list(reasons)),
+    )
 
 
-async def set_state(conn: asyncpg.Connection, case_id: UUID, state: str, resolution: str | None,
-                    at: datetime) -> None:
+async def set_state(
+    conn: asyncpg.Connection, case_id: UUID, state: str, resolution: str | None, at: datetime
+) -> None:
     await conn.execute(
         "UPDATE cases SET state = $2, resolution = $3, updated_at = $4 WHERE case_id = $1",
-        case_id, state, resolution, at)
-    await conn.execute("UPDATE case_fingerprints SET open = ($2 <> 'closed') WHERE case_id = $1",
-                       case_id, state)
+        case_id,
+        state,
+        resolution,
+        at,
+    )
+    await conn.execute(
+        "UPDATE case_fingerprints SET open = ($2 <> 'closed') WHERE case_id = $1", case_id, state
+    )
 
 
-async def set_categories(conn: asyncpg.Connection, case_id: UUID,
-                         categories: list[CategoryScore], at: datetime) -> None:
-    await conn.execute("UPDATE cases SET categories = $2::jsonb, updated_at = $3"
-                       " WHERE case_id = $1", case_id, _json(categories), at)
+async def set_categories(
+    conn: asyncpg.Connection, case_id: UUID, categories: list[CategoryScore], at: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE cases SET categories = $2::jsonb, updated_at = $3 WHERE case_id = $1",
+        case_id,
+        _json(categories),
+        at,
+    )
 
 
-async def record_correction(conn: asyncpg.Connection, case_id: UUID, predicted: list[Any],
-                            corrected: list[str], actor: str, note: str | None) -> None:
+async def record_correction(
+    conn: asyncpg.Connection,
+    case_id: UUID,
+    predicted: list[Any],
+    corrected: list[str],
+    actor: str,
+    note: str | None,
+) -> None:
     await conn.execute(
         "INSERT INTO category_corrections (case_id, text, predicted, corrected, actor, note)"
         " SELECT case_id, coalesce(first_text, summary), $2::jsonb, $3, $4, $5 FROM cases"
-        " WHERE case_id = $1", case_id, json.dumps(predicted), corrected, actor, note)
+        " WHERE case_id = $1",
+        case_id,
+        json.dumps(predicted),
+        corrected,
+        actor,
+        note,
+    )
 
 
-async def record_history(conn: asyncpg.Connection, case_id: UUID, *, at: datetime, change: str,
-                         actor: str | None, from_state: str | None, to_state: str,
-                         resolution: str | None = None, note: str | None = None) -> None:
+async def record_history(
+    conn: asyncpg.Connection,
+    case_id: UUID,
+    *,
+    at: datetime,
+    change: str,
+    actor: str | None,
+    from_state: str | None,
+    to_state: str,
+    resolution: str | None = None,
+    note: str | None = None,
+) -> None:
     await conn.execute(
         "INSERT INTO case_history (case_id, at, change, actor, from_state, to_state, resolution,"
         " note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        case_id, at, change, actor, from_state, to_state, resolution, note)
+        case_id,
+        at,
+        change,
+        actor,
+        from_state,
+        to_state,
+        resolution,
+        note,
+    )
 
 
 async def history(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> list[asyncpg.Record]:
@@ -143,22 +226,32 @@ async def history(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> list[asy
         "SELECT h.at, h.change, h.actor, h.from_state, h.to_state, h.resolution, h.note"
         f" FROM case_history h JOIN cases c USING (case_id) WHERE h.case_id = $1"
         f" AND {VISIBLE_TO.replace('agency_id', 'c.agency_id').replace('routed_to', 'c.routed_to')}"
-        " ORDER BY h.id", case_id, agency_id)
+        " ORDER BY h.id",
+        case_id,
+        agency_id,
+    )
 
 
-async def get_case(pool: asyncpg.Pool | asyncpg.Connection, agency_id: str,
-                   case_id: UUID) -> dict[str, Any] | None:
-    return _case(await pool.fetchrow(f"{SELECT_CASE} WHERE case_id = $1 AND {VISIBLE_TO}",
-                                     case_id, agency_id))
+async def get_case(
+    pool: asyncpg.Pool | asyncpg.Connection, agency_id: str, case_id: UUID
+) -> dict[str, Any] | None:
+    return _case(
+        await pool.fetchrow(f"{SELECT_CASE} WHERE case_id = $1 AND {VISIBLE_TO}", case_id, agency_id)
+    )
 
 
 async def case_of_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> UUID | None:
     return await pool.fetchval(
         "SELECT r.case_id FROM case_reports r JOIN cases c USING (case_id)"
-        " WHERE r.report_id = $1 AND c.agency_id = $2", report_id, agency_id)
+        " WHERE r.report_id = $1 AND c.agency_id = $2",
+        report_id,
+        agency_id,
+    )
 
 
 async def reporters_of(pool: asyncpg.Pool, case_id: UUID) -> list[str]:
-    rows = await pool.fetch("SELECT DISTINCT reporter_id FROM case_reports WHERE case_id = $1"
-                            " AND reporter_id IS NOT NULL", case_id)
+    rows = await pool.fetch(
+        "SELECT DISTINCT reporter_id FROM case_reports WHERE case_id = $1 AND reporter_id IS NOT NULL",
+        case_id,
+    )
     return [row["reporter_id"] for row in rows]

@@ -21,19 +21,27 @@ class Router:
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Router":
-        text = (path.read_text("utf-8") if path else resources.files("pantau_triage")
-                .joinpath("data/routing.toml").read_text("utf-8"))
-        return cls([
-            Rule(categories=frozenset(Category(c) for c in rule["categories"]),
-                 agencies=tuple(rule["agencies"]), region_prefix=rule.get("region_prefix", ""))
-            for rule in tomllib.loads(text).get("rule", [])
-        ])
+        text = (
+            path.read_text("utf-8")
+            if path
+            else resources.files("pantau_triage").joinpath("data/routing.toml").read_text("utf-8")
+        )
+        return cls(
+            [
+                Rule(
+                    categories=frozenset(Category(c) for c in rule["categories"]),
+                    agencies=tuple(rule["agencies"]),
+                    region_prefix=rule.get("region_prefix", ""),
+                )
+                for rule in tomllib.loads(text).get("rule", [])
+            ]
+        )
 
-    def route(self, owner: str, region_code: str | None,
-              categories: list[CategoryScore] | tuple[CategoryScore, ...]) -> tuple[str, ...]:
+    def route(
+        self, owner: str, region_code: str | None, categories: list[CategoryScore] | tuple[CategoryScore, ...]
+    ) -> tuple[str, ...]:
         found = {c.category for c in categories}
-        codes = {"province": (region_code or "")[:2],
-                 "regency": (region_code or "").replace(".", "")[:4]}
+        codes = {"province": (region_code or "")[:2], "regency": (region_code or "").replace(".", "")[:4]}
         agencies: list[str] = []
         for rule in self._rules:
             if not found & rule.categories:

@@ -13,9 +13,14 @@ TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
     # A closed case can be reopened for another look, never skipped back to follow-up.
     S.CLOSED: frozenset({S.VERIFYING}),
 }
-STATE_LABELS = {S.NEW: "baru", S.VERIFYING: "verifikasi", S.FOLLOW_UP: "tindak lanjut",
-                S.REFERRED: "diteruskan", S.TAKEDOWN_REQUESTED: "permintaan penurunan konten",
-                S.CLOSED: "ditutup"}
+STATE_LABELS = {
+    S.NEW: "baru",
+    S.VERIFYING: "verifikasi",
+    S.FOLLOW_UP: "tindak lanjut",
+    S.REFERRED: "diteruskan",
+    S.TAKEDOWN_REQUESTED: "permintaan penurunan konten",
+    S.CLOSED: "ditutup",
+}
 
 
 class InvalidTransition(RpcError):
@@ -28,7 +33,8 @@ def check(current: CaseState, target: CaseState, resolution: Resolution | None) 
         allowed = ", ".join(sorted(STATE_LABELS[s] for s in TRANSITIONS[current]))
         raise InvalidTransition(
             f"kasus berstatus {STATE_LABELS[current]} tidak dapat diubah menjadi "
-            f"{STATE_LABELS[target]}; yang diizinkan: {allowed}")
+            f"{STATE_LABELS[target]}; yang diizinkan: {allowed}"
+        )
     if target is S.CLOSED and resolution is None:
         raise InvalidTransition("menutup kasus memerlukan alasan penyelesaian (resolution)")
     if target is not S.CLOSED and resolution is not None:

@@ -37,8 +37,16 @@ def retry_delay(delivery: int, *, base: float = 0.5, cap: float = 60.0) -> float
 class PullLoop:
     """Keeps up to `capacity` messages of one durable consumer in flight."""
 
-    def __init__(self, js: JetStreamContext, stream: str, durable: str, handle: RawHandler, *,
-                 capacity: int, fetch_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        stream: str,
+        durable: str,
+        handle: RawHandler,
+        *,
+        capacity: int,
+        fetch_timeout: float = 2.0,
+    ) -> None:
         self._js = js
         self._stream = stream
         self._durable = durable
@@ -103,14 +111,16 @@ class EventHandlerRunner:
             "process " + ".".join(message.subject.rsplit(".", 2)[-2:]),
             context=context,
             kind=trace.SpanKind.CONSUMER,
-            attributes={"messaging.system": "nats", "messaging.destination.name": message.subject,
-                        "messaging.consumer.group.name": self._subscription.durable,
-                        "messaging.message.delivery_count": deliveries},
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": message.subject,
+                "messaging.consumer.group.name": self._subscription.durable,
+                "messaging.message.delivery_count": deliveries,
+            },
         ) as span:
             try:
                 envelope = decode(message.headers, message.data)
-                if self._subscription.events and not isinstance(
-                        envelope.data, self._subscription.events):
+                if self._subscription.events and not isinstance(envelope.data, self._subscription.events):
                     await message.ack()  # a type this consumer does not act on
                     return
                 await self._subscription.handler(envelope)
@@ -125,20 +135,31 @@ class EventHandlerRunner:
                 span.record_exception(error)
                 reason = f"{type(error).__name__}: {error}"
                 if deliveries >= self._subscription.max_deliver:
-                    log.error("giving up on %s after %d deliveries: %s",
-                              message.subject, deliveries, reason)
+                    log.error("giving up on %s after %d deliveries: %s", message.subject, deliveries, reason)
                     await self._dead_letter(message, deliveries, f"failed: {reason}")
                     await message.term()
                 else:
-                    log.warning("retrying %s (delivery %d): %s", message.subject, deliveries,
-                                reason, exc_info=not isinstance(error, ConnectionError))
+                    log.warning(
+                        "retrying %s (delivery %d): %s",
+                        message.subject,
+                        deliveries,
+                        reason,
+                        exc_info=not isinstance(error, ConnectionError),
+                    )
                     await message.nak(delay=retry_delay(deliveries))
                 return
             await message.ack()
 
     async def _dead_letter(self, message: Msg, deliveries: int, reason: str) -> None:
         await write_dead_letter(
-            self._js, self._subjects, data=message.data, headers=message.headers,
-            subject=message.subject, stream=self._stream,
-            sequence=message.metadata.sequence.stream, consumer=self._subscription.durable,
-            deliveries=deliveries, reason=reason)
+            self._js,
+            self._subjects,
+            data=message.data,
+            headers=message.headers,
+            subject=message.subject,
+            stream=self._stream,
+            sequence=message.metadata.sequence.stream,
+            consumer=self._subscription.durable,
+            deliveries=deliveries,
+            reason=reason,
+        )

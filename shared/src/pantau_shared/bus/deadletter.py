@@ -22,29 +22,56 @@ log = logging.getLogger(__name__)
 RELAY_DURABLE = "deadletter-relay"
 
 
-def record_headers(original: dict[str, str] | None, *, subject: str, stream: str, sequence: int,
-                   consumer: str, deliveries: int, reason: str) -> dict[str, str]:
+def record_headers(
+    original: dict[str, str] | None,
+    *,
+    subject: str,
+    stream: str,
+    sequence: int,
+    consumer: str,
+    deliveries: int,
+    reason: str,
+) -> dict[str, str]:
     headers = {k: v for k, v in (original or {}).items() if k != "Nats-Msg-Id"}
-    headers.update({
-        "Pantau-Dead-Reason": reason[:2_000],
-        "Pantau-Dead-Subject": subject,
-        "Pantau-Dead-Stream": stream,
-        "Pantau-Dead-Sequence": str(sequence),
-        "Pantau-Dead-Consumer": consumer,
-        "Pantau-Dead-Deliveries": str(deliveries),
-        "Nats-Msg-Id": f"dead:{stream}:{sequence}:{consumer}",
-    })
+    headers.update(
+        {
+            "Pantau-Dead-Reason": reason[:2_000],
+            "Pantau-Dead-Subject": subject,
+            "Pantau-Dead-Stream": stream,
+            "Pantau-Dead-Sequence": str(sequence),
+            "Pantau-Dead-Consumer": consumer,
+            "Pantau-Dead-Deliveries": str(deliveries),
+            "Nats-Msg-Id": f"dead:{stream}:{sequence}:{consumer}",
+        }
+    )
     return headers
 
 
-async def write_dead_letter(js: JetStreamContext, subjects: Subjects, *, data: bytes,
-                            headers: dict[str, str] | None, subject: str, stream: str,
-                            sequence: int, consumer: str, deliveries: int, reason: str) -> None:
+async def write_dead_letter(
+    js: JetStreamContext,
+    subjects: Subjects,
+    *,
+    data: bytes,
+    headers: dict[str, str] | None,
+    subject: str,
+    stream: str,
+    sequence: int,
+    consumer: str,
+    deliveries: int,
+    reason: str,
+) -> None:
     await js.publish(
         subjects.dead_letter(stream, consumer),
         data,
-        headers=record_headers(headers, subject=subject, stream=stream, sequence=sequence,
-                               consumer=consumer, deliveries=deliveries, reason=reason),
+        headers=record_headers(
+            headers,
+            subject=subject,
+            stream=stream,
+            sequence=sequence,
+            consumer=consumer,
+            deliveries=deliveries,
+            reason=reason,
+        ),
     )
 
 
@@ -73,9 +100,17 @@ async def relay_advisory(js: JetStreamContext, subjects: Subjects, advisory: byt
         log.error("dead letter %s/%d already aged out of its stream", stream, sequence)
         return
     await write_dead_letter(
-        js, subjects, data=original.data or b"", headers=original.headers,
-        subject=original.subject or "", stream=stream, sequence=sequence, consumer=consumer,
-        deliveries=int(event.get("deliveries", 0)), reason=reason)
+        js,
+        subjects,
+        data=original.data or b"",
+        headers=original.headers,
+        subject=original.subject or "",
+        stream=stream,
+        sequence=sequence,
+        consumer=consumer,
+        deliveries=int(event.get("deliveries", 0)),
+        reason=reason,
+    )
 
 
 def advisory_stream(subjects: Subjects) -> str:

@@ -18,8 +18,7 @@ class Publisher:
 
     def envelope(self, data: EventData, event_id: UUID | None = None) -> Envelope[EventData]:
         """`event_id` makes a re-publish of the same fact a duplicate the stream drops."""
-        envelope: Envelope[EventData] = Envelope(
-            data=data, source=self.source, agency_id=data.agency_id)  # type: ignore[attr-defined]
+        envelope: Envelope[EventData] = Envelope(data=data, source=self.source, agency_id=data.agency_id)  # type: ignore[attr-defined]
         return replace(envelope, id=event_id) if event_id is not None else envelope
 
     def subject_for(self, envelope: Envelope[EventData]) -> str:
@@ -29,4 +28,5 @@ class Publisher:
         headers = envelope.headers()
         propagate.inject(headers)
         return await self._js.publish(
-            self.subject_for(envelope), envelope.body(), headers=headers, timeout=timeout)
+            self.subject_for(envelope), envelope.body(), headers=headers, timeout=timeout
+        )

@@ -48,13 +48,14 @@ def _dump(result: BaseModel | list[BaseModel] | dict[str, Any]) -> Any:
     return result
 
 
-async def serve(nc: NATS, subjects: Subjects, queue: str,
-                handlers: dict[str, RpcHandler]) -> list[NatsSubscription]:
+async def serve(
+    nc: NATS, subjects: Subjects, queue: str, handlers: dict[str, RpcHandler]
+) -> list[NatsSubscription]:
     async def answer(method: str, handler: RpcHandler, message: Msg) -> None:
         agency = Subjects.agency_of(message.subject)
         with tracer.start_as_current_span(
-                f"rpc {method}", context=propagate.extract(message.headers or {}),
-                kind=trace.SpanKind.SERVER):
+            f"rpc {method}", context=propagate.extract(message.headers or {}), kind=trace.SpanKind.SERVER
+        ):
             try:
                 payload = json.loads(message.data or b"{}")
                 body = {"status": 200, "data": _dump(await handler(agency, payload))}
@@ -69,10 +70,11 @@ async def serve(nc: NATS, subjects: Subjects, queue: str,
 
     subscriptions = []
     for method, handler in handlers.items():
+
         async def callback(message: Msg, method: str = method, handler: RpcHandler = handler) -> None:
             await answer(method, handler, message)
-        subscriptions.append(
-            await nc.subscribe(subjects.rpc_filter(method), queue=queue, cb=callback))
+
+        subscriptions.append(await nc.subscribe(subjects.rpc_filter(method), queue=queue, cb=callback))
     return subscriptions
 
 
@@ -87,8 +89,11 @@ class RpcClient:
         propagate.inject(headers)
         try:
             reply = await self._nc.request(
-                self._subjects.rpc(agency_id, method), json.dumps(payload, default=str).encode(),
-                timeout=self._timeout, headers=headers)
+                self._subjects.rpc(agency_id, method),
+                json.dumps(payload, default=str).encode(),
+                timeout=self._timeout,
+                headers=headers,
+            )
         except NoRespondersError:
             raise RpcError(503, "Layanan tidak tersedia", f"no service answers {method}") from None
         except NatsTimeoutError:

@@ -82,32 +82,35 @@ def stream_configs(subjects: Subjects) -> list[StreamConfig]:
         )
         for name, (suffix, days) in EVENT_STREAMS.items()
     ]
-    configs.append(StreamConfig(
-        name=subjects.stream(DEAD_LETTER_STREAM),
-        subjects=[f"{subjects.root}.dlq.>"],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        max_age=180 * DAY,
-        duplicate_window=600.0,
-    ))
+    configs.append(
+        StreamConfig(
+            name=subjects.stream(DEAD_LETTER_STREAM),
+            subjects=[f"{subjects.root}.dlq.>"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=180 * DAY,
+            duplicate_window=600.0,
+        )
+    )
     # The server announces exhausted and terminated messages on advisory subjects; capturing them
     # in a stream means an advisory raised while no relay runs is still handled later.
-    configs.append(StreamConfig(
-        name=subjects.stream(ADVISORY_STREAM),
-        subjects=[
-            f"$JS.EVENT.ADVISORY.CONSUMER.{kind}.{subjects.stream(name)}.*"
-            for kind in ADVISORY_KINDS
-            for name in EVENT_STREAMS
-        ],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        max_age=14 * DAY,
-    ))
+    configs.append(
+        StreamConfig(
+            name=subjects.stream(ADVISORY_STREAM),
+            subjects=[
+                f"$JS.EVENT.ADVISORY.CONSUMER.{kind}.{subjects.stream(name)}.*"
+                for kind in ADVISORY_KINDS
+                for name in EVENT_STREAMS
+            ],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=14 * DAY,
+        )
+    )
     return configs
 
 
-async def provision(js: JetStreamContext, subjects: Subjects,
-                    subscriptions: Sequence[Subscription]) -> None:
+async def provision(js: JetStreamContext, subjects: Subjects, subscriptions: Sequence[Subscription]) -> None:
     for config in stream_configs(subjects):
         try:
             await js.add_stream(config)
@@ -128,5 +131,9 @@ async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerCon
             await js.consumer_info(stream, config.durable_name or "")
         except NotFoundError:
             raise error from None
-        log.warning("consumer %s on %s kept with its old configuration: %s",
-                    config.durable_name, stream, error.description)
+        log.warning(
+            "consumer %s on %s kept with its old configuration: %s",
+            config.durable_name,
+            stream,
+            error.description,
+        )

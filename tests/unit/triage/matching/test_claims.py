@@ -64,9 +64,7 @@ def test_unrelated_text_is_not_accepted(matcher):
 
 
 def test_same_vocabulary_different_claim_is_not_accepted(matcher):
-    [matches] = matcher.match(
-        ["KPU membuka rekrutmen petugas KPPS untuk pemungutan suara di kecamatan"]
-    )
+    [matches] = matcher.match(["KPU membuka rekrutmen petugas KPPS untuk pemungutan suara di kecamatan"])
     assert all(not match.accepted for match in matches)
 
 

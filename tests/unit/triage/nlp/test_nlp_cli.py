@@ -36,8 +36,10 @@ def test_classify_round_trip_with_a_malformed_line(monkeypatch: pytest.MonkeyPat
 
 
 def test_evaluate_prints_a_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    header = ("Tweet,HS,Abusive,HS_Individual,HS_Group,HS_Religion,HS_Race,HS_Physical,"
-              "HS_Gender,HS_Other,HS_Weak,HS_Moderate,HS_Strong")
+    header = (
+        "Tweet,HS,Abusive,HS_Individual,HS_Group,HS_Religion,HS_Race,HS_Physical,"
+        "HS_Gender,HS_Other,HS_Weak,HS_Moderate,HS_Strong"
+    )
     rows = [
         "Dasar bangsat goblok lu anjing,1,1,1,0,0,0,0,0,0,1,0,0",
         "Kampret tolol bacot lu kayak babi,1,1,1,0,0,0,0,0,0,1,0,0",
@@ -49,8 +51,17 @@ def test_evaluate_prints_a_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 
     output = run(monkeypatch, ["evaluate", str(path)])
     table = {line.split()[0]: line.split()[1:] for line in output.splitlines()[1:-1]}
-    assert set(table) == {"hs", "abusive", "hs_individual", "hs_group", "hs_religion",
-                          "hs_race", "hs_physical", "hs_gender", "hs_other"}
+    assert set(table) == {
+        "hs",
+        "abusive",
+        "hs_individual",
+        "hs_group",
+        "hs_religion",
+        "hs_race",
+        "hs_physical",
+        "hs_gender",
+        "hs_other",
+    }
     _precision, recall, _f1, support = table["abusive"]
     assert float(recall) == 1.0 and support == "2"
     assert output.splitlines()[-1].startswith("4 texts")

@@ -25,9 +25,12 @@ _REPLY_HEADER = re.compile(r"^(pada|on)\s(?=.*\d).{4,300}\s(menulis|wrote)\s*:\s
 _SEPARATOR = re.compile(r"^-{2,}\s*(original message|pesan asli|pesan asal)\s*-{2,}$", re.IGNORECASE)
 _FORWARD = re.compile(
     r"^(-{2,}\s*(forwarded message|pesan terusan|pesan yang diteruskan)\s*-{2,}"
-    r"|begin forwarded message:|awal pesan yang diteruskan:)$", re.IGNORECASE)
+    r"|begin forwarded message:|awal pesan yang diteruskan:)$",
+    re.IGNORECASE,
+)
 _FIELD = re.compile(
-    r"^\*?(from|dari|date|tanggal|sent|dikirim|subject|subjek|perihal|to|kepada|cc)\s*:", re.IGNORECASE)
+    r"^\*?(from|dari|date|tanggal|sent|dikirim|subject|subjek|perihal|to|kepada|cc)\s*:", re.IGNORECASE
+)
 _OUTLOOK_FROM = re.compile(r"^\*?(from|dari)\s*:", re.IGNORECASE)
 _OUTLOOK_NEXT = re.compile(r"^\*?(sent|dikirim|date|tanggal)\s*:", re.IGNORECASE)
 _MOBILE_SIGNATURE = re.compile(r"^(sent from|dikirim dari)\s.{1,60}$", re.IGNORECASE)
@@ -58,8 +61,9 @@ def clean(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "replace") \
-            .decode("utf-8", errors="replace")
+        text = text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "replace").decode(
+            "utf-8", errors="replace"
+        )
     text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_C1_AS_CP1252)
     return _CONTROL.sub("", text)
 
@@ -75,9 +79,33 @@ def tidy(text: str) -> str:
 
 class _HtmlText(HTMLParser):
     _SKIP = frozenset({"script", "style", "title", "noscript", "template"})
-    _BLOCK = frozenset({"p", "div", "br", "li", "tr", "table", "ul", "ol", "blockquote", "pre", "hr",
-                        "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "header", "footer",
-                        "dt", "dd"})
+    _BLOCK = frozenset(
+        {
+            "p",
+            "div",
+            "br",
+            "li",
+            "tr",
+            "table",
+            "ul",
+            "ol",
+            "blockquote",
+            "pre",
+            "hr",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "section",
+            "article",
+            "header",
+            "footer",
+            "dt",
+            "dd",
+        }
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -175,14 +203,14 @@ def _history_starts(lines: list[str], i: int) -> bool:
             return True
     # Outlook puts a "From:/Sent:" block (or "Dari:/Dikirim:") above the quoted message.
     if _OUTLOOK_FROM.match(line):
-        return any(_OUTLOOK_NEXT.match(nxt.strip()) for nxt in lines[i + 1:i + 4])
+        return any(_OUTLOOK_NEXT.match(nxt.strip()) for nxt in lines[i + 1 : i + 4])
     return False
 
 
 def _own_words(lines: list[str]) -> list[str]:
     words = [line for line in lines if not line.lstrip().startswith(">")]
     if "-- " in words:  # the RFC 3676 signature separator
-        words = words[:words.index("-- ")]
+        words = words[: words.index("-- ")]
     while words and (not words[-1].strip() or _MOBILE_SIGNATURE.match(words[-1].strip())):
         words.pop()
     return words
@@ -195,8 +223,9 @@ def _drop_forward_headers(lines: list[str]) -> list[str]:
     while i < len(lines):
         if _FORWARD.match(lines[i].strip()):
             i += 1
-            while i < len(lines) and (_FIELD.match(lines[i].strip()) or
-                                      (lines[i].startswith((" ", "\t")) and lines[i].strip())):
+            while i < len(lines) and (
+                _FIELD.match(lines[i].strip()) or (lines[i].startswith((" ", "\t")) and lines[i].strip())
+            ):
                 i += 1
             continue
         out.append(lines[i])
@@ -209,9 +238,11 @@ def links_in(text: str) -> list[str]:
     found: list[str] = []
     for match in LINK.finditer(text):
         url = match.group(0)
-        while url and (url[-1] in _TRAILING or
-                       (url[-1] == ")" and url.count(")") > url.count("(")) or
-                       (url[-1] == "]" and url.count("]") > url.count("["))):
+        while url and (
+            url[-1] in _TRAILING
+            or (url[-1] == ")" and url.count(")") > url.count("("))
+            or (url[-1] == "]" and url.count("]") > url.count("["))
+        ):
             url = url[:-1]
         if len(url) > len("https://") and url not in found:
             found.append(url)

@@ -52,13 +52,25 @@ class _Mailbox:
 class ImapPoller:
     """Polls one mailbox of one agency. `password` is plain text: unwrap a SecretStr before."""
 
-    def __init__(self, *, host: str, port: int, username: str, password: str, agency_id: str,
-                 submit: Submit, rejected: Rejected | None = None, mailbox: str = "INBOX",
-                 security: Literal["ssl", "starttls", "plain"] = "ssl",
-                 ssl_context: ssl.SSLContext | None = None, processed_folder: str | None = None,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                 max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
-                 batch_size: int = 100, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        agency_id: str,
+        submit: Submit,
+        rejected: Rejected | None = None,
+        mailbox: str = "INBOX",
+        security: Literal["ssl", "starttls", "plain"] = "ssl",
+        ssl_context: ssl.SSLContext | None = None,
+        processed_folder: str | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+        batch_size: int = 100,
+        timeout_s: float = 30.0,
+    ) -> None:
         self.host, self.port, self.agency_id = host, port, agency_id
         self._username, self._password = username, password
         self._submit, self._rejected = submit, rejected
@@ -75,8 +87,7 @@ class ImapPoller:
             try:
                 result = await self.poll_once(stopping)
             except Exception:
-                log.exception("polling %s@%s for %s failed", self._username, self.host,
-                              self.agency_id)
+                log.exception("polling %s@%s for %s failed", self._username, self.host, self.agency_id)
             if result.remaining and not stopping.is_set():
                 continue
             with contextlib.suppress(TimeoutError):
@@ -89,7 +100,7 @@ class ImapPoller:
         result = PollResult()
         try:
             uids = await asyncio.to_thread(self._unprocessed, box)
-            batch = uids[:self._batch_size]
+            batch = uids[: self._batch_size]
             sizes = await asyncio.to_thread(self._sizes, box, batch)
             for index, uid in enumerate(batch):
                 if stopping is not None and stopping.is_set():
@@ -107,16 +118,17 @@ class ImapPoller:
     async def _process(self, box: _Mailbox, uid: int, size: int) -> bool:
         """True when submitted, False when rejected; raises when it must be retried later."""
         if size > self._max_message_bytes:
-            await self._reject(box, uid, f"message of {size} bytes is over the "
-                                         f"{self._max_message_bytes}-byte limit")
+            await self._reject(
+                box, uid, f"message of {size} bytes is over the {self._max_message_bytes}-byte limit"
+            )
             return False
         raw = await asyncio.to_thread(self._fetch, box, uid)
         if raw is None:  # expunged by someone else meanwhile
             return False
         try:
             mail: ParsedMail = await asyncio.to_thread(
-                parse_mail, raw, agency_id=self.agency_id,
-                max_attachment_bytes=self._max_attachment_bytes)
+                parse_mail, raw, agency_id=self.agency_id, max_attachment_bytes=self._max_attachment_bytes
+            )
         except MailError as exc:
             await self._reject(box, uid, exc.reason)
             return False
@@ -142,7 +154,8 @@ class ImapPoller:
     def _open(self) -> _Mailbox:
         if self._security == "ssl":
             client: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-                self.host, self.port, ssl_context=self._ssl_context, timeout=self._timeout_s)
+                self.host, self.port, ssl_context=self._ssl_context, timeout=self._timeout_s
+            )
         else:
             client = imaplib.IMAP4(self.host, self.port, timeout=self._timeout_s)
         try:
@@ -182,8 +195,7 @@ class ImapPoller:
         typ, data = box.client.uid("FETCH", str(uid), "(BODY.PEEK[])")
         _ok((typ, data), f"UID FETCH {uid}")
         for item in data:
-            if isinstance(item, tuple) and (found := _UID.search(item[0])) \
-                    and int(found.group(1)) == uid:
+            if isinstance(item, tuple) and (found := _UID.search(item[0])) and int(found.group(1)) == uid:
                 return bytes(item[1])
         return None
 

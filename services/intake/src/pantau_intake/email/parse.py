@@ -72,24 +72,37 @@ class ParsedMail:
         if self.from_address or self.from_name:
             reporter = Reporter(name=self.from_name, email=self.from_address, wants_updates=True)
         return ReportSubmitted(
-            report_id=stable_id("email", self.message_id), agency_id=self.agency_id,
-            channel=Channel.EMAIL, submitted_at=self._submitted_at(), text=self.text or None,
+            report_id=stable_id("email", self.message_id),
+            agency_id=self.agency_id,
+            channel=Channel.EMAIL,
+            submitted_at=self._submitted_at(),
+            text=self.text or None,
             url=next((link for link in self.links if len(link) <= 4_096), None),
-            reporter=reporter, external_id=self.message_id, forwarded=self.forwarded,
-            attachments=tuple(Attachment(filename=a.filename, mime_type=a.content_type,
-                                         sha256=a.sha256, size=a.size) for a in self.attachments))
+            reporter=reporter,
+            external_id=self.message_id,
+            forwarded=self.forwarded,
+            attachments=tuple(
+                Attachment(filename=a.filename, mime_type=a.content_type, sha256=a.sha256, size=a.size)
+                for a in self.attachments
+            ),
+        )
 
     def _submitted_at(self) -> datetime:
         # The Date header is the sender's clock: trusted only when it is plausible.
-        if self.date and self.received_at - timedelta(days=366) <= self.date \
-                <= self.received_at + timedelta(hours=1):
+        if self.date and self.received_at - timedelta(days=366) <= self.date <= self.received_at + timedelta(
+            hours=1
+        ):
             return self.date
         return self.received_at
 
 
-def parse_mail(raw: bytes, *, agency_id: str,
-               max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
-               received_at: datetime | None = None) -> ParsedMail:
+def parse_mail(
+    raw: bytes,
+    *,
+    agency_id: str,
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    received_at: datetime | None = None,
+) -> ParsedMail:
     if not raw or not raw.strip():
         raise MailError("empty message")
     try:
@@ -100,8 +113,7 @@ def parse_mail(raw: bytes, *, agency_id: str,
     if not message.keys():
         raise MailError("no mail headers: not an email message")
     try:
-        mail = _parse(message, raw, agency_id, max_attachment_bytes,
-                      received_at or datetime.now(UTC))
+        mail = _parse(message, raw, agency_id, max_attachment_bytes, received_at or datetime.now(UTC))
     except MailError:
         raise
     except Exception as exc:  # malformed MIME reaching a stdlib edge case must not crash a receiver
@@ -111,8 +123,9 @@ def parse_mail(raw: bytes, *, agency_id: str,
     return mail
 
 
-def _parse(message: EmailMessage, raw: bytes, agency_id: str, max_attachment_bytes: int,
-           received_at: datetime) -> ParsedMail:
+def _parse(
+    message: EmailMessage, raw: bytes, agency_id: str, max_attachment_bytes: int, received_at: datetime
+) -> ParsedMail:
     name, address = _sender(message)
     body_part, body = _body(message)
     body, forwarded = strip_history(body)
@@ -129,12 +142,21 @@ def _parse(message: EmailMessage, raw: bytes, agency_id: str, max_attachment_byt
     references = tuple(_MSG_ID.findall(_header(message, "References") or ""))
     in_reply_to = next(iter(_MSG_ID.findall(_header(message, "In-Reply-To") or "")), None)
     return ParsedMail(
-        agency_id=agency_id, message_id=_message_id(message, raw), from_name=name,
-        from_address=address, subject=subject, date=_date(message), received_at=received_at,
+        agency_id=agency_id,
+        message_id=_message_id(message, raw),
+        from_name=name,
+        from_address=address,
+        subject=subject,
+        date=_date(message),
+        received_at=received_at,
         in_reply_to=f"<{in_reply_to}>" if in_reply_to else None,
-        references=tuple(f"<{ref}>" for ref in references), body=body,
-        links=tuple(links_in(subject + "\n" + body)), attachments=tuple(attachments),
-        forwarded=forwarded, automated=_automated(message))
+        references=tuple(f"<{ref}>" for ref in references),
+        body=body,
+        links=tuple(links_in(subject + "\n" + body)),
+        attachments=tuple(attachments),
+        forwarded=forwarded,
+        automated=_automated(message),
+    )
 
 
 def _raw_header(message: EmailMessage, name: str) -> str | None:
@@ -241,8 +263,11 @@ def _leaves(part: EmailMessage, depth: int = 0) -> Iterator[EmailMessage]:
 
 def _is_alternative_text(part: EmailMessage) -> bool:
     """A text/plain or text/html body (e.g. the other half of multipart/alternative)."""
-    return part.get_content_type() in ("text/plain", "text/html") \
-        and part.get_content_disposition() != "attachment" and not _filename(part)
+    return (
+        part.get_content_type() in ("text/plain", "text/html")
+        and part.get_content_disposition() != "attachment"
+        and not _filename(part)
+    )
 
 
 def _filename(part: EmailMessage) -> str | None:
@@ -272,9 +297,13 @@ def _attachment(part: EmailMessage, max_bytes: int) -> MailAttachment:
     data = _payload_bytes(part)
     too_large = len(data) > max_bytes
     return MailAttachment(
-        filename=_filename(part), content_type=part.get_content_type(), size=len(data),
-        sha256=None if too_large else hashlib.sha256(data).hexdigest(), too_large=too_large,
-        inline=part.get_content_disposition() != "attachment")
+        filename=_filename(part),
+        content_type=part.get_content_type(),
+        size=len(data),
+        sha256=None if too_large else hashlib.sha256(data).hexdigest(),
+        too_large=too_large,
+        inline=part.get_content_disposition() != "attachment",
+    )
 
 
 def _attached_mail_text(part: EmailMessage) -> str:
@@ -287,5 +316,8 @@ def _attached_mail_text(part: EmailMessage) -> str:
 
 def _automated(message: EmailMessage) -> bool:
     auto = (_header(message, "Auto-Submitted") or "no").lower()
-    return auto != "no" or message.get_content_type() == "multipart/report" \
+    return (
+        auto != "no"
+        or message.get_content_type() == "multipart/report"
         or bool(_header(message, "X-Autoreply") or _header(message, "X-Autorespond"))
+    )

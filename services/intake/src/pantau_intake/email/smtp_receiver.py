@@ -28,8 +28,13 @@ _AGENCY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 class ReportMailHandler:
     """aiosmtpd handler: `recipients` maps a report address to the agency that owns it."""
 
-    def __init__(self, recipients: Mapping[str, str], submit: Submit, *,
-                 max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES) -> None:
+    def __init__(
+        self,
+        recipients: Mapping[str, str],
+        submit: Submit,
+        *,
+        max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    ) -> None:
         for address, agency in recipients.items():
             if not _AGENCY_ID.match(agency):
                 raise ValueError(f"agency id {agency!r} for {address} is not a valid agency id")
@@ -43,8 +48,9 @@ class ReportMailHandler:
     def agency_for(self, address: str) -> str | None:
         return self._recipients.get(address.strip().strip("<>").lower())
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
         agency = self.agency_for(address)
         if agency is None:
             return "550 5.1.1 Mailbox unavailable"
@@ -64,8 +70,9 @@ class ReportMailHandler:
         assert agency is not None  # RCPT let only known addresses through
         try:
             # A 25 MB mail takes a while to parse: off the loop, so other sessions keep going.
-            mail = await asyncio.to_thread(parse_mail, raw, agency_id=agency,
-                                           max_attachment_bytes=self._max_attachment_bytes)
+            mail = await asyncio.to_thread(
+                parse_mail, raw, agency_id=agency, max_attachment_bytes=self._max_attachment_bytes
+            )
         except MailError as exc:
             log.warning("refused mail from %s: %s", envelope.mail_from, exc.reason)
             return f"554 5.6.0 Message cannot be read as a report: {_one_line(exc.reason)}"
@@ -97,14 +104,24 @@ class SmtpReceiver:
     """The handler served on the running event loop (aiosmtpd's Controller would run its own
     loop in a thread, away from the NATS connection `submit` uses)."""
 
-    def __init__(self, handler: ReportMailHandler, *, host: str = "127.0.0.1", port: int = 2525,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, hostname: str | None = None,
-                 timeout_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        handler: ReportMailHandler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 2525,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        hostname: str | None = None,
+        timeout_s: float = 300.0,
+    ) -> None:
         self.handler = handler
         self.host, self.port = host, port
-        self._options: dict[str, Any] = {"data_size_limit": max_message_bytes,
-                                         "hostname": hostname or "pantau-intake",
-                                         "timeout": timeout_s, "enable_SMTPUTF8": True}
+        self._options: dict[str, Any] = {
+            "data_size_limit": max_message_bytes,
+            "hostname": hostname or "pantau-intake",
+            "timeout": timeout_s,
+            "enable_SMTPUTF8": True,
+        }
         self._server: asyncio.Server | None = None
         self._sessions: set[SMTP] = set()
 

@@ -22,8 +22,20 @@ StageName = Literal["before_campaign", "campaign", "quiet", "voting_day", "after
 Kind = Literal["pemilu", "pilkada"]
 
 _DATE_FIELDS = ("campaign_start", "campaign_end", "quiet_start", "quiet_end", "voting_day")
-_MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
-           "September", "Oktober", "November", "Desember")
+_MONTHS = (
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+)
 _DASH = "\u2013"
 
 
@@ -96,8 +108,9 @@ class Calendar:
         """
         if paths is None:
             data = resources.files(__package__).joinpath("data")
-            sources = sorted((e.name, e.read_text(encoding="utf-8")) for e in data.iterdir()
-                             if e.name.endswith(".toml"))
+            sources = sorted(
+                (e.name, e.read_text(encoding="utf-8")) for e in data.iterdir() if e.name.endswith(".toml")
+            )
         else:
             sources = [(str(p), Path(p).read_text(encoding="utf-8")) for p in paths]
         elections: dict[str, _Election] = {}
@@ -126,12 +139,14 @@ class Calendar:
         for election in self.elections:
             schedule = _resolve(election, region_code or "")
             if schedule is not None:
-                stages.append(Stage(election.id, election.name, election.kind,
-                                    schedule.stage_on(day), schedule, day))
+                stages.append(
+                    Stage(election.id, election.name, election.kind, schedule.stage_on(day), schedule, day)
+                )
         return stages
 
-    def campaign_violations(self, region_code: str | None, at: datetime,
-                            election_id: str | None = None) -> list[ScheduleViolation]:
+    def campaign_violations(
+        self, region_code: str | None, at: datetime, election_id: str | None = None
+    ) -> list[ScheduleViolation]:
         """Why campaign content posted at `at` in the region breaks an election's schedule.
 
         The quiet period and voting day of any election always count. Campaigning before the
@@ -145,7 +160,8 @@ class Calendar:
             if election_id is not None and stage.election_id != election_id:
                 continue
             forbidden = stage.stage in ("quiet", "voting_day") or (
-                stage.stage == "before_campaign" and election_id is not None)
+                stage.stage == "before_campaign" and election_id is not None
+            )
             if forbidden:
                 found.append(ScheduleViolation(stage.election_id, stage.stage, _reason(stage)))
         return found
@@ -165,8 +181,9 @@ def _merge(elections: dict[str, _Election], entry: dict[str, object], source: st
     if election is None:
         name, kind = entry.get("name"), entry.get("kind")
         if not isinstance(name, str) or kind not in ("pemilu", "pilkada"):
-            raise CalendarError(f"{source}: election {election_id!r} needs a name and a kind "
-                                "(pemilu or pilkada)")
+            raise CalendarError(
+                f"{source}: election {election_id!r} needs a name and a kind (pemilu or pilkada)"
+            )
         election = elections[election_id] = _Election(election_id, name, kind)  # type: ignore[arg-type]
     for schedule in entry.get("schedule", []):  # type: ignore[attr-defined]
         region = schedule.get("region", "")
@@ -174,8 +191,10 @@ def _merge(elections: dict[str, _Election], entry: dict[str, object], source: st
             raise CalendarError(f"{source}: {election_id}: region must be a string")
         for key, value in schedule.items():
             if key in _DATE_FIELDS and (not isinstance(value, date) or isinstance(value, datetime)):
-                raise CalendarError(f"{source}: {election_id} [{region or 'nasional'}]: {key} "
-                                    "must be a date such as 2024-02-14")
+                raise CalendarError(
+                    f"{source}: {election_id} [{region or 'nasional'}]: {key} "
+                    "must be a date such as 2024-02-14"
+                )
         election.scopes[region] = {k: v for k, v in schedule.items() if k != "region"}
 
 
@@ -195,8 +214,9 @@ def _resolve(election: _Election, region: str, *, strict: bool = False) -> Sched
     missing = [k for k in _DATE_FIELDS if k not in merged]
     if missing:
         raise CalendarError(f"{where}: missing {', '.join(missing)}")
-    schedule = Schedule(region=prefixes[-1], note=str(merged.get("note", "")),
-                        **{k: merged[k] for k in _DATE_FIELDS})  # type: ignore[arg-type]
+    schedule = Schedule(
+        region=prefixes[-1], note=str(merged.get("note", "")), **{k: merged[k] for k in _DATE_FIELDS}
+    )  # type: ignore[arg-type]
     if strict:
         _check_order(schedule, where)
     return schedule
@@ -205,11 +225,17 @@ def _resolve(election: _Election, region: str, *, strict: bool = False) -> Sched
 def _check_order(s: Schedule, where: str) -> None:
     # The stages must tile time: campaign, then the quiet days, then voting day, no gaps.
     one = timedelta(days=1)
-    if not (s.campaign_start <= s.campaign_end and s.quiet_start == s.campaign_end + one
-            and s.quiet_start <= s.quiet_end and s.voting_day == s.quiet_end + one):
-        raise CalendarError(f"{where}: dates must run campaign_start <= campaign_end, "
-                            "quiet_start = the day after campaign_end, quiet_start <= quiet_end, "
-                            "voting_day = the day after quiet_end")
+    if not (
+        s.campaign_start <= s.campaign_end
+        and s.quiet_start == s.campaign_end + one
+        and s.quiet_start <= s.quiet_end
+        and s.voting_day == s.quiet_end + one
+    ):
+        raise CalendarError(
+            f"{where}: dates must run campaign_start <= campaign_end, "
+            "quiet_start = the day after campaign_end, quiet_start <= quiet_end, "
+            "voting_day = the day after quiet_end"
+        )
 
 
 def format_day(day: date) -> str:
@@ -231,15 +257,20 @@ def format_range(first: date, last: date) -> str:
 def _reason(stage: Stage) -> str:
     s = stage.schedule
     if stage.stage == "quiet":
-        text = f"Konten kampanye pada masa tenang {stage.election_name} " \
-               f"({format_range(s.quiet_start, s.quiet_end)})"
+        text = (
+            f"Konten kampanye pada masa tenang {stage.election_name} "
+            f"({format_range(s.quiet_start, s.quiet_end)})"
+        )
     elif stage.stage == "voting_day":
-        text = f"Konten kampanye pada hari pemungutan suara {stage.election_name} " \
-               f"({format_day(s.voting_day)})"
+        text = (
+            f"Konten kampanye pada hari pemungutan suara {stage.election_name} ({format_day(s.voting_day)})"
+        )
     else:
-        text = f"Konten kampanye di luar jadwal: masa kampanye {stage.election_name} baru " \
-               f"dimulai {format_day(s.campaign_start)} " \
-               f"({format_range(s.campaign_start, s.campaign_end)})"
+        text = (
+            f"Konten kampanye di luar jadwal: masa kampanye {stage.election_name} baru "
+            f"dimulai {format_day(s.campaign_start)} "
+            f"({format_range(s.campaign_start, s.campaign_end)})"
+        )
     if s.region:
         text += f", jadwal khusus wilayah {s.region}"
     return text

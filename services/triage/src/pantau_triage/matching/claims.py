@@ -141,9 +141,7 @@ class ClaimMatcher:
                 )
         return results
 
-    def best_scores(
-        self, texts: Sequence[str]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    def best_scores(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Position in `claims` (-1 when nothing is shared) and cosine of the best claim."""
         columns, values = [], []
         for start in range(0, len(texts), _BATCH):

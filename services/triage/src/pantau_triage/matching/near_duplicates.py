@@ -126,9 +126,7 @@ class NearDuplicateIndex:
         pieces.append(np.asarray(exact, dtype=np.int32))
         return np.unique(np.concatenate(pieces)).astype(np.int64)
 
-    def _merge_recent(
-        self, more_keys: npt.NDArray[np.int64], more_items: npt.NDArray[np.int32]
-    ) -> None:
+    def _merge_recent(self, more_keys: npt.NDArray[np.int64], more_items: npt.NDArray[np.int32]) -> None:
         lengths = [len(items) for items in self._recent.values()]
         new_keys = np.repeat(np.fromiter(self._recent, dtype=np.int64), lengths)
         new_items = np.fromiter(
@@ -142,4 +140,3 @@ class NearDuplicateIndex:
         self._sorted_keys, self._sorted_items = keys[order], items[order]
         self._recent.clear()
         self._recent_count = 0
-

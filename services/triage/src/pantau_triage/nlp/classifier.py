@@ -78,9 +78,7 @@ class ContentClassifier:
         if metadata.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{path}: unsupported model format {metadata.get('format_version')}")
         kamus_path = path.with_name(KAMUS_FILENAME)
-        normaliser = (
-            Normaliser.from_file(kamus_path) if kamus_path.exists() else default_normaliser()
-        )
+        normaliser = Normaliser.from_file(kamus_path) if kamus_path.exists() else default_normaliser()
         with np.load(path, allow_pickle=False) as arrays:
             words = bytes(arrays["words"]).decode("utf-8").split("\n")
             vectoriser = Vectoriser(

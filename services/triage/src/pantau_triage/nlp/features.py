@@ -43,9 +43,7 @@ def word_ngrams(text: str, max_n: int) -> list[str]:
     return grams
 
 
-def char_ngram_hashes(
-    texts: Sequence[str], min_n: int, max_n: int
-) -> tuple[np.ndarray, np.ndarray]:
+def char_ngram_hashes(texts: Sequence[str], min_n: int, max_n: int) -> tuple[np.ndarray, np.ndarray]:
     """Hash every character n-gram (over UTF-8 bytes) of every text.
 
     Each text is padded with one space on either side so word starts and ends form their

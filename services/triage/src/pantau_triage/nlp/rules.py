@@ -170,9 +170,7 @@ def _nearest_in_group(
     return None
 
 
-def _parse_file(
-    document: dict[str, object], source: str, normaliser: Callable[[str], str]
-) -> list[_Rule]:
+def _parse_file(document: dict[str, object], source: str, normaliser: Callable[[str], str]) -> list[_Rule]:
     category = document.get("category")
     if category not in CATEGORIES:
         raise ValueError(f"{source}: unknown category {category!r}")
