@@ -35,6 +35,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+# Per-request INFO lines that drown the useful ones: access logs of every health probe, a dozen
+# lines per incoming mail (including "Connection lost during _handle_client()", which is a client
+# hanging up, not an error), and a line for every local HTTP call.
+CHATTY_LOGGERS = ("uvicorn.access", "mail.log", "httpx", "httpcore")
+
+
+def quiet_chatty_libraries() -> None:
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def setup_observability(platform: PlatformSettings, service: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if platform.log_format == "json":
@@ -42,8 +53,7 @@ def setup_observability(platform: PlatformSettings, service: str) -> None:
     else:
         handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(message)s"))
     logging.basicConfig(level=platform.log_level.upper(), handlers=[handler], force=True)
-    # Access logs for every health probe drown the useful lines.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    quiet_chatty_libraries()
 
     provider = TracerProvider(resource=Resource.create({"service.name": f"pantau-{service}"}))
     if platform.telemetry_exporter == "console":

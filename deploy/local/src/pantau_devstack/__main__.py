@@ -206,21 +206,47 @@ def up(home: Path, gateway_port: int) -> int:
         say("stopped")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="pantau-dev")
-    parser.add_argument("--home", type=Path, default=Path(os.environ.get("PANTAU_DEV_HOME", ".pantau")))
-    commands = parser.add_subparsers(dest="command")
+def command_line() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pantau-dev", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--home",
+        type=Path,
+        default=Path(os.environ.get("PANTAU_DEV_HOME", ".pantau")),
+        help="data directory of the platform: servers' data, mail, the demo key (default: .pantau,"
+        " or PANTAU_DEV_HOME)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", help="what to do (default: up)")
     start = commands.add_parser("up", help="run the whole platform (the default)")
-    start.add_argument("--gateway-port", type=int, default=8080)
+    start.add_argument("--gateway-port", type=int, default=8080, help="port of the HTTP API (default: 8080)")
     message = commands.add_parser("whatsapp", help="send a WhatsApp message to the platform")
-    message.add_argument("text")
-    message.add_argument("--from", dest="sender", default="6281234567890")
-    message.add_argument("--name", default="Warga Pelapor")
+    message.add_argument("text", help="the message, as the reporter types it")
+    message.add_argument(
+        "--from",
+        dest="sender",
+        default="6281234567890",
+        help="sender's WhatsApp number (default: %(default)s)",
+    )
+    message.add_argument(
+        "--name", default="Warga Pelapor", help="sender's profile name (default: %(default)s)"
+    )
     mail = commands.add_parser("mail", help="send an email to the platform's report mailbox")
-    mail.add_argument("text")
-    mail.add_argument("--from", dest="sender", default="Warga Pelapor <warga@example.id>")
-    mail.add_argument("--subject", default="Laporan dugaan pelanggaran pemilu")
-    args = parser.parse_args(argv)
+    mail.add_argument("text", help="the body of the email")
+    mail.add_argument(
+        "--from",
+        dest="sender",
+        default="Warga Pelapor <warga@example.id>",
+        help="sender's address (default: %(default)s)",
+    )
+    mail.add_argument(
+        "--subject", default="Laporan dugaan pelanggaran pemilu", help="subject line (default: %(default)s)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = command_line().parse_args(argv)
     home = args.home.resolve()
     if args.command == "whatsapp":
         sys.exit(send_whatsapp(home, args.text, args.sender, args.name))
