@@ -7,6 +7,7 @@ import pytest
 
 from pantau_shared.bus import RpcError
 from pantau_shared.contract import Channel, Platform, ReportReceived, new_id
+from pantau_shared.contract.rpc import CaseQuery, ImportClaims, ReclassifyCase, ReportQuery, TransitionCase
 from pantau_shared.settings import PlatformSettings
 from pantau_triage.claims_registry import ClaimRegistry
 from pantau_triage.classify import TriageClassifier
@@ -62,8 +63,8 @@ def received(agency: str, text: str, **fields) -> ReportReceived:
 
 
 async def case_of(handlers: TriageHandlers, agency: str, report: ReportReceived) -> str:
-    found = await handlers.case_for_report(agency, {"report_id": str(report.report_id)})
-    return found["case_id"]
+    found = await handlers.casework.case_for_report(agency, ReportQuery(report_id=report.report_id))
+    return str(found.case_id)
 
 
 async def test_whatsapp_forwards_with_small_edits_join_one_case(triage, agency: str) -> None:
@@ -84,32 +85,36 @@ async def test_whatsapp_forwards_with_small_edits_join_one_case(triage, agency: 
 async def test_a_matched_claim_attaches_its_verdict_and_flags_a_hoax(triage, agency: str) -> None:
     _, handlers = triage
     claim_id = f"tbh-{agency}"
-    await handlers.add_claims(
+    await handlers.casework.add_claims(
         agency,
-        {
-            "claims": [
-                {
-                    "claim_id": claim_id,
-                    "verdict": "hoaks",
-                    "checked_on": "2024-02-12",
-                    "source_url": "https://turnbackhoax.id/2024/02/12/surat-suara-tercoblos",
-                    "text": "Surat suara di Pekalongan Utara sudah dicoblos untuk paslon 1 sebelum hari "
-                    "pemungutan suara",
-                }
-            ]
-        },
+        ImportClaims.model_validate(
+            {
+                "claims": [
+                    {
+                        "claim_id": claim_id,
+                        "verdict": "hoaks",
+                        "checked_on": "2024-02-12",
+                        "source_url": "https://turnbackhoax.id/2024/02/12/surat-suara-tercoblos",
+                        "text": "Surat suara di Pekalongan Utara sudah dicoblos untuk paslon 1 sebelum hari "
+                        "pemungutan suara",
+                    }
+                ]
+            }
+        ),
     )
     report = received(agency, HOAX, region_code="33.75")
     await handlers.report_received(wrap(report))
-    case = await handlers.get_case(agency, {"case_id": await case_of(handlers, agency, report)})
+    case = await handlers.casework.get_case(
+        agency, CaseQuery(case_id=await case_of(handlers, agency, report))
+    )
     assert [c.claim_id for c in case.claims] == [claim_id]
     hoax = next(c for c in case.categories if c.category == "hoaks")
     assert "hoaks" in hoax.reason and "turnbackhoax.id" in hoax.reason
     assert case.routed_to == ["bawaslu-3375", "komdigi"]
     # The agency it was routed to can read it; an unrelated one cannot.
-    assert (await handlers.get_case("komdigi", {"case_id": str(case.case_id)})).case_id
+    assert (await handlers.casework.get_case("komdigi", CaseQuery(case_id=case.case_id))).case_id
     with pytest.raises(RpcError):
-        await handlers.get_case("bawaslu-1771", {"case_id": str(case.case_id)})
+        await handlers.casework.get_case("bawaslu-1771", CaseQuery(case_id=case.case_id))
 
 
 async def test_transitions_are_recorded_with_who_and_invalid_ones_refused(triage, agency: str) -> None:
@@ -117,25 +122,30 @@ async def test_transitions_are_recorded_with_who_and_invalid_ones_refused(triage
     report = received(agency, "Camat Sukamaju pose dua jari bersama caleg di acara dinas")
     await handlers.report_received(wrap(report))
     case_id = await case_of(handlers, agency, report)
-    moved = await handlers.transition(
-        agency, {"case_id": case_id, "to": "verifying", "actor": "Siti (patroli)"}
+    moved = await handlers.casework.transition(
+        agency,
+        TransitionCase.model_validate({"case_id": case_id, "to": "verifying", "actor": "Siti (patroli)"}),
     )
     assert moved.state == "verifying"
     with pytest.raises(RpcError, match="memerlukan alasan") as refused:
-        await handlers.transition(agency, {"case_id": case_id, "to": "closed", "actor": "Siti"})
+        await handlers.casework.transition(
+            agency, TransitionCase.model_validate({"case_id": case_id, "to": "closed", "actor": "Siti"})
+        )
     assert refused.value.status == 409
-    closed = await handlers.transition(
+    closed = await handlers.casework.transition(
         agency,
-        {
-            "case_id": case_id,
-            "to": "closed",
-            "actor": "Budi (koordinator)",
-            "resolution": "violation_handled",
-            "note": "Diteruskan ke KASN",
-        },
+        TransitionCase.model_validate(
+            {
+                "case_id": case_id,
+                "to": "closed",
+                "actor": "Budi (koordinator)",
+                "resolution": "violation_handled",
+                "note": "Diteruskan ke KASN",
+            }
+        ),
     )
     assert (closed.state, closed.resolution) == ("closed", "violation_handled")
-    history = await handlers.get_history(agency, {"case_id": case_id})
+    history = (await handlers.casework.get_history(agency, CaseQuery(case_id=case_id))).entries
     assert [(h.change, h.actor, h.to_state) for h in history] == [
         ("opened", None, "new"),
         ("state_changed", "Siti (patroli)", "verifying"),
@@ -166,9 +176,15 @@ async def test_a_reviewers_correction_is_kept_as_labelled_data(triage, agency: s
     report = received(agency, text)
     await handlers.report_received(wrap(report))
     case_id = await case_of(handlers, agency, report)
-    corrected = await handlers.reclassify(
+    corrected = await handlers.casework.reclassify(
         agency,
-        {"case_id": case_id, "categories": ["netralitas_asn", "politik_uang"], "actor": "Rina (verifikator)"},
+        ReclassifyCase.model_validate(
+            {
+                "case_id": case_id,
+                "categories": ["netralitas_asn", "politik_uang"],
+                "actor": "Rina (verifikator)",
+            }
+        ),
     )
     assert [c.category for c in corrected.categories] == ["netralitas_asn", "politik_uang"]
     row = await infra.pool.fetchrow(

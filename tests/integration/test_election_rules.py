@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from pantau_shared.contract import Channel, Platform, ReportReceived, new_id
+from pantau_shared.contract.rpc import CaseQuery, ReportQuery
 from pantau_shared.settings import PlatformSettings
 from pantau_triage.claims_registry import ClaimRegistry
 from pantau_triage.classify import TriageClassifier
@@ -74,8 +75,9 @@ def post(agency: str, text: str, url: str, at: datetime) -> ReportReceived:
 
 async def case_for(handlers: TriageHandlers, agency: str, report: ReportReceived):
     await handlers.report_received(wrap(report))
-    found = await handlers.case_for_report(agency, {"report_id": str(report.report_id)})
-    return await handlers.get_case(agency, {"case_id": found["case_id"]})
+    found = await handlers.casework.case_for_report(agency, ReportQuery(report_id=report.report_id))
+    assert found.case_id is not None
+    return await handlers.casework.get_case(agency, CaseQuery(case_id=found.case_id))
 
 
 CAMPAIGN_POST = "Ayo coblos nomor 3, pilih Lalu Budi Santoso untuk DPRD Lombok Barat!"

@@ -8,10 +8,11 @@ import pytest
 from pantau_devstack.mailsink import MailSink
 from pantau_notify import repository
 from pantau_shared.contract import CaseState, CaseUpdated, NotificationRequested
+from pantau_shared.contract.rpc import AcknowledgeNotification
 from pantau_shared.links import ack_token_valid
 from pantau_shared.regions import WIB
 from tests.integration.conftest import LINKS
-from tests.integration.test_services import opened, wrap
+from tests.integration.test_services import notifications, opened, wrap
 from tests.waiting import eventually
 
 ALWAYS = ([1, 2, 3, 4, 5, 6, 7], time(0, 0), time(23, 59, 59))
@@ -84,7 +85,7 @@ async def test_unacknowledged_alerts_go_to_the_next_on_duty_member_then_the_supe
     assert subjects[f"kepala@{agency}.id"].startswith("[Pantau] ESKALASI")
     andi = next(m for m in mails if m["To"] == f"andi@{agency}.id")
     assert "Saya tangani kasus ini" in andi.get_body(("html",)).get_content()
-    listed = await handlers.list_for_case(agency, {"case_id": str(case.case_id)})
+    listed = await notifications(handlers, agency, case.case_id)
     assert [n.escalation_level for n in listed] == [0, 1, 2]
 
 
@@ -99,14 +100,14 @@ async def test_acknowledging_stops_the_escalation(notify, agency: str) -> None:
     case = opened(agency)
     await handlers.case_changed(wrap(case))
     await send_requested(infra, handlers, agency)
-    first = (await handlers.list_for_case(agency, {"case_id": str(case.case_id)}))[0]
+    first = (await notifications(handlers, agency, case.case_id))[0]
     answer = await handlers.acknowledge(
-        agency, {"delivery_id": str(first.delivery_id), "actor": "Andi", "via": "link"}
+        agency, AcknowledgeNotification(delivery_id=first.delivery_id, actor="Andi", via="link")
     )
-    assert answer["acknowledged"] is True
+    assert answer.acknowledged is True
     assert await handlers.escalate_due() == 0
     assert await send_requested(infra, handlers, agency) == []
-    listed = await handlers.list_for_case(agency, {"case_id": str(case.case_id)})
+    listed = await notifications(handlers, agency, case.case_id)
     assert [(n.acknowledged_by, n.escalation_level) for n in listed] == [("Andi", 0)]
     event = await infra.pool.fetchval(
         "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.acknowledged'", agency
@@ -114,7 +115,9 @@ async def test_acknowledging_stops_the_escalation(notify, agency: str) -> None:
     assert json.loads(event)["acknowledged_by"] == "Andi"
     # Another agency cannot acknowledge it.
     with pytest.raises(Exception, match="tidak ditemukan"):
-        await handlers.acknowledge("other-agency", {"delivery_id": str(first.delivery_id), "actor": "x"})
+        await handlers.acknowledge(
+            "other-agency", AcknowledgeNotification(delivery_id=first.delivery_id, actor="x")
+        )
 
 
 def test_ack_links_are_signed_per_agency_and_delivery() -> None:

@@ -3,6 +3,7 @@
 import asyncio
 import json
 from datetime import UTC, datetime
+from uuid import UUID
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -23,6 +24,7 @@ from pantau_shared.contract import (
     Channel,
     Envelope,
     EventData,
+    NotificationView,
     Platform,
     PriorityLevel,
     Reporter,
@@ -30,6 +32,7 @@ from pantau_shared.contract import (
     ReportSubmitted,
     new_id,
 )
+from pantau_shared.contract.rpc import CaseQuery, ReportQuery
 from pantau_shared.settings import PlatformSettings
 from pantau_triage.claims_registry import ClaimRegistry
 from pantau_triage.classify import TriageClassifier
@@ -79,7 +82,7 @@ async def test_intake_stores_a_redelivered_submission_once(intake, agency: str) 
     )
     published = await infra.outbox.publish_pending(infra.pool, infra.js)
     assert staged + published >= 1
-    view = await handlers.get_report(agency, {"report_id": str(report.report_id)})
+    view = await handlers.get_report(agency, ReportQuery(report_id=report.report_id))
     assert view.platform is Platform.FACEBOOK
 
 
@@ -91,7 +94,7 @@ async def test_intake_gives_one_pseudonym_across_channels_and_hides_contacts(int
     for report in (first, second, third):
         await handlers.report_submitted(wrap(report))
     ids = [
-        (await handlers.get_report(agency, {"report_id": str(r.report_id)})).reporter_id
+        (await handlers.get_report(agency, ReportQuery(report_id=r.report_id))).reporter_id
         for r in (first, second, third)
     ]
     assert ids[0] == ids[1] != ids[2]
@@ -110,7 +113,7 @@ async def test_a_sender_flooding_a_channel_is_flagged_but_nothing_is_dropped(int
     for report in reports:
         await handlers.report_submitted(wrap(report))
     await handlers.report_submitted(wrap(reports[0]))  # a redelivery is not counted twice
-    views = [await handlers.get_report(agency, {"report_id": str(r.report_id)}) for r in reports]
+    views = [await handlers.get_report(agency, ReportQuery(report_id=r.report_id)) for r in reports]
     assert [(v.sender_reports_today, v.sender_flagged) for v in views] == [
         (1, False),
         (2, False),
@@ -183,9 +186,9 @@ async def test_triage_merges_reports_of_one_link_or_one_text_into_cases(triage, 
     cases = await cases_of(infra, agency)
     assert [(c["report_count"], c["reporter_count"]) for c in cases] == [(3, 2), (2, 2), (1, 0)]
     assert json.loads(cases[0]["categories"])[0]["category"] == "politik_uang"
-    case_id = await handlers.case_for_report(agency, {"report_id": str(reports[2].report_id)})
-    assert case_id == {"case_id": str(cases[0]["case_id"])}
-    view = await handlers.get_case(agency, {"case_id": str(cases[0]["case_id"])})
+    found = await handlers.casework.case_for_report(agency, ReportQuery(report_id=reports[2].report_id))
+    assert found.case_id == cases[0]["case_id"]
+    view = await handlers.casework.get_case(agency, CaseQuery(case_id=cases[0]["case_id"]))
     assert view.report_count == 3 and view.priority_reasons
 
 
@@ -210,12 +213,16 @@ async def test_tenants_cannot_read_each_others_cases(triage, agency: str) -> Non
     _, handlers = triage
     report = received(agency, content_sha256="a" * 64)
     await handlers.report_received(wrap(report))
-    case_id = await handlers.case_for_report(agency, {"report_id": str(report.report_id)})
-    assert (await handlers.case_for_report("other-agency", {"report_id": str(report.report_id)})) == {
-        "case_id": None
-    }
+    query = ReportQuery(report_id=report.report_id)
+    found = await handlers.casework.case_for_report(agency, query)
+    assert found.case_id is not None
+    assert (await handlers.casework.case_for_report("other-agency", query)).case_id is None
     with pytest.raises(Exception, match="tidak ditemukan"):
-        await handlers.get_case("other-agency", case_id)
+        await handlers.casework.get_case("other-agency", CaseQuery(case_id=found.case_id))
+
+
+async def notifications(handlers: NotifyHandlers, agency: str, case_id: UUID) -> list[NotificationView]:
+    return (await handlers.list_for_case(agency, CaseQuery(case_id=case_id))).notifications
 
 
 class RefusingRecipients:
@@ -296,7 +303,7 @@ async def test_notify_alerts_each_matching_subscriber_once(notify, agency: str) 
     mails = await eventually(lambda: _mails_to(sink, f"kota@{agency}.id"), what="alert mail")
     assert len(mails) == 1
     assert mails[0]["Subject"] == "[Pantau] Prioritas tinggi: Politik uang"
-    listed = await handlers.list_for_case(agency, {"case_id": str(case.case_id)})
+    listed = await notifications(handlers, agency, case.case_id)
     assert [(n.recipient, n.state, n.attempts) for n in listed] == [(f"kota@{agency}.id", "sent", 1)]
 
 
@@ -337,7 +344,7 @@ async def test_notify_records_a_refused_mailbox_as_a_permanent_failure(
         await handlers.case_changed(wrap(case))
         request = NotificationRequestedFrom((await requested_events(infra, agency))[0])
         await handlers.notification_requested(wrap(request))
-        listed = await handlers.list_for_case(agency, {"case_id": str(case.case_id)})
+        listed = await notifications(handlers, agency, case.case_id)
         assert listed[0].state == "failed"
         assert "550" in (listed[0].last_error or "")
         failed = await infra.pool.fetchval(
@@ -372,7 +379,7 @@ async def test_notify_retries_when_the_mail_server_is_down(platform: PlatformSet
         with pytest.raises(RetryLater):
             await handlers.notification_requested(wrap(request))
         await handlers.notification_requested(wrap(request))  # last attempt: recorded as failed
-        listed = await handlers.list_for_case(agency, {"case_id": str(case.case_id)})
+        listed = await notifications(handlers, agency, case.case_id)
         assert (listed[0].state, listed[0].attempts) == ("failed", 2)
     finally:
         await handlers.close()

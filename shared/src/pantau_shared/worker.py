@@ -1,7 +1,7 @@
 """Running a service process: the generic part every service shares.
 
 A service's `__main__` builds its own objects (repository, handlers) and hands this module its
-subscriptions table and its read handlers; everything else (provisioning, pull loops, the outbox
+subscriptions table and its request/reply answers; everything else (provisioning, pull loops, the outbox
 relay, dead letters, health, signals, draining) is the same everywhere and lives here.
 """
 
@@ -13,12 +13,12 @@ import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import uvicorn
 from nats.aio.msg import Msg
 
-from .bus import EventHandlerRunner, PullLoop, RpcHandler, Subscription, provision
+from .bus import Answer, EventHandlerRunner, PullLoop, Subscription, provision
 from .bus.deadletter import RELAY_DURABLE, advisory_stream, relay_advisory, relay_config
 from .bus.rpc import serve as serve_rpc
 from .bus.topology import ensure_consumer
@@ -38,7 +38,7 @@ async def run_worker(
     handlers: "ServiceHandlers",
     stopping: asyncio.Event,
 ) -> None:
-    subscriptions, reads = handlers.subscriptions(), handlers.reads()
+    subscriptions, answers = handlers.subscriptions(), handlers.answers()
     await provision(infra.js, infra.subjects, subscriptions)
     await ensure_consumer(infra.js, advisory_stream(infra.subjects), relay_config())
 
@@ -62,7 +62,7 @@ async def run_worker(
         for sub in subscriptions
     ]
     loops.append(PullLoop(infra.js, advisory_stream(infra.subjects), RELAY_DURABLE, relay, capacity=8))
-    rpc_subscriptions = await serve_rpc(infra.nc, infra.subjects, infra.service, reads)
+    rpc_subscriptions = await serve_rpc(infra.nc, infra.subjects, infra.service, answers)
 
     health = EmbeddedServer(
         uvicorn.Config(
@@ -121,7 +121,7 @@ class ServiceHandlers(Protocol):
 
     def subscriptions(self) -> list[Subscription]: ...
 
-    def reads(self) -> dict[str, RpcHandler]: ...
+    def answers(self) -> list[Answer[Any, Any]]: ...
 
 
 S = TypeVar("S", bound=ServiceSettings)

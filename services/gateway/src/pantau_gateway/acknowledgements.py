@@ -10,12 +10,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from pantau_shared.bus import RpcError
+from pantau_shared.contract.rpc import NOTIFICATION_ACK, Acknowledged, AcknowledgeNotification, Actor
 from pantau_shared.links import ack_token_valid
 
-from .deps import CallerDep, SettingsDep, StateDep
+from .deps import CallerDep, OriginDep, SettingsDep, StateDep
 from .problems import Problem
 
 router = APIRouter()
@@ -24,15 +25,16 @@ router = APIRouter()
 class AckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = Field(min_length=1, max_length=200, description="Who is handling the case")
+    actor: Actor
 
 
-@router.post("/v1/notifications/{delivery_id}/ack", responses={404: {}})
-async def acknowledge(delivery_id: UUID, body: AckIn, state: StateDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/v1/notifications/{delivery_id}/ack", response_model=Acknowledged, responses={404: {}})
+async def acknowledge(
+    delivery_id: UUID, body: AckIn, state: StateDep, caller: CallerDep, origin: OriginDep
+) -> Acknowledged:
     """Confirm that someone handles the alerted case; its escalation stops."""
-    return await state.rpc.call(
-        caller.agency_id, "notification.ack", delivery_id=str(delivery_id), actor=body.actor, via="api"
-    )
+    command = AcknowledgeNotification(delivery_id=delivery_id, actor=body.actor, via="api", **origin.fields())
+    return await state.rpc.call(caller.agency_id, NOTIFICATION_ACK, command)
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -78,9 +80,8 @@ async def ack_from_link(
 ) -> HTMLResponse:
     _check(settings, agency_id, delivery_id, t)
     try:
-        await state.rpc.call(
-            agency_id, "notification.ack", delivery_id=str(delivery_id), actor=actor, via="link"
-        )
+        command = AcknowledgeNotification(delivery_id=delivery_id, actor=actor, via="link", principal="link")
+        await state.rpc.call(agency_id, NOTIFICATION_ACK, command)
     except RpcError as error:
         return _page("Konfirmasi gagal", f"<p>{html.escape(error.detail)}</p>", error.status)
     return _page(

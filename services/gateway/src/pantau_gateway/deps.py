@@ -2,11 +2,13 @@
 
 from dataclasses import dataclass
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyHeader
 
 from pantau_shared.bus import Publisher, RpcClient
+from pantau_shared.contract import new_id, stable_id
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 
@@ -55,6 +57,31 @@ async def caller(request: Request, key: Annotated[str | None, Security(api_key_h
     return who
 
 
+@dataclass(frozen=True)
+class Origin:
+    """The command fields a request gives: who sent it, and its id."""
+
+    principal: str
+    command_id: UUID
+
+    def fields(self) -> dict[str, object]:
+        return {"principal": self.principal, "command_id": self.command_id}
+
+
+async def origin(
+    request: Request,
+    caller: Annotated[Caller, Depends(caller)],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Origin:
+    # A retried request with the same Idempotency-Key is the same command: applied once.
+    command_id = (
+        stable_id(f"{caller.agency_id}:{request.method}:{request.url.path}", idempotency_key)
+        if idempotency_key
+        else new_id()
+    )
+    return Origin(principal=f"key:{caller.key_id}", command_id=command_id)
+
+
 async def platform_settings(request: Request) -> PlatformSettings:
     return request.state.pantau.platform
 
@@ -62,3 +89,4 @@ async def platform_settings(request: Request) -> PlatformSettings:
 StateDep = Annotated[State, Depends(state)]
 SettingsDep = Annotated[PlatformSettings, Depends(platform_settings)]
 CallerDep = Annotated[Caller, Depends(caller)]
+OriginDep = Annotated[Origin, Depends(origin)]

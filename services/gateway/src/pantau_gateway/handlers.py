@@ -3,30 +3,46 @@
 import asyncio
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Response
 from nats.errors import Error as NatsError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pantau_shared.bus import RpcError
 from pantau_shared.contract import (
     CaseHistoryEntry,
-    CaseState,
     CaseView,
-    Category,
     Channel,
     NotificationView,
     Reporter,
     ReportSubmitted,
     ReportView,
-    Resolution,
     new_id,
     stable_id,
 )
+from pantau_shared.contract.rpc import (
+    CASE_FOR_REPORT,
+    CASE_GET,
+    CASE_HISTORY,
+    CASE_RECLASSIFY,
+    CASE_TRANSITION,
+    CLAIMS_IMPORT,
+    NOTIFICATION_LIST,
+    REPORT_GET,
+    CaseOfReport,
+    CaseQuery,
+    CategoryChange,
+    ClaimBatch,
+    ClaimsImported,
+    ImportClaims,
+    ReclassifyCase,
+    ReportQuery,
+    StateChange,
+    TransitionCase,
+)
 
-from .deps import CallerDep, StateDep
+from .deps import CallerDep, OriginDep, StateDep
 from .problems import Problem
 
 router = APIRouter(prefix="/v1")
@@ -124,98 +140,62 @@ async def submit_report(
 
 
 @router.get("/reports/{report_id}", response_model=ReportView, responses={404: {}})
-async def get_report(report_id: UUID, state: StateDep, caller: CallerDep) -> dict[str, Any]:
+async def get_report(report_id: UUID, state: StateDep, caller: CallerDep) -> ReportView:
+    query = ReportQuery(report_id=report_id)
     report, case = await asyncio.gather(
-        state.rpc.call(caller.agency_id, "report.get", report_id=str(report_id)),
-        state.rpc.call(caller.agency_id, "case.for_report", report_id=str(report_id)),
+        state.rpc.call(caller.agency_id, REPORT_GET, query),
+        state.rpc.call(caller.agency_id, CASE_FOR_REPORT, query),
         return_exceptions=True,
     )
     if isinstance(report, BaseException):
         raise report
-    report["case_id"] = None if isinstance(case, RpcError) else case["case_id"]
-    return report
+    case_id = case.case_id if isinstance(case, CaseOfReport) else None
+    return ReportView.model_validate({**report.model_dump(), "case_id": case_id})
 
 
 @router.get("/cases/{case_id}", response_model=CaseView, responses={404: {}})
-async def get_case(case_id: UUID, state: StateDep, caller: CallerDep) -> dict[str, Any]:
-    return await state.rpc.call(caller.agency_id, "case.get", case_id=str(case_id))
+async def get_case(case_id: UUID, state: StateDep, caller: CallerDep) -> CaseView:
+    return await state.rpc.call(caller.agency_id, CASE_GET, CaseQuery(case_id=case_id))
 
 
 @router.get("/cases/{case_id}/notifications", response_model=list[NotificationView])
-async def list_notifications(case_id: UUID, state: StateDep, caller: CallerDep) -> list[Any]:
+async def list_notifications(case_id: UUID, state: StateDep, caller: CallerDep) -> list[NotificationView]:
     # Answered by notify; confirm the case is the caller's first so ids cannot be probed.
-    await state.rpc.call(caller.agency_id, "case.get", case_id=str(case_id))
-    return await state.rpc.call(caller.agency_id, "notification.list", case_id=str(case_id))
+    query = CaseQuery(case_id=case_id)
+    await state.rpc.call(caller.agency_id, CASE_GET, query)
+    return (await state.rpc.call(caller.agency_id, NOTIFICATION_LIST, query)).notifications
 
 
-class TransitionIn(BaseModel):
-    """Move a case through the workflow: new, verifying, follow_up, referred,
-    takedown_requested, closed (closing needs a resolution)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    to: CaseState
-    actor: str = Field(min_length=1, max_length=200, description="Officer making the change")
-    resolution: Resolution | None = None
-    note: str | None = Field(default=None, max_length=2_000)
-
-
-class CategoriesIn(BaseModel):
-    """A reviewer's correction of the case's categories; kept as labelled data for retraining."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    categories: list[Category] = Field(min_length=1)
-    actor: str = Field(min_length=1, max_length=200)
-    note: str | None = Field(default=None, max_length=2_000)
-
-
-class ClaimIn(BaseModel):
-    """A claim a fact-checker already examined (Komdigi, Turn Back Hoax, Cek Fakta)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    claim_id: str = Field(min_length=1, max_length=200, examples=["turnbackhoax-2024-0211"])
-    text: str = Field(min_length=10, max_length=5_000)
-    verdict: str = Field(min_length=1, max_length=100, examples=["hoaks"])
-    source_url: str = Field(min_length=8, max_length=2_000)
-    checked_on: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
-
-
-class ClaimsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    claims: list[ClaimIn] = Field(min_length=1, max_length=1_000)
-
-
-@router.post("/cases/{case_id}/transitions", response_model=CaseView, responses={404: {}, 409: {}, 422: {}})
+@router.post(
+    "/cases/{case_id}/transitions", response_model=CaseView, responses={403: {}, 404: {}, 409: {}, 422: {}}
+)
 async def transition_case(
-    case_id: UUID, change: TransitionIn, state: StateDep, caller: CallerDep
-) -> dict[str, Any]:
-    """Change a case's state; an invalid transition is refused with 409 and the allowed ones."""
-    return await state.rpc.call(
-        caller.agency_id, "case.transition", case_id=str(case_id), **change.model_dump(mode="json")
-    )
+    case_id: UUID, change: StateChange, state: StateDep, caller: CallerDep, origin: OriginDep
+) -> CaseView:
+    """Change a case's state; an invalid transition is refused with 409 and the allowed ones.
+    Only the agency that owns the case may change it."""
+    command = TransitionCase.model_validate({**dict(change), "case_id": case_id, **origin.fields()})
+    return await state.rpc.call(caller.agency_id, CASE_TRANSITION, command)
 
 
-@router.put("/cases/{case_id}/categories", response_model=CaseView, responses={404: {}})
+@router.put("/cases/{case_id}/categories", response_model=CaseView, responses={403: {}, 404: {}})
 async def correct_categories(
-    case_id: UUID, correction: CategoriesIn, state: StateDep, caller: CallerDep
-) -> dict[str, Any]:
-    return await state.rpc.call(
-        caller.agency_id, "case.reclassify", case_id=str(case_id), **correction.model_dump(mode="json")
-    )
+    case_id: UUID, correction: CategoryChange, state: StateDep, caller: CallerDep, origin: OriginDep
+) -> CaseView:
+    command = ReclassifyCase.model_validate({**dict(correction), "case_id": case_id, **origin.fields()})
+    return await state.rpc.call(caller.agency_id, CASE_RECLASSIFY, command)
 
 
 @router.get("/cases/{case_id}/history", response_model=list[CaseHistoryEntry], responses={404: {}})
-async def case_history(case_id: UUID, state: StateDep, caller: CallerDep) -> list[Any]:
-    return await state.rpc.call(caller.agency_id, "case.history", case_id=str(case_id))
+async def case_history(case_id: UUID, state: StateDep, caller: CallerDep) -> list[CaseHistoryEntry]:
+    return (await state.rpc.call(caller.agency_id, CASE_HISTORY, CaseQuery(case_id=case_id))).entries
 
 
-@router.post("/claims", status_code=201, responses={422: {}})
-async def add_claims(body: ClaimsIn, state: StateDep, caller: CallerDep) -> dict[str, int]:
-    """Add or update fact-checked claims (up to 1,000 a request); new reports are matched
-    against them and a match attaches the claim and its verdict to the case."""
-    return await state.rpc.call(
-        caller.agency_id, "claims.import", claims=[c.model_dump() for c in body.claims]
-    )
+@router.post("/claims", status_code=201, response_model=ClaimsImported, responses={403: {}, 422: {}})
+async def add_claims(
+    body: ClaimBatch, state: StateDep, caller: CallerDep, origin: OriginDep
+) -> ClaimsImported:
+    """Add or update the agency's fact-checked claims (up to 1,000 a request); new reports are
+    matched against them and a match attaches the claim and its verdict to the case."""
+    command = ImportClaims.model_validate({**dict(body), **origin.fields()})
+    return await state.rpc.call(caller.agency_id, CLAIMS_IMPORT, command)

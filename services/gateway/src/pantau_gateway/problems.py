@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pantau_shared.bus import RpcError
+from pantau_shared.contract.rpc import ErrorCode, problem_type
 
 MEDIA_TYPE = "application/problem+json"
 TITLES = {
@@ -87,6 +88,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RpcError)
     async def on_rpc(request: Request, error: RpcError) -> JSONResponse:
-        return problem_response(
-            request, error.status, error.title or TITLES.get(error.status, "Kesalahan"), error.detail
-        )
+        extra: dict[str, Any] = {"type": problem_type(error.code)}
+        if error.code is ErrorCode.CONFLICT:
+            extra["allowed_states"] = error.allowed
+        return problem_response(request, error.status, error.title, error.detail, **extra)

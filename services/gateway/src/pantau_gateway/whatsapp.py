@@ -9,6 +9,7 @@ import logging
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -24,6 +25,7 @@ from pantau_shared.contract import (
     ReportSubmitted,
     stable_id,
 )
+from pantau_shared.contract.rpc import NOTIFICATION_ACK, AcknowledgeNotification
 
 from . import repository
 from .deps import StateDep
@@ -119,15 +121,21 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
 
 async def acknowledge(state: Any, agency_id: str, message: InboundMessage) -> None:
     """A patrol member tapped the alert's button: acknowledge that delivery, no report."""
-    delivery_id = (message.reply_id or "").removeprefix(ACK_PREFIX)
     try:
-        await state.rpc.call(
-            agency_id,
-            "notification.ack",
+        delivery_id = UUID((message.reply_id or "").removeprefix(ACK_PREFIX))
+    except ValueError:
+        log.warning("acknowledgement from WhatsApp names no delivery: %r", message.reply_id)
+        return
+    try:
+        command = AcknowledgeNotification(
             delivery_id=delivery_id,
             actor=message.profile_name or f"+{message.from_phone}",
             via="whatsapp",
+            principal="whatsapp",
+            # Meta retries the webhook: the same message is the same command.
+            command_id=stable_id("whatsapp.ack", message.wamid),
         )
+        await state.rpc.call(agency_id, NOTIFICATION_ACK, command)
     except RpcError as error:
         if error.status >= 500:
             raise Problem(503, f"could not record the acknowledgement, retry: {error}") from error

@@ -1,15 +1,21 @@
-"""What intake does with each message it consumes and each read it answers."""
+"""What intake does with each message it consumes and each query it answers."""
 
 import asyncio
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.bus import NotFound, Reject, RpcHandler, Subscription
+from pantau_shared.bus import Answer, NotFound, Reject, Subscription
 from pantau_shared.contract import Envelope, EventData, ReportReceived, ReportSubmitted
+from pantau_shared.contract.rpc import (
+    REPORT_GET,
+    REPORTER_CONTACT,
+    ReporterContact,
+    ReporterQuery,
+    ReportQuery,
+)
 from pantau_shared.outbox import Outbox
 
 from . import normalise, repository
@@ -52,8 +58,8 @@ class IntakeHandlers:
     async def close(self) -> None:
         await self._media.aclose()
 
-    def reads(self) -> dict[str, RpcHandler]:
-        return {"report.get": self.get_report, "reporter.contact": self.reporter_contact}
+    def answers(self) -> list[Answer[Any, Any]]:
+        return [Answer(REPORT_GET, self.get_report), Answer(REPORTER_CONTACT, self.reporter_contact)]
 
     async def report_submitted(self, envelope: Envelope[EventData]) -> None:
         report = envelope.data
@@ -83,29 +89,29 @@ class IntakeHandlers:
             await repository.insert_report(conn, record, self._outbox.row(record)[1])
         self._outbox.committed()
 
-    async def get_report(self, agency_id: str, request: dict[str, Any]) -> ReportReceived:
-        row = await repository.get_report(self._pool, agency_id, UUID(request["report_id"]))
-        if row is None:
-            raise NotFound(f"laporan {request['report_id']} tidak ditemukan")
-        return ReportReceived.model_validate(row)
+    async def get_report(self, agency_id: str, request: ReportQuery) -> ReportReceived:
+        report = await repository.get_report(self._pool, agency_id, request.report_id)
+        if report is None:
+            raise NotFound(f"laporan {request.report_id} tidak ditemukan")
+        return report
 
-    async def reporter_contact(self, agency_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    async def reporter_contact(self, agency_id: str, request: ReporterQuery) -> ReporterContact:
         """Where to tell a reporter what became of their report, if they asked to be told.
 
         Contacts are personal data (UU 27/2022): they are handed out one reporter at a time,
         only to an agency the reporter wrote to, and only when the reporter opted in."""
-        rows = await repository.reporter_contacts(self._pool, agency_id, request["reporter_id"])
+        rows = await repository.reporter_contacts(self._pool, agency_id, request.reporter_id)
         if not rows:
-            raise NotFound(f"pelapor {request['reporter_id']} tidak ditemukan")
+            raise NotFound(f"pelapor {request.reporter_id} tidak ditemukan")
         wants = any(row["wants_updates"] for row in rows)
         contacts = (
             {row["contact_key"].split(":", 1)[0]: row["contact_key"].split(":", 1)[1] for row in rows}
             if wants
             else {}
         )
-        return {
-            "wants_updates": wants,
-            "email": contacts.get("mailto"),
-            "phone": contacts.get("tel"),
-            "name": next((r["name"] for r in rows if r["name"]), None) if wants else None,
-        }
+        return ReporterContact(
+            wants_updates=wants,
+            email=contacts.get("mailto"),
+            phone=contacts.get("tel"),
+            name=next((r["name"] for r in rows if r["name"]), None) if wants else None,
+        )

@@ -68,7 +68,7 @@ async def reporter_for(
     return reporter_id
 
 
-async def get_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> dict | None:
+async def get_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> ReportReceived | None:
     row = await pool.fetchrow(
         f"SELECT {', '.join(REPORT_COLUMNS)} FROM reports WHERE report_id = $1 AND agency_id = $2",
         report_id,
@@ -76,7 +76,7 @@ async def get_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> dic
     )
     if row is None:
         return None
-    return dict(row) | {"attachments": json.loads(row["attachments"])}
+    return ReportReceived.model_validate(dict(row) | {"attachments": json.loads(row["attachments"])})
 
 
 async def reporter_contacts(pool: asyncpg.Pool, agency_id: str, reporter_id: str) -> list[asyncpg.Record]:

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.bus import NotFound, RetryLater, RpcClient, RpcHandler, Subscription
+from pantau_shared.bus import Answer, NotFound, RetryLater, RpcClient, Subscription
 from pantau_shared.contract import (
     TAXONOMY,
     CaseOpened,
@@ -27,6 +27,17 @@ from pantau_shared.contract import (
     NotificationView,
     PriorityLevel,
     ReportReceived,
+)
+from pantau_shared.contract.rpc import (
+    CASE_REPORTERS,
+    NOTIFICATION_ACK,
+    NOTIFICATION_LIST,
+    REPORTER_CONTACT,
+    Acknowledged,
+    AcknowledgeNotification,
+    CaseQuery,
+    Notifications,
+    ReporterQuery,
 )
 from pantau_shared.links import ack_token
 from pantau_shared.outbox import Outbox
@@ -150,8 +161,8 @@ class NotifyHandlers:
             ),
         ]
 
-    def reads(self) -> dict[str, RpcHandler]:
-        return {"notification.list": self.list_for_case, "notification.ack": self.acknowledge}
+    def answers(self) -> list[Answer[Any, Any]]:
+        return [Answer(NOTIFICATION_LIST, self.list_for_case), Answer(NOTIFICATION_ACK, self.acknowledge)]
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
         return [self.escalate_until(stopping)]
@@ -175,9 +186,9 @@ class NotifyHandlers:
             if delivery["state"] != "pending":
                 return
             contact = await self._rpc.call(
-                report.agency_id, "reporter.contact", reporter_id=report.reporter_id
+                report.agency_id, REPORTER_CONTACT, ReporterQuery(reporter_id=report.reporter_id)
             )
-            address = contact.get("phone") if on_whatsapp else contact.get("email")
+            address = contact.phone if on_whatsapp else contact.email
             if not address:
                 await repository.mark_skipped(conn, delivery["delivery_id"], "tanpa kontak")
                 return
@@ -197,7 +208,7 @@ class NotifyHandlers:
                         render_receipt(
                             settings=self._settings,
                             recipient=address,
-                            name=contact.get("name"),
+                            name=contact.name,
                             number=number,
                             agency_id=report.agency_id,
                             in_reply_to=report.external_id,
@@ -230,8 +241,8 @@ class NotifyHandlers:
         reporters: list[str] = []
         if isinstance(case, CaseUpdated) and case.change == "state_changed":
             # Asked before the transaction: a read from triage should not hold a row lock here.
-            answer = await self._rpc.call(case.agency_id, "case.reporters", case_id=str(case.case_id))
-            reporters = answer["reporter_ids"]
+            answer = await self._rpc.call(case.agency_id, CASE_REPORTERS, CaseQuery(case_id=case.case_id))
+            reporters = answer.reporter_ids
         async with self._pool.acquire() as conn, conn.transaction():
             snapshot = await repository.merge_case(
                 conn, case.case_id, case.agency_id, fields, opened=isinstance(case, CaseOpened)
@@ -412,11 +423,9 @@ class NotifyHandlers:
             except TimeoutError:
                 pass
 
-    async def acknowledge(self, agency_id: str, request: dict[str, Any]) -> dict[str, Any]:
-        actor = str(request.get("actor") or "").strip()[:200]
-        if not actor:
-            raise ValueError("actor is required")
-        delivery_id = UUID(request["delivery_id"])
+    async def acknowledge(self, agency_id: str, command: AcknowledgeNotification) -> Acknowledged:
+        actor = command.actor.strip()
+        delivery_id = command.delivery_id
         async with self._pool.acquire() as conn, conn.transaction():
             row = await repository.acknowledge(conn, agency_id, delivery_id, actor)
             if row is None:
@@ -430,11 +439,11 @@ class NotifyHandlers:
                         case_id=row["case_id"],
                         acknowledged_at=datetime.now(UTC),
                         acknowledged_by=actor,
-                        via=request.get("via", "api"),
+                        via=command.via,
                     ),
                 )
         self._outbox.committed()
-        return {"delivery_id": str(delivery_id), "case_id": str(row["case_id"]), "acknowledged": True}
+        return Acknowledged(delivery_id=delivery_id, case_id=row["case_id"], acknowledged=True)
 
     async def notification_requested(self, envelope: Envelope[EventData]) -> None:
         request = envelope.data
@@ -525,34 +534,32 @@ class NotifyHandlers:
                 )
             )
         contact = await self._rpc.call(
-            delivery["agency_id"], "reporter.contact", reporter_id=delivery["recipient"]
+            delivery["agency_id"], REPORTER_CONTACT, ReporterQuery(reporter_id=delivery["recipient"])
         )
-        if not contact["wants_updates"]:
+        if not contact.wants_updates:
             return None
-        if contact["phone"] and self._whatsapp is not None:
+        if contact.phone and self._whatsapp is not None:
             try:
-                return await self._whatsapp.send_text(
-                    contact["phone"], report_back_text(snapshot, contact["name"])
-                )
+                return await self._whatsapp.send_text(contact.phone, report_back_text(snapshot, contact.name))
             except ReengagementRequired:
                 # Outside WhatsApp's 24-hour window free text is refused: email if we can.
-                if not contact["email"]:
+                if not contact.email:
                     raise
-        if not contact["email"]:
+        if not contact.email:
             return None
         return await self._sender.send(
             render_report_back(
                 snapshot,
                 settings=self._settings,
-                recipient=contact["email"],
-                name=contact["name"],
+                recipient=contact.email,
+                name=contact.name,
                 delivery_id=delivery_id,
             )
         )
 
-    async def list_for_case(self, agency_id: str, request: dict[str, Any]) -> list[NotificationView]:
-        rows = await repository.deliveries_for_case(self._pool, agency_id, UUID(request["case_id"]))
-        return [NotificationView.model_validate(dict(row)) for row in rows]
+    async def list_for_case(self, agency_id: str, request: CaseQuery) -> Notifications:
+        rows = await repository.deliveries_for_case(self._pool, agency_id, request.case_id)
+        return Notifications(notifications=[NotificationView.model_validate(dict(row)) for row in rows])
 
 
 def _failed(request: NotificationRequested, reason: str, *, permanent: bool) -> NotificationFailed:

@@ -7,11 +7,11 @@ claims rebuilds at once.
 
 import time
 from collections.abc import Sequence
-from datetime import date
 
 import asyncpg
 
 from pantau_shared.contract import ClaimRef
+from pantau_shared.contract.rpc import ClaimIn
 
 from .matching import Claim, ClaimMatcher
 
@@ -60,22 +60,12 @@ class ClaimRegistry:
         ]
 
 
-async def import_claims(pool: asyncpg.Pool, claims: list[dict], added_by: str) -> int:
+async def import_claims(pool: asyncpg.Pool, claims: Sequence[ClaimIn], added_by: str) -> int:
     await pool.executemany(
         "INSERT INTO claims (claim_id, text, verdict, source_url, checked_on, added_by)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (claim_id) DO UPDATE SET text ="
         " EXCLUDED.text, verdict = EXCLUDED.verdict, source_url = EXCLUDED.source_url,"
         " checked_on = EXCLUDED.checked_on, added_at = now()",
-        [
-            (
-                c["claim_id"],
-                c["text"],
-                c["verdict"],
-                c["source_url"],
-                date.fromisoformat(c["checked_on"]) if c.get("checked_on") else None,
-                added_by,
-            )
-            for c in claims
-        ],
+        [(c.claim_id, c.text, c.verdict, c.source_url, c.checked_on, added_by) for c in claims],
     )
     return len(claims)

@@ -1,4 +1,5 @@
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -195,6 +196,19 @@ async def record_correction(
     )
 
 
+@dataclass(frozen=True)
+class ChangedBy:
+    """Who made a change besides the free-text actor, and the command that made it."""
+
+    agency_id: str
+    principal: str | None = None
+    command_id: UUID | None = None
+
+
+async def command_applied(conn: asyncpg.Connection, command_id: UUID) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM case_history WHERE command_id = $1", command_id))
+
+
 async def record_history(
     conn: asyncpg.Connection,
     case_id: UUID,
@@ -206,10 +220,11 @@ async def record_history(
     to_state: str,
     resolution: str | None = None,
     note: str | None = None,
+    by: ChangedBy | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO case_history (case_id, at, change, actor, from_state, to_state, resolution,"
-        " note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        " note, agency_id, principal, command_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         case_id,
         at,
         change,
@@ -218,12 +233,16 @@ async def record_history(
         to_state,
         resolution,
         note,
+        by.agency_id if by else None,
+        by.principal if by else None,
+        by.command_id if by else None,
     )
 
 
 async def history(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> list[asyncpg.Record]:
     return await pool.fetch(
-        "SELECT h.at, h.change, h.actor, h.from_state, h.to_state, h.resolution, h.note"
+        "SELECT h.at, h.change, h.actor, h.from_state, h.to_state, h.resolution, h.note,"
+        " coalesce(h.agency_id, c.agency_id) AS agency_id, h.principal"
         f" FROM case_history h JOIN cases c USING (case_id) WHERE h.case_id = $1"
         f" AND {VISIBLE_TO.replace('agency_id', 'c.agency_id').replace('routed_to', 'c.routed_to')}"
         " ORDER BY h.id",

@@ -1,6 +1,6 @@
 """The case workflow: which state may follow which, and what closing needs."""
 
-from pantau_shared.bus import RpcError
+from pantau_shared.bus import Conflict
 from pantau_shared.contract import CaseState, Resolution
 
 S = CaseState
@@ -23,9 +23,9 @@ STATE_LABELS = {
 }
 
 
-class InvalidTransition(RpcError):
-    def __init__(self, detail: str) -> None:
-        super().__init__(409, "Perubahan status tidak diizinkan", detail)
+class InvalidTransition(Conflict):
+    def __init__(self, detail: str, current: CaseState) -> None:
+        super().__init__(detail, allowed=sorted(TRANSITIONS[current]))
 
 
 def check(current: CaseState, target: CaseState, resolution: Resolution | None) -> None:
@@ -33,9 +33,10 @@ def check(current: CaseState, target: CaseState, resolution: Resolution | None) 
         allowed = ", ".join(sorted(STATE_LABELS[s] for s in TRANSITIONS[current]))
         raise InvalidTransition(
             f"kasus berstatus {STATE_LABELS[current]} tidak dapat diubah menjadi "
-            f"{STATE_LABELS[target]}; yang diizinkan: {allowed}"
+            f"{STATE_LABELS[target]}; yang diizinkan: {allowed}",
+            current,
         )
     if target is S.CLOSED and resolution is None:
-        raise InvalidTransition("menutup kasus memerlukan alasan penyelesaian (resolution)")
+        raise InvalidTransition("menutup kasus memerlukan alasan penyelesaian (resolution)", current)
     if target is not S.CLOSED and resolution is not None:
-        raise InvalidTransition("alasan penyelesaian hanya untuk menutup kasus")
+        raise InvalidTransition("alasan penyelesaian hanya untuk menutup kasus", current)

@@ -3,12 +3,16 @@
 from .consumer import EventHandlerRunner, PullLoop, retry_delay
 from .errors import Reject, RetryLater
 from .publisher import Publisher
-from .rpc import NotFound, RpcClient, RpcError, RpcHandler
+from .rpc import Answer, Conflict, Forbidden, Invalid, NotFound, RpcClient, RpcError
 from .topology import Handler, Subscription, provision, stream_configs
 
 __all__ = [
+    "Answer",
+    "Conflict",
     "EventHandlerRunner",
+    "Forbidden",
     "Handler",
+    "Invalid",
     "NotFound",
     "Publisher",
     "PullLoop",
@@ -16,7 +20,6 @@ __all__ = [
     "RetryLater",
     "RpcClient",
     "RpcError",
-    "RpcHandler",
     "Subscription",
     "provision",
     "retry_delay",

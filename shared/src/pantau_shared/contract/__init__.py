@@ -1,4 +1,4 @@
-"""The event contract every Pantau service speaks: typed events, subjects and the envelope."""
+"""The contract every Pantau service speaks: typed events, request/reply methods, subjects, the envelope."""
 
 from .envelope import ContractError, Envelope, decode
 from .events import (
@@ -25,7 +25,7 @@ from .events import (
     Resolution,
 )
 from .ids import new_id, stable_id
-from .reads import CaseHistoryEntry, CaseView, NotificationView, ReportView
+from .reads import CaseHistoryEntry, CaseView, NotificationView, Referral, ReferralState, ReportView
 from .subjects import CONTRACT_MAJOR, Subjects
 from .taxonomy import TAXONOMY, Category, CategoryInfo
 
@@ -56,6 +56,8 @@ __all__ = [
     "NotificationView",
     "Platform",
     "PriorityLevel",
+    "Referral",
+    "ReferralState",
     "ReportReceived",
     "ReportSubmitted",
     "ReportView",

@@ -1,6 +1,7 @@
-"""Shapes of the answers to request/reply reads, shared by the answering service and the gateway."""
+"""Views of stored records that queries return, shared by the answering service and the gateway."""
 
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -19,6 +20,27 @@ from .events import (
 
 class ReportView(ReportReceived):
     case_id: UUID | None = None
+
+
+class ReferralState(StrEnum):
+    """Where an agency a case was routed to stands with it (not the owner's case state)."""
+
+    PENDING = "pending"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    DECLINED = "declined"
+
+
+class Referral(BaseModel):
+    """One routed agency's own record on a case: its state and note, nobody else's."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    agency_id: str
+    state: ReferralState = ReferralState.PENDING
+    note: str | None = None
+    updated_at: datetime | None = None
 
 
 class CaseView(BaseModel):
@@ -42,6 +64,8 @@ class CaseView(BaseModel):
     routed_to: list[str] = []
     claims: list[ClaimRef] = []
     resolution: Resolution | None = None
+    # One per agency in `routed_to`, in the same order.
+    referrals: list[Referral] = []
 
 
 class CaseHistoryEntry(BaseModel):
@@ -54,6 +78,10 @@ class CaseHistoryEntry(BaseModel):
     to_state: CaseState
     resolution: Resolution | None
     note: str | None
+    # Who made the change besides the free-text actor: the agency, and its API key (`key:<id>`)
+    # or other principal; none for the changes triage makes itself.
+    agency_id: str | None = None
+    principal: str | None = None
 
 
 class NotificationView(BaseModel):
