@@ -8,7 +8,9 @@ import asyncpg
 import nats
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from pantau_devstack.whatsapp_cloud import combine, encode, sign, text_message
 from pantau_gateway import auth, repository
 from pantau_gateway.app import create_app
 from pantau_gateway.settings import GatewaySettings
@@ -71,7 +73,7 @@ def test_bad_bodies_get_problem_details_and_nothing_is_queued(
     assert wrong_type["errors"][0]["location"] == ["body", "text"]
     is_problem(client.post("/v1/reports", json={"region_code": "33.75"}, headers=key), 422)
     too_big = client.post("/v1/reports", json={"text": "x" * 5000}, headers=key)
-    assert is_problem(too_big, 413)["detail"].endswith("4096 bytes")
+    assert is_problem(too_big, 413)["detail"].endswith("4096 byte")
     assert queued(platform, agency) == []
 
 
@@ -167,3 +169,67 @@ def test_ack_links_open_a_confirmation_page_only_with_a_valid_token(
     # A valid link while notify is down: the person is told, nothing is recorded.
     down = client.post(f"/ack/bawaslu-3375/{delivery}", data={"t": token, "actor": "Siti"})
     assert down.status_code == 503 and "Konfirmasi gagal" in down.text
+
+
+@pytest.mark.parametrize(
+    "body, field, words",
+    [
+        ({"text": "a\u0000b"}, "text", "NUL"),
+        ({"text": "uji", "region_code": ""}, "region_code", "kode wilayah Kemendagri"),
+        ({"url": "javascript://x.com/%0aalert(1)"}, "url", "alamat web publik"),
+        ({"url": "file:///etc/passwd"}, "url", "alamat web publik"),
+        ({"text": "uji", "url": "http://127.0.0.1:8080/"}, "url", "alamat web publik"),
+        ({"region_code": "33.75"}, "body", "laporan harus berisi teks, tautan, atau keduanya"),
+    ],
+)
+def test_what_intake_would_refuse_gets_a_problem_and_nothing_is_queued(
+    client: TestClient, platform: PlatformSettings, agency: str, body: dict, field: str, words: str
+) -> None:
+    key = {"X-API-Key": issue_key(platform, agency)}
+    problem = is_problem(client.post("/v1/reports", json=body, headers=key), 422)
+    assert words in problem["detail"]
+    assert problem["errors"][0]["location"][-1] == field
+    assert client.post("/v1/reports", json={"text": "uji lagi"}, headers=key).status_code == 202
+    assert [m["text"] for m in queued(platform, agency)] == ["uji lagi"]
+
+
+def test_a_chunked_body_over_the_limit_gets_413(
+    client: TestClient, platform: PlatformSettings, agency: str
+) -> None:
+    key = {"X-API-Key": issue_key(platform, agency), "content-type": "application/json"}
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"text": "'
+        for _ in range(10):
+            yield b"x" * 1000
+        yield b'"}'
+
+    is_problem(client.post("/v1/reports", content=chunks(), headers=key), 413)
+    small = client.post("/v1/reports", content=iter([b'{"text": ', b'"kecil"}']), headers=key)
+    assert small.status_code == 202, small.text
+
+
+def test_a_whatsapp_message_intake_would_refuse_is_skipped_and_the_rest_queued(
+    platform: PlatformSettings, agency: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = b"uji-app-secret"
+    settings = SETTINGS.model_copy(
+        update={"whatsapp_app_secret": SecretStr(secret.decode()), "whatsapp_verify_token": SecretStr("v")}
+    )
+    bad, good = (
+        text_message("6281234567890", "a\u0000b"),
+        text_message("6281234567890", "Amplop, lihat http://localhost/x"),
+    )
+    payload = combine(bad, good)
+    raw = encode(payload)
+    with TestClient(create_app(platform, settings), raise_server_exceptions=False) as wa:
+        issue_key(platform, agency)  # creates the agency
+        response = wa.post(
+            f"/webhooks/whatsapp/{agency}",
+            content=raw,
+            headers={"content-type": "application/json", "x-hub-signature-256": sign(secret, raw)},
+        )
+    assert response.status_code == 200, response.text
+    [stored] = queued(platform, agency)
+    assert stored["text"] == "Amplop, lihat http://localhost/x" and stored["url"] is None
+    assert any("skipped" in r.getMessage() for r in caplog.records)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import pytest
 from aiosmtpd.controller import Controller
+from pydantic import ValidationError
 
 from pantau_devstack.mailsink import MailSink
 from pantau_devstack.servers import free_port
@@ -16,7 +17,7 @@ from pantau_notify.email import SmtpSender
 from pantau_notify.handlers import NotifyHandlers
 from pantau_notify.repository import add_subscription
 from pantau_notify.settings import NotifySettings
-from pantau_shared.bus import Reject, RetryLater, RpcClient
+from pantau_shared.bus import RetryLater, RpcClient
 from pantau_shared.contract import (
     CaseOpened,
     Category,
@@ -123,10 +124,12 @@ async def test_a_sender_flooding_a_channel_is_flagged_but_nothing_is_dropped(int
     ]
 
 
-async def test_intake_rejects_a_report_with_nothing_to_check(intake, agency: str) -> None:
-    _, handlers = intake
-    with pytest.raises(Reject, match="text, a URL or an attachment"):
-        await handlers.report_submitted(wrap(submitted(agency, text="  ")))
+def test_a_report_with_nothing_to_check_is_refused_by_the_contract(agency: str) -> None:
+    # Refused where it is built (gateway, webhook, mail), so intake never meets one.
+    with pytest.raises(ValidationError, match="teks tidak boleh kosong"):
+        submitted(agency, text="  ")
+    with pytest.raises(ValidationError, match="teks, tautan, atau lampiran"):
+        submitted(agency, text=None)
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ def _check(settings: Any, agency_id: str, delivery_id: UUID, token: str) -> None
     if not ack_token_valid(
         settings.ack_link_secret.get_secret_value().encode(), agency_id, str(delivery_id), token
     ):
-        raise Problem(403, "the acknowledgement link is not valid")
+        raise Problem(403, "tautan konfirmasi tidak sah")
 
 
 @router.get("/ack/{agency_id}/{delivery_id}", response_class=HTMLResponse, include_in_schema=False)

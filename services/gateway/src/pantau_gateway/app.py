@@ -2,8 +2,10 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from starlette.types import Scope
 
 from pantau_shared.bus import Publisher, RpcClient, provision
@@ -24,6 +26,13 @@ SERVICE = "gateway"
 def _probe(scope: Scope) -> bool:
     """Health probes every few seconds would drown the traces that matter."""
     return scope.get("path") in ("/healthz", "/readyz")
+
+
+def _document(app: FastAPI) -> dict[str, Any]:
+    app.openapi_schema = problems.document(
+        get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    )
+    return app.openapi_schema
 
 
 def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI:
@@ -59,7 +68,7 @@ def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI
         title="Pantau API",
         version="1.0.0",
         description="Laporan dan kasus konten pemilu untuk Bawaslu dan Komdigi. "
-        "Errors follow RFC 9457 (application/problem+json).",
+        "Errors follow RFC 9457 (application/problem+json), titles and details in Bahasa Indonesia.",
         lifespan=lifespan,
         # FastAPI's own OpenTelemetry support makes the server span (continuing a caller's
         # traceparent); metrics and log export are left to the deployment's collector.
@@ -72,6 +81,7 @@ def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI
         },
     )
     problems.install(app)
+    app.openapi = lambda: app.openapi_schema or _document(app)  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
     app.include_router(health_router(checks))
     app.include_router(handlers.router)
     app.include_router(acknowledgements.router)

@@ -42,16 +42,20 @@ async def caller(request: Request, key: Annotated[str | None, Security(api_key_h
         authorization = request.headers.get("authorization", "")
         key = authorization[7:] if authorization.lower().startswith("bearer ") else None
     if not key:
-        raise Problem(401, "send the agency's API key in X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
+        raise Problem(
+            401, "kirim kunci API instansi Anda di header X-API-Key", headers={"WWW-Authenticate": "ApiKey"}
+        )
     current: State = request.state.pantau
     who = await current.keys.verify(key)
     if who is None:
-        raise Problem(401, "the API key is unknown or revoked", headers={"WWW-Authenticate": "ApiKey"})
+        raise Problem(
+            401, "kunci API tidak dikenal atau sudah dicabut", headers={"WWW-Authenticate": "ApiKey"}
+        )
     retry_after = await current.limiter.hit(who.key_id, who.rate_limit)
     if retry_after is not None:
         raise Problem(
             429,
-            f"more than {who.rate_limit} requests a minute for this key",
+            f"lebih dari {who.rate_limit} permintaan per menit dengan kunci ini; coba lagi nanti",
             headers={"Retry-After": str(retry_after)},
         )
     return who

@@ -1,14 +1,13 @@
 """The partner-agency API: submit reports, read reports, cases and their notifications."""
 
 import asyncio
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Response
 from nats.errors import Error as NatsError
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pantau_shared.contract import (
     CaseHistoryEntry,
@@ -21,6 +20,8 @@ from pantau_shared.contract import (
     new_id,
     stable_id,
 )
+from pantau_shared.contract.events import MAX_BIGINT
+from pantau_shared.contract.fields import Name, RegionCode, ReportText, WebUrl
 from pantau_shared.contract.rpc import (
     CASE_FOR_REPORT,
     CASE_GET,
@@ -46,48 +47,36 @@ from .deps import CallerDep, OriginDep, StateDep
 from .problems import Problem
 
 router = APIRouter(prefix="/v1")
-REGION = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
 
 
 class ReportIn(BaseModel):
-    """A report of content that may break election law. Give the text, the link, or both."""
+    """A report of content that may break election law. Give the text, the link, or both.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    The fields are the contract's own types (`pantau_shared.contract.fields`), so the gateway
+    refuses exactly what intake would refuse, and a 202 means the report will be stored."""
 
-    text: str | None = Field(
-        default=None, max_length=20_000, examples=["Besok serangan fajar, tiap rumah dapat amplop 100 ribu"]
+    model_config = ConfigDict(
+        extra="forbid",
+        # The text-or-link rule, for clients that read the schema.
+        json_schema_extra={"anyOf": [{"required": ["text"]}, {"required": ["url"]}]},
     )
-    url: str | None = Field(
-        default=None, max_length=4_096, examples=["https://www.facebook.com/groups/123/posts/456"]
+
+    text: ReportText | None = Field(
+        default=None, examples=["Besok serangan fajar, tiap rumah dapat amplop 100 ribu"]
     )
-    region_code: str | None = Field(
+    url: WebUrl | None = Field(default=None, examples=["https://www.facebook.com/groups/123/posts/456"])
+    region_code: RegionCode | None = Field(
         default=None, examples=["33.75"], description="Kemendagri code of the place concerned"
     )
-    author_handle: str | None = Field(
-        default=None, max_length=200, description="Who posted it, e.g. @akun on the platform"
-    )
-    reach: int | None = Field(default=None, ge=0, description="Followers or views, if known")
+    author_handle: Name = Field(default=None, description="Who posted it, e.g. @akun on the platform")
+    reach: int | None = Field(default=None, ge=0, le=MAX_BIGINT, description="Followers or views, if known")
     channel: Literal["api", "web", "patrol"] = "api"
     reporter: Reporter | None = None
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str | None) -> str | None:
-        if url and not re.match(r"^(https?://)?[^\s/$.?#][^\s]*\.[^\s]+$", url, re.IGNORECASE):
-            raise ValueError("must be a web address (http or https)")
-        return url
-
-    @field_validator("region_code")
-    @classmethod
-    def _region(cls, code: str | None) -> str | None:
-        if code and not REGION.match(code):
-            raise ValueError("must be a Kemendagri code such as 33 or 33.75")
-        return code
-
     @model_validator(mode="after")
     def _something_to_check(self) -> Self:
-        if not self.text and not self.url:
-            raise ValueError("a report needs text, a url, or both")
+        if self.text is None and self.url is None:
+            raise ValueError("laporan harus berisi teks, tautan, atau keduanya")
         return self
 
 
@@ -132,7 +121,7 @@ async def submit_report(
         )
     except (NatsError, TimeoutError) as error:
         raise Problem(
-            503, f"the report could not be queued, try again: {error}", headers={"Retry-After": "1"}
+            503, "laporan belum dapat diantrekan; coba lagi sebentar lagi", headers={"Retry-After": "1"}
         ) from error
     location = f"/v1/reports/{report_id}"
     response.headers["Location"] = location

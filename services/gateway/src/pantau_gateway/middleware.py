@@ -1,12 +1,14 @@
 """Pure ASGI middleware: request ids and the body size limit. (The request's server span comes
 from FastAPI's own OpenTelemetry support, configured in `app.py`.)"""
 
+import json
+
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pantau_shared.contract import new_id
 
-from .problems import MEDIA_TYPE
+from .problems import MEDIA_TYPE, TITLES, problem_body
 
 
 class RequestContext:
@@ -34,7 +36,11 @@ class RequestContext:
 
 
 class BodySizeLimit:
-    """Refuses bodies over `limit` bytes before the application reads them (413)."""
+    """Refuses bodies over `limit` bytes with 413 before the application reads them.
+
+    A declared Content-Length is checked at once (the server enforces it). A chunked body has
+    no length, so it is read here, up to the limit, and handed on whole: refusing it from inside
+    the application would surface as FastAPI's 400 "error parsing the body"."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -45,29 +51,33 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.limit:
+                await self._refuse(send)
+                return
+            await self.app(scope, receive, send)
             return
+        chunks: list[bytes] = []
         received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            received += len(message.get("body", b""))
+            if message["type"] != "http.request":
+                # The client went away: let the application see the disconnect.
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
             if received > self.limit:
-                raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._refuse(send)
+                await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
+        whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([whole], receive), send)
 
     async def _refuse(self, send: Send) -> None:
-        body = (
-            b'{"type":"about:blank","title":"Isi permintaan terlalu besar","status":413,'
-            b'"detail":"the request body exceeds ' + str(self.limit).encode() + b' bytes"}'
-        )
+        detail = f"isi permintaan lebih dari {self.limit} byte"
+        body = json.dumps(problem_body(413, TITLES[413], detail)).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -75,11 +85,18 @@ class BodySizeLimit:
                 "headers": [
                     (b"content-type", MEDIA_TYPE.encode()),
                     (b"content-length", str(len(body)).encode()),
+                    # What is left of the body is not read, so the connection cannot be reused.
+                    (b"connection", b"close"),
                 ],
             }
         )
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    async def replayed() -> Message:
+        if messages:
+            return messages.pop(0)
+        return await receive()
+
+    return replayed

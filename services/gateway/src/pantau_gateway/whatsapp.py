@@ -14,6 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from nats.errors import Error as NatsError
+from pydantic import ValidationError
 
 from pantau_shared.bus import RpcError
 from pantau_shared.contract import (
@@ -25,6 +26,7 @@ from pantau_shared.contract import (
     ReportSubmitted,
     stable_id,
 )
+from pantau_shared.contract.fields import is_public_url
 from pantau_shared.contract.rpc import NOTIFICATION_ACK, AcknowledgeNotification
 
 from . import repository
@@ -52,7 +54,7 @@ URL = re.compile(
 def _settings(request: Request) -> GatewaySettings:
     settings: GatewaySettings = request.app.state.gateway_settings
     if settings.whatsapp_app_secret is None or settings.whatsapp_verify_token is None:
-        raise Problem(404, "WhatsApp is not configured on this gateway")
+        raise Problem(404, "WhatsApp belum dikonfigurasi di gateway ini")
     return settings
 
 
@@ -67,7 +69,7 @@ async def handshake(
     settings = _settings(request)
     answer = verify_handshake(mode, token, challenge, settings.whatsapp_verify_token.get_secret_value())  # type: ignore[union-attr]
     if answer is None:
-        raise Problem(403, "the verify token does not match")
+        raise Problem(403, "token verifikasi tidak cocok")
     return PlainTextResponse(answer)
 
 
@@ -77,19 +79,25 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
     raw = await request.body()
     secret = settings.whatsapp_app_secret.get_secret_value().encode()  # type: ignore[union-attr]
     if not signature_valid(secret, raw, request.headers.get("x-hub-signature-256")):
-        raise Problem(401, "X-Hub-Signature-256 is missing or does not match the body")
+        raise Problem(401, "header X-Hub-Signature-256 tidak ada atau tidak cocok dengan isi permintaan")
     if not await repository.agency_exists(state.infra.pool, agency_id):
-        raise Problem(404, f"unknown agency {agency_id}")
+        raise Problem(404, f"instansi {agency_id} tidak dikenal")
     try:
         batch = parse_webhook(raw)
     except WebhookError as error:
-        raise Problem(400, str(error)) from error
+        log.warning("WhatsApp webhook for %s refused: %s", agency_id, error)
+        raise Problem(400, "isi webhook tidak dapat dibaca sebagai webhook WhatsApp") from error
     try:
         for message in batch.messages:
             if (message.reply_id or "").startswith(ACK_PREFIX):
                 await acknowledge(state, agency_id, message)
                 continue
-            report = to_report(agency_id, message)
+            try:
+                report = to_report(agency_id, message)
+            except ValidationError as error:
+                # Refused now, as intake would refuse it later; Meta must not retry it.
+                log.warning("WhatsApp message %s skipped: %s", message.wamid, error)
+                continue
             await state.publisher.publish(
                 state.publisher.envelope(
                     report, event_id=stable_id("report.submitted", str(report.report_id))
@@ -115,7 +123,7 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
             )
     except (NatsError, TimeoutError) as error:
         # Meta retries a webhook that did not get 200, so nothing is lost by refusing now.
-        raise Problem(503, f"could not queue the webhook, retry: {error}") from error
+        raise Problem(503, "webhook belum dapat diantrekan; coba lagi") from error
     return Response(status_code=200)
 
 
@@ -138,13 +146,13 @@ async def acknowledge(state: Any, agency_id: str, message: InboundMessage) -> No
         await state.rpc.call(agency_id, NOTIFICATION_ACK, command)
     except RpcError as error:
         if error.status >= 500:
-            raise Problem(503, f"could not record the acknowledgement, retry: {error}") from error
+            raise Problem(503, "konfirmasi belum dapat dicatat; coba lagi") from error
         log.warning("acknowledgement from WhatsApp refused: %s", error)
 
 
 def to_report(agency_id: str, message: InboundMessage) -> ReportSubmitted:
     text = message.content or None
-    link = URL.search(text or "")
+    link = next((m.group(0) for m in URL.finditer(text or "") if is_public_url(m.group(0))), None)
     attachments = ()
     if message.media is not None:
         attachments = (
@@ -161,9 +169,9 @@ def to_report(agency_id: str, message: InboundMessage) -> ReportSubmitted:
         channel=Channel.WHATSAPP,
         submitted_at=message.timestamp or datetime.now(UTC),
         text=text[:20_000] if text else None,
-        url=link.group(0) if link else None,
+        url=link,
         # Someone who writes to the agency's number expects an answer there.
-        reporter=Reporter(phone=message.from_phone, name=message.profile_name, wants_updates=True),
+        reporter=Reporter.lenient(phone=message.from_phone, name=message.profile_name, wants_updates=True),
         external_id=message.wamid,
         forwarded=message.forwarded,
         attachments=attachments,

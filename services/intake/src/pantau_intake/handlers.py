@@ -66,8 +66,6 @@ class IntakeHandlers:
         assert isinstance(report, ReportSubmitted)
         if report.agency_id != envelope.agency_id:
             raise Reject("agency in the data differs from the agency in the envelope")
-        if not (report.text and report.text.strip()) and not report.url and not report.attachments:
-            raise Reject("a report needs text, a URL or an attachment")
         if report.attachments:
             # Fetched before any write, so a failed download leaves nothing half stored.
             report = report.model_copy(update={"attachments": await self._media.hashed(report.attachments)})

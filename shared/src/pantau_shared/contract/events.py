@@ -10,12 +10,14 @@ from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .fields import EmailAddress, ExternalId, Name, PhoneNumber, RegionCode, ReportText, WebUrl
 from .taxonomy import Category
 
-# Kemendagri codes: "33" province, "33.75" regency/city, deeper levels for districts and villages.
-RegionCode = Annotated[str, Field(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")]
+# PostgreSQL's bigint, where counts and sizes are stored.
+MAX_BIGINT = 2**63 - 1
+
 # Agency ids appear as one token of a NATS subject, so no dots, spaces or wildcards.
 AgencyId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 
@@ -85,10 +87,24 @@ class Reporter(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=32)
+    name: Name = None
+    email: EmailAddress | None = None
+    phone: PhoneNumber | None = None
     wants_updates: bool = False
+
+    @classmethod
+    def lenient(cls, *, wants_updates: bool, **contacts: str | None) -> "Reporter | None":
+        """What a channel says of its sender (a mail's From, a WhatsApp profile): a contact
+        that does not pass is left out rather than refusing the report; None if none is left."""
+        kept: dict[str, str] = {}
+        for field, value in contacts.items():
+            try:
+                checked = getattr(cls.model_validate({field: value}), field)
+            except ValidationError:
+                continue
+            if checked:
+                kept[field] = checked
+        return cls.model_validate(kept | {"wants_updates": wants_updates}) if kept else None
 
 
 class Attachment(BaseModel):
@@ -96,11 +112,12 @@ class Attachment(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    media_id: str | None = None
-    mime_type: str | None = None
-    sha256: str | None = None
-    filename: str | None = None
-    size: int | None = None
+    media_id: Annotated[str | None, Field(max_length=500)] = None
+    mime_type: Annotated[str | None, Field(max_length=255)] = None
+    # Hex, or base64 as WhatsApp webhooks sometimes send it.
+    sha256: Annotated[str | None, Field(max_length=128)] = None
+    filename: Name = None
+    size: int | None = Field(default=None, ge=0, le=MAX_BIGINT)
 
 
 class ReportSubmitted(EventData):
@@ -112,17 +129,25 @@ class ReportSubmitted(EventData):
     agency_id: AgencyId
     channel: Channel
     submitted_at: AwareDatetime
-    text: str | None = Field(default=None, max_length=20_000)
-    url: str | None = Field(default=None, max_length=4_096)
+    # Every field is checked here, where a report enters, so whatever an entry point accepts
+    # intake can store.
+    text: ReportText | None = None
+    url: WebUrl | None = None
     region_code: RegionCode | None = None
-    author_handle: str | None = Field(default=None, max_length=200)
+    author_handle: Name = None
     reporter: Reporter | None = None
     # Followers of the author or views of the post, when the reporter or a crawler knows it.
-    reach: int | None = Field(default=None, ge=0)
+    reach: int | None = Field(default=None, ge=0, le=MAX_BIGINT)
     # The channel's own id of the message (WhatsApp wamid, email Message-ID), for replies.
-    external_id: str | None = Field(default=None, max_length=500)
+    external_id: ExternalId = None
     forwarded: bool = False
-    attachments: tuple[Attachment, ...] = ()
+    attachments: tuple[Attachment, ...] = Field(default=(), max_length=100)
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> "ReportSubmitted":
+        if self.text is None and self.url is None and not self.attachments:
+            raise ValueError("laporan harus berisi teks, tautan, atau lampiran")
+        return self
 
 
 class ReportReceived(EventData):

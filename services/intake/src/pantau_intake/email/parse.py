@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
 
 from pantau_shared.contract import Attachment, Channel, Reporter, ReportSubmitted, stable_id
+from pantau_shared.contract.fields import is_public_url
 
 from .body import clean, decode_bytes, html_to_text, links_in, strip_history, tidy
 
@@ -68,16 +69,14 @@ class ParsedMail:
         return "\n\n".join(part for part in (self.subject, self.body) if part).strip()[:MAX_TEXT_CHARS]
 
     def to_report(self) -> ReportSubmitted:
-        reporter = None
-        if self.from_address or self.from_name:
-            reporter = Reporter(name=self.from_name, email=self.from_address, wants_updates=True)
+        reporter = Reporter.lenient(name=self.from_name, email=self.from_address, wants_updates=True)
         return ReportSubmitted(
             report_id=stable_id("email", self.message_id),
             agency_id=self.agency_id,
             channel=Channel.EMAIL,
             submitted_at=self._submitted_at(),
             text=self.text or None,
-            url=next((link for link in self.links if len(link) <= 4_096), None),
+            url=next((link for link in self.links if is_public_url(link)), None),
             reporter=reporter,
             external_id=self.message_id,
             forwarded=self.forwarded,
