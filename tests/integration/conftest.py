@@ -6,7 +6,7 @@ import pytest
 
 from pantau_devstack.mailsink import MailSink
 from pantau_devstack.servers import free_port
-from pantau_notify.email import SmtpSender
+from pantau_notify.__main__ import senders
 from pantau_notify.handlers import AckLinks, NotifyHandlers
 from pantau_notify.settings import NotifySettings
 from pantau_shared.bus import RpcClient
@@ -30,7 +30,7 @@ async def notify(platform: PlatformSettings, tmp_path: Path):
     settings = NotifySettings(smtp_port=sink.port)
     infra = await connect(platform, "notify")
     handlers = NotifyHandlers(
-        infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS, RpcClient(infra.nc, infra.subjects)
+        infra.pool, infra.outbox, settings, senders(settings), LINKS, RpcClient(infra.nc, infra.subjects)
     )
     yield infra, handlers, sink
     await handlers.close()

@@ -55,7 +55,7 @@ async def send_requested(infra, handlers, agency: str) -> list[str]:
     recipients = []
     for row in rows:
         request = NotificationRequested.model_validate(json.loads(row["body"]))
-        await handlers.notification_requested(wrap(request))
+        await handlers.delivery.notification_requested(wrap(request))
         recipients.append(
             await infra.pool.fetchval(
                 "SELECT recipient FROM deliveries WHERE delivery_id = $1", request.delivery_id
@@ -70,15 +70,15 @@ async def test_unacknowledged_alerts_go_to_the_next_on_duty_member_then_the_supe
     infra, handlers, sink = notify
     await team_with_members(infra.pool, agency)
     case = opened(agency)
-    await handlers.case_changed(wrap(case))
+    await handlers.fanout.case_changed(wrap(case))
     assert await send_requested(infra, handlers, agency) == [f"andi@{agency}.id"]
 
-    assert await handlers.escalate_due() == 1
+    assert await handlers.escalation.escalate_due() == 1
     assert await send_requested(infra, handlers, agency) == [f"bela@{agency}.id"]
     # Citra is not on duty today: the supervisor is next.
-    assert await handlers.escalate_due() == 1
+    assert await handlers.escalation.escalate_due() == 1
     assert await send_requested(infra, handlers, agency) == [f"kepala@{agency}.id"]
-    assert await handlers.escalate_due() == 0
+    assert await handlers.escalation.escalate_due() == 0
 
     mails = await eventually(lambda: _mails(sink, 3), what="three mails")
     subjects = {m["To"]: str(m["Subject"]) for m in mails}
@@ -98,14 +98,14 @@ async def test_acknowledging_stops_the_escalation(notify, agency: str) -> None:
     infra, handlers, _ = notify
     await team_with_members(infra.pool, agency)
     case = opened(agency)
-    await handlers.case_changed(wrap(case))
+    await handlers.fanout.case_changed(wrap(case))
     await send_requested(infra, handlers, agency)
     first = (await notifications(handlers, agency, case.case_id))[0]
-    answer = await handlers.acknowledge(
+    answer = await handlers.acknowledgements.acknowledge(
         agency, AcknowledgeNotification(delivery_id=first.delivery_id, actor="Andi", via="link")
     )
     assert answer.acknowledged is True
-    assert await handlers.escalate_due() == 0
+    assert await handlers.escalation.escalate_due() == 0
     assert await send_requested(infra, handlers, agency) == []
     listed = await notifications(handlers, agency, case.case_id)
     assert [(n.acknowledged_by, n.escalation_level) for n in listed] == [("Andi", 0)]
@@ -115,7 +115,7 @@ async def test_acknowledging_stops_the_escalation(notify, agency: str) -> None:
     assert json.loads(event)["acknowledged_by"] == "Andi"
     # Another agency cannot acknowledge it.
     with pytest.raises(Exception, match="tidak ditemukan"):
-        await handlers.acknowledge(
+        await handlers.acknowledgements.acknowledge(
             "other-agency", AcknowledgeNotification(delivery_id=first.delivery_id, actor="x")
         )
 
@@ -134,7 +134,7 @@ async def test_updates_of_a_case_do_not_alert_the_team_again(notify, agency: str
     infra, handlers, _ = notify
     await team_with_members(infra.pool, agency)
     case = opened(agency)
-    await handlers.case_changed(wrap(case))
+    await handlers.fanout.case_changed(wrap(case))
     update = CaseUpdated(
         case_id=case.case_id,
         agency_id=agency,
@@ -148,5 +148,5 @@ async def test_updates_of_a_case_do_not_alert_the_team_again(notify, agency: str
         report_count=2,
         reporter_count=2,
     )
-    await handlers.case_changed(wrap(update))
+    await handlers.fanout.case_changed(wrap(update))
     assert await send_requested(infra, handlers, agency) == [f"andi@{agency}.id"]

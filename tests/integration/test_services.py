@@ -13,7 +13,7 @@ from pantau_devstack.mailsink import MailSink
 from pantau_devstack.servers import free_port
 from pantau_intake.flood import FloodGuard
 from pantau_intake.handlers import IntakeHandlers
-from pantau_notify.email import SmtpSender
+from pantau_notify.__main__ import senders
 from pantau_notify.handlers import NotifyHandlers
 from pantau_notify.repository import add_subscription
 from pantau_notify.settings import NotifySettings
@@ -296,13 +296,13 @@ async def test_notify_alerts_each_matching_subscriber_once(notify, agency: str) 
         min_priority=0,
     )
     case = opened(agency)
-    await handlers.case_changed(wrap(case))
-    await handlers.case_changed(wrap(case))  # redelivered
+    await handlers.fanout.case_changed(wrap(case))
+    await handlers.fanout.case_changed(wrap(case))  # redelivered
     requests = await requested_events(infra, agency)
     assert len(requests) == 1
     request = NotificationRequestedFrom(requests[0])
-    await handlers.notification_requested(wrap(request))
-    await handlers.notification_requested(wrap(request))  # redelivered after sending
+    await handlers.delivery.notification_requested(wrap(request))
+    await handlers.delivery.notification_requested(wrap(request))  # redelivered after sending
     mails = await eventually(lambda: _mails_to(sink, f"kota@{agency}.id"), what="alert mail")
     assert len(mails) == 1
     assert mails[0]["Subject"] == "[Pantau] Prioritas tinggi: Politik uang"
@@ -331,7 +331,7 @@ async def test_notify_records_a_refused_mailbox_as_a_permanent_failure(
     settings = NotifySettings(smtp_port=port)
     infra = await connect(platform, "notify")
     handlers = NotifyHandlers(
-        infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS, RpcClient(infra.nc, infra.subjects)
+        infra.pool, infra.outbox, settings, senders(settings), LINKS, RpcClient(infra.nc, infra.subjects)
     )
     try:
         await add_subscription(
@@ -344,9 +344,9 @@ async def test_notify_records_a_refused_mailbox_as_a_permanent_failure(
             min_priority=0,
         )
         case = opened(agency)
-        await handlers.case_changed(wrap(case))
+        await handlers.fanout.case_changed(wrap(case))
         request = NotificationRequestedFrom((await requested_events(infra, agency))[0])
-        await handlers.notification_requested(wrap(request))
+        await handlers.delivery.notification_requested(wrap(request))
         listed = await notifications(handlers, agency, case.case_id)
         assert listed[0].state == "failed"
         assert "550" in (listed[0].last_error or "")
@@ -364,7 +364,7 @@ async def test_notify_retries_when_the_mail_server_is_down(platform: PlatformSet
     settings = NotifySettings(smtp_port=free_port(), smtp_timeout_s=2, max_attempts=2)
     infra = await connect(platform, "notify")
     handlers = NotifyHandlers(
-        infra.pool, infra.outbox, settings, SmtpSender(settings), LINKS, RpcClient(infra.nc, infra.subjects)
+        infra.pool, infra.outbox, settings, senders(settings), LINKS, RpcClient(infra.nc, infra.subjects)
     )
     try:
         await add_subscription(
@@ -377,11 +377,11 @@ async def test_notify_retries_when_the_mail_server_is_down(platform: PlatformSet
             min_priority=0,
         )
         case = opened(agency)
-        await handlers.case_changed(wrap(case))
+        await handlers.fanout.case_changed(wrap(case))
         request = NotificationRequestedFrom((await requested_events(infra, agency))[0])
         with pytest.raises(RetryLater):
-            await handlers.notification_requested(wrap(request))
-        await handlers.notification_requested(wrap(request))  # last attempt: recorded as failed
+            await handlers.delivery.notification_requested(wrap(request))
+        await handlers.delivery.notification_requested(wrap(request))  # last attempt: recorded as failed
         listed = await notifications(handlers, agency, case.case_id)
         assert (listed[0].state, listed[0].attempts) == ("failed", 2)
     finally:

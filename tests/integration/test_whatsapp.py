@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from pantau_devstack import whatsapp_cloud as meta
+from pantau_devstack.servers import free_port
 from pantau_devstack.whatsapp_cloud import WhatsAppCloudPeer
 from pantau_gateway.whatsapp_webhook import (
     WebhookBatch,
@@ -20,6 +21,7 @@ from pantau_gateway.whatsapp_webhook import (
     verify_handshake,
 )
 from pantau_shared.whatsapp import (
+    OutcomeUnknown,
     PermanentFailure,
     RecipientPacer,
     ReengagementRequired,
@@ -174,10 +176,17 @@ async def test_server_errors_are_transient(
     assert await client.send_text(TO, "halo")
 
 
-async def test_a_timeout_is_transient(peer: WhatsAppCloudPeer) -> None:
+async def test_a_send_that_times_out_after_going_out_has_an_unknown_outcome(peer: WhatsAppCloudPeer) -> None:
+    # The request reached the server: sending again could deliver the message twice.
     peer.stall_next()
     async with client_for(peer, timeout_s=0.2) as client:
-        with pytest.raises(TransientFailure, match="timed out"):
+        with pytest.raises(OutcomeUnknown, match="timed out"):
+            await client.send_text(TO, "halo")
+
+
+async def test_a_send_that_cannot_connect_is_transient() -> None:
+    async with WhatsAppClient(f"http://127.0.0.1:{free_port()}", "1", "t", timeout_s=0.5) as client:
+        with pytest.raises(TransientFailure, match="unreachable"):
             await client.send_text(TO, "halo")
 
 

@@ -20,11 +20,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .providers import PermanentFailure, TransientFailure
+from .providers import OutcomeUnknown, PermanentFailure, TransientFailure
 
 __all__ = [
     "GraphError",
     "MediaInfo",
+    "OutcomeUnknown",
     "PermanentFailure",
     "RecipientPacer",
     "ReengagementRequired",
@@ -109,6 +110,10 @@ def classify(response: httpx.Response, *, pair_interval_s: float | None = None) 
     # 131026 undeliverable, 131030 not in the allowed list, and 368, whose policy block lasts
     # days: longer than any redelivery schedule, so another channel serves the alert better.
     return Refused(str(error), error)
+
+
+# Transport errors raised before a byte of the request went out: retrying these is safe.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class TokenBucket:
@@ -210,22 +215,35 @@ class WhatsAppClient:
         await self._http.aclose()
 
     async def send_text(
-        self, to: str, body: str, reply_to: str | None = None, *, preview_url: bool = False
+        self,
+        to: str,
+        body: str,
+        reply_to: str | None = None,
+        *,
+        preview_url: bool = False,
+        callback_data: str | None = None,
     ) -> str:
-        """Send a free-form text (only inside the 24-hour window); returns the wamid."""
+        """Send a free-form text (only inside the 24-hour window); returns the wamid.
+        `callback_data` comes back in the message's status webhooks."""
         message: dict[str, Any] = {"type": "text", "text": {"preview_url": preview_url, "body": body}}
         if reply_to:
             message["context"] = {"message_id": reply_to}
-        return await self._send(to, message)
+        return await self._send(to, message, callback_data)
 
     async def send_template(
-        self, to: str, name: str, language: str = "id", components: list[dict[str, Any]] | None = None
+        self,
+        to: str,
+        name: str,
+        language: str = "id",
+        components: list[dict[str, Any]] | None = None,
+        *,
+        callback_data: str | None = None,
     ) -> str:
         """Send an approved template (works outside the 24-hour window); returns the wamid."""
         template: dict[str, Any] = {"name": name, "language": {"code": language}}
         if components:
             template["components"] = components
-        return await self._send(to, {"type": "template", "template": template})
+        return await self._send(to, {"type": "template", "template": template}, callback_data)
 
     async def get_media(self, media_id: str) -> tuple[MediaInfo, bytes]:
         """Fetch a media's metadata, then its bytes, checked against the size limit and SHA-256."""
@@ -242,11 +260,20 @@ class WhatsAppClient:
             raise RetryLater(f"media {media_id}: SHA-256 of the download does not match the metadata")
         return info, data
 
-    async def _send(self, to: str, message: dict[str, Any]) -> str:
+    async def _send(self, to: str, message: dict[str, Any], callback_data: str | None) -> str:
         await self._pacer.acquire(_recipient_key(to))
         await self._bucket.acquire()
         payload = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **message}
-        response = await self._request("POST", f"{self._phone_number_id}/messages", json=payload)
+        if callback_data:
+            payload["biz_opaque_callback_data"] = callback_data
+        try:
+            response = await self._request("POST", f"{self._phone_number_id}/messages", json=payload)
+        except RetryLater as error:
+            # Once the request may have been written, a retry could deliver the message twice.
+            cause = error.__cause__
+            if isinstance(cause, httpx.TransportError) and not isinstance(cause, NOT_SENT):
+                raise OutcomeUnknown(str(error)) from error.__cause__
+            raise
         try:
             return str(response.json()["messages"][0]["id"])
         except (ValueError, KeyError, IndexError, TypeError) as error:

@@ -233,12 +233,13 @@ class WhatsAppCloudPeer:
         except ValueError:
             body = None
         response, wamid = self._answer_send(request, number, body)
-        if wamid is not None and self._state.stalls:
-            self._state.stalls -= 1
-            await self._release.wait()
+        # Recorded before a stall: the message arrived even if its answer never leaves.
         self._state.received.append(Received(number, body, response.status, arrived, wamid))
         if self._on_send is not None:
             self._on_send(self._state.received[-1])
+        if wamid is not None and self._state.stalls:
+            self._state.stalls -= 1
+            await self._release.wait()
         return response
 
     def _answer_send(self, request: web.Request, number: str, body: Any) -> tuple[web.Response, str | None]:
@@ -468,6 +469,7 @@ def status(
     recipient: str = "6281234567890",
     timestamp: int | None = None,
     phone_number_id: str = PHONE_NUMBER_ID,
+    callback_data: str | None = None,
 ) -> dict[str, Any]:
     """A webhook carrying one status (sent, delivered, read, failed) of a message we sent."""
     item: dict[str, Any] = {
@@ -476,6 +478,8 @@ def status(
         "timestamp": str(timestamp or int(time.time())),
         "recipient_id": recipient,
     }
+    if callback_data:
+        item["biz_opaque_callback_data"] = callback_data
     if errors:
         item["errors"] = errors
     elif status in ("sent", "delivered", "read"):

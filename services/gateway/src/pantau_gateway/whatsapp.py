@@ -115,6 +115,7 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
                 at=status.timestamp,
                 error_code=first.code if first else None,
                 error_title=first.title if first else None,
+                delivery_id=_uuid(status.callback_data),
             )
             await state.publisher.publish(
                 state.publisher.envelope(
@@ -176,3 +177,10 @@ def to_report(agency_id: str, message: InboundMessage) -> ReportSubmitted:
         forwarded=message.forwarded,
         attachments=attachments,
     )
+
+
+def _uuid(text: str | None) -> UUID | None:
+    try:
+        return UUID(text) if text else None
+    except ValueError:
+        return None  # another sender's callback data on the same number

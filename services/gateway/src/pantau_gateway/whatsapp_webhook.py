@@ -118,6 +118,8 @@ class MessageStatus(_Frozen):
     timestamp: datetime
     phone_number_id: str | None = None
     errors: tuple[CloudError, ...] = ()
+    # The sender's biz_opaque_callback_data, echoed back (notify puts its delivery id there).
+    callback_data: str | None = None
 
 
 class WebhookBatch(_Frozen):
@@ -199,6 +201,7 @@ class _Status(_Wire):
     timestamp: str | int
     recipient_id: str | None = None
     errors: list[_Error] = []
+    biz_opaque_callback_data: str | None = None
 
 
 class _Profile(_Wire):
@@ -270,6 +273,7 @@ def parse_webhook(raw_body: bytes) -> WebhookBatch:
                         timestamp=_timestamp(status.timestamp),
                         phone_number_id=number,
                         errors=tuple(e.public() for e in status.errors),
+                        callback_data=status.biz_opaque_callback_data,
                     )
                 )
             errors.extend(e.public() for e in value.errors)

@@ -6,12 +6,16 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from pantau_shared.bus import RpcClient
+from pantau_shared.contract import NotificationChannel
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.whatsapp import WhatsAppClient
 from pantau_shared.worker import AdminCommand, worker_main
 
 from . import repository
+from .channels import Sender
+from .channels.email import EmailSender
+from .channels.whatsapp import WhatsAppSender
 from .email import SmtpSender
 from .handlers import AckLinks, NotifyHandlers
 from .roster import parse_shift
@@ -20,25 +24,30 @@ from .settings import NotifySettings
 
 def build(infra: Infrastructure, platform: PlatformSettings, settings: NotifySettings) -> NotifyHandlers:
     links = AckLinks(platform.public_url, platform.ack_link_secret.get_secret_value().encode())
-    whatsapp = None
-    if settings.whatsapp_base_url and settings.whatsapp_phone_number_id and settings.whatsapp_access_token:
-        whatsapp = WhatsAppClient(
-            settings.whatsapp_base_url,
-            settings.whatsapp_phone_number_id,
-            settings.whatsapp_access_token.get_secret_value(),
-            api_version=settings.whatsapp_api_version,
-            rate_per_s=settings.whatsapp_rate_per_s,
-            per_recipient_interval_s=settings.whatsapp_per_recipient_interval_s,
-        )
     return NotifyHandlers(
-        infra.pool,
-        infra.outbox,
-        settings,
-        SmtpSender(settings),
-        links,
-        RpcClient(infra.nc, infra.subjects),
-        whatsapp,
+        infra.pool, infra.outbox, settings, senders(settings), links, RpcClient(infra.nc, infra.subjects)
     )
+
+
+def senders(settings: NotifySettings) -> dict[NotificationChannel, Sender]:
+    """The channel registry: a new channel is a module in `channels/` and a line here."""
+    registry: dict[NotificationChannel, Sender] = {
+        NotificationChannel.EMAIL: EmailSender(settings, SmtpSender(settings)),
+    }
+    if settings.whatsapp_base_url and settings.whatsapp_phone_number_id and settings.whatsapp_access_token:
+        registry[NotificationChannel.WHATSAPP] = WhatsAppSender(
+            settings,
+            WhatsAppClient(
+                settings.whatsapp_base_url,
+                settings.whatsapp_phone_number_id,
+                settings.whatsapp_access_token.get_secret_value(),
+                api_version=settings.whatsapp_api_version,
+                rate_per_s=settings.whatsapp_rate_per_s,
+                per_recipient_interval_s=settings.whatsapp_per_recipient_interval_s,
+                timeout_s=settings.whatsapp_timeout_s,
+            ),
+        )
+    return registry
 
 
 def configure_subscription(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from importlib import resources
 from string import Template
 from typing import Any
@@ -27,6 +27,12 @@ PRIORITY_LABELS = {
     PriorityLevel.HIGH: "tinggi",
     PriorityLevel.CRITICAL: "kritis",
 }
+
+
+def message_id(delivery_id: str) -> str:
+    """Derived from the delivery alone, so a resend after a crash is the same message to every
+    mail client (they collapse copies by Message-ID)."""
+    return f"<{delivery_id}@pantau.local>"
 
 
 @functools.cache
@@ -83,8 +89,7 @@ def render_case_alert(
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
-    # Stable per delivery, so a resend after a crash is recognisable as the same message.
-    message["Message-ID"] = make_msgid(idstring=delivery_id, domain="pantau.local")
+    message["Message-ID"] = message_id(delivery_id)
     message["X-Pantau-Case"] = snapshot["case_id"]
     message.attach(
         MIMEText(_template(f"{template}.txt").substitute(fields, ack_line=ack_text), "plain", "utf-8")
@@ -146,7 +151,7 @@ def render_report_back(
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(idstring=delivery_id, domain="pantau.local")
+    message["Message-ID"] = message_id(delivery_id)
     message.attach(MIMEText(_template("report_back.txt").substitute(fields), "plain", "utf-8"))
     message.attach(
         MIMEText(
@@ -166,6 +171,7 @@ def render_receipt(
     number: str,
     agency_id: str,
     in_reply_to: str | None,
+    delivery_id: str,
 ) -> Message:
     """The answer to a reporter's mail: their report number, in the same thread."""
     text = (
@@ -178,7 +184,7 @@ def render_receipt(
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(idstring=f"receipt-{number}", domain="pantau.local")
+    message["Message-ID"] = message_id(delivery_id)
     # Keep the reply in the reporter's thread, and mark it automatic so it is never answered.
     message["Auto-Submitted"] = "auto-replied"
     if in_reply_to:

@@ -97,20 +97,64 @@ async def create_delivery(
     )
 
 
-async def lock_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT d.*, t.name AS team_name, t.ack_minutes FROM deliveries d"
-        " LEFT JOIN teams t USING (team_id) WHERE d.delivery_id = $1 FOR UPDATE OF d",
+CLAIMED = (
+    "SELECT d.*, t.name AS team_name, t.ack_minutes, m.email AS member_email FROM deliveries d"
+    " LEFT JOIN teams t USING (team_id) LEFT JOIN team_members m ON m.member_id = d.member_id"
+    " WHERE d.delivery_id = $1"
+)
+
+
+async def claim(conn: asyncpg.Connection, delivery_id: UUID, lease_s: float) -> asyncpg.Record | None:
+    """Mark a delivery (locked by `lock_state`) as being sent; the caller commits before sending."""
+    claimed = await conn.fetchval(
+        "UPDATE deliveries SET state = 'sending', attempts = attempts + 1,"
+        " claimed_until = now() + make_interval(secs => $2) WHERE delivery_id = $1"
+        " RETURNING delivery_id",
         delivery_id,
+        lease_s,
+    )
+    return await conn.fetchrow(CLAIMED, delivery_id) if claimed else None
+
+
+async def lock_state(conn: asyncpg.Connection, delivery_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT state, channel, claimed_until < now() AS expired FROM deliveries"
+        " WHERE delivery_id = $1 FOR UPDATE",
+        delivery_id,
+    )
+
+
+async def renew_claim(pool: asyncpg.Pool, delivery_id: UUID, lease_s: float) -> None:
+    await pool.execute(
+        "UPDATE deliveries SET claimed_until = now() + make_interval(secs => $2)"
+        " WHERE delivery_id = $1 AND state = 'sending'",
+        delivery_id,
+        lease_s,
+    )
+
+
+async def switch_channel(
+    pool: asyncpg.Pool, delivery_id: UUID, channel: str, recipient: str, why: str | None
+) -> None:
+    """Move a claimed delivery to another channel before sending there, so a crash resends on
+    the new channel, not the one that refused."""
+    await pool.execute(
+        "UPDATE deliveries SET channel = $2, recipient = $3, last_error = coalesce($4, last_error)"
+        " WHERE delivery_id = $1",
+        delivery_id,
+        channel,
+        recipient,
+        why,
     )
 
 
 async def mark_sent(
     conn: asyncpg.Connection, delivery_id: UUID, at: datetime, provider_message_id: str
 ) -> None:
+    # An unknown outcome a slow sender resolves itself still counts: 'sent' is the better news.
     await conn.execute(
         "UPDATE deliveries SET state = 'sent', sent_at = $2, provider_message_id = $3,"
-        " attempts = attempts + 1, last_error = NULL WHERE delivery_id = $1",
+        " claimed_until = NULL WHERE delivery_id = $1 AND state IN ('sending', 'unknown')",
         delivery_id,
         at,
         provider_message_id,
@@ -119,16 +163,26 @@ async def mark_sent(
 
 async def mark_attempt_failed(
     conn: asyncpg.Connection, delivery_id: UUID, error: str, *, final: bool, at: datetime
-) -> int:
-    return await conn.fetchval(
-        "UPDATE deliveries SET attempts = attempts + 1, last_error = $2,"
-        " state = CASE WHEN $3 THEN 'failed' ELSE state END,"
+) -> None:
+    """A failed attempt: back to pending for the next one, or failed for good."""
+    await conn.execute(
+        "UPDATE deliveries SET last_error = $2, claimed_until = NULL,"
+        " state = CASE WHEN $3 THEN 'failed' ELSE 'pending' END,"
         " failed_at = CASE WHEN $3 THEN $4 ELSE failed_at END"
-        " WHERE delivery_id = $1 RETURNING attempts",
+        " WHERE delivery_id = $1 AND state = 'sending'",
         delivery_id,
         error,
         final,
         at,
+    )
+
+
+async def mark_unknown(conn: asyncpg.Connection | asyncpg.Pool, delivery_id: UUID, reason: str) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET state = 'unknown', last_error = $2, claimed_until = NULL"
+        " WHERE delivery_id = $1 AND state = 'sending'",
+        delivery_id,
+        reason,
     )
 
 
@@ -264,7 +318,7 @@ async def due_escalations(conn: asyncpg.Connection, limit: int = 100) -> list[as
         " FROM deliveries d JOIN teams t USING (team_id)"
         " LEFT JOIN team_members m ON m.member_id = d.member_id"
         " WHERE d.team_id IS NOT NULL AND NOT d.escalated AND d.acknowledged_at IS NULL"
-        " AND d.state IN ('sent', 'failed') AND d.ack_due_at <= now()"
+        " AND d.state IN ('sent', 'failed', 'unknown') AND d.ack_due_at <= now()"
         " ORDER BY d.ack_due_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED",
         limit,
     )
@@ -323,34 +377,62 @@ async def mark_skipped(conn: asyncpg.Connection, delivery_id: UUID, reason: str)
     )
 
 
-async def receipt(
-    conn: asyncpg.Connection, report_id: UUID, agency_id: str, reporter_id: str, channel: str
-) -> asyncpg.Record:
-    """The receipt delivery of a report, created on first sight and locked."""
-    await conn.execute(
+async def create_receipt(
+    conn: asyncpg.Connection,
+    *,
+    report_id: UUID,
+    agency_id: str,
+    reporter_id: str,
+    channel: str,
+    content: dict[str, Any],
+) -> UUID | None:
+    """The receipt delivery of a report; None when it already exists."""
+    return await conn.fetchval(
         "INSERT INTO deliveries (delivery_id, report_id, agency_id, channel, recipient, template,"
         " case_snapshot, recipient_key) VALUES ($1, $2, $3, $6, $4, 'report_receipt',"
-        " '{}'::jsonb, $5) ON CONFLICT (report_id, template) WHERE report_id IS NOT NULL"
-        " DO NOTHING",
+        " $7::jsonb, $5) ON CONFLICT (report_id, template) WHERE report_id IS NOT NULL"
+        " DO NOTHING RETURNING delivery_id",
         new_id(),
         report_id,
         agency_id,
         reporter_id,
         f"reporter:{reporter_id}",
         channel,
+        json.dumps(content),
     )
+
+
+async def resolve_unknown(
+    conn: asyncpg.Connection,
+    delivery_id: UUID,
+    provider_message_id: str,
+    status: str,
+    at: datetime,
+    reason: str | None,
+) -> asyncpg.Record | None:
+    """Settle a send whose outcome was unknown from the provider's status; the delivery, or None
+    when it was not unknown (already settled, or another sender's callback)."""
+    failed = status == "failed"
     return await conn.fetchrow(
-        "SELECT delivery_id, state FROM deliveries WHERE report_id = $1"
-        " AND template = 'report_receipt' FOR UPDATE",
-        report_id,
+        "UPDATE deliveries SET provider_message_id = $2,"
+        " state = CASE WHEN $3 THEN 'failed' ELSE 'sent' END,"
+        " sent_at = CASE WHEN $3 THEN sent_at ELSE $4 END,"
+        " failed_at = CASE WHEN $3 THEN $4 ELSE failed_at END, last_error = $5"
+        " WHERE delivery_id = $1 AND state = 'unknown'"
+        " RETURNING delivery_id, agency_id, case_id, report_id, channel, template, recipient_key",
+        delivery_id,
+        provider_message_id,
+        failed,
+        at,
+        reason,
     )
 
 
 async def record_provider_status(
-    pool: asyncpg.Pool, provider_message_id: str, status: str, at: datetime, reason: str | None
+    conn: asyncpg.Connection, provider_message_id: str, status: str, at: datetime, reason: str | None
 ) -> None:
     if status == "failed":
-        await pool.execute(
+        await conn.execute(
             "UPDATE deliveries SET state = 'failed', failed_at = $2, last_error = $3"
             " WHERE provider_message_id = $1",
             provider_message_id,
@@ -358,28 +440,11 @@ async def record_provider_status(
             reason,
         )
     elif status in ("delivered", "read"):
-        await pool.execute(
+        await conn.execute(
             f"UPDATE deliveries SET {status}_at = coalesce({status}_at, $2) WHERE provider_message_id = $1",
             provider_message_id,
             at,
         )
-
-
-async def switch_to_email(conn: asyncpg.Connection, delivery_id: UUID, member_id: UUID | None) -> str | None:
-    """Move a refused WhatsApp alert to the member's email; None when there is none."""
-    if member_id is None:
-        return None
-    email = await conn.fetchval("SELECT email FROM team_members WHERE member_id = $1", member_id)
-    if not email:
-        return None
-    await conn.execute(
-        "UPDATE deliveries SET channel = 'email', recipient = $2,"
-        " last_error = 'WhatsApp ditolak; dikirim lewat email'"
-        " WHERE delivery_id = $1",
-        delivery_id,
-        email,
-    )
-    return str(email)
 
 
 async def team_alerted(conn: asyncpg.Connection, case_id: UUID, team_id: UUID) -> bool:

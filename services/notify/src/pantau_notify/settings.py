@@ -27,9 +27,13 @@ class NotifySettings(ServiceSettings):
     whatsapp_api_version: str = "v21.0"
     whatsapp_rate_per_s: float = 80.0
     whatsapp_per_recipient_interval_s: float = 6.0
+    whatsapp_timeout_s: float = 10.0
     # The approved template for patrol alerts on WhatsApp (body: priority, categories, summary,
     # link; one quick-reply button to acknowledge). Members without WhatsApp get email.
     whatsapp_alert_template: str = "pantau_peringatan_kasus"
     whatsapp_template_language: str = "id"
     # How often unacknowledged team alerts are checked for escalation.
     escalation_sweep_s: float = 10.0
+    # A claimed delivery is renewed while its send runs; a dead sender's claim expires after
+    # this long, and the next delivery of the request takes over.
+    claim_lease_s: float = 4.0

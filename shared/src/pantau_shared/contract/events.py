@@ -271,10 +271,12 @@ class DeliveryEvent(EventData):
 
     delivery_id: UUID
     agency_id: AgencyId
-    case_id: UUID
+    # A receipt answers a report before any case exists: it names the report instead.
+    case_id: UUID | None = None
     channel: NotificationChannel
     template: str
     recipient_id: str
+    report_id: UUID | None = None
 
 
 class NotificationRequested(DeliveryEvent):
@@ -315,6 +317,9 @@ class NotificationStatus(EventData):
     at: AwareDatetime
     error_code: int | None = None
     error_title: str | None = None
+    # What notify gave the provider to echo (WhatsApp's biz_opaque_callback_data): resolves a
+    # send whose answer, and so its provider message id, was lost.
+    delivery_id: UUID | None = None
 
 
 class NotificationSent(DeliveryEvent):

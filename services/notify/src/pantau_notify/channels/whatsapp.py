@@ -1,0 +1,73 @@
+"""WhatsApp: patrol alerts as the approved template with an acknowledge button; news and
+receipts to reporters as free text (they wrote to us, so the 24-hour window is open)."""
+
+from typing import Any
+
+from pantau_shared.contract import TAXONOMY, Category, PriorityLevel
+from pantau_shared.providers import PermanentFailure
+from pantau_shared.whatsapp import WhatsAppClient
+
+from ..email import PRIORITY_LABELS, report_back_text
+from ..settings import NotifySettings
+from . import Outgoing, Template
+from .email import receipt_number
+
+
+class WhatsAppSender:
+    def __init__(self, settings: NotifySettings, client: WhatsAppClient) -> None:
+        self._settings = settings
+        self._client = client
+
+    async def send(self, message: Outgoing) -> str:
+        # The delivery id comes back in the status webhook, which resolves a send whose
+        # answer was lost.
+        callback = str(message.delivery_id)
+        if message.template is Template.CASE_ALERT:
+            return await self._client.send_template(
+                message.address,
+                self._settings.whatsapp_alert_template,
+                self._settings.whatsapp_template_language,
+                alert_components(message, self._settings),
+                callback_data=callback,
+            )
+        if message.template is Template.REPORT_BACK:
+            return await self._client.send_text(
+                message.address, report_back_text(message.snapshot, message.name), callback_data=callback
+            )
+        if message.template is Template.REPORT_RECEIPT:
+            return await self._client.send_text(
+                message.address,
+                f"Terima kasih, laporan Anda sudah kami terima dengan nomor {receipt_number(message)}. "
+                "Petugas akan memeriksanya, dan kami kabari perkembangannya di sini.",
+                reply_to=message.reply_to,
+                callback_data=callback,
+            )
+        raise PermanentFailure(f"{message.template} is not sent on WhatsApp")
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def alert_components(message: Outgoing, settings: NotifySettings) -> list[dict[str, Any]]:
+    """Template parameters: priority, categories, summary and link; the button's payload
+    carries the delivery, so the member's tap acknowledges exactly this alert."""
+    snapshot = message.snapshot
+    categories = (
+        ", ".join(TAXONOMY[Category(c["category"])].label for c in snapshot.get("categories", []))
+        or "belum terklasifikasi"
+    )
+    texts = [
+        PRIORITY_LABELS[PriorityLevel(snapshot["priority_level"])],
+        categories,
+        (snapshot.get("summary") or "-")[:200],
+        settings.case_link_base + snapshot["case_id"],
+    ]
+    return [
+        {"type": "body", "parameters": [{"type": "text", "text": t} for t in texts]},
+        {
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": "0",
+            "parameters": [{"type": "payload", "payload": f"ack:{message.delivery_id}"}],
+        },
+    ]

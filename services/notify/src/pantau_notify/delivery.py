@@ -1,0 +1,264 @@
+"""Delivery: claim a requested message, commit, send it on its channel, record the outcome.
+
+No network call happens inside a transaction. The claim is a lease the sender renews while it
+waits on a slow provider; a sender that dies leaves a lease that expires within seconds, and
+whoever holds the redelivered request then takes over: an email is sent again with the same
+Message-ID (mail clients collapse the copies), while a WhatsApp message whose request may have
+gone out is marked 'unknown' and settled by the provider's status webhook, never sent twice.
+"""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from pantau_shared.bus import RetryLater, RpcClient
+from pantau_shared.contract import (
+    Envelope,
+    EventData,
+    NotificationChannel,
+    NotificationFailed,
+    NotificationRequested,
+    NotificationSent,
+)
+from pantau_shared.contract.rpc import REPORTER_CONTACT, ReporterQuery
+from pantau_shared.links import ack_token
+from pantau_shared.outbox import Outbox
+from pantau_shared.providers import OutcomeUnknown, PermanentFailure, TransientFailure
+
+from . import repository
+from .channels import Outgoing, Senders, Template
+from .settings import NotifySettings
+
+EMAIL, WHATSAPP = NotificationChannel.EMAIL, NotificationChannel.WHATSAPP
+ABANDONED = "pengirim berhenti saat mengirim; menunggu status dari WhatsApp"
+
+
+class AckLinks:
+    """Links in alerts that acknowledge them without an API key (signed per delivery)."""
+
+    def __init__(self, public_url: str, secret: bytes) -> None:
+        self._base = public_url.rstrip("/")
+        self._secret = secret
+
+    def ack_url(self, agency_id: str, delivery_id: str) -> str:
+        token = ack_token(self._secret, agency_id, delivery_id)
+        return f"{self._base}/ack/{agency_id}/{delivery_id}?t={token}"
+
+
+@dataclass(frozen=True)
+class Route:
+    channel: NotificationChannel
+    message: Outgoing
+
+
+@dataclass(frozen=True)
+class Skipped:
+    reason: str
+
+
+class Delivery:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        outbox: Outbox,
+        settings: NotifySettings,
+        senders: Senders,
+        rpc: RpcClient,
+        links: AckLinks,
+    ) -> None:
+        self._pool = pool
+        self._outbox = outbox
+        self._settings = settings
+        self._senders = senders
+        self._rpc = rpc
+        self._links = links
+
+    async def notification_requested(self, envelope: Envelope[EventData]) -> None:
+        request = envelope.data
+        assert isinstance(request, NotificationRequested)
+        delivery = await self._claim(request.delivery_id)
+        if delivery is None:
+            return
+        now = datetime.now(UTC)
+        try:
+            async with self._lease(request.delivery_id):
+                outcome = await self._send(delivery)
+        except OutcomeUnknown as error:
+            await repository.mark_unknown(self._pool, request.delivery_id, str(error))
+            return
+        except TransientFailure as error:
+            final = delivery["attempts"] >= self._settings.max_attempts
+            await self._failed(request, str(error), permanent=False, final=final)
+            if not final:
+                # Raised after the commit, so the attempt count survives the redelivery.
+                raise RetryLater(str(error)) from error
+            return
+        except PermanentFailure as error:
+            await self._failed(request, str(error), permanent=True, final=True)
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            if isinstance(outcome, Skipped):
+                await repository.mark_skipped(conn, request.delivery_id, outcome.reason)
+                return
+            channel, provider_id = outcome
+            await repository.mark_sent(conn, request.delivery_id, now, provider_id)
+            await self._outbox.stage(
+                conn,
+                NotificationSent(
+                    **_delivery_fields(request, channel),
+                    sent_at=now,
+                    provider_message_id=provider_id,
+                ),
+            )
+        self._outbox.committed()
+
+    async def _claim(self, delivery_id: UUID) -> asyncpg.Record | None:
+        """The claimed delivery, or None when there is nothing (more) to send."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            state = await repository.lock_state(conn, delivery_id)
+            if state is None:
+                return None
+            if state["state"] == "sending":
+                if not state["expired"]:
+                    raise RetryLater(f"delivery {delivery_id} is being sent by another instance")
+                if state["channel"] == WHATSAPP:
+                    # Its sender died mid-send: the message may be out. The status webhook knows.
+                    await repository.mark_unknown(conn, delivery_id, ABANDONED)
+                    return None
+            elif state["state"] != "pending":
+                return None  # settled already (sent, failed, skipped, unknown)
+            return await repository.claim(conn, delivery_id, self._settings.claim_lease_s)
+
+    @contextlib.asynccontextmanager
+    async def _lease(self, delivery_id: UUID) -> AsyncIterator[None]:
+        """Renew the claim while a send outlives half of it (a pacer wait, a slow provider)."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self._settings.claim_lease_s / 2)
+                await repository.renew_claim(self._pool, delivery_id, self._settings.claim_lease_s)
+
+        renewing = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError, asyncpg.PostgresError):
+                await renewing
+
+    async def _send(self, delivery: asyncpg.Record) -> tuple[NotificationChannel, str] | Skipped:
+        """Try the delivery's routes in order; a permanent refusal moves on to the next."""
+        routes = await self._routes(delivery)
+        if isinstance(routes, Skipped):
+            return routes
+        channel = delivery["channel"]
+        for index, route in enumerate(routes):
+            if route.channel != channel:
+                # Recorded before sending there, so a crash takes over on the channel in use.
+                await repository.switch_channel(
+                    self._pool,
+                    delivery["delivery_id"],
+                    route.channel.value,
+                    # A reporter's contact is never stored: the row keeps the pseudonym.
+                    delivery["recipient"] if _for_reporter(delivery) else route.message.address,
+                    f"{routes[index - 1].channel.value} ditolak; dikirim lewat {route.channel.value}"
+                    if index
+                    else None,
+                )
+                channel = route.channel
+            try:
+                return route.channel, await self._senders[route.channel].send(route.message)
+            except PermanentFailure:
+                if index == len(routes) - 1:
+                    raise
+        raise PermanentFailure("no channel can reach this recipient")
+
+    async def _routes(self, delivery: asyncpg.Record) -> list[Route] | Skipped:
+        template = Template(delivery["template"])
+        delivery_id = delivery["delivery_id"]
+        snapshot = json.loads(delivery["case_snapshot"])
+        base: dict[str, Any] = {
+            "delivery_id": delivery_id,
+            "agency_id": delivery["agency_id"],
+            "template": template,
+            "snapshot": snapshot,
+        }
+        candidates: list[tuple[NotificationChannel, str, dict[str, Any]]] = []
+        if _for_reporter(delivery):
+            # Looked up at send time only, so notify never stores a reporter's contact.
+            contact = await self._rpc.call(
+                delivery["agency_id"], REPORTER_CONTACT, ReporterQuery(reporter_id=delivery["recipient"])
+            )
+            if template is Template.REPORT_BACK and not contact.wants_updates:
+                return Skipped("pelapor tidak meminta kabar")
+            extra = {"name": contact.name, "reply_to": snapshot.get("external_id")}
+            if template is Template.REPORT_RECEIPT:
+                # Answered where the reporter wrote from.
+                address = contact.phone if delivery["channel"] == WHATSAPP else contact.email
+                if address:
+                    candidates.append((NotificationChannel(delivery["channel"]), address, extra))
+            else:
+                if contact.phone:
+                    candidates.append((WHATSAPP, contact.phone, extra))
+                if contact.email:
+                    candidates.append((EMAIL, contact.email, extra))
+        else:
+            extra = {
+                "team": delivery["team_name"] or "",
+                "ack_minutes": delivery["ack_minutes"] or 0,
+                "ack_url": self._links.ack_url(delivery["agency_id"], str(delivery_id))
+                if delivery["team_id"]
+                else None,
+            }
+            candidates.append((NotificationChannel(delivery["channel"]), delivery["recipient"], extra))
+            if delivery["channel"] == WHATSAPP and delivery["member_email"]:
+                candidates.append((EMAIL, delivery["member_email"], extra))
+        routes = [
+            Route(channel, Outgoing(address=address, **base, **extra))
+            for channel, address, extra in candidates
+            if channel in self._senders
+        ]
+        return routes or Skipped("tanpa kontak")
+
+    async def _failed(
+        self, request: NotificationRequested, reason: str, *, permanent: bool, final: bool
+    ) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await repository.mark_attempt_failed(
+                conn, request.delivery_id, reason, final=final, at=datetime.now(UTC)
+            )
+            if final:
+                await self._outbox.stage(
+                    conn,
+                    NotificationFailed(
+                        **_delivery_fields(request, request.channel),
+                        failed_at=datetime.now(UTC),
+                        reason=reason,
+                        permanent=permanent,
+                    ),
+                )
+        if final:
+            self._outbox.committed()
+
+
+def _for_reporter(delivery: asyncpg.Record) -> bool:
+    return delivery["template"] in (Template.REPORT_BACK, Template.REPORT_RECEIPT)
+
+
+def _delivery_fields(request: NotificationRequested, channel: NotificationChannel) -> dict[str, Any]:
+    return {
+        "delivery_id": request.delivery_id,
+        "agency_id": request.agency_id,
+        "case_id": request.case_id,
+        "report_id": request.report_id,
+        "channel": channel,
+        "template": request.template,
+        "recipient_id": request.recipient_id,
+    }
