@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from pantau_shared.bus import RpcClient, Subscription
+from pantau_shared.bus import Answer, RpcClient, Subscription
 from pantau_shared.contract import (
     CaseOpened,
     CaseUpdated,
@@ -17,7 +17,7 @@ from pantau_shared.contract import (
     NotificationView,
     ReportReceived,
 )
-from pantau_shared.contract.rpc import CaseQuery, Notifications
+from pantau_shared.contract.rpc import NOTIFICATION_ACK, NOTIFICATION_LIST, CaseQuery, Notifications
 from pantau_shared.outbox import Outbox
 
 from . import repository
@@ -87,11 +87,11 @@ class NotifyHandlers:
             ),
         ]
 
-    def reads(self) -> dict[str, RpcHandler]:
-        return {
-            "notification.list": self.list_for_case,
-            "notification.ack": self.acknowledgements.acknowledge,
-        }
+    def answers(self) -> list[Answer[Any, Any]]:
+        return [
+            Answer(NOTIFICATION_LIST, self.list_for_case),
+            Answer(NOTIFICATION_ACK, self.acknowledgements.acknowledge),
+        ]
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
         return [self.escalation.escalate_until(stopping)]
