@@ -12,6 +12,7 @@ import asyncpg
 from nats.js import JetStreamContext
 from opentelemetry import propagate
 
+from . import metrics
 from .contract import Envelope, EventData, Subjects
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,9 @@ class Outbox:
         batch: int = 500,
         sweep_interval: float = 1.0,
     ) -> None:
-        """Publish staged events until `stopping`, then once more so nothing committed waits."""
+        """Publish staged events until `stopping`, then everything left, so nothing committed
+        waits for the next start. The runtime sets `stopping` only once the handlers that stage
+        events have finished."""
         while not stopping.is_set():
             try:
                 while await self.publish_pending(pool, js, batch=batch) == batch:
@@ -77,7 +80,8 @@ class Outbox:
             except TimeoutError:
                 pass
             self._staged.clear()
-        await self.publish_pending(pool, js, batch=batch)
+        while await self.publish_pending(pool, js, batch=batch) == batch:
+            pass
 
     async def publish_pending(self, pool: asyncpg.Pool, js: JetStreamContext, *, batch: int = 500) -> int:
         # Delete and publish in one transaction: if a publish fails, the rollback restores the
@@ -95,4 +99,5 @@ class Outbox:
                         for row in rows
                     )
                 )
+                metrics.OUTBOX_PUBLISHED.inc(len(rows))
             return len(rows)

@@ -5,15 +5,18 @@ Both are read once, at the entrypoint, and passed down. A Kubernetes secret moun
 the environment.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
 DEV_ACK_SECRET = "dev-only-ack-link-secret"
+DEV_PUBLIC_URL = "http://127.0.0.1:8080"
 
 
 class PlatformSettings(BaseSettings):
@@ -27,21 +30,21 @@ class PlatformSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Root of every subject and stream name: lets deployments and test runs share one NATS.
     subject_root: str = "pantau"
-    telemetry_exporter: Literal["none", "console"] = "none"
+    # `otlp` exports traces and metrics to the collector the standard OTEL_* variables name.
+    telemetry_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
-    # How long a SIGTERM waits for in-flight work before cancelling it.
+    # How long a SIGTERM waits for in-flight work before cancelling it: one deadline for the
+    # whole drain (pull loops, HTTP requests, background work).
     drain_timeout_s: float = 10.0
+    # Connection attempts at start-up back off exponentially up to this delay.
+    connect_backoff_max_s: float = 30.0
+    # How often queue gauges (consumer pending, outbox backlog, dead letters) are sampled.
+    metrics_interval_s: float = 15.0
     # Signs acknowledgement links in alerts (notify signs, the gateway verifies).
     ack_link_secret: SecretStr = SecretStr(DEV_ACK_SECRET)
     # Where people open links from messages: the gateway's public address.
-    public_url: str = "http://127.0.0.1:8080"
-
-    @model_validator(mode="after")
-    def _no_dev_secrets_in_production(self) -> Self:
-        if self.environment == "production" and self.ack_link_secret.get_secret_value() == DEV_ACK_SECRET:
-            raise ValueError("PANTAU_ACK_LINK_SECRET must be set in production")
-        return self
+    public_url: str = DEV_PUBLIC_URL
 
     @classmethod
     def load(cls) -> Self:
@@ -75,3 +78,29 @@ def secrets_dir() -> Path | None:
     configured = os.environ.get("PANTAU_SECRETS_DIR", "/run/secrets/pantau")
     path = Path(configured)
     return path if path.is_dir() else None
+
+
+def production_errors(*models: BaseSettings) -> list[str]:
+    """Why these settings may not run in production: any secret left at its development
+    default, and links (the public URL, link bases) that point at this machine."""
+    errors: list[str] = []
+    for model in models:
+        prefix = str(model.model_config.get("env_prefix", ""))
+        for name, field in type(model).model_fields.items():
+            variable = (prefix + name).upper()
+            value = getattr(model, name)
+            if isinstance(field.default, SecretStr) and value == field.default:
+                errors.append(f"{variable} is the development default; set a secret of your own")
+            elif (name == "public_url" or name.endswith("_link_base")) and _local(str(value)):
+                errors.append(f"{variable} is {value}; set the address people open links at")
+    return errors
+
+
+def _local(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost") or not host:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

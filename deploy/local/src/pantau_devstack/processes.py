@@ -42,8 +42,9 @@ class Platform:
                 "PANTAU_NOTIFY_CASE_LINK_BASE": f"http://127.0.0.1:{self.gateway_port}/v1/cases/",
             }
         )
-        for name, port in self.health_ports.items():
-            env[f"PANTAU_{name.upper()}_HEALTH_PORT"] = str(port)
+        # A health port not named is any free one, so parallel stacks never clash.
+        for name in (*WORKERS, "gateway"):
+            env[f"PANTAU_{name.upper()}_HEALTH_PORT"] = str(self.health_ports.get(name, 0))
         env.update(self.extra_env)
         return env
 

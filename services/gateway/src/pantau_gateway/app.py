@@ -1,7 +1,7 @@
 """The gateway's ASGI application: `create_app(settings)` with a typed lifespan state."""
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -9,8 +9,9 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import Scope
 
 from pantau_shared.bus import Publisher, RpcClient, provision
-from pantau_shared.health import health_router
+from pantau_shared.health import Readiness, health_router
 from pantau_shared.infrastructure import Infrastructure
+from pantau_shared.metrics import HttpMetrics, metrics_router
 from pantau_shared.settings import PlatformSettings
 
 from . import acknowledgements, handlers, problems, whatsapp
@@ -25,7 +26,7 @@ SERVICE = "gateway"
 
 def _probe(scope: Scope) -> bool:
     """Health probes every few seconds would drown the traces that matter."""
-    return scope.get("path") in ("/healthz", "/readyz")
+    return scope.get("path") in ("/healthz", "/readyz", "/metrics")
 
 
 def _document(app: FastAPI) -> dict[str, Any]:
@@ -35,34 +36,32 @@ def _document(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI:
-    checks: dict = {}
+def create_app(
+    platform: PlatformSettings, settings: GatewaySettings, infra: Infrastructure | None = None
+) -> FastAPI:
+    """The API on the runtime's connections (`infra`); without them (tests serving the app
+    alone) the lifespan opens and closes its own."""
+    readiness = Readiness(())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, State]]:
-        infra = await Infrastructure.connect(platform, settings, service=SERVICE, schema=SERVICE)
-        try:
-            await infra.migrate("pantau_gateway", SERVICE)
-            # Streams must exist before the first report is published, whichever service
-            # starts first.
-            await provision(infra.js, infra.subjects, [])
-            checks.update(infra.checks())
+        async with AsyncExitStack() as own:
+            state_infra = infra or await _own_infrastructure(platform, settings, own)
+            readiness.connected(state_infra.checks())
             state = State(
-                infra=infra,
-                publisher=Publisher(infra.js, infra.subjects, source="/pantau/gateway"),
-                rpc=RpcClient(infra.nc, infra.subjects, timeout=settings.rpc_timeout_s),
+                infra=state_infra,
+                publisher=Publisher(state_infra.js, state_infra.subjects, source="/pantau/gateway"),
+                rpc=RpcClient(state_infra.nc, state_infra.subjects, timeout=settings.rpc_timeout_s),
                 keys=KeyVerifier(
-                    infra.pool,
+                    state_infra.pool,
                     settings.api_key_pepper.get_secret_value().encode(),
                     settings.default_rate_limit,
                     settings.key_cache_s,
                 ),
-                limiter=RateLimiter(infra.redis, prefix=platform.subject_root),
+                limiter=RateLimiter(state_infra.redis, prefix=platform.subject_root),
                 platform=platform,
             )
             yield {"pantau": state}
-        finally:
-            await infra.close()
 
     app = FastAPI(
         title="Pantau API",
@@ -82,11 +81,24 @@ def create_app(platform: PlatformSettings, settings: GatewaySettings) -> FastAPI
     )
     problems.install(app)
     app.openapi = lambda: app.openapi_schema or _document(app)  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
-    app.include_router(health_router(checks))
+    app.include_router(health_router(readiness))
+    app.include_router(metrics_router())
     app.include_router(handlers.router)
     app.include_router(acknowledgements.router)
     app.include_router(whatsapp.router)
     app.state.gateway_settings = settings
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestContext)
+    app.add_middleware(HttpMetrics)
     return app
+
+
+async def _own_infrastructure(
+    platform: PlatformSettings, settings: GatewaySettings, stack: AsyncExitStack
+) -> Infrastructure:
+    infra = await Infrastructure.connect(platform, settings, service=SERVICE, schema=SERVICE)
+    stack.push_async_callback(infra.close)
+    await infra.migrate("pantau_gateway", SERVICE)
+    # Streams must exist before the first report is published, whichever service starts first.
+    await provision(infra.js, infra.subjects, [])
+    return infra

@@ -1,9 +1,7 @@
-from typing import Self
-
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from pantau_shared.settings import PlatformSettings, ServiceSettings
+from pantau_shared.settings import ServiceSettings
 
 DEV_PEPPER = "dev-only-api-key-pepper"
 
@@ -13,6 +11,7 @@ class GatewaySettings(ServiceSettings):
 
     host: str = "127.0.0.1"
     port: int = 8080
+    health_port: int = 8084
     max_body_bytes: int = 64 * 1024
     # Requests per minute per API key unless the key has its own limit.
     default_rate_limit: int = 600
@@ -20,12 +19,6 @@ class GatewaySettings(ServiceSettings):
     key_cache_s: float = 30.0
     rpc_timeout_s: float = 2.0
     api_key_pepper: SecretStr = SecretStr(DEV_PEPPER)
-    graceful_shutdown_s: float = 10.0
     # The WhatsApp Business app's secret (signs webhooks) and the verify token given to Meta.
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
-
-    def check_for(self, platform: PlatformSettings) -> Self:
-        if platform.environment == "production" and self.api_key_pepper.get_secret_value() == DEV_PEPPER:
-            raise ValueError("PANTAU_GATEWAY_API_KEY_PEPPER must be set in production")
-        return self

@@ -38,12 +38,8 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSet
     )
 
 
-def check(platform: PlatformSettings, settings: IntakeSettings) -> None:
-    settings.check_for(platform)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    worker_main(service="intake", settings_type=IntakeSettings, build=build, argv=argv, check=check)
+    worker_main(service="intake", settings_type=IntakeSettings, build=build, argv=argv)
 
 
 if __name__ == "__main__":

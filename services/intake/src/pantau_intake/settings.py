@@ -3,7 +3,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from pantau_shared.settings import PlatformSettings, ServiceSettings
+from pantau_shared.settings import ServiceSettings
 
 DEV_PEPPER = "dev-only-reporter-pepper"
 
@@ -46,11 +46,6 @@ class IntakeSettings(ServiceSettings):
     whatsapp_api_version: str = "v21.0"
     # Existing mailboxes read over IMAP (JSON list; passwords best from the secrets directory).
     email_imap_mailboxes: list[ImapMailbox] = Field(default_factory=list)
-
-    def check_for(self, platform: PlatformSettings) -> Self:
-        if platform.environment == "production" and self.reporter_pepper.get_secret_value() == DEV_PEPPER:
-            raise ValueError("PANTAU_INTAKE_REPORTER_PEPPER must be set in production")
-        return self
 
     @model_validator(mode="after")
     def _pepper_length(self) -> Self:

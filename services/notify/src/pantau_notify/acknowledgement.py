@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from pantau_shared import metrics
 from pantau_shared.bus import NotFound
 from pantau_shared.contract import NotificationAcknowledged
 from pantau_shared.contract.rpc import Acknowledged, AcknowledgeNotification
@@ -38,4 +39,7 @@ class Acknowledgements:
                     ),
                 )
         self._outbox.committed()
+        if row["acknowledged_at"] is None and row["sent_at"] is not None:
+            elapsed = datetime.now(UTC) - row["sent_at"]
+            metrics.ACKNOWLEDGEMENT_SECONDS.labels(command.via).observe(elapsed.total_seconds())
         return Acknowledged(delivery_id=delivery_id, case_id=row["case_id"], acknowledged=True)

@@ -18,6 +18,7 @@ from uuid import UUID
 
 import asyncpg
 
+from pantau_shared import metrics
 from pantau_shared.bus import RetryLater, RpcClient
 from pantau_shared.contract import (
     Envelope,
@@ -118,6 +119,7 @@ class Delivery:
                 ),
             )
         self._outbox.committed()
+        metrics.DELIVERIES.labels(channel, "sent").inc()
 
     async def _claim(self, delivery_id: UUID) -> asyncpg.Record | None:
         """The claimed delivery, or None when there is nothing (more) to send."""
@@ -246,6 +248,7 @@ class Delivery:
                 )
         if final:
             self._outbox.committed()
+            metrics.DELIVERIES.labels(request.channel, "failed").inc()
 
 
 def _for_reporter(delivery: asyncpg.Record) -> bool:

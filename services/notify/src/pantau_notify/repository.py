@@ -353,7 +353,7 @@ async def acknowledge(
 ) -> asyncpg.Record | None:
     """Acknowledge a delivery and, for a team alert, the team's other alerts for the case."""
     row = await conn.fetchrow(
-        "SELECT delivery_id, case_id, team_id, acknowledged_at FROM deliveries"
+        "SELECT delivery_id, case_id, team_id, acknowledged_at, sent_at FROM deliveries"
         " WHERE delivery_id = $1 AND agency_id = $2 FOR UPDATE",
         delivery_id,
         agency_id,

@@ -10,6 +10,7 @@ Settling rules (at-least-once; handlers are idempotent):
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 
 from nats.aio.msg import Msg
@@ -17,6 +18,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
 
+from .. import metrics
 from ..contract import ContractError, Subjects, decode
 from .deadletter import write_dead_letter
 from .errors import Reject
@@ -104,6 +106,7 @@ class EventHandlerRunner:
         self._stream = subjects.stream(subscription.stream)
 
     async def __call__(self, message: Msg) -> None:
+        started, durable = time.perf_counter(), self._subscription.durable
         meta = message.metadata
         deliveries = meta.num_delivered
         context = propagate.extract(message.headers or {})
@@ -122,12 +125,14 @@ class EventHandlerRunner:
                 envelope = decode(message.headers, message.data)
                 if self._subscription.events and not isinstance(envelope.data, self._subscription.events):
                     await message.ack()  # a type this consumer does not act on
+                    metrics.settled(durable, "ignored", started)
                     return
                 await self._subscription.handler(envelope)
             except (ContractError, Reject) as rejected:
                 span.record_exception(rejected)
                 await self._dead_letter(message, deliveries, f"rejected: {rejected}")
                 await message.term()
+                metrics.settled(durable, "dead_lettered", started)
                 return
             except asyncio.CancelledError:
                 raise
@@ -138,6 +143,7 @@ class EventHandlerRunner:
                     log.error("giving up on %s after %d deliveries: %s", message.subject, deliveries, reason)
                     await self._dead_letter(message, deliveries, f"failed: {reason}")
                     await message.term()
+                    metrics.settled(durable, "dead_lettered", started)
                 else:
                     log.warning(
                         "retrying %s (delivery %d): %s",
@@ -147,8 +153,10 @@ class EventHandlerRunner:
                         exc_info=not isinstance(error, ConnectionError),
                     )
                     await message.nak(delay=retry_delay(deliveries))
+                    metrics.settled(durable, "retried", started)
                 return
             await message.ack()
+            metrics.settled(durable, "handled", started)
 
     async def _dead_letter(self, message: Msg, deliveries: int, reason: str) -> None:
         await write_dead_letter(

@@ -14,6 +14,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from .. import metrics
 from ..contract import Subjects
 from .topology import ADVISORY_STREAM
 
@@ -60,7 +61,7 @@ async def write_dead_letter(
     deliveries: int,
     reason: str,
 ) -> None:
-    await js.publish(
+    ack = await js.publish(
         subjects.dead_letter(stream, consumer),
         data,
         headers=record_headers(
@@ -73,6 +74,8 @@ async def write_dead_letter(
             reason=reason,
         ),
     )
+    if not ack.duplicate:  # the advisory relay re-writes records a consumer already wrote
+        metrics.DEAD_LETTERS.labels(stream, consumer).inc()
 
 
 def relay_config() -> ConsumerConfig:
