@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Path, Response
 from nats.errors import Error as NatsError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,15 +20,17 @@ from pantau_shared.contract import (
     new_id,
     stable_id,
 )
-from pantau_shared.contract.events import MAX_BIGINT
+from pantau_shared.contract.events import AGENCY_ID_PATTERN, MAX_BIGINT
 from pantau_shared.contract.fields import Name, RegionCode, ReportText, WebUrl
 from pantau_shared.contract.rpc import (
     CASE_FOR_REPORT,
     CASE_GET,
     CASE_HISTORY,
     CASE_RECLASSIFY,
+    CASE_REFERRAL,
     CASE_TRANSITION,
     CLAIMS_IMPORT,
+    CLAIMS_SUBSCRIBE,
     NOTIFICATION_LIST,
     REPORT_GET,
     CaseOfReport,
@@ -36,17 +38,22 @@ from pantau_shared.contract.rpc import (
     CategoryChange,
     ClaimBatch,
     ClaimsImported,
+    ClaimSubscriptions,
     ImportClaims,
     ReclassifyCase,
+    ReferralChange,
     ReportQuery,
     StateChange,
+    SubscribeClaims,
     TransitionCase,
+    UpdateReferral,
 )
 
 from .deps import CallerDep, OriginDep, StateDep
 from .problems import Problem
 
 router = APIRouter(prefix="/v1")
+Publisher = Annotated[str, Path(pattern=AGENCY_ID_PATTERN, description="Agency whose claims to use")]
 
 
 class ReportIn(BaseModel):
@@ -175,6 +182,16 @@ async def correct_categories(
     return await state.rpc.call(caller.agency_id, CASE_RECLASSIFY, command)
 
 
+@router.put("/cases/{case_id}/referral", response_model=CaseView, responses={404: {}, 409: {}})
+async def record_referral(
+    case_id: UUID, change: ReferralChange, state: StateDep, caller: CallerDep, origin: OriginDep
+) -> CaseView:
+    """For an agency the case was routed to: record where it stands with it (its own state and
+    note, returned in `referrals`); the owner's state and categories are not changed."""
+    command = UpdateReferral.model_validate({**dict(change), "case_id": case_id, **origin.fields()})
+    return await state.rpc.call(caller.agency_id, CASE_REFERRAL, command)
+
+
 @router.get("/cases/{case_id}/history", response_model=list[CaseHistoryEntry], responses={404: {}})
 async def case_history(case_id: UUID, state: StateDep, caller: CallerDep) -> list[CaseHistoryEntry]:
     return (await state.rpc.call(caller.agency_id, CASE_HISTORY, CaseQuery(case_id=case_id))).entries
@@ -188,3 +205,20 @@ async def add_claims(
     matched against them and a match attaches the claim and its verdict to the case."""
     command = ImportClaims.model_validate({**dict(body), **origin.fields()})
     return await state.rpc.call(caller.agency_id, CLAIMS_IMPORT, command)
+
+
+@router.put("/claims/subscriptions/{publisher}", response_model=ClaimSubscriptions, responses={422: {}})
+async def subscribe_claims(
+    publisher: Publisher, state: StateDep, caller: CallerDep, origin: OriginDep
+) -> ClaimSubscriptions:
+    """Match the agency's new reports against the claims `publisher` adds, besides its own."""
+    command = SubscribeClaims(publisher=publisher, subscribed=True, **origin.fields())
+    return await state.rpc.call(caller.agency_id, CLAIMS_SUBSCRIBE, command)
+
+
+@router.delete("/claims/subscriptions/{publisher}", response_model=ClaimSubscriptions, responses={422: {}})
+async def unsubscribe_claims(
+    publisher: Publisher, state: StateDep, caller: CallerDep, origin: OriginDep
+) -> ClaimSubscriptions:
+    command = SubscribeClaims(publisher=publisher, subscribed=False, **origin.fields())
+    return await state.rpc.call(caller.agency_id, CLAIMS_SUBSCRIBE, command)

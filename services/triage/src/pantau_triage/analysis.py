@@ -1,7 +1,7 @@
 """Everything triage computes from a report's text alone, batched across concurrent reports."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from pantau_shared.contract import Category, CategoryScore, ClaimRef
 
@@ -16,6 +16,14 @@ class Analysis:
     claims: list[ClaimRef]
     fingerprint: Fingerprint | None
     campaign_cues: tuple[str, ...] = ()
+    # The classifier's categories before any claim made the content a hoax.
+    classified: list[CategoryScore] = field(default_factory=list)
+
+    def with_claims(self, claims: list[ClaimRef]) -> "Analysis":
+        """The analysis as an agency sees it, with only the claims it may use."""
+        if claims == self.claims:
+            return self
+        return replace(self, categories=_with_claim(self.classified, claims), claims=claims)
 
 
 class Analyser:
@@ -28,7 +36,13 @@ class Analyser:
         claims = self._claims.match_many(texts)
         prints = fingerprints([text or "" for text in texts])
         return [
-            Analysis(_with_claim(found.categories, matched), matched, print_, found.campaign_cues)
+            Analysis(
+                _with_claim(found.categories, matched),
+                matched,
+                print_,
+                found.campaign_cues,
+                found.categories,
+            )
             for found, matched, print_ in zip(classified, claims, prints, strict=True)
         ]
 

@@ -1,6 +1,7 @@
 """Queries and commands triage answers over request/reply: cases, workflow, corrections, claims.
 
-Only the agency that owns a case changes it; an agency it was routed to reads it.
+Only the agency that owns a case changes it; an agency it was routed to reads it and keeps its
+own referral record on it (state and note), beside the owner's state.
 """
 
 from datetime import UTC, datetime
@@ -9,31 +10,42 @@ from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.bus import Answer, Forbidden, NotFound
-from pantau_shared.contract import CaseHistoryEntry, CaseState, CaseUpdated, CaseView, CategoryScore
+from pantau_shared.bus import Answer, Conflict, Forbidden, NotFound
+from pantau_shared.contract import (
+    CaseHistoryEntry,
+    CaseState,
+    CaseUpdated,
+    CaseView,
+    CategoryScore,
+)
 from pantau_shared.contract.rpc import (
     CASE_FOR_REPORT,
     CASE_GET,
     CASE_HISTORY,
     CASE_RECLASSIFY,
+    CASE_REFERRAL,
     CASE_REPORTERS,
     CASE_TRANSITION,
     CLAIMS_IMPORT,
+    CLAIMS_SUBSCRIBE,
     CaseHistory,
     CaseOfReport,
     CaseQuery,
     CaseReporters,
     ClaimsImported,
+    ClaimSubscriptions,
     Command,
     ImportClaims,
     ReclassifyCase,
     ReportQuery,
+    SubscribeClaims,
     TransitionCase,
+    UpdateReferral,
 )
 from pantau_shared.outbox import Outbox
 
 from . import repository, workflow
-from .claims_registry import ClaimRegistry, import_claims
+from .claims_registry import ClaimRegistry, import_claims, subscribe
 from .priority import assess
 
 
@@ -51,7 +63,9 @@ class CaseWork:
             Answer(CASE_REPORTERS, self.case_reporters),
             Answer(CASE_TRANSITION, self.transition),
             Answer(CASE_RECLASSIFY, self.reclassify),
+            Answer(CASE_REFERRAL, self.update_referral),
             Answer(CLAIMS_IMPORT, self.add_claims),
+            Answer(CLAIMS_SUBSCRIBE, self.subscribe_claims),
         ]
 
     async def transition(self, agency_id: str, command: TransitionCase) -> CaseView:
@@ -157,23 +171,56 @@ class CaseWork:
             ),
         )
 
-    async def _owned_case(self, conn: asyncpg.Connection, agency_id: str, case_id: UUID) -> dict[str, Any]:
-        """The case locked for a change by its owner. An agency it was only routed to may read
-        it, so learns nothing from a 403; any other agency gets the same 404 as a missing id."""
+    async def update_referral(self, agency_id: str, command: UpdateReferral) -> CaseView:
+        now = datetime.now(UTC)
+        async with self._pool.acquire() as conn, conn.transaction():
+            case = await self._visible_case(conn, agency_id, command.case_id)
+            if agency_id == case["agency_id"]:
+                raise Conflict(
+                    "agensi pemilik mengubah status kasus itu sendiri; catatan rujukan untuk agensi tujuan"
+                )
+            if not await repository.command_applied(conn, command.command_id):
+                await repository.set_referral(
+                    conn, command.case_id, agency_id, command.state, command.note, now
+                )
+                await repository.record_history(
+                    conn,
+                    command.case_id,
+                    at=now,
+                    change="referral_updated",
+                    actor=command.actor,
+                    from_state=case["state"],
+                    to_state=case["state"],
+                    note=command.note,
+                    by=_by(agency_id, command),
+                    referral_state=command.state,
+                )
+            view = await self._view(conn, agency_id, command.case_id)
+        return view
+
+    async def _visible_case(self, conn: asyncpg.Connection, agency_id: str, case_id: UUID) -> dict[str, Any]:
+        """The case locked for a change; another agency's gets the same 404 as a missing id."""
         case = await repository.lock_case(conn, case_id)
         if case is None or (agency_id != case["agency_id"] and agency_id not in case["routed_to"]):
             raise NotFound(f"kasus {case_id} tidak ditemukan")
+        return case
+
+    async def _owned_case(self, conn: asyncpg.Connection, agency_id: str, case_id: UUID) -> dict[str, Any]:
+        """The case locked for a change by its owner. An agency it was only routed to may read
+        it, so learns nothing from a 403."""
+        case = await self._visible_case(conn, agency_id, case_id)
         if agency_id != case["agency_id"]:
             raise Forbidden(
                 f"kasus {case_id} milik {case['agency_id']}: hanya agensi pemilik yang dapat mengubahnya"
             )
         return case
 
-    async def _view(self, conn: asyncpg.Connection, agency_id: str, case_id: UUID) -> CaseView:
+    async def _view(self, conn: asyncpg.Pool | asyncpg.Connection, agency_id: str, case_id: UUID) -> CaseView:
         case = await repository.get_case(conn, agency_id, case_id)
         if case is None:
             raise NotFound(f"kasus {case_id} tidak ditemukan")
-        return CaseView.model_validate(case)
+        referrals = await repository.referrals(conn, case_id, case["routed_to"])
+        return CaseView.model_validate({**case, "referrals": referrals})
 
     @staticmethod
     def _updated(
@@ -214,6 +261,11 @@ class CaseWork:
         imported = await import_claims(self._pool, command.claims, added_by=agency_id)
         await self._claims.refresh(self._pool, force=True)
         return ClaimsImported(imported=imported)
+
+    async def subscribe_claims(self, agency_id: str, command: SubscribeClaims) -> ClaimSubscriptions:
+        publishers = await subscribe(self._pool, agency_id, command.publisher, command.subscribed)
+        await self._claims.refresh(self._pool, force=True)
+        return ClaimSubscriptions(publishers=publishers)
 
 
 def _by(agency_id: str, command: Command) -> repository.ChangedBy:

@@ -6,7 +6,7 @@ from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.contract import CategoryScore, ClaimRef
+from pantau_shared.contract import CategoryScore, ClaimRef, Referral, ReferralState
 
 CASE_COLUMNS = (
     "case_id",
@@ -221,10 +221,12 @@ async def record_history(
     resolution: str | None = None,
     note: str | None = None,
     by: ChangedBy | None = None,
+    referral_state: ReferralState | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO case_history (case_id, at, change, actor, from_state, to_state, resolution,"
-        " note, agency_id, principal, command_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        " note, agency_id, principal, command_id, referral_state)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         case_id,
         at,
         change,
@@ -236,13 +238,14 @@ async def record_history(
         by.agency_id if by else None,
         by.principal if by else None,
         by.command_id if by else None,
+        referral_state,
     )
 
 
 async def history(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> list[asyncpg.Record]:
     return await pool.fetch(
         "SELECT h.at, h.change, h.actor, h.from_state, h.to_state, h.resolution, h.note,"
-        " coalesce(h.agency_id, c.agency_id) AS agency_id, h.principal"
+        " coalesce(h.agency_id, c.agency_id) AS agency_id, h.principal, h.referral_state"
         f" FROM case_history h JOIN cases c USING (case_id) WHERE h.case_id = $1"
         f" AND {VISIBLE_TO.replace('agency_id', 'c.agency_id').replace('routed_to', 'c.routed_to')}"
         " ORDER BY h.id",
@@ -274,3 +277,27 @@ async def reporters_of(pool: asyncpg.Pool, case_id: UUID) -> list[str]:
         case_id,
     )
     return [row["reporter_id"] for row in rows]
+
+
+async def referrals(
+    conn: asyncpg.Pool | asyncpg.Connection, case_id: UUID, routed_to: list[str]
+) -> list[Referral]:
+    """One record per agency the case was routed to, `pending` until that agency writes one."""
+    rows = await conn.fetch(
+        "SELECT agency_id, state, note, updated_at FROM referrals WHERE case_id = $1", case_id
+    )
+    recorded = {row["agency_id"]: Referral.model_validate(dict(row)) for row in rows}
+    return [recorded.get(agency, Referral(agency_id=agency)) for agency in routed_to]
+
+
+async def set_referral(conn: asyncpg.Connection, case_id: UUID, referral: Referral) -> None:
+    await conn.execute(
+        "INSERT INTO referrals (case_id, agency_id, state, note, updated_at) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (case_id, agency_id) DO UPDATE SET state = EXCLUDED.state, note = EXCLUDED.note,"
+        " updated_at = EXCLUDED.updated_at",
+        case_id,
+        referral.agency_id,
+        referral.state.value,
+        referral.note,
+        referral.updated_at,
+    )

@@ -19,7 +19,8 @@ from .taxonomy import Category
 MAX_BIGINT = 2**63 - 1
 
 # Agency ids appear as one token of a NATS subject, so no dots, spaces or wildcards.
-AgencyId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+AgencyId = Annotated[str, Field(pattern=AGENCY_ID_PATTERN)]
 
 
 def _aware(value: datetime) -> datetime:

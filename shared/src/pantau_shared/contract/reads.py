@@ -82,6 +82,8 @@ class CaseHistoryEntry(BaseModel):
     # or other principal; none for the changes triage makes itself.
     agency_id: str | None = None
     principal: str | None = None
+    # For `referral_updated`: the state the routed agency (`agency_id`) recorded.
+    referral_state: ReferralState | None = None
 
 
 class NotificationView(BaseModel):

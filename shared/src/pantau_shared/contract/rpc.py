@@ -229,8 +229,14 @@ CASE_TRANSITION = Method(
 CASE_RECLASSIFY = Method(
     "case.reclassify", C, "triage", ReclassifyCase, CaseView, "Correct the categories of an owned case"
 )
+CASE_REFERRAL = Method(
+    "case.referral", C, "triage", UpdateReferral, CaseView, "Record the routed agency's own handling"
+)
 CLAIMS_IMPORT = Method(
     "claims.import", C, "triage", ImportClaims, ClaimsImported, "Add or update the agency's claims"
+)
+CLAIMS_SUBSCRIBE = Method(
+    "claims.subscribe", C, "triage", SubscribeClaims, ClaimSubscriptions, "Match another agency's claims"
 )
 NOTIFICATION_LIST = Method(
     "notification.list", Q, "notify", CaseQuery, Notifications, "The alerts and news sent for a case"
@@ -250,7 +256,9 @@ METHODS: dict[str, Method[Any, Any]] = {
         CASE_REPORTERS,
         CASE_TRANSITION,
         CASE_RECLASSIFY,
+        CASE_REFERRAL,
         CLAIMS_IMPORT,
+        CLAIMS_SUBSCRIBE,
         NOTIFICATION_LIST,
         NOTIFICATION_ACK,
     )
