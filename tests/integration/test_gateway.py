@@ -27,23 +27,25 @@ def client(platform: PlatformSettings) -> Iterator[TestClient]:
         yield client
 
 
-def issue_key(platform: PlatformSettings, agency: str, rate_limit: int | None = None) -> str:
-    async def create() -> str:
-        pool = await asyncpg.create_pool(
-            platform.database_url, min_size=1, max_size=1, server_settings={"search_path": "gateway"}
+async def create_key(platform: PlatformSettings, agency: str, rate_limit: int | None = None) -> str:
+    """An API key of a new (or existing) agency, as `pantau-gateway add-key` makes one."""
+    pool = await asyncpg.create_pool(
+        platform.database_url, min_size=1, max_size=1, server_settings={"search_path": "gateway"}
+    )
+    try:
+        await repository.upsert_agency(pool, agency, "Bawaslu Uji", "bawaslu", "33.75")
+        key_id, secret, whole = auth.new_key()
+        pepper = SETTINGS.api_key_pepper.get_secret_value().encode()
+        await repository.insert_key(
+            pool, key_id, agency, auth.secret_hash(pepper, secret), "test", rate_limit
         )
-        try:
-            await repository.upsert_agency(pool, agency, "Bawaslu Uji", "bawaslu", "33.75")
-            key_id, secret, whole = auth.new_key()
-            pepper = SETTINGS.api_key_pepper.get_secret_value().encode()
-            await repository.insert_key(
-                pool, key_id, agency, auth.secret_hash(pepper, secret), "test", rate_limit
-            )
-            return whole
-        finally:
-            await pool.close()
+        return whole
+    finally:
+        await pool.close()
 
-    return asyncio.run(create())
+
+def issue_key(platform: PlatformSettings, agency: str, rate_limit: int | None = None) -> str:
+    return asyncio.run(create_key(platform, agency, rate_limit))
 
 
 def is_problem(response, status: int) -> dict:

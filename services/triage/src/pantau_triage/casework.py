@@ -17,6 +17,7 @@ from pantau_shared.contract import (
     CaseUpdated,
     CaseView,
     CategoryScore,
+    Referral,
 )
 from pantau_shared.contract.rpc import (
     CASE_FOR_REPORT,
@@ -180,9 +181,10 @@ class CaseWork:
                     "agensi pemilik mengubah status kasus itu sendiri; catatan rujukan untuk agensi tujuan"
                 )
             if not await repository.command_applied(conn, command.command_id):
-                await repository.set_referral(
-                    conn, command.case_id, agency_id, command.state, command.note, now
+                referral = Referral(
+                    agency_id=agency_id, state=command.state, note=command.note, updated_at=now
                 )
+                await repository.set_referral(conn, command.case_id, referral)
                 await repository.record_history(
                     conn,
                     command.case_id,
