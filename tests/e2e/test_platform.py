@@ -407,7 +407,7 @@ async def test_a_whatsapp_message_becomes_a_report_with_a_receipt_and_news(
     assert "sudah kami terima dengan nomor" in receipts[0].body["text"]["body"]
     assert receipts[0].body["context"]["message_id"] == wamid
     # One report, one case, one receipt, however often Meta retried.
-    report_id = str(stable_id("whatsapp", wamid))
+    report_id = str(stable_id("whatsapp", f"{AGENCY}:{wamid}"))
     report = await eventually(lambda: report_with_case(api, report_id), what="triaged")
     assert (report["channel"], report["forwarded"], report["url"]) == (
         "whatsapp",
@@ -469,7 +469,7 @@ async def test_a_mail_from_the_public_becomes_a_report_with_a_receipt(
         answer = await aiosmtplib.send(mail, hostname="127.0.0.1", port=running.mail_in_port)
         assert answer[1].startswith("2.0.0 OK: report")
 
-    report_id = str(stable_id("email", "<e2e-laporan-1@example.id>"))
+    report_id = str(stable_id("email", f"{AGENCY}:<e2e-laporan-1@example.id>"))
     report = await eventually(lambda: report_with_case(api, report_id), what="mail triaged")
     assert (report["channel"], report["url"]) == ("email", "https://t.me/s/kanalrusuh/42")
     assert report["reporter_id"] and "budi" not in report["reporter_id"]
@@ -503,7 +503,8 @@ async def test_a_whatsapp_photo_is_fetched_and_hashed_as_evidence(
     hook = f"{running.api}/webhooks/whatsapp/{AGENCY}"
     assert (await post_webhook(hook, payload, APP_SECRET)).status_code == 200
     report = await eventually(
-        lambda: report_with_case(api, str(stable_id("whatsapp", wamid))), what="photo report triaged"
+        lambda: report_with_case(api, str(stable_id("whatsapp", f"{AGENCY}:{wamid}"))),
+        what="photo report triaged",
     )
     assert report["text"] == "Foto amplop serangan fajar di RT 3 Podosugih"
     assert report["attachments"] == [

@@ -85,7 +85,7 @@ async def test_accepted_mail_reaches_submit_before_the_250(smtp: tuple[SmtpRecei
     recorder.gate.set()
     _, reply = await sending
     (report,) = recorder.reports
-    assert report.report_id == stable_id("email", message["Message-ID"])
+    assert report.report_id == stable_id("email", f"{AGENCY}:{message['Message-ID']}")
     assert report.agency_id == AGENCY and str(report.report_id) in reply
     assert report.url == "https://www.facebook.com/groups/1/posts/1"
     assert report.reporter is not None and report.reporter.email == "rina.w@gmail.com"
@@ -112,7 +112,9 @@ async def test_failing_submit_answers_451_and_the_retry_succeeds(smtp: tuple[Smt
         await send(receiver, message)
     assert failed.value.code == 451 and "4.3.0" in failed.value.message
     await send(receiver, message)  # what the sending server does next
-    assert [r.report_id for r in recorder.reports] == [stable_id("email", message["Message-ID"])]
+    assert [r.report_id for r in recorder.reports] == [
+        stable_id("email", f"{AGENCY}:{message['Message-ID']}")
+    ]
 
 
 async def test_oversized_mail_is_refused(smtp: tuple[SmtpReceiver, Recorder]) -> None:
@@ -135,11 +137,19 @@ async def test_unreadable_mail_gets_554(smtp: tuple[SmtpReceiver, Recorder]) -> 
     assert recorder.reports == []
 
 
-async def test_second_agency_in_one_transaction_is_deferred(smtp: tuple[SmtpReceiver, Recorder]) -> None:
+async def test_one_mail_to_two_agencies_is_a_report_for_each(smtp: tuple[SmtpReceiver, Recorder]) -> None:
     receiver, recorder = smtp
-    errors, _ = await send(receiver, report_mail(), recipients=[REPORT_ADDRESS, OTHER_AGENCY_ADDRESS])
-    assert errors[OTHER_AGENCY_ADDRESS].code == 452
-    assert [r.agency_id for r in recorder.reports] == [AGENCY]
+    message = report_mail()
+    errors, reply = await send(receiver, message, recipients=[REPORT_ADDRESS, OTHER_AGENCY_ADDRESS])
+    assert errors == {}
+    assert [r.agency_id for r in recorder.reports] == [AGENCY, "bawaslu-33"]
+    first, second = recorder.reports
+    assert first.report_id != second.report_id and first.external_id == second.external_id
+    assert str(first.report_id) in reply and str(second.report_id) in reply
+    # Sent again to the second agency alone (what a sender refused before would do): the same
+    # report id as its first copy, so intake stores it once, not zero times.
+    await send(receiver, message, recipients=[OTHER_AGENCY_ADDRESS])
+    assert recorder.reports[-1].report_id == second.report_id
 
 
 async def test_auto_reply_is_accepted_and_dropped(smtp: tuple[SmtpReceiver, Recorder]) -> None:
@@ -207,8 +217,8 @@ async def test_poll_submits_unseen_mail_and_marks_it_seen(mailbox: Mailbox) -> N
     result = await mailbox.poller().poll_once()
     assert (result.submitted, result.rejected, result.remaining) == (2, 0, 0)
     assert [r.report_id for r in mailbox.recorder.reports] == [
-        stable_id("email", first["Message-ID"]),
-        stable_id("email", second["Message-ID"]),
+        stable_id("email", f"{AGENCY}:{first['Message-ID']}"),
+        stable_id("email", f"{AGENCY}:{second['Message-ID']}"),
     ]
     flags = await mailbox.flags()
     assert all("\\Seen" in flags[m["Message-ID"]] for m in (first, second))
@@ -224,7 +234,9 @@ async def test_failing_submit_leaves_the_mail_for_the_next_poll(mailbox: Mailbox
         await mailbox.poller().poll_once()
     assert "\\Seen" not in (await mailbox.flags())[message["Message-ID"]]
     assert (await mailbox.poller().poll_once()).submitted == 1
-    assert [r.report_id for r in mailbox.recorder.reports] == [stable_id("email", message["Message-ID"])]
+    assert [r.report_id for r in mailbox.recorder.reports] == [
+        stable_id("email", f"{AGENCY}:{message['Message-ID']}")
+    ]
 
 
 async def test_death_between_submit_and_marking_resubmits_the_same_report(
@@ -269,7 +281,7 @@ async def test_twenty_mails_are_each_submitted_exactly_once(mailbox: Mailbox) ->
     stopping.set()
     await asyncio.wait_for(running, 10)
     counts = Counter(r.report_id for r in mailbox.recorder.reports)
-    assert set(counts) == {stable_id("email", m["Message-ID"]) for m in messages}
+    assert set(counts) == {stable_id("email", f"{AGENCY}:{m['Message-ID']}") for m in messages}
     assert set(counts.values()) == {1}
     assert all("\\Seen" in f for f in (await mailbox.flags()).values())
 

@@ -401,7 +401,7 @@ async def test_realistic_payloads_parse_into_typed_messages_and_statuses(receive
     )
     assert image.media.sha256 == "a" * 64 and image.reply_to == "wamid.ALERT"
     assert image.content == "Baliho di depan sekolah"
-    assert (location.type, location.original_type) == ("unsupported", "location")
+    assert location.type == "location" and location.location is not None
     assert location.raw["location"] == {"latitude": -6.89, "longitude": 109.67}
     failed, read = batch.statuses
     assert (failed.wamid, failed.status, failed.recipient) == ("wamid.KIRIM", "failed", OTHER)

@@ -46,7 +46,7 @@ def test_plain_mail_becomes_a_report() -> None:
     parsed = parse(message.as_bytes())
     report = parsed.to_report()
     assert isinstance(report, ReportSubmitted)
-    assert report.report_id == stable_id("email", "<CAF=x1Y2z3@mail.gmail.com>")
+    assert report.report_id == stable_id("email", f"{AGENCY}:<CAF=x1Y2z3@mail.gmail.com>")
     assert report.channel is Channel.EMAIL and report.agency_id == AGENCY
     assert report.text == (
         "Laporan dugaan politik uang\n\nBesok pagi serangan fajar di RT 03, tiap rumah "
@@ -316,14 +316,24 @@ def _rfc822(inner: EmailMessage) -> EmailMessage:
     return part
 
 
-def test_missing_message_id_is_derived_from_the_bytes() -> None:
-    message = mail("Laporan tanpa Message-ID.")
+def test_missing_message_id_is_derived_from_the_content_whatever_the_line_ends() -> None:
+    message = mail("Laporan tanpa Message-ID.\nBaris kedua.")
     del message["Message-ID"]
-    raw = message.as_bytes()
-    first, again = parse(raw), parse(raw)
-    assert first.message_id == f"<{hashlib.sha256(raw).hexdigest()}@pantau.derived>"
-    assert first.to_report().report_id == again.to_report().report_id
-    assert parse(raw + b"beda\n").message_id != first.message_id
+    crlf = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    lf = crlf.replace(b"\r\n", b"\n")
+    relayed = b"Received: from mx.example.id by pantau; Mon, 12 Feb 2024 10:16:00 +0700\r\n" + crlf
+    first = parse(crlf)
+    assert first.message_id.endswith("@pantau.derived>")
+    assert {parse(lf).message_id, parse(relayed).message_id} == {first.message_id}
+    assert first.to_report().report_id == parse(lf).to_report().report_id
+    assert parse(crlf + b"beda\r\n").message_id != first.message_id
+
+
+def test_report_ids_are_per_agency() -> None:
+    parsed = parse(mail().as_bytes())
+    other = parse_mail(mail().as_bytes(), agency_id="bawaslu-33", received_at=NOW)
+    assert parsed.to_report().report_id != other.to_report().report_id
+    assert parsed.to_report().external_id == other.to_report().external_id
 
 
 def test_links_are_deduplicated_in_order_without_trailing_punctuation() -> None:

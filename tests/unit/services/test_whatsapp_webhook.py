@@ -125,7 +125,7 @@ def test_forwarded_flags_and_reply_context() -> None:
 )
 def test_media_messages_carry_their_media(kind: str, content: dict[str, Any]) -> None:
     [message] = parse_webhook(inbound(kind, content)).messages
-    assert message.type == kind and message.media is not None
+    assert message.type == ("voice" if content.get("voice") else kind) and message.media is not None
     assert message.media.id == content["id"]
     assert message.media.mime_type == content["mime_type"]
     assert message.media.caption == content.get("caption")
@@ -150,35 +150,98 @@ def test_interactive_replies(content: dict[str, Any], reply: tuple[str, str]) ->
     [message] = parse_webhook(
         inbound("interactive", content, context={"from": "15550783881", "id": "wamid.MENU"})
     ).messages
-    assert message.type == "interactive" and (message.reply_id, message.reply_title) == reply
+    assert message.type == "answer" and (message.reply_id, message.reply_title) == reply
     assert message.reply_to == "wamid.MENU" and message.content == reply[1]
 
 
 def test_template_quick_reply_button() -> None:
     [message] = parse_webhook(inbound("button", {"payload": "TINDAK", "text": "Tindak lanjuti"})).messages
-    assert (message.type, message.reply_id, message.reply_title) == ("button", "TINDAK", "Tindak lanjuti")
+    assert (message.type, message.reply_id, message.reply_title) == ("answer", "TINDAK", "Tindak lanjuti")
+
+
+def test_location_is_a_structured_place() -> None:
+    place = {"latitude": -6.8886, "longitude": 109.6753, "name": "Balai RW 05", "address": "Podosugih"}
+    [message] = parse_webhook(inbound("location", place)).messages
+    assert message.type == "location" and message.location is not None
+    assert (message.location.latitude, message.location.longitude) == (-6.8886, 109.6753)
+    assert (message.location.name, message.location.address) == ("Balai RW 05", "Podosugih")
+
+
+def test_contact_cards_are_structured() -> None:
+    cards = [
+        {
+            "name": {"formatted_name": "Pak Darto", "first_name": "Darto"},
+            "phones": [{"phone": "+62 812-3333-4444", "type": "CELL", "wa_id": "6281233334444"}],
+            "emails": [{"email": "darto@example.id", "type": "WORK"}],
+            "org": {"company": "Tim Sukses Paslon 2"},
+        },
+        {"name": {"first_name": "Bu", "last_name": "Rini"}, "phones": [{"wa_id": "6285700001111"}]},
+    ]
+    [message] = parse_webhook(inbound("contacts", None, contacts=cards)).messages
+    first, second = message.contacts
+    assert message.type == "contacts"
+    assert (first.name, first.phones, first.emails, first.organization) == (
+        "Pak Darto",
+        ("+62 812-3333-4444",),
+        ("darto@example.id",),
+        "Tim Sukses Paslon 2",
+    )
+    assert (second.name, second.phones) == ("Bu Rini", ("6285700001111",))
+
+
+def test_flow_completion_is_an_answer_with_its_fields() -> None:
+    flow = {
+        "type": "nfm_reply",
+        "nfm_reply": {
+            "name": "flow",
+            "body": "Sent",
+            "response_json": json.dumps(
+                {"flow_token": "rahasia", "lokasi": "RT 03 Podosugih", "kejadian": "amplop"}
+            ),
+        },
+    }
+    [message] = parse_webhook(inbound("interactive", flow)).messages
+    assert message.type == "answer"
+    assert message.content == "lokasi: RT 03 Podosugih\nkejadian: amplop"
+
+
+def test_an_edit_names_the_original_and_carries_the_new_text() -> None:
+    edit = {
+        "original_message_id": "wamid.ASLI",
+        "message": {"type": "text", "text": {"body": "Koreksi: RT 04, bukan RT 03"}},
+    }
+    [message] = parse_webhook(inbound("edit", edit)).messages
+    assert (message.type, message.revises, message.content) == (
+        "edit",
+        "wamid.ASLI",
+        "Koreksi: RT 04, bukan RT 03",
+    )
 
 
 @pytest.mark.parametrize(
-    ("kind", "content"),
+    ("kind", "content", "expected"),
     [
-        ("location", {"latitude": -6.89, "longitude": 109.67}),
-        ("reaction", {"message_id": "wamid.X", "emoji": "👍"}),
-        ("interactive", {"type": "nfm_reply", "nfm_reply": {"response_json": "{}"}}),
-        ("some_future_type", {"anything": [1, 2]}),
+        ("reaction", {"message_id": "wamid.X", "emoji": "👍"}, "reaction"),
+        ("revoke", {"original_message_id": "wamid.X"}, "revoke"),
+        ("system", {"body": "Nomor pelapor berganti", "type": "user_changed_number"}, "system"),
+        ("order", {"catalog_id": "1", "product_items": []}, "order"),
+        ("interactive", {"type": "some_new_reply"}, "unsupported"),
+        ("some_future_type", {"anything": [1, 2]}, "unsupported"),
     ],
 )
-def test_other_types_are_kept_raw_as_unsupported(kind: str, content: dict[str, Any]) -> None:
+def test_other_kinds_are_named_and_keep_their_raw(kind: str, content: dict[str, Any], expected: str) -> None:
     [message] = parse_webhook(inbound(kind, content)).messages
-    assert (message.type, message.original_type) == ("unsupported", kind)
+    assert (message.type, message.original_type) == (expected, kind)
     assert message.raw[kind] == content and message.wamid.startswith("wamid.")
 
 
-def test_meta_unsupported_message_keeps_its_errors() -> None:
-    raw = inbound(
-        "unsupported",
-        None,
-        errors=[
+def test_a_message_with_errors_is_skipped_and_the_rest_kept() -> None:
+    broken = {
+        "from": "6281234567890",
+        "id": "wamid.RUSAK",
+        "timestamp": "1707700500",
+        "type": "unsupported",
+        "errors": [
             {
                 "code": 131051,
                 "title": "Message type unknown",
@@ -186,12 +249,13 @@ def test_meta_unsupported_message_keeps_its_errors() -> None:
                 "error_data": {"details": "Message type is currently not supported."},
             }
         ],
-    )
-    [message] = parse_webhook(raw).messages
-    assert message.type == "unsupported"
-    assert [(e.code, e.details) for e in message.errors] == [
-        (131051, "Message type is currently not supported.")
-    ]
+    }
+    good = {"from": "6281234567890", "id": "wamid.BAIK", "timestamp": "1707700501", "type": "text"}
+    good["text"] = {"body": "Ada amplop di RT 03"}
+    batch = parse_webhook(body({"messages": [broken, good]}))
+    assert [m.wamid for m in batch.messages] == ["wamid.BAIK"]
+    [skipped] = batch.skipped
+    assert skipped.wamid == "wamid.RUSAK" and "131051" in skipped.reason
 
 
 def test_statuses_with_and_without_errors() -> None:
@@ -259,17 +323,29 @@ def test_value_level_errors_and_other_fields() -> None:
         (json.dumps({"object": "page", "entry": []}).encode(), "envelope"),
         (json.dumps({"object": "whatsapp_business_account"}).encode(), "envelope"),
         (json.dumps({"object": "whatsapp_business_account", "entry": {}}).encode(), "envelope"),
-        (
-            body({"messages": [{"from": "628", "timestamp": "1", "type": "text", "text": {"body": "x"}}]}),
-            "message",
-        ),
         (body({"messages": "not a list"}), "value"),
-        (inbound("text", {"caption": "no body"}), "message.text"),
-        (inbound("image", {"mime_type": "image/jpeg"}), "message.image"),
-        (inbound("text", {"body": "x"}, timestamp="kemarin"), "timestamp"),
         (body({"statuses": [{"id": "wamid.A", "timestamp": "1"}]}), "value"),
     ],
 )
 def test_malformed_payloads_raise_a_clear_error(raw: bytes, where: str) -> None:
     with pytest.raises(WebhookError, match=where):
         parse_webhook(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (
+            body({"messages": [{"from": "628", "timestamp": "1", "type": "text", "text": {"body": "x"}}]}),
+            "message",
+        ),
+        (inbound("text", {"caption": "no body"}), "message.text"),
+        (inbound("image", {"mime_type": "image/jpeg"}), "message.image"),
+        (inbound("text", {"body": "x"}, timestamp="kemarin"), "timestamp"),
+        (inbound("location", {"latitude": 123.0, "longitude": 0.0}), "message.location"),
+    ],
+)
+def test_a_malformed_message_is_skipped_with_its_reason(raw: bytes, where: str) -> None:
+    batch = parse_webhook(raw)
+    [skipped] = batch.skipped
+    assert batch.messages == () and where in skipped.reason

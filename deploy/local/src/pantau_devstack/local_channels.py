@@ -66,7 +66,9 @@ def send_whatsapp(home: Path, text: str, sender: str, name: str) -> int:
     wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
     url = f"http://127.0.0.1:{dev['gateway_port']}/webhooks/whatsapp/bawaslu-3375"
     answer = asyncio.run(post_webhook(url, payload, dev["app_secret"].encode()))
-    print(f"webhook answered {answer.status_code}; report id {stable_id('whatsapp', wamid)}")
+    print(
+        f"webhook answered {answer.status_code}; report id {stable_id('whatsapp', f'bawaslu-3375:{wamid}')}"
+    )
     return 0 if answer.status_code == 200 else 1
 
 

@@ -43,6 +43,15 @@ from .whatsapp_webhook import (
 
 router = APIRouter(prefix="/webhooks/whatsapp", include_in_schema=False)
 REPORTED_STATUSES = frozenset({"sent", "delivered", "read", "failed", "deleted"})
+# Message kinds that carry nothing to report, and why each is left out.
+IGNORED_KINDS = {
+    "reaction": "an emoji on an earlier message",
+    "revoke": "deleted by the sender; what was received stays as evidence",
+    "system": "a notice from WhatsApp (number changed, ...)",
+    "order": "a catalogue order, not a report",
+    "request_welcome": "a first-contact ping with no content",
+    "unsupported": "a message type Pantau does not read",
+}
 # Payload of the acknowledge button in patrol alerts (notify's alert template).
 ACK_PREFIX = "ack:"
 log = logging.getLogger(__name__)
@@ -87,10 +96,25 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
     except WebhookError as error:
         log.warning("WhatsApp webhook for %s refused: %s", agency_id, error)
         raise Problem(400, "isi webhook tidak dapat dibaca sebagai webhook WhatsApp") from error
+    for skipped in batch.skipped:
+        # One unreadable message must not fail the delivery: Meta would retry it for days.
+        log.warning("WhatsApp message %s for %s skipped: %s", skipped.wamid, agency_id, skipped.reason)
+    for error in batch.errors:
+        log.warning("WhatsApp reports an error for %s: %s %s", agency_id, error.code, error.title)
     try:
         for message in batch.messages:
             if (message.reply_id or "").startswith(ACK_PREFIX):
                 await acknowledge(state, agency_id, message)
+                continue
+            if message.type in IGNORED_KINDS:
+                log.info(
+                    "WhatsApp %s %s from %s for %s ignored (%s)",
+                    message.original_type,
+                    message.wamid,
+                    _masked(message.from_phone),
+                    agency_id,
+                    IGNORED_KINDS[message.type],
+                )
                 continue
             try:
                 report = to_report(agency_id, message)
@@ -98,11 +122,7 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
                 # Refused now, as intake would refuse it later; Meta must not retry it.
                 log.warning("WhatsApp message %s skipped: %s", message.wamid, error)
                 continue
-            await state.publisher.publish(
-                state.publisher.envelope(
-                    report, event_id=stable_id("report.submitted", str(report.report_id))
-                )
-            )
+            await state.publisher.publish(state.publisher.envelope(report, event_id=report.event_id()))
         for status in batch.statuses:
             if status.status not in REPORTED_STATUSES:
                 continue
@@ -165,7 +185,7 @@ def to_report(agency_id: str, message: InboundMessage) -> ReportSubmitted:
             ),
         )
     return ReportSubmitted(
-        report_id=stable_id("whatsapp", message.wamid),
+        report_id=report_id(agency_id, message.wamid),
         agency_id=agency_id,
         channel=Channel.WHATSAPP,
         submitted_at=message.timestamp or datetime.now(UTC),
@@ -176,6 +196,10 @@ def to_report(agency_id: str, message: InboundMessage) -> ReportSubmitted:
         external_id=message.wamid,
         forwarded=message.forwarded,
         attachments=attachments,
+        message_kind=message.type,
+        location=message.location,
+        contacts=message.contacts,
+        revises=message.revises,
     )
 
 
@@ -184,3 +208,13 @@ def _uuid(text: str | None) -> UUID | None:
         return UUID(text) if text else None
     except ValueError:
         return None  # another sender's callback data on the same number
+
+
+def report_id(agency_id: str, wamid: str) -> UUID:
+    """Per agency and message: Meta's retries map to one report, other agencies' never collide."""
+    return stable_id("whatsapp", f"{agency_id}:{wamid}")
+
+
+def _masked(phone: str) -> str:
+    # Logs are not the place for reporters' numbers (UU 27/2022).
+    return phone[:4] + "…" + phone[-2:] if len(phone) > 6 else "…"

@@ -13,12 +13,15 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pantau_shared.contract import ContactCard, Location
+
 __all__ = [
     "MEDIA_TYPES",
     "CloudError",
     "InboundMedia",
     "InboundMessage",
     "MessageStatus",
+    "SkippedMessage",
     "WebhookBatch",
     "WebhookError",
     "parse_webhook",
@@ -85,7 +88,9 @@ class InboundMessage(_Frozen):
     wamid: str
     from_phone: str
     timestamp: datetime
-    # Meta's type for the kinds we read; "unsupported" for any other (see `original_type`).
+    # What Pantau makes of it: text, image, video, document, audio, voice, sticker, location,
+    # contacts, answer (buttons, lists, flows), edit, reaction, revoke, system, order, or
+    # "unsupported" for any other (see `original_type`).
     type: str
     original_type: str
     phone_number_id: str | None = None
@@ -97,6 +102,10 @@ class InboundMessage(_Frozen):
     reply_to: str | None = None
     reply_id: str | None = None
     reply_title: str | None = None
+    location: Location | None = None
+    contacts: tuple[ContactCard, ...] = ()
+    # An edit or a revoke: the message it changes; a reaction: the message reacted to.
+    revises: str | None = None
     errors: tuple[CloudError, ...] = ()
     raw: dict[str, Any] = Field(repr=False)
 
@@ -108,6 +117,13 @@ class InboundMessage(_Frozen):
         if self.media is not None and self.media.caption:
             return self.media.caption
         return self.reply_title
+
+
+class SkippedMessage(_Frozen):
+    """A message of a delivery that could not be read: logged and left out, the rest goes on."""
+
+    wamid: str | None
+    reason: str
 
 
 class MessageStatus(_Frozen):
@@ -124,6 +140,7 @@ class MessageStatus(_Frozen):
 
 class WebhookBatch(_Frozen):
     messages: tuple[InboundMessage, ...] = ()
+    skipped: tuple[SkippedMessage, ...] = ()
     statuses: tuple[MessageStatus, ...] = ()
     # Errors about the business number itself, not tied to one message.
     errors: tuple[CloudError, ...] = ()
@@ -175,10 +192,59 @@ class _Reply(_Wire):
     title: str | None = None
 
 
+class _FlowReply(_Wire):
+    response_json: str
+    name: str | None = None
+    body: str | None = None
+
+
 class _Interactive(_Wire):
     type: str
     button_reply: _Reply | None = None
     list_reply: _Reply | None = None
+    nfm_reply: _FlowReply | None = None
+
+
+class _Location(_Wire):
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+
+class _Name(_Wire):
+    formatted_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+class _Phone(_Wire):
+    phone: str | None = None
+    wa_id: str | None = None
+
+
+class _Email(_Wire):
+    email: str | None = None
+
+
+class _Org(_Wire):
+    company: str | None = None
+
+
+class _Card(_Wire):
+    name: _Name | None = None
+    phones: list[_Phone] = []
+    emails: list[_Email] = []
+    org: _Org | None = None
+
+
+class _Changed(_Wire):
+    """An edit (with the new message) or a revoke of an earlier message, or a reaction to one."""
+
+    original_message_id: str | None = None
+    message_id: str | None = None
+    message: dict[str, Any] | None = None
+    emoji: str | None = None
 
 
 class _Button(_Wire):
@@ -254,6 +320,7 @@ def parse_webhook(raw_body: bytes) -> WebhookBatch:
     messages: list[InboundMessage] = []
     statuses: list[MessageStatus] = []
     errors: list[CloudError] = []
+    skipped: list[SkippedMessage] = []
     for entry in envelope.entry:
         for change in entry.changes:
             # Other fields (template reviews, account updates, ...) carry no messages.
@@ -263,7 +330,11 @@ def parse_webhook(raw_body: bytes) -> WebhookBatch:
             number = value.metadata.phone_number_id if value.metadata else None
             names = {c.wa_id: c.profile.name for c in value.contacts if c.wa_id and c.profile}
             for raw in value.messages:
-                messages.append(_message(raw, number, names))
+                try:
+                    messages.append(_message(raw, number, names))
+                except WebhookError as error:
+                    wamid = raw.get("id") if isinstance(raw, dict) else None
+                    skipped.append(SkippedMessage(wamid=str(wamid) if wamid else None, reason=str(error)))
             for status in value.statuses:
                 statuses.append(
                     MessageStatus(
@@ -277,31 +348,19 @@ def parse_webhook(raw_body: bytes) -> WebhookBatch:
                     )
                 )
             errors.extend(e.public() for e in value.errors)
-    return WebhookBatch(messages=tuple(messages), statuses=tuple(statuses), errors=tuple(errors))
+    return WebhookBatch(
+        messages=tuple(messages), statuses=tuple(statuses), errors=tuple(errors), skipped=tuple(skipped)
+    )
 
 
-def _message(raw: dict[str, Any], number: str | None, names: dict[str, str | None]) -> InboundMessage:
+def _message(raw: Any, number: str | None, names: dict[str, str | None]) -> InboundMessage:
     wire = _validate(_Message, raw, "message")
+    if wire.errors:
+        # Meta could not deliver its content (type unknown, media too large, ...): nothing to keep.
+        codes = ", ".join(f"{e.code} {e.title or ''}".strip() for e in wire.errors)
+        raise WebhookError(f"message {wire.id} of type {wire.type} carries errors: {codes}")
     context = wire.context or _Context()
-    fields: dict[str, Any] = {}
-    kind = wire.type
-    if kind == "text":
-        fields["text"] = _validate(_Text, raw.get("text"), "message.text").body
-    elif kind in MEDIA_TYPES:
-        media = _validate(_Media, raw.get(kind), f"message.{kind}")
-        fields["media"] = InboundMedia(**media.model_dump(include=set(InboundMedia.model_fields)))
-    elif kind == "interactive":
-        interactive = _validate(_Interactive, raw.get("interactive"), "message.interactive")
-        reply = interactive.button_reply or interactive.list_reply
-        if reply is None:
-            kind = "unsupported"  # flows (nfm_reply) and future kinds: keep raw
-        else:
-            fields.update(reply_id=reply.id, reply_title=reply.title)
-    elif kind == "button":  # a quick-reply button on a template message
-        button = _validate(_Button, raw.get("button"), "message.button")
-        fields.update(reply_id=button.payload, reply_title=button.text)
-    else:
-        kind = "unsupported"
+    kind, fields = _content(wire.type, raw)
     return InboundMessage(
         wamid=wire.id,
         from_phone=wire.from_,
@@ -313,9 +372,84 @@ def _message(raw: dict[str, Any], number: str | None, names: dict[str, str | Non
         forwarded=context.forwarded or context.frequently_forwarded,
         frequently_forwarded=context.frequently_forwarded,
         reply_to=context.id,
-        errors=tuple(e.public() for e in wire.errors),
         raw=raw,
         **fields,
+    )
+
+
+def _content(kind: str, raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Pantau's kind of a message and the fields it carries, by Meta's `type`."""
+    if kind == "text":
+        return "text", {"text": _validate(_Text, raw.get("text"), "message.text").body}
+    if kind in MEDIA_TYPES:
+        media = _validate(_Media, raw.get(kind), f"message.{kind}")
+        public = InboundMedia(**media.model_dump(include=set(InboundMedia.model_fields)))
+        return ("voice" if kind == "audio" and media.voice else kind), {"media": public}
+    if kind == "location":
+        place = _validate(_Location, raw.get("location"), "message.location")
+        return "location", {"location": _place(place)}
+    if kind == "contacts":
+        cards = [_validate(_Card, card, "message.contacts") for card in raw.get("contacts") or []]
+        return "contacts", {"contacts": tuple(_card(card) for card in cards[:20])}
+    if kind == "interactive":
+        return _interactive(_validate(_Interactive, raw.get("interactive"), "message.interactive"))
+    if kind == "button":  # a quick-reply button on a template message
+        button = _validate(_Button, raw.get("button"), "message.button")
+        return "answer", {"reply_id": button.payload, "reply_title": button.text}
+    if kind == "edit":
+        changed = _validate(_Changed, raw.get("edit"), "message.edit")
+        inner = changed.message or {}
+        inner_kind, fields = _content(str(inner.get("type", "")), inner)
+        if inner_kind == "unsupported":
+            raise WebhookError(f"edit of {changed.original_message_id} carries no readable message")
+        return "edit", {**fields, "revises": changed.original_message_id}
+    if kind in ("reaction", "revoke"):
+        changed = _validate(_Changed, raw.get(kind), f"message.{kind}")
+        return kind, {"revises": changed.message_id or changed.original_message_id, "text": changed.emoji}
+    if kind in ("system", "order", "request_welcome"):
+        return kind, {}
+    return "unsupported", {}
+
+
+def _interactive(interactive: _Interactive) -> tuple[str, dict[str, Any]]:
+    reply = interactive.button_reply or interactive.list_reply
+    if reply is not None:
+        return "answer", {"reply_id": reply.id, "reply_title": reply.title}
+    if interactive.nfm_reply is not None:  # a WhatsApp Flow completed: its answers as lines
+        flow = interactive.nfm_reply
+        try:
+            answers = json.loads(flow.response_json)
+        except json.JSONDecodeError as error:
+            raise WebhookError(f"flow reply is not JSON: {error}") from error
+        if not isinstance(answers, dict):
+            answers = {"jawaban": answers}
+        lines = [f"{key}: {value}" for key, value in answers.items() if key != "flow_token" and value]
+        return "answer", {"reply_id": flow.name, "reply_title": "\n".join(lines) or flow.body}
+    return "unsupported", {}
+
+
+def _place(place: _Location) -> Location:
+    try:
+        return Location(
+            latitude=place.latitude,
+            longitude=place.longitude,
+            name=(place.name or "")[:500] or None,
+            address=(place.address or "")[:1_000] or None,
+        )
+    except ValidationError as error:
+        problem = error.errors(include_url=False)[0]["msg"]
+        raise WebhookError(f"malformed message.location: {problem}") from error
+
+
+def _card(card: _Card) -> ContactCard:
+    name = card.name.formatted_name if card.name else None
+    if not name and card.name:
+        name = " ".join(p for p in (card.name.first_name, card.name.last_name) if p) or None
+    return ContactCard(
+        name=(name or "")[:200] or None,
+        phones=tuple(p.phone or p.wa_id or "" for p in card.phones if p.phone or p.wa_id)[:20],
+        emails=tuple(e.email for e in card.emails if e.email)[:20],
+        organization=(card.org.company if card.org else None),
     )
 
 

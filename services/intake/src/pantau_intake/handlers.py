@@ -1,6 +1,7 @@
 """What intake does with each message it consumes and each query it answers."""
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
@@ -8,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from pantau_shared.bus import Answer, NotFound, Reject, Subscription
-from pantau_shared.contract import Envelope, EventData, ReportReceived, ReportSubmitted
+from pantau_shared.contract import Envelope, EventData, ReportReceived, ReportSubmitted, stable_id
 from pantau_shared.contract.rpc import (
     REPORT_GET,
     REPORTER_CONTACT,
@@ -22,6 +23,8 @@ from . import normalise, repository
 from .flood import FloodGuard
 from .mail_intake import MailIntake
 from .media import MediaEvidence
+
+log = logging.getLogger(__name__)
 
 
 class IntakeHandlers:
@@ -64,8 +67,54 @@ class IntakeHandlers:
     async def report_submitted(self, envelope: Envelope[EventData]) -> None:
         report = envelope.data
         assert isinstance(report, ReportSubmitted)
+        mismatch = None
         if report.agency_id != envelope.agency_id:
-            raise Reject("agency in the data differs from the agency in the envelope")
+            mismatch = "agency in the data differs from the agency in the envelope"
+        digest = report.content_digest()
+        async with self._pool.acquire() as conn:
+            seen = await repository.seen(conn, report.report_id, digest)
+            if seen.refused is not None:
+                # A late replay (past the stream's dedup window) of a dead-lettered message.
+                log.info("report %s was refused before (%s): replay ignored", report.report_id, seen.refused)
+                return
+            if seen.stored and seen.digest in (None, digest):
+                log.debug("report %s is stored already: duplicate ignored", report.report_id)
+                return
+            if seen.stored:
+                report = self._variant(report, digest)
+            if report.revises is not None and await self._revise(conn, report):
+                return
+            if mismatch:
+                await repository.record_refusal(conn, report.report_id, digest, mismatch)
+                raise Reject(mismatch)
+        await self._store(report, digest)
+
+    @staticmethod
+    def _variant(report: ReportSubmitted, digest: str) -> ReportSubmitted:
+        """Another message under a channel id already stored (a reused Message-ID): a report
+        of its own, with an id derived from both, so its redeliveries still find it."""
+        variant = stable_id("report.variant", f"{report.report_id}:{digest}")
+        log.warning(
+            "channel id %s of report %s came again with other content: stored as report %s",
+            report.external_id,
+            report.report_id,
+            variant,
+        )
+        return report.model_copy(update={"report_id": variant})
+
+    async def _revise(self, conn: asyncpg.Connection, report: ReportSubmitted) -> bool:
+        """An edited message: kept as a revision of the report holding the original."""
+        original = await repository.report_with_message(conn, report.agency_id, report.revises or "")
+        if original is None:
+            log.info("edit %s of unknown message %s: kept as a report", report.external_id, report.revises)
+            return False
+        added = await repository.add_revision(
+            conn, original, report.external_id or str(report.report_id), report.submitted_at, report.text
+        )
+        log.info("edit %s kept as a revision of report %s (new: %s)", report.external_id, original, added)
+        return True
+
+    async def _store(self, report: ReportSubmitted, digest: str) -> None:
         if report.attachments:
             # Fetched before any write, so a failed download leaves nothing half stored.
             report = report.model_copy(update={"attachments": await self._media.hashed(report.attachments)})
@@ -78,13 +127,20 @@ class IntakeHandlers:
                 reporter_id = await repository.reporter_for(
                     conn, contacts, normalise.pseudonym(self._pepper, contacts[0]), report.reporter
                 )
-            record = normalise.received(report, received_at=datetime.now(UTC), reporter_id=reporter_id)
-            if reporter_id is not None:
-                count = await self._flood.count(reporter_id, report.report_id)
-                record = record.model_copy(
-                    update={"sender_reports_today": count, "sender_flagged": self._flood.over(count)}
-                )
-            await repository.insert_report(conn, record, self._outbox.row(record)[1])
+            for _ in range(2):
+                record = normalise.received(report, received_at=datetime.now(UTC), reporter_id=reporter_id)
+                if reporter_id is not None:
+                    count = await self._flood.count(reporter_id, report.report_id)
+                    record = record.model_copy(
+                        update={"sender_reports_today": count, "sender_flagged": self._flood.over(count)}
+                    )
+                if await repository.insert_report(conn, record, digest, self._outbox.row(record)[1]):
+                    break
+                # Stored meanwhile by another instance: the same content, or a reused channel id.
+                seen = await repository.seen(conn, report.report_id, digest)
+                if seen.digest in (None, digest):
+                    return
+                report = self._variant(report, digest)
         self._outbox.committed()
 
     async def get_report(self, agency_id: str, request: ReportQuery) -> ReportReceived:

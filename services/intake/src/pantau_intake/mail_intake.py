@@ -12,7 +12,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from pantau_shared.bus import Publisher
-from pantau_shared.contract import ReportSubmitted, stable_id
+from pantau_shared.contract import ReportSubmitted
 
 from .email import ImapPoller, ReportMailHandler, SmtpReceiver
 from .settings import IntakeSettings
@@ -27,9 +27,7 @@ class MailIntake:
         self._drain_timeout_s = drain_timeout_s
 
     async def submit(self, report: ReportSubmitted) -> None:
-        await self._publisher.publish(
-            self._publisher.envelope(report, event_id=stable_id("report.submitted", str(report.report_id)))
-        )
+        await self._publisher.publish(self._publisher.envelope(report, event_id=report.event_id()))
 
     async def rejected(self, uid: str, reason: str) -> None:
         log.warning("mail %s not taken as a report: %s", uid, reason)

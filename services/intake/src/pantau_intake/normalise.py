@@ -135,4 +135,7 @@ def received(report: ReportSubmitted, *, received_at: datetime, reporter_id: str
         reach=report.reach,
         forwarded=report.forwarded,
         attachments=report.attachments,
+        location=report.location,
+        contacts=report.contacts,
+        sender_auth=report.sender_auth,
     )

@@ -1,4 +1,6 @@
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -26,7 +28,15 @@ REPORT_COLUMNS = (
     "forwarded",
     "attachments",
     "reach",
+    "content_digest",
+    "location",
+    "contacts",
+    "sender_auth",
+    "parts",
+    "fragments_only",
 )
+# Stored as jsonb: encoded on the way in, decoded on the way out.
+JSON_COLUMNS = ("attachments", "location", "contacts", "sender_auth")
 
 
 _N = len(REPORT_COLUMNS)
@@ -42,13 +52,68 @@ INSERT_WITH_EVENT = (
 
 
 async def insert_report(
-    conn: asyncpg.Connection, report: ReportReceived, event: tuple[str, str, bytes]
+    conn: asyncpg.Connection, report: ReportReceived, digest: str, event: tuple[str, str, bytes]
 ) -> bool:
-    """Store the report with its outbox event; False when it was stored before."""
+    """Store the report with its outbox event; False when its id was stored before."""
     values = report.model_dump(include=set(REPORT_COLUMNS))
-    values["attachments"] = json.dumps(report.model_dump(mode="json")["attachments"])
+    encoded = report.model_dump(mode="json")
+    for column in JSON_COLUMNS:
+        values[column] = json.dumps(encoded[column])
+    values["content_digest"] = digest
     inserted = await conn.fetchval(INSERT_WITH_EVENT, *(values[c] for c in REPORT_COLUMNS), *event)
     return bool(inserted)
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What intake already did with a report id: stored it (with which content) or refused it."""
+
+    stored: bool
+    digest: str | None = None
+    refused: str | None = None
+
+
+async def seen(conn: asyncpg.Connection, report_id: UUID, digest: str) -> Seen:
+    row = await conn.fetchrow(
+        "SELECT (SELECT content_digest FROM reports WHERE report_id = $1) AS digest,"
+        " EXISTS (SELECT 1 FROM reports WHERE report_id = $1) AS stored,"
+        " (SELECT reason FROM refused_submissions WHERE report_id = $1 AND content_digest = $2) AS refused",
+        report_id,
+        digest,
+    )
+    return Seen(stored=row["stored"], digest=row["digest"], refused=row["refused"])
+
+
+async def record_refusal(conn: asyncpg.Connection, report_id: UUID, digest: str, reason: str) -> None:
+    await conn.execute(
+        "INSERT INTO refused_submissions (report_id, content_digest, reason) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING",
+        report_id,
+        digest,
+        reason,
+    )
+
+
+async def add_revision(
+    conn: asyncpg.Connection, report_id: UUID, external_id: str, revised_at: datetime, text: str | None
+) -> bool:
+    return bool(
+        await conn.fetchval(
+            "INSERT INTO report_revisions (report_id, external_id, revised_at, text) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            report_id,
+            external_id,
+            revised_at,
+            text,
+        )
+    )
+
+
+async def revisions(pool: asyncpg.Pool, report_id: UUID) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT external_id, revised_at, text FROM report_revisions WHERE report_id = $1 ORDER BY revised_at",
+        report_id,
+    )
 
 
 async def reporter_for(
@@ -76,7 +141,8 @@ async def get_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> Rep
     )
     if row is None:
         return None
-    return ReportReceived.model_validate(dict(row) | {"attachments": json.loads(row["attachments"])})
+    decoded = {c: json.loads(row[c]) if row[c] is not None else None for c in JSON_COLUMNS}
+    return ReportReceived.model_validate(dict(row) | decoded)
 
 
 async def reporter_contacts(pool: asyncpg.Pool, agency_id: str, reporter_id: str) -> list[asyncpg.Record]:
@@ -87,3 +153,14 @@ async def reporter_contacts(pool: asyncpg.Pool, agency_id: str, reporter_id: str
         reporter_id,
         agency_id,
     )
+
+
+async def report_with_message(conn: asyncpg.Connection, agency_id: str, external_id: str) -> UUID | None:
+    """The report a channel message (by its channel id) went into."""
+    found: UUID | None = await conn.fetchval(
+        "SELECT report_id FROM reports WHERE agency_id = $1 AND external_id = $2"
+        " ORDER BY received_at LIMIT 1",
+        agency_id,
+        external_id,
+    )
+    return found

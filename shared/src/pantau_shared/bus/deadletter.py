@@ -76,6 +76,8 @@ async def write_dead_letter(
     )
     if not ack.duplicate:  # the advisory relay re-writes records a consumer already wrote
         metrics.DEAD_LETTERS.labels(stream, consumer).inc()
+        # Every dead letter leaves a log line: operators learn of it without reading the stream.
+        log.warning("dead-lettered %s (stream %s #%d, %s): %s", subject, stream, sequence, consumer, reason)
 
 
 def relay_config() -> ConsumerConfig:

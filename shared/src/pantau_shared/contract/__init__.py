@@ -1,5 +1,6 @@
 """The contract every Pantau service speaks: typed events, request/reply methods, subjects, the envelope."""
 
+from .content import ContactCard, Location, SenderAuth
 from .envelope import ContractError, Envelope, decode
 from .events import (
     EVENT_TYPES,
@@ -44,9 +45,11 @@ __all__ = [
     "CategoryScore",
     "Channel",
     "ClaimRef",
+    "ContactCard",
     "ContractError",
     "Envelope",
     "EventData",
+    "Location",
     "NotificationAcknowledged",
     "NotificationChannel",
     "NotificationFailed",
@@ -63,6 +66,7 @@ __all__ = [
     "ReportView",
     "Reporter",
     "Resolution",
+    "SenderAuth",
     "Subjects",
     "decode",
     "new_id",

@@ -5,6 +5,8 @@ fields they do not know, so producers and consumers can be upgraded in any order
 is a new type (`.v2`) published beside the old one until every consumer has moved.
 """
 
+import hashlib
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
@@ -13,6 +15,8 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .fields import EmailAddress, ExternalId, Name, PhoneNumber, RegionCode, ReportText, WebUrl
+from .content import ContactCard, Location, SenderAuth
+from .ids import stable_id
 from .taxonomy import Category
 
 # PostgreSQL's bigint, where counts and sizes are stored.
@@ -143,11 +147,36 @@ class ReportSubmitted(EventData):
     external_id: ExternalId = None
     forwarded: bool = False
     attachments: tuple[Attachment, ...] = Field(default=(), max_length=100)
+    # What kind of channel message this is (WhatsApp: text, image, voice, sticker, location,
+    # contacts, answer, edit, ...): intake gathers a sender's messages into one report by it.
+    message_kind: str | None = Field(default=None, max_length=40)
+    location: Location | None = None
+    contacts: tuple[ContactCard, ...] = Field(default=(), max_length=20)
+    # An edit: the channel id of the message it replaces.
+    revises: str | None = Field(default=None, max_length=500)
+    sender_auth: SenderAuth | None = None
+
+    def content_digest(self) -> str:
+        """SHA-256 of what the sender said (not when, nor the ids): two submissions with one
+        channel id and different digests are two reports, never a duplicate."""
+        content = self.model_dump(
+            mode="json", include={"text", "url", "region_code", "author_handle", "location", "contacts"}
+        )
+        content["attachments"] = [[a.media_id, a.sha256, a.filename, a.size] for a in self.attachments]
+        content["revises"] = self.revises
+        encoded = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+    def event_id(self) -> UUID:
+        """The `Nats-Msg-Id`: a retry of this submission is dropped by the stream, a different
+        submission under the same channel id is not."""
+        return stable_id("report.submitted", f"{self.report_id}:{self.content_digest()}")
 
     @model_validator(mode="after")
     def _something_to_check(self) -> "ReportSubmitted":
-        if self.text is None and self.url is None and not self.attachments:
-            raise ValueError("laporan harus berisi teks, tautan, atau lampiran")
+        nothing = self.text is None and self.url is None and not self.attachments
+        if nothing and self.location is None and not self.contacts:
+            raise ValueError("laporan harus berisi teks, tautan, lampiran, lokasi, atau kontak")
         return self
 
 
@@ -179,6 +208,13 @@ class ReportReceived(EventData):
     external_id: str | None = None
     forwarded: bool = False
     attachments: tuple[Attachment, ...] = ()
+    location: Location | None = None
+    contacts: tuple[ContactCard, ...] = ()
+    sender_auth: SenderAuth | None = None
+    # Channel messages gathered into this report (a WhatsApp conversation: text, photo, place).
+    parts: int = 1
+    # Only answers, stickers or voice notes without text: kept as evidence, opens no case.
+    fragments_only: bool = False
 
 
 class CategoryScore(BaseModel):

@@ -71,7 +71,8 @@ class ParsedMail:
     def to_report(self) -> ReportSubmitted:
         reporter = Reporter.lenient(name=self.from_name, email=self.from_address, wants_updates=True)
         return ReportSubmitted(
-            report_id=stable_id("email", self.message_id),
+            # Per agency: one mail to two agencies is two reports, neither hiding the other.
+            report_id=stable_id("email", f"{self.agency_id}:{self.message_id}"),
             agency_id=self.agency_id,
             channel=Channel.EMAIL,
             submitted_at=self._submitted_at(),
@@ -112,7 +113,7 @@ def parse_mail(
     if not message.keys():
         raise MailError("no mail headers: not an email message")
     try:
-        mail = _parse(message, raw, agency_id, max_attachment_bytes, received_at or datetime.now(UTC))
+        mail = _parse(message, agency_id, max_attachment_bytes, received_at or datetime.now(UTC))
     except MailError:
         raise
     except Exception as exc:  # malformed MIME reaching a stdlib edge case must not crash a receiver
@@ -123,7 +124,7 @@ def parse_mail(
 
 
 def _parse(
-    message: EmailMessage, raw: bytes, agency_id: str, max_attachment_bytes: int, received_at: datetime
+    message: EmailMessage, agency_id: str, max_attachment_bytes: int, received_at: datetime
 ) -> ParsedMail:
     name, address = _sender(message)
     body_part, body = _body(message)
@@ -140,9 +141,10 @@ def _parse(
     body = body[:MAX_TEXT_CHARS]
     references = tuple(_MSG_ID.findall(_header(message, "References") or ""))
     in_reply_to = next(iter(_MSG_ID.findall(_header(message, "In-Reply-To") or "")), None)
+    derived = _derived_id(name, address, _raw_header(message, "Date"), subject, body, attachments)
     return ParsedMail(
         agency_id=agency_id,
-        message_id=_message_id(message, raw),
+        message_id=_message_id(message) or derived,
         from_name=name,
         from_address=address,
         subject=subject,
@@ -174,14 +176,26 @@ def _header(message: EmailMessage, name: str) -> str | None:
     return None if value is None else clean(str(value)).strip() or None
 
 
-def _message_id(message: EmailMessage, raw: bytes) -> str:
+def _message_id(message: EmailMessage) -> str | None:
     value = _raw_header(message, "Message-ID") or ""
     match = _MSG_ID.search(value)
     ident = match.group(1) if match else value if _BARE_ID.match(value) else ""
-    if not ident or len(ident) > 400:
-        # Same bytes, same id: a mail without one still maps to one report when fetched again.
-        ident = f"{hashlib.sha256(raw).hexdigest()}@pantau.derived"
-    return f"<{ident}>"
+    return f"<{ident}>" if ident and len(ident) <= 400 else None
+
+
+def _derived_id(
+    name: str | None,
+    address: str | None,
+    date: str | None,
+    subject: str,
+    body: str,
+    attachments: list[MailAttachment],
+) -> str:
+    """An id for a mail without a Message-ID, from what it says rather than its bytes: the
+    same mail fetched again, with other line ends or transport headers, maps to one report."""
+    parts = [name or "", address or "", date or "", subject, body]
+    parts += [f"{a.filename}:{a.sha256}:{a.size}" for a in attachments]
+    return f"<{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()}@pantau.derived>"
 
 
 def _sender(message: EmailMessage) -> tuple[str | None, str | None]:

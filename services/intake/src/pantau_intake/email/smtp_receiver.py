@@ -10,6 +10,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -54,11 +55,7 @@ class ReportMailHandler:
         agency = self.agency_for(address)
         if agency is None:
             return "550 5.1.1 Mailbox unavailable"
-        accepted = {self.agency_for(rcpt) for rcpt in envelope.rcpt_tos}
-        if accepted and agency not in accepted:
-            # One report id per Message-ID: a second agency must come in its own transaction,
-            # which RFC 5321 4.5.3.1.10 tells the client to open after this reply.
-            return "452 4.5.3 Too many recipients: one agency per message, send again"
+        # Several agencies in one transaction are fine: each gets a report of its own id.
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -66,34 +63,39 @@ class ReportMailHandler:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
-        agency = self.agency_for(envelope.rcpt_tos[0])
-        assert agency is not None  # RCPT let only known addresses through
+        agencies = list(dict.fromkeys(self.agency_for(rcpt) for rcpt in envelope.rcpt_tos))
+        first = agencies[0]
+        assert first is not None and None not in agencies  # RCPT let only known addresses through
         try:
             # A 25 MB mail takes a while to parse: off the loop, so other sessions keep going.
             mail = await asyncio.to_thread(
-                parse_mail, raw, agency_id=agency, max_attachment_bytes=self._max_attachment_bytes
+                parse_mail, raw, agency_id=first, max_attachment_bytes=self._max_attachment_bytes
             )
         except MailError as exc:
             log.warning("refused mail from %s: %s", envelope.mail_from, exc.reason)
             return f"554 5.6.0 Message cannot be read as a report: {_one_line(exc.reason)}"
         if mail.automated:
             # Refusing an auto-reply would bounce it back and forth; accept and drop it.
-            log.info("dropped automated mail %s for %s", mail.message_id, agency)
+            log.info("dropped automated mail %s for %s: %s", mail.message_id, first, mail.automated)
             return "250 2.0.0 OK: automated message ignored"
-        report = mail.to_report()
+        reports = [replace(mail, agency_id=agency).to_report() for agency in agencies if agency]
         self.in_flight += 1
         self.idle.clear()
         try:
-            await self._submit(report)
+            for report in reports:
+                await self._submit(report)
         except Exception:
-            log.exception("submitting mail %s for %s failed", mail.message_id, agency)
+            log.exception("submitting mail %s for %s failed", mail.message_id, agencies)
             return "451 4.3.0 Temporary failure storing the report, try again later"
         finally:
             self.in_flight -= 1
             if not self.in_flight:
                 self.idle.set()
-        log.info("mail %s accepted as report %s for %s", mail.message_id, report.report_id, agency)
-        return f"250 2.0.0 OK: report {report.report_id}"
+        for report in reports:
+            log.info(
+                "mail %s accepted as report %s for %s", mail.message_id, report.report_id, report.agency_id
+            )
+        return f"250 2.0.0 OK: report {' '.join(str(r.report_id) for r in reports)}"
 
 
 def _one_line(text: str) -> str:
