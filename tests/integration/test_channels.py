@@ -29,6 +29,7 @@ from pantau_shared.contract import (
     ReportSubmitted,
     stable_id,
 )
+from pantau_shared.contract.rpc import ReportQuery
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.whatsapp import WhatsAppClient
 from tests.conftest import connect
@@ -215,7 +216,7 @@ async def test_a_place_alone_is_a_report(intake, agency: str) -> None:
         update={"text": None, "location": Location(latitude=-6.89, longitude=109.67, name="Balai RW 05")}
     )
     await handlers.report_submitted(wrap(place))
-    view = await handlers.get_report(agency, {"report_id": str(place.report_id)})
+    view = await handlers.get_report(agency, ReportQuery(report_id=place.report_id))
     assert view.location is not None and view.location.name == "Balai RW 05"
 
 
