@@ -34,7 +34,7 @@ def report(**fields: object) -> ReportSubmitted:
         ({"text": "bel\x07"}, "karakter kendali"),
         ({"text": "\ud800 lone surrogate"}, "unicode"),
         ({"text": " \n\t "}, "tidak boleh kosong"),
-        ({"text": None}, "teks, tautan, atau lampiran"),
+        ({"text": None}, "teks, tautan, lampiran"),
         ({"region_code": ""}, "kode wilayah Kemendagri"),
         ({"region_code": "3375"}, "kode wilayah Kemendagri"),
         ({"region_code": "\u0663\u0663"}, "kode wilayah Kemendagri"),

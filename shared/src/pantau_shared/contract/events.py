@@ -14,8 +14,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .fields import EmailAddress, ExternalId, Name, PhoneNumber, RegionCode, ReportText, WebUrl
 from .content import ContactCard, Location, SenderAuth
+from .fields import EmailAddress, ExternalId, Name, PhoneNumber, RegionCode, ReportText, WebUrl
 from .ids import stable_id
 from .taxonomy import Category
 
