@@ -212,8 +212,12 @@ async def test_an_edit_is_a_revision_of_the_original_report(intake, agency: str)
 
 async def test_a_place_alone_is_a_report(intake, agency: str) -> None:
     _, handlers = intake
-    place = mail_report(agency, "").model_copy(
-        update={"text": None, "location": Location(latitude=-6.89, longitude=109.67, name="Balai RW 05")}
+    place = ReportSubmitted(
+        report_id=report_id(agency, "wamid.TEMPAT"),
+        agency_id=agency,
+        channel=Channel.WHATSAPP,
+        submitted_at=datetime.now(UTC),
+        location=Location(latitude=-6.89, longitude=109.67, name="Balai RW 05"),
     )
     await handlers.report_submitted(wrap(place))
     view = await handlers.get_report(agency, ReportQuery(report_id=place.report_id))
