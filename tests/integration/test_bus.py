@@ -342,3 +342,88 @@ async def test_draining_finishes_work_in_flight_before_stopping(infra: Infrastru
 
     await eventually(settled, timeout=5, what="acknowledged")
     await infra.js.delete_consumer(stream, durable)
+
+
+async def test_a_handler_slower_than_ack_wait_keeps_its_message(infra: Infrastructure, agency: str) -> None:
+    calls: list[UUID] = []
+    ack_wait = Subscription.backoff[0]
+
+    async def slow(envelope: Envelope[EventData]) -> None:
+        calls.append(envelope.data.report_id)  # type: ignore[attr-defined]
+        await asyncio.sleep(ack_wait * 1.5)
+
+    subscription = Subscription(
+        durable=f"test-slow-{agency}",
+        stream="REPORTS",
+        subject_suffix="report.submitted",
+        handler=slow,
+        agency=agency,
+    )
+    await provision(infra.js, infra.subjects, [subscription])
+    await publish(infra, report(agency))
+    stream = infra.subjects.stream("REPORTS")
+    stopping = asyncio.Event()
+    loop = PullLoop(
+        infra.js,
+        stream,
+        subscription.durable,
+        EventHandlerRunner(infra.js, infra.subjects, subscription),
+        capacity=4,
+        fetch_timeout=0.5,
+    )
+    task = asyncio.create_task(loop.run(stopping))
+
+    async def acknowledged() -> bool:
+        info = await infra.js.consumer_info(stream, subscription.durable)
+        return info.num_ack_pending == 0 and info.delivered.consumer_seq == 1
+
+    try:
+        await eventually(acknowledged, timeout=ack_wait * 4, what="slow message acknowledged")
+    finally:
+        stopping.set()
+        await task
+        await infra.js.delete_consumer(stream, subscription.durable)
+    assert len(calls) == 1  # the in-progress acks kept it from being redelivered
+
+
+async def test_a_dead_instances_messages_are_taken_over_within_seconds(
+    infra: Infrastructure, agency: str
+) -> None:
+    handled: list[float] = []
+
+    async def handle(envelope: Envelope[EventData]) -> None:
+        handled.append(asyncio.get_running_loop().time())
+
+    subscription = Subscription(
+        durable=f"test-takeover-{agency}",
+        stream="REPORTS",
+        subject_suffix="report.submitted",
+        handler=handle,
+        agency=agency,
+    )
+    await provision(infra.js, infra.subjects, [subscription])
+    await publish(infra, report(agency))
+    stream = infra.subjects.stream("REPORTS")
+    # The first instance takes the message and dies: no ack, no nak, no heartbeat.
+    dead = await infra.js.pull_subscribe_bind(subscription.durable, stream)
+    (taken,) = await dead.fetch(1, timeout=5)
+    died_at = asyncio.get_running_loop().time()
+    stopping = asyncio.Event()
+    loop = PullLoop(
+        infra.js,
+        stream,
+        subscription.durable,
+        EventHandlerRunner(infra.js, infra.subjects, subscription),
+        capacity=4,
+        fetch_timeout=0.5,
+    )
+    task = asyncio.create_task(loop.run(stopping))
+    try:
+        await eventually(lambda: _ready(handled), timeout=10, what="taken over")
+    finally:
+        stopping.set()
+        await task
+        await dead.unsubscribe()
+        await infra.js.delete_consumer(stream, subscription.durable)
+    assert taken.metadata.num_delivered == 1
+    assert handled[0] - died_at <= 5.0

@@ -8,6 +8,7 @@ Settling rules (at-least-once; handlers are idempotent):
 """
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -57,9 +58,14 @@ class PullLoop:
         self._slots = asyncio.Semaphore(capacity)
         self._fetch_timeout = fetch_timeout
         self._tasks: set[asyncio.Task[None]] = set()
+        # Message -> when it arrived; long handlers tell the server they are still working, so
+        # ack_wait can be short and a dead instance's messages are redelivered within seconds.
+        self._in_flight: dict[int, tuple[Msg, float]] = {}
 
     async def run(self, stopping: asyncio.Event) -> None:
         subscription = await self._js.pull_subscribe_bind(self._durable, self._stream)
+        ack_wait = (await subscription.consumer_info()).config.ack_wait or 30.0
+        heartbeat = asyncio.create_task(self._keep_alive(ack_wait / 3))
         try:
             while not stopping.is_set():
                 await self._slots.acquire()
@@ -79,6 +85,21 @@ class PullLoop:
                     task.add_done_callback(self._tasks.discard)
         finally:
             await subscription.unsubscribe()
+            if not self._tasks:
+                heartbeat.cancel()
+            else:
+                # Draining work still needs its heartbeats; they stop with the last task.
+                asyncio.gather(*self._tasks, return_exceptions=True).add_done_callback(
+                    lambda _: heartbeat.cancel()
+                )
+
+    async def _keep_alive(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            older = time.monotonic() - interval
+            for message in [m for m, since in self._in_flight.values() if since <= older]:
+                with contextlib.suppress(Exception):  # settled meanwhile, or the connection is down
+                    await message.in_progress()
 
     async def drain(self, timeout: float) -> None:
         """Wait for in-flight messages; what is still running after `timeout` is cancelled and
@@ -90,9 +111,11 @@ class PullLoop:
             task.cancel()
 
     async def _run_one(self, message: Msg) -> None:
+        self._in_flight[id(message)] = (message, time.monotonic())
         try:
             await self._handle(message)
         finally:
+            self._in_flight.pop(id(message), None)
             self._slots.release()
 
 

@@ -48,8 +48,10 @@ class Subscription:
     subject_suffix: str
     handler: Handler
     max_deliver: int = 8
-    # Redelivery schedule after an ack timeout, per delivery; a nak sets its own delay.
-    backoff: tuple[float, ...] = (30, 30, 60, 120, 300, 600, 600)
+    # Redelivery schedule after an ack timeout, per delivery; a nak sets its own delay. The first
+    # is the ack wait: short, since running handlers send in-progress acks every third of it, so
+    # the messages of an instance that died are taken over within seconds.
+    backoff: tuple[float, ...] = (4, 8, 30, 60, 120, 300, 600)
     max_ack_pending: int = 2_000
     events: tuple[type[EventData], ...] = field(default=())
     # An agency that runs its own instances consumes only its own subjects.
