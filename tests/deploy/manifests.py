@@ -53,10 +53,20 @@ def config(objects: tuple[Object, ...]) -> dict[str, str]:
     return cast(dict[str, str], named(objects, "ConfigMap", "pantau")["data"])
 
 
+class _Anything:
+    """Stands in for a handler's collaborators: any attribute, any call."""
+
+    def __getattr__(self, name: str) -> "_Anything":
+        return _Anything()
+
+    def __call__(self, *args: object, **kwargs: object) -> "_Anything":
+        return _Anything()
+
+
 def subscriptions(service: str) -> list[Subscription]:
     """The durable consumers a service declares in its handlers.py, read from the code: the
-    handler table is built on an instance made without its dependencies (only the bound
-    methods' names are needed)."""
+    table is built on an instance made without its dependencies, whose missing collaborators
+    are stand-ins (only the consumers' names and streams are read, never the handlers)."""
     module = import_module(f"pantau_{service}.handlers")
     tables = [
         cls
@@ -64,7 +74,8 @@ def subscriptions(service: str) -> list[Subscription]:
         if cls.__module__ == module.__name__ and callable(getattr(cls, "subscriptions", None))
     ]
     assert len(tables) == 1, f"pantau_{service}.handlers: {tables}"
-    handlers: Any = object.__new__(tables[0])
+    stand_in = type("StandIn", (tables[0],), {"__getattr__": lambda self, name: _Anything()})
+    handlers: Any = object.__new__(stand_in)
     declared = handlers.subscriptions()
     assert declared and all(isinstance(s, Subscription) for s in declared)
     return cast(list[Subscription], declared)

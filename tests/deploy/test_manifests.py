@@ -16,8 +16,15 @@ import pytest
 import referencing
 import referencing.jsonschema
 import yaml
+from prometheus_client.metrics import MetricWrapperBase
 
+from pantau_gateway.settings import GatewaySettings
+from pantau_intake.settings import IntakeSettings
+from pantau_notify.settings import NotifySettings
+from pantau_shared import metrics
 from pantau_shared.contract import Subjects
+from pantau_shared.settings import ServiceSettings
+from pantau_triage.settings import TriageSettings
 
 from .kustomize import Object
 from .manifests import (
@@ -43,6 +50,13 @@ CUSTOM_KINDS = {
     ("postgresql.cnpg.io/v1", "Cluster"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("monitoring.coreos.com/v1", "PodMonitor"),
+}
+PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+SERVICE_SETTINGS: dict[str, type[ServiceSettings]] = {
+    "gateway": GatewaySettings,
+    "intake": IntakeSettings,
+    "triage": TriageSettings,
+    "notify": NotifySettings,
 }
 SECRET_WORDS = re.compile(r"PASSWORD|PEPPER|SECRET|TOKEN|CREDENTIAL", re.I)
 
@@ -124,7 +138,7 @@ def test_every_container_has_resources_probes_and_a_locked_down_context(overlay:
             resources = container.get("resources", {})
             assert {"cpu", "memory"} <= set(resources.get("requests", {})), what
             assert "memory" in resources.get("limits", {}), what
-            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            for probe in PROBES:
                 assert probe in container, f"{what} has no {probe}"
             image = container["image"]
             pinned = "@sha256:" in image or (
@@ -147,9 +161,9 @@ def test_pantau_images_are_the_agencys_and_probes_use_the_health_endpoints(overl
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        port = container["ports"][0]["containerPort"]
-        default = 8080 if service == "gateway" else {"intake": 8081, "triage": 8082, "notify": 8083}[service]
-        assert port == default, "the health port the service listens on by default"
+        health = next(p["containerPort"] for p in container["ports"] if p["name"] == "health")
+        assert all(container[probe]["httpGet"]["port"] == "health" for probe in PROBES)
+        assert health == SERVICE_SETTINGS[service].model_fields["health_port"].default
 
 
 @overlays
@@ -362,9 +376,28 @@ def test_the_dashboard_and_the_rules_use_the_metrics_pantau_exports() -> None:
         "PantauConsumerLagging",
         "PantauAlertsUnacknowledged",
     } <= alerts
+    exported = exported_series()
     for expr in exprs:
         assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}"), expr
-        assert re.search(r"\bpantau_\w+|\bup\{", expr), expr
+        used = set(re.findall(r"\b(pantau_\w+)", expr))
+        assert used or "up{" in expr, expr
+        assert used <= exported, f"{expr}: {used - exported} not exported by pantau_shared.metrics"
+
+
+def exported_series() -> set[str]:
+    """The series names pantau_shared.metrics exports (counters as _total, histograms as
+    _bucket/_count/_sum), read from its collectors."""
+    names: set[str] = set()
+    for value in vars(metrics).values():
+        if isinstance(value, MetricWrapperBase):
+            for family in value.describe():
+                base = family.name
+                names |= {
+                    "counter": {base + "_total"},
+                    "histogram": {base + "_bucket", base + "_count", base + "_sum"},
+                }.get(family.type, {base})
+    assert "pantau_messages_total" in names
+    return names
 
 
 def replicas_keda_would_choose(lag: int, threshold: int, minimum: int, maximum: int) -> int:
