@@ -177,8 +177,6 @@ def test_grace_periods_cover_the_drain(overlay: str) -> None:
         command = container["lifecycle"]["preStop"]["exec"]["command"]
         assert command[0] == "sleep"
         needed = float(command[1]) + drain + 5
-        if service == "gateway":
-            needed += float(settings["PANTAU_GATEWAY_GRACEFUL_SHUTDOWN_S"])
         assert spec["terminationGracePeriodSeconds"] >= needed, service
 
 
