@@ -63,6 +63,7 @@ async def emails(count: int, concurrency: int) -> None:
                             settings=settings,
                             recipient=f"patroli{i % 50}@example.id",
                             delivery_id=f"bench-{i}",
+                            case_url="http://127.0.0.1:8080/kasus/bawaslu-5201/1?t=0",
                         )
                     )
 

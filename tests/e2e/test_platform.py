@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -87,6 +88,7 @@ async def running(
             "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
             "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(mail_in_port),
             "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({REPORT_MAILBOX: AGENCY}),
+            "PANTAU_NOTIFY_AGENCY_NAMES": json.dumps({AGENCY: "Bawaslu Kota Pekalongan"}),
         },
     )
     for service in ("intake", "triage", "notify", "gateway"):
@@ -217,7 +219,19 @@ async def test_a_report_becomes_a_case_and_a_patrol_alert(running: Running, api:
     assert [(n["recipient"], n["channel"]) for n in notifications] == [(PATROL, "email")]
     mails = [m for m in running.sink.messages() if m["X-Pantau-Case"] == case["case_id"]]
     assert len(mails) == 1 and mails[0]["Subject"].startswith("[Pantau] Prioritas")
-    assert "Politik uang" in mails[0].get_body(("plain",)).get_content()
+    plain = mails[0].get_body(("plain",)).get_content()
+    assert "Politik uang" in plain and "kepada tim patroli Bawaslu Kota Pekalongan." in plain
+
+    # "Buka kasus" opens a page a person reads in a browser, without an API key.
+    link = re.search(r"Buka kasus: (\S+)", plain)
+    assert link is not None
+    async with httpx.AsyncClient() as browser:
+        page = await browser.get(link.group(1))
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        for shown in (f"Kasus {case['case_id'][:8].upper()}", "Politik uang", "Podosugih", "Facebook"):
+            assert shown in page.text
+        tampered = await browser.get(link.group(1)[:-4] + "0000")
+        assert tampered.status_code == 403 and "Tautan tidak berlaku" in tampered.text
 
     # Another agency's key sees none of it.
     async with httpx.AsyncClient(base_url=running.api, headers={"X-API-Key": running.other_key}) as other:
@@ -580,3 +594,18 @@ async def test_an_alert_whatsapp_refuses_goes_to_the_members_email(
     assert mails[0]["X-Pantau-Case"] == report["case_id"]
     listed = (await api.get(f"/v1/cases/{report['case_id']}/notifications")).json()
     assert [(n["channel"], n["state"]) for n in listed] == [("email", "sent")]
+
+    # The acknowledgement link names the case being confirmed, then confirms it.
+    plain = mails[0].get_body(("plain",)).get_content()
+    ack = re.search(r"menangani kasus ini: (\S+)", plain)
+    assert ack is not None
+    async with httpx.AsyncClient() as browser:
+        page = await browser.get(ack.group(1))
+        assert page.status_code == 200
+        for shown in (f"Nomor kasus</td><td>{report['case_id'][:8].upper()}", "sembako", "Saya tangani"):
+            assert shown in page.text
+        fields = dict(re.findall(r"name='(\w)' value='([^']*)'", page.text))
+        done = await browser.post(ack.group(1).split("?")[0], data={**fields, "actor": "Rina"})
+        assert done.status_code == 200 and "dicatat ditangani oleh Rina" in done.text
+    listed = (await api.get(f"/v1/cases/{report['case_id']}/notifications")).json()
+    assert listed[0]["acknowledged_by"] == "Rina"

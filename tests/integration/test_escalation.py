@@ -120,14 +120,14 @@ async def test_acknowledging_stops_the_escalation(notify, agency: str) -> None:
         )
 
 
-def test_ack_links_are_signed_per_agency_and_delivery() -> None:
-    url = LINKS.ack_url("bawaslu-3375", "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92")
+def test_ack_links_are_signed_per_agency_delivery_and_case() -> None:
+    delivery, case = "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92", "018d9a1e-3c40-7b3b-8c1e-5f2a6b7c8d91"
+    url = LINKS.ack_url("bawaslu-3375", delivery, case)
     token = url.rsplit("t=", 1)[1]
-    assert url.startswith("http://127.0.0.1:8080/ack/bawaslu-3375/")
-    assert ack_token_valid(b"test-ack-secret", "bawaslu-3375", "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92", token)
-    assert not ack_token_valid(
-        b"test-ack-secret", "bawaslu-1771", "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92", token
-    )
+    assert url.startswith(f"http://127.0.0.1:8080/ack/bawaslu-3375/{delivery}?c={case}&t=")
+    assert ack_token_valid(b"test-ack-secret", "bawaslu-3375", delivery, case, token)
+    assert not ack_token_valid(b"test-ack-secret", "bawaslu-1771", delivery, case, token)
+    assert not ack_token_valid(b"test-ack-secret", "bawaslu-3375", delivery, delivery, token)
 
 
 async def test_updates_of_a_case_do_not_alert_the_team_again(notify, agency: str) -> None:

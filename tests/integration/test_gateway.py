@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 
 import asyncpg
@@ -15,7 +16,7 @@ from pantau_gateway import auth, repository
 from pantau_gateway.app import create_app
 from pantau_gateway.settings import GatewaySettings
 from pantau_shared.contract import Subjects
-from pantau_shared.links import ack_token
+from pantau_shared.links import ack_token, case_token
 from pantau_shared.settings import PlatformSettings
 
 SETTINGS = GatewaySettings(max_body_bytes=4096, default_rate_limit=1000)
@@ -159,18 +160,77 @@ def test_health_request_ids_and_openapi(client: TestClient) -> None:
     } <= set(spec["paths"])
 
 
+@pytest.mark.parametrize("docs", ["/docs", "/redoc"])
+def test_api_docs_need_nothing_from_outside_the_gateway(client: TestClient, docs: str) -> None:
+    page = client.get(docs)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    # Agency networks are often closed: a CDN link would leave a blank page.
+    assert "://" not in page.text.replace("window.location.origin", "")
+    assets = re.findall(r"""(?:src|href|spec-url)=["']([^"']+)["']""", page.text)
+    assert len(assets) >= 2
+    for asset in assets:
+        assert asset.startswith("/"), asset
+        served = client.get(asset)
+        assert served.status_code == 200 and len(served.content) > 0, asset
+    if docs == "/docs":
+        assert '"validatorUrl": null' in page.text
+        script = client.get("/static-offline-docs/swagger-ui-bundle.js")
+        assert "javascript" in script.headers["content-type"] and b"SwaggerUIBundle" in script.content
+
+
+def is_indonesian_page(response, status: int, *words: str) -> str:
+    """A page a person reads in a browser: HTML in Indonesian, never JSON."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<html lang='id'>" in response.text
+    for word in words:
+        assert word in response.text
+    for english in ("not valid", "invalid", "error", "detail", "unknown"):
+        assert english not in response.text.lower()
+    return response.text
+
+
 def test_ack_links_open_a_confirmation_page_only_with_a_valid_token(
     client: TestClient, platform: PlatformSettings
 ) -> None:
-    delivery = "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92"
-    token = ack_token(platform.ack_link_secret.get_secret_value().encode(), "bawaslu-3375", delivery)
-    page = client.get(f"/ack/bawaslu-3375/{delivery}", params={"t": token})
-    assert page.status_code == 200 and "Saya tangani kasus ini" in page.text
-    is_problem(client.get(f"/ack/bawaslu-1771/{delivery}", params={"t": token}), 403)
-    is_problem(client.post(f"/ack/bawaslu-3375/{delivery}", data={"t": "0" * 32, "actor": "x"}), 403)
+    delivery, case = "018d9a1e-3c80-7c3b-8c1e-5f2a6b7c8d92", "018d9a1e-3c40-7b3b-8c1e-5f2a6b7c8d91"
+    secret = platform.ack_link_secret.get_secret_value().encode()
+    token = ack_token(secret, "bawaslu-3375", delivery, case)
+    # Triage is not running here: the page still names the case by its number.
+    page = client.get(f"/ack/bawaslu-3375/{delivery}", params={"c": case, "t": token})
+    is_indonesian_page(page, 200, "Saya tangani kasus ini", "Nomor kasus: 018D9A1E")
+    for bad in (
+        client.get(f"/ack/bawaslu-1771/{delivery}", params={"c": case, "t": token}),
+        client.get(f"/ack/bawaslu-3375/{delivery}", params={"c": delivery, "t": token}),
+        client.get(f"/ack/bawaslu-3375/{delivery}", params={"c": case}),
+        client.get("/ack/bawaslu-3375/not-a-uuid", params={"c": case, "t": token}),
+        client.post(f"/ack/bawaslu-3375/{delivery}", data={"c": case, "t": "0" * 32, "actor": "x"}),
+        client.post(f"/ack/bawaslu-3375/{delivery}", data={"actor": "x"}),
+    ):
+        is_indonesian_page(bad, 403, "Tautan tidak berlaku")
+    nameless = client.post(f"/ack/bawaslu-3375/{delivery}", data={"c": case, "t": token, "actor": " "})
+    is_indonesian_page(nameless, 422, "Tuliskan nama Anda")
     # A valid link while notify is down: the person is told, nothing is recorded.
-    down = client.post(f"/ack/bawaslu-3375/{delivery}", data={"t": token, "actor": "Siti"})
-    assert down.status_code == 503 and "Konfirmasi gagal" in down.text
+    down = client.post(f"/ack/bawaslu-3375/{delivery}", data={"c": case, "t": token, "actor": "Siti"})
+    is_indonesian_page(down, 503, "Konfirmasi gagal")
+
+
+def test_case_links_open_a_page_only_with_a_valid_token(
+    client: TestClient, platform: PlatformSettings
+) -> None:
+    case = "018d9a1e-3c40-7b3b-8c1e-5f2a6b7c8d91"
+    token = case_token(platform.ack_link_secret.get_secret_value().encode(), "bawaslu-3375", case)
+    # Valid, but triage is not running: said in Indonesian, in a page.
+    is_indonesian_page(
+        client.get(f"/kasus/bawaslu-3375/{case}", params={"t": token}), 503, "Kasus tidak dapat ditampilkan"
+    )
+    for bad in (
+        client.get(f"/kasus/bawaslu-1771/{case}", params={"t": token}),
+        client.get(f"/kasus/bawaslu-3375/{case}", params={"t": "0" * 32}),
+        client.get(f"/kasus/bawaslu-3375/{case}"),
+        client.get("/kasus/bawaslu-3375/not-a-uuid", params={"t": token}),
+    ):
+        is_indonesian_page(bad, 403, "Tautan tidak berlaku")
 
 
 @pytest.mark.parametrize(

@@ -181,13 +181,23 @@ async def test_triage_merges_reports_of_one_link_or_one_text_into_cases(triage, 
         received(agency, canonical_url=link, reporter_id="rep_a"),
         received(agency, content_sha256="f" * 64, reporter_id="rep_c", text=KADES),
         received(agency, content_sha256="f" * 64, reporter_id="rep_d", text=KADES),
+        # Two API reports without a reporter are two people; a flagged flood is nobody new.
         received(agency, content_sha256="e" * 64, text="Jadwal kampanye terbuka"),
+        received(agency, content_sha256="e" * 64, text="Jadwal kampanye terbuka"),
+        received(
+            agency,
+            content_sha256="e" * 64,
+            text="Jadwal kampanye terbuka",
+            reporter_id="rep_flood",
+            sender_flagged=True,
+            sender_reports_today=80,
+        ),
     ]
     for report in reports:
         await handlers.report_received(wrap(report))
     await handlers.report_received(wrap(reports[0]))  # redelivered: no double count
     cases = await cases_of(infra, agency)
-    assert [(c["report_count"], c["reporter_count"]) for c in cases] == [(3, 2), (2, 2), (1, 0)]
+    assert [(c["report_count"], c["reporter_count"]) for c in cases] == [(3, 2), (2, 2), (3, 2)]
     assert json.loads(cases[0]["categories"])[0]["category"] == "politik_uang"
     found = await handlers.casework.case_for_report(agency, ReportQuery(report_id=reports[2].report_id))
     assert found.case_id == cases[0]["case_id"]

@@ -45,3 +45,25 @@ def test_classifier_combines_rules_and_model_with_readable_reasons() -> None:
 def test_campaign_cues_alone_are_not_flagged_without_the_calendar() -> None:
     found = TriageClassifier.packaged().classify("Ayo coblos nomor 3 tanggal 14 Februari")
     assert Category.KAMPANYE_LUAR_JADWAL not in {c.category for c in found}
+
+
+def test_reasons_do_not_repeat_the_words_they_already_name() -> None:
+    from pantau_triage.nlp.rules import cite
+
+    said = "Menyebut pembagian uang kepada pemilih (serangan fajar)"
+    assert cite(said, ["serangan fajar", "serangan fajar"]) == said
+    assert cite(said, ["serangan fajar", "amplop"]) == said[:-1] + "; kata: amplop)"
+    assert cite("Menyebut amplop", ["amplop", "100 ribu"]) == "Menyebut amplop (kata: 100 ribu)"
+    classifier = TriageClassifier.packaged()
+    for text in (
+        "Besok pagi serangan fajar di Kelurahan Podosugih, tiap rumah dapat amplop 100 ribu",
+        "Ini hoaks, jangan disebar: katanya surat suara sudah tercoblos",
+    ):
+        for found in classifier.classify(text):
+            assert ") (" not in found.reason, found.reason
+
+
+def test_a_reason_is_given_once() -> None:
+    factor = (5.0, "Akun mirip akun resmi (perlu ditinjau)")
+    priority = assess([score(Category.HOAKS, 0.9)], reporters=1, reports=1, factors=[factor, factor])
+    assert len(priority.reasons) == len(set(priority.reasons))

@@ -25,6 +25,7 @@ from .stack import ensure_database, start_servers
 from .whatsapp_cloud import PHONE_NUMBER_ID
 
 DEMO_AGENCY = "bawaslu-3375"
+DEMO_AGENCY_NAME = "Bawaslu Kota Pekalongan"
 DEMO_REGION = "33.75"
 DEMO_PATROL = "patroli@bawaslu-pekalongan.example"
 DEMO_SUPERVISOR = "koordinator@bawaslu-pekalongan.example"
@@ -49,7 +50,7 @@ def seed_demo(platform: Platform, home: Path) -> str:
         "--id",
         DEMO_AGENCY,
         "--name",
-        "Bawaslu Kota Pekalongan",
+        DEMO_AGENCY_NAME,
         "--kind",
         "bawaslu",
         "--region",
@@ -177,6 +178,7 @@ def up(home: Path, gateway_port: int) -> int:
             "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
             "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(dev["mail_port"]),
             "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({DEMO_MAILBOX: DEMO_AGENCY}),
+            "PANTAU_NOTIFY_AGENCY_NAMES": json.dumps({DEMO_AGENCY: DEMO_AGENCY_NAME}),
         },
     )
     services = ServiceProcesses(platform)

@@ -39,7 +39,8 @@ class Platform:
                 "PANTAU_GATEWAY_PORT": str(self.gateway_port),
                 "PANTAU_NOTIFY_SMTP_HOST": "127.0.0.1",
                 "PANTAU_NOTIFY_SMTP_PORT": str(self.smtp_port),
-                "PANTAU_NOTIFY_CASE_LINK_BASE": f"http://127.0.0.1:{self.gateway_port}/v1/cases/",
+                # Links in messages (the case page, acknowledging) lead to this gateway.
+                "PANTAU_PUBLIC_URL": f"http://127.0.0.1:{self.gateway_port}",
             }
         )
         # A health port not named is any free one, so parallel stacks never clash.

@@ -5,7 +5,7 @@ and link previews fetch links nobody clicked.
 """
 
 import html
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Query
@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict
 from pantau_shared.bus import RpcError
 from pantau_shared.contract.rpc import NOTIFICATION_ACK, Acknowledged, AcknowledgeNotification, Actor
 from pantau_shared.links import ack_token_valid
+from pantau_shared.settings import PlatformSettings
+from pantau_shared.wording import number
 
 from .deps import CallerDep, OriginDep, SettingsDep, StateDep
-from .problems import Problem
+from .pages import as_uuid, case_facts, fetch_case, invalid_link, page
 
 router = APIRouter()
 
@@ -37,32 +39,40 @@ async def acknowledge(
     return await state.rpc.call(caller.agency_id, NOTIFICATION_ACK, command)
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        f"<!doctype html><html lang='id'><head><meta charset='utf-8'><title>{title}</title>"
-        f"<meta name='viewport' content='width=device-width'></head>"
-        f"<body style='font-family:sans-serif;max-width:32em;margin:2em auto'>"
-        f"<h2>{title}</h2>{body}</body></html>",
-        status_code=status,
+def _valid(settings: PlatformSettings, agency_id: str, delivery_id: str, case_id: str, token: str) -> bool:
+    delivery, case = as_uuid(delivery_id), as_uuid(case_id)
+    return (
+        delivery is not None
+        and case is not None
+        and ack_token_valid(
+            settings.ack_link_secret.get_secret_value().encode(), agency_id, str(delivery), str(case), token
+        )
     )
-
-
-def _check(settings: Any, agency_id: str, delivery_id: UUID, token: str) -> None:
-    if not ack_token_valid(
-        settings.ack_link_secret.get_secret_value().encode(), agency_id, str(delivery_id), token
-    ):
-        raise Problem(403, "tautan konfirmasi tidak sah")
 
 
 @router.get("/ack/{agency_id}/{delivery_id}", response_class=HTMLResponse, include_in_schema=False)
 async def ack_page(
-    agency_id: str, delivery_id: UUID, settings: SettingsDep, t: Annotated[str, Query(max_length=64)]
+    agency_id: str,
+    delivery_id: str,
+    state: StateDep,
+    settings: SettingsDep,
+    t: Annotated[str, Query(max_length=64)] = "",
+    c: Annotated[str, Query(max_length=64)] = "",
 ) -> HTMLResponse:
-    _check(settings, agency_id, delivery_id, t)
-    return _page(
+    """A page that names the case being confirmed, with the button that confirms it."""
+    if not _valid(settings, agency_id, delivery_id, c, t):
+        return invalid_link()
+    try:
+        facts = case_facts(await fetch_case(state.rpc, agency_id, UUID(c)))
+    except RpcError:
+        # The confirmation goes to notify, not to triage: it works while the case cannot be read.
+        facts = f"<p>Nomor kasus: {number(c)}</p>"
+    return page(
         "Konfirmasi penanganan kasus",
-        (
+        facts
+        + (
             f"<form method='post'><input type='hidden' name='t' value='{html.escape(t)}'>"
+            f"<input type='hidden' name='c' value='{html.escape(c)}'>"
             "<p><label>Nama Anda<br><input name='actor' required maxlength='200'></label></p>"
             "<p><button type='submit'>Saya tangani kasus ini</button></p></form>"
         ),
@@ -72,18 +82,28 @@ async def ack_page(
 @router.post("/ack/{agency_id}/{delivery_id}", response_class=HTMLResponse, include_in_schema=False)
 async def ack_from_link(
     agency_id: str,
-    delivery_id: UUID,
+    delivery_id: str,
     state: StateDep,
     settings: SettingsDep,
-    t: Annotated[str, Form(max_length=64)],
-    actor: Annotated[str, Form(min_length=1, max_length=200)],
+    t: Annotated[str, Form(max_length=64)] = "",
+    c: Annotated[str, Form(max_length=64)] = "",
+    actor: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:
-    _check(settings, agency_id, delivery_id, t)
+    if not _valid(settings, agency_id, delivery_id, c, t):
+        return invalid_link()
+    if not actor.strip():
+        return page("Konfirmasi gagal", "<p>Tuliskan nama Anda, lalu tekan tombol sekali lagi.</p>", 422)
     try:
-        command = AcknowledgeNotification(delivery_id=delivery_id, actor=actor, via="link", principal="link")
+        command = AcknowledgeNotification(
+            delivery_id=UUID(delivery_id), actor=actor.strip(), via="link", principal="link"
+        )
         await state.rpc.call(agency_id, NOTIFICATION_ACK, command)
     except RpcError as error:
-        return _page("Konfirmasi gagal", f"<p>{html.escape(error.detail)}</p>", error.status)
-    return _page(
-        "Terima kasih", f"<p>Kasus dicatat ditangani oleh {html.escape(actor)}. Eskalasi dihentikan.</p>"
+        reason = {404: "Peringatan ini tidak ditemukan."}.get(
+            error.status, "Layanan notifikasi sedang tidak dapat dihubungi. Coba lagi beberapa saat lagi."
+        )
+        return page("Konfirmasi gagal", f"<p>{reason}</p>", error.status)
+    return page(
+        "Terima kasih",
+        f"<p>Kasus {number(c)} dicatat ditangani oleh {html.escape(actor.strip())}. Eskalasi dihentikan.</p>",
     )

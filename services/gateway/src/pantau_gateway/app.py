@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from starlette.types import Scope
 
 from pantau_shared.bus import Publisher, RpcClient, provision
@@ -14,7 +15,7 @@ from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.metrics import HttpMetrics, metrics_router
 from pantau_shared.settings import PlatformSettings
 
-from . import acknowledgements, handlers, problems, whatsapp
+from . import acknowledgements, handlers, pages, problems, whatsapp
 from .auth import KeyVerifier
 from .deps import State
 from .middleware import BodySizeLimit, RequestContext
@@ -63,12 +64,15 @@ def create_app(
             )
             yield {"pantau": state}
 
-    app = FastAPI(
+    # The docs pages load Swagger UI and ReDoc from the gateway itself, not from a CDN.
+    app = FastAPIOffline(
         title="Pantau API",
         version="1.0.0",
         description="Laporan dan kasus konten pemilu untuk Bawaslu dan Komdigi. "
         "Errors follow RFC 9457 (application/problem+json), titles and details in Bahasa Indonesia.",
         lifespan=lifespan,
+        # Swagger UI's validator badge would fetch an image from swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
         # FastAPI's own OpenTelemetry support makes the server span (continuing a caller's
         # traceparent); metrics and log export are left to the deployment's collector.
         telemetry={
@@ -85,6 +89,7 @@ def create_app(
     app.include_router(metrics_router())
     app.include_router(handlers.router)
     app.include_router(acknowledgements.router)
+    app.include_router(pages.router)
     app.include_router(whatsapp.router)
     app.state.gateway_settings = settings
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)

@@ -29,7 +29,7 @@ from pantau_shared.contract import (
     NotificationSent,
 )
 from pantau_shared.contract.rpc import REPORTER_CONTACT, ReporterQuery
-from pantau_shared.links import ack_token
+from pantau_shared.links import ack_token, case_token
 from pantau_shared.outbox import Outbox
 from pantau_shared.providers import OutcomeUnknown, PermanentFailure, TransientFailure
 
@@ -42,15 +42,19 @@ ABANDONED = "pengirim berhenti saat mengirim; menunggu status dari WhatsApp"
 
 
 class AckLinks:
-    """Links in alerts that acknowledge them without an API key (signed per delivery)."""
+    """Links in alerts that work without an API key: acknowledging the alert (signed per
+    delivery) and reading its case (a read-only page the gateway serves)."""
 
     def __init__(self, public_url: str, secret: bytes) -> None:
         self._base = public_url.rstrip("/")
         self._secret = secret
 
-    def ack_url(self, agency_id: str, delivery_id: str) -> str:
-        token = ack_token(self._secret, agency_id, delivery_id)
-        return f"{self._base}/ack/{agency_id}/{delivery_id}?t={token}"
+    def ack_url(self, agency_id: str, delivery_id: str, case_id: str) -> str:
+        token = ack_token(self._secret, agency_id, delivery_id, case_id)
+        return f"{self._base}/ack/{agency_id}/{delivery_id}?c={case_id}&t={token}"
+
+    def case_url(self, agency_id: str, case_id: str) -> str:
+        return f"{self._base}/kasus/{agency_id}/{case_id}?t={case_token(self._secret, agency_id, case_id)}"
 
 
 @dataclass(frozen=True)
@@ -213,11 +217,12 @@ class Delivery:
                     candidates.append((EMAIL, contact.email, extra))
         else:
             extra = {
-                "team": delivery["team_name"] or "",
+                "team": delivery["team_name"],
                 "ack_minutes": delivery["ack_minutes"] or 0,
-                "ack_url": self._links.ack_url(delivery["agency_id"], str(delivery_id))
+                "ack_url": self._links.ack_url(delivery["agency_id"], str(delivery_id), snapshot["case_id"])
                 if delivery["team_id"]
                 else None,
+                "case_url": self._links.case_url(delivery["agency_id"], snapshot["case_id"]),
             }
             candidates.append((NotificationChannel(delivery["channel"]), delivery["recipient"], extra))
             if delivery["channel"] == WHATSAPP and delivery["member_email"]:

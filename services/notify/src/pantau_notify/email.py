@@ -4,6 +4,7 @@ import asyncio
 import functools
 import html
 from datetime import datetime
+from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -18,15 +19,23 @@ import aiosmtplib
 from pantau_shared.contract import TAXONOMY, Category, PriorityLevel
 from pantau_shared.providers import PermanentFailure, TransientFailure
 from pantau_shared.regions import local_time
+from pantau_shared.wording import (
+    PRIORITY_LABELS,
+    agency_name,
+    excerpt,
+    number,
+    platform_label,
+    state_label,
+    team_label,
+)
 
 from .settings import NotifySettings
 
-PRIORITY_LABELS = {
-    PriorityLevel.LOW: "rendah",
-    PriorityLevel.MEDIUM: "sedang",
-    PriorityLevel.HIGH: "tinggi",
-    PriorityLevel.CRITICAL: "kritis",
-}
+# Quoted-printable rather than base64: the .eml reads as text in any tool, and a mail client
+# shows the same words.
+UTF8_QP = Charset("utf-8")
+UTF8_QP.body_encoding = QP
+QUOTE_LENGTH = 200
 
 
 def message_id(delivery_id: str) -> str:
@@ -40,50 +49,81 @@ def _template(name: str) -> Template:
     return Template(resources.files("pantau_notify").joinpath(f"templates/{name}").read_text("utf-8"))
 
 
+def _text(body: str, subtype: str) -> MIMEText:
+    return MIMEText(body, subtype, UTF8_QP)  # type: ignore[arg-type]
+
+
+def _alternative(name: str, plain: dict[str, Any], markup: dict[str, Any]) -> MIMEMultipart:
+    """Both parts of a template: the plain fields as they are, the HTML ones escaped except the
+    ones given as markup."""
+    escaped = {k: html.escape(str(v)) for k, v in plain.items()}
+    message = MIMEMultipart("alternative")
+    message.attach(_text(_template(f"{name}.txt").substitute(plain), "plain"))
+    message.attach(_text(_template(f"{name}.html").substitute(escaped | markup), "html"))
+    return message
+
+
+def category_labels(snapshot: dict[str, Any]) -> str:
+    return (
+        ", ".join(TAXONOMY[Category(c["category"])].label for c in snapshot.get("categories", []))
+        or "belum terklasifikasi"
+    )
+
+
 def render_case_alert(
     snapshot: dict[str, Any],
     *,
     settings: NotifySettings,
     recipient: str,
     delivery_id: str,
+    case_url: str,
     template: str = "case_alert",
     ack_url: str | None = None,
-    team: str = "",
+    team: str | None = None,
     ack_minutes: int = 0,
 ) -> Message:
-    categories = (
-        ", ".join(TAXONOMY[Category(c["category"])].label for c in snapshot["categories"])
-        or "belum terklasifikasi"
-    )
+    categories = category_labels(snapshot)
     level = PRIORITY_LABELS[PriorityLevel(snapshot["priority_level"])]
+    agency = agency_name(snapshot["agency_id"], settings.agency_names)
+    reasons = list(dict.fromkeys(snapshot.get("priority_reasons") or [])) or ["-"]
+    if template == "case_escalation":
+        audience = f"supervisor {team_label(team)}, {agency}"
+    elif team is not None:
+        audience = f"petugas jaga {team_label(team)}, {agency}"
+    else:
+        audience = f"tim patroli {agency}"
     fields = {
         "priority_label": level,
         "priority": snapshot["priority"],
+        "case_number": number(snapshot["case_id"]),
         "categories": categories,
         "region": snapshot.get("region_code") or "-",
-        "platform": snapshot.get("platform") or "-",
+        "platform": platform_label(snapshot.get("platform")),
         "url": snapshot.get("canonical_url") or "-",
         "opened_local": local_time(
             datetime.fromisoformat(snapshot["opened_at"]), snapshot.get("region_code")
         ),
         "report_count": snapshot["report_count"],
         "reporter_count": snapshot["reporter_count"],
-        "summary": snapshot.get("summary") or "-",
-        "reasons": "; ".join(snapshot.get("priority_reasons") or []),
-        "case_link": settings.case_link_base + snapshot["case_id"],
-        "agency_id": snapshot["agency_id"],
-        "team": team,
+        "summary": excerpt(snapshot.get("summary"), 2 * QUOTE_LENGTH) or "-",
+        "reasons": "\n".join(f"- {reason}" for reason in reasons),
+        "case_link": case_url,
+        "team": team_label(team),
         "ack_minutes": ack_minutes,
+        "audience": audience,
+        "ack_line": f"Konfirmasi bahwa Anda menangani kasus ini: {ack_url}" if ack_url else "",
     }
-    ack_text = f"Konfirmasi bahwa Anda menangani kasus ini: {ack_url}" if ack_url else ""
-    ack_html = (
-        f'<p><a href="{html.escape(ack_url)}"><strong>Saya tangani kasus ini</strong></a></p>'
-        if ack_url
-        else ""
-    )
+    markup = {
+        "reasons": "".join(f"<li>{html.escape(reason)}</li>" for reason in reasons),
+        "ack_line": (
+            f'<p><a href="{html.escape(ack_url)}"><strong>Saya tangani kasus ini</strong></a></p>'
+            if ack_url
+            else ""
+        ),
+    }
     # The compat32 MIME classes: the same RFC 5322/2045 output as EmailMessage, at a fraction
     # of the cost of its header registry, which dominated notify's profile.
-    message = MIMEMultipart("alternative")
+    message = _alternative(template, fields, markup)
     prefix = "[Pantau] ESKALASI" if template == "case_escalation" else "[Pantau]"
     message["Subject"] = Header(f"{prefix} Prioritas {level}: {categories}", "utf-8")
     message["From"] = settings.mail_from
@@ -91,29 +131,9 @@ def render_case_alert(
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id(delivery_id)
     message["X-Pantau-Case"] = snapshot["case_id"]
-    message.attach(
-        MIMEText(_template(f"{template}.txt").substitute(fields, ack_line=ack_text), "plain", "utf-8")
-    )
-    message.attach(
-        MIMEText(
-            _template(f"{template}.html").substitute(
-                {k: html.escape(str(v)) for k, v in fields.items()}, ack_line=ack_html
-            ),
-            "html",
-            "utf-8",
-        )
-    )
     return message
 
 
-STATE_LABELS = {
-    "new": "diterima",
-    "verifying": "sedang diverifikasi",
-    "follow_up": "ditindaklanjuti",
-    "referred": "diteruskan ke instansi berwenang",
-    "takedown_requested": "diajukan penurunan konten",
-    "closed": "selesai",
-}
 RESOLUTION_LABELS = {
     "violation_handled": "Pelanggaran telah ditindaklanjuti.",
     "taken_down": "Konten telah diturunkan.",
@@ -124,43 +144,45 @@ RESOLUTION_LABELS = {
 }
 
 
-def report_back_text(snapshot: dict[str, Any], name: str | None) -> str:
+def report_back_text(snapshot: dict[str, Any], name: str | None, settings: NotifySettings) -> str:
     """The same news as the email, as one plain message (for WhatsApp)."""
-    return _template("report_back.txt").substitute(_report_back_fields(snapshot, name)).strip()
+    fields = _report_back_fields(snapshot, name, settings)
+    return _template("report_back.txt").substitute(fields).strip()
 
 
-def _report_back_fields(snapshot: dict[str, Any], name: str | None) -> dict[str, Any]:
-    state = snapshot.get("state", "new")
+def _report_back_fields(
+    snapshot: dict[str, Any], name: str | None, settings: NotifySettings
+) -> dict[str, Any]:
     return {
         "reporter_name": name or "Pelapor",
-        "agency_id": snapshot["agency_id"],
-        "summary": (snapshot.get("summary") or "-")[:200],
-        "state_label": STATE_LABELS.get(state, state),
+        "agency_name": agency_name(snapshot["agency_id"], settings.agency_names),
+        "summary": excerpt(snapshot.get("summary"), QUOTE_LENGTH) or "-",
+        "state_label": state_label(snapshot.get("state")),
         "resolution_line": RESOLUTION_LABELS.get(snapshot.get("resolution") or "", ""),
-        "case_id": snapshot["case_id"],
+        "case_number": number(snapshot["case_id"]),
     }
 
 
 def render_report_back(
     snapshot: dict[str, Any], *, settings: NotifySettings, recipient: str, name: str | None, delivery_id: str
 ) -> Message:
-    """Tells a reporter, who asked for it, what became of their report (no internal details)."""
-    fields = _report_back_fields(snapshot, name)
-    message = MIMEMultipart("alternative")
+    """Tells a reporter what became of their report (no internal details)."""
+    fields = _report_back_fields(snapshot, name, settings)
+    message = _alternative("report_back", fields, {})
     message["Subject"] = Header(f"Perkembangan laporan Anda: {fields['state_label']}", "utf-8")
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id(delivery_id)
-    message.attach(MIMEText(_template("report_back.txt").substitute(fields), "plain", "utf-8"))
-    message.attach(
-        MIMEText(
-            _template("report_back.html").substitute({k: html.escape(str(v)) for k, v in fields.items()}),
-            "html",
-            "utf-8",
-        )
-    )
     return message
+
+
+def receipt_text(number: str) -> str:
+    """The receipt on WhatsApp, in the reporter's chat."""
+    return (
+        f"Terima kasih, laporan Anda sudah kami terima dengan nomor {number}. Petugas akan "
+        "memeriksanya, dan kami kabari perkembangannya di sini."
+    )
 
 
 def render_receipt(
@@ -175,11 +197,12 @@ def render_receipt(
 ) -> Message:
     """The answer to a reporter's mail: their report number, in the same thread."""
     text = (
-        f"Yth. {name or 'Pelapor'},\n\nTerima kasih, laporan Anda kepada {agency_id} sudah "
-        f"kami terima dengan nomor {number}. Petugas akan memeriksanya, dan kami kabari "
-        "perkembangannya lewat email ini.\n\nPesan ini dikirim otomatis oleh Pantau."
+        f"Yth. {name or 'Pelapor'},\n\nTerima kasih, laporan Anda kepada "
+        f"{agency_name(agency_id, settings.agency_names)} sudah kami terima dengan nomor {number}. "
+        "Petugas akan memeriksanya, dan kami kabari perkembangannya lewat email ini.\n\n"
+        "Pesan ini dikirim otomatis oleh Pantau."
     )
-    message = MIMEText(text, "plain", "utf-8")
+    message = _text(text, "plain")
     message["Subject"] = Header(f"Laporan Anda diterima: nomor {number}", "utf-8")
     message["From"] = settings.mail_from
     message["To"] = recipient

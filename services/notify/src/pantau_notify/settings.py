@@ -1,4 +1,4 @@
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from pantau_shared.settings import ServiceSettings
@@ -16,8 +16,9 @@ class NotifySettings(ServiceSettings):
     smtp_timeout_s: float = 10.0
     smtp_connections: int = 4
     mail_from: str = "Pantau <pantau@localhost>"
-    # Where a patrol officer opens a case; the case id is appended.
-    case_link_base: str = "http://127.0.0.1:8080/v1/cases/"
+    # Agencies' names as people read them in messages ({"bawaslu-3375": "Bawaslu Kota
+    # Pekalongan"}); an agency missing here is named from its id ("Bawaslu wilayah 33.75").
+    agency_names: dict[str, str] = Field(default_factory=dict)
     # Transient send failures tolerated before a delivery is recorded as failed.
     max_attempts: int = 6
     # WhatsApp Business Cloud API (all four set to send WhatsApp; else email only).

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pantau_shared.contract import Category, CategoryScore
 
 from .nlp.classifier import ContentClassifier, Prediction
-from .nlp.rules import RuleSet
+from .nlp.rules import RuleSet, cite
 
 # Hate speech aimed at religion or race is SARA under Art. 280(1)(c); other hate speech stays
 # ujaran_kebencian; abusive language at a person is treated as an insult (penghinaan).
@@ -68,7 +68,7 @@ class TriageClassifier:
             if hit.needs_calendar:
                 cues.extend(hit.matched)
                 continue
-            keep(Category(hit.category), hit.score, f"{hit.reason} ({', '.join(hit.matched[:3])})")
+            keep(Category(hit.category), hit.score, cite(hit.reason, hit.matched))
         return Classified(
             sorted(found.values(), key=lambda s: s.score, reverse=True), tuple(dict.fromkeys(cues))
         )

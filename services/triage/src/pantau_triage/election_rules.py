@@ -12,6 +12,7 @@ import asyncpg
 from pantau_shared.contract import Category, CategoryScore, ReportReceived
 
 from .elections import Calendar
+from .nlp.rules import cite
 from .registries import HandleError, handle_from_url, normalise_handle, normalise_platform
 from .registry_store import Lookalike, RegisteredAccount, WatchedOfficial, lookalikes, lookup
 
@@ -72,7 +73,7 @@ class ElectionRules:
                     found,
                     Category.KAMPANYE_LUAR_JADWAL,
                     0.6,
-                    f"{violation.reason} ({', '.join(campaign_cues[:3])})",
+                    cite(violation.reason, campaign_cues),
                 )
         if similar:
             factors.append((LOOKALIKE_POINTS, f"{similar[0].reason} (perlu ditinjau)"))

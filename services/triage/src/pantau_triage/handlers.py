@@ -20,6 +20,7 @@ from pantau_shared.contract import (
     new_id,
 )
 from pantau_shared.outbox import Outbox
+from pantau_shared.wording import excerpt
 
 from . import repository
 from .analysis import Analyser, Analysis
@@ -95,7 +96,7 @@ class TriageHandlers:
             await self._open(conn, report, assessment, found.claims, print_, now)
             return
         reports, reporters = await repository.attach_report(
-            conn, case["case_id"], report.report_id, _independent(report), now
+            conn, case["case_id"], report.report_id, _independent(report), now, counted=_counted(report)
         )
         scores = [CategoryScore.model_validate(c) for c in case["categories"]]
         priority = assess(
@@ -147,7 +148,7 @@ class TriageHandlers:
         categories = assessment.categories
         priority = assess(
             categories,
-            reporters=1 if _independent(report) else 0,
+            reporters=int(_counted(report)),
             reports=1,
             flooded_sender=report.sender_reports_today if report.sender_flagged else None,
             reach=report.reach,
@@ -162,13 +163,13 @@ class TriageHandlers:
             region_code=report.region_code,
             platform=report.platform,
             canonical_url=report.canonical_url,
-            summary=(report.text or report.url or "")[:SUMMARY_LENGTH],
+            summary=excerpt(report.text or report.url, SUMMARY_LENGTH),
             categories=tuple(categories),
             priority=priority.score,
             priority_level=priority.level,
             priority_reasons=priority.reasons,
             report_count=1,
-            reporter_count=1 if _independent(report) else 0,
+            reporter_count=int(_counted(report)),
             routed_to=self._router.route(report.agency_id, report.region_code, categories),
             claims=tuple(claims),
         )
@@ -192,7 +193,9 @@ class TriageHandlers:
             await repository.insert_fingerprint(
                 conn, opened.case_id, report.agency_id, print_.band_keys, print_.to_bytes()
             )
-        await repository.attach_report(conn, opened.case_id, report.report_id, _independent(report), now)
+        await repository.attach_report(
+            conn, opened.case_id, report.report_id, _independent(report), now, counted=_counted(report)
+        )
         await repository.record_history(
             conn, opened.case_id, at=now, change="opened", actor=None, from_state=None, to_state=CaseState.NEW
         )
@@ -202,3 +205,9 @@ class TriageHandlers:
 def _independent(report: ReportReceived) -> str | None:
     """The reporter, unless flagged as a flood: a flood is not independent confirmation."""
     return None if report.sender_flagged else report.reporter_id
+
+
+def _counted(report: ReportReceived) -> bool:
+    """Whether the report adds a reporter: a flood does not, and a report without a reporter
+    (an agency's API report, where the agency knows the person) is one person, not none."""
+    return not report.sender_flagged

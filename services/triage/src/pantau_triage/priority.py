@@ -57,4 +57,5 @@ def assess(
         score -= 20
         reasons.append(f"Pengirim sudah mengirim {flooded_sender} laporan hari ini (dibatasi)")
     final = max(0, min(100, round(score)))
-    return Priority(score=final, level=level_of(final), reasons=tuple(reasons))
+    # A factor can restate another (two rules naming one cue): each reason is said once.
+    return Priority(score=final, level=level_of(final), reasons=tuple(dict.fromkeys(reasons)))

@@ -118,12 +118,21 @@ async def insert_fingerprint(
 
 
 async def attach_report(
-    conn: asyncpg.Connection, case_id: UUID, report_id: UUID, reporter_id: str | None, at: datetime
+    conn: asyncpg.Connection,
+    case_id: UUID,
+    report_id: UUID,
+    reporter_id: str | None,
+    at: datetime,
+    *,
+    counted: bool = True,
 ) -> tuple[int, int]:
-    """Attach and return the case's new (report_count, reporter_count), in one statement."""
+    """Attach and return the case's new (report_count, reporter_count), in one statement.
+
+    A counted report is a new reporter unless its reporter is already on the case; one without
+    a reporter (an agency's API report) is somebody of its own, not nobody."""
     row = await conn.fetchrow(
-        "WITH known AS (SELECT $3::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM case_reports"
-        "   WHERE case_id = $1 AND reporter_id = $3) AS new_reporter),"
+        "WITH known AS (SELECT $5::bool AND ($3::text IS NULL OR NOT EXISTS (SELECT 1 FROM"
+        "   case_reports WHERE case_id = $1 AND reporter_id = $3)) AS new_reporter),"
         " attached AS (INSERT INTO case_reports (report_id, case_id, reporter_id, attached_at)"
         "   VALUES ($2, $1, $3, $4))"
         " UPDATE cases SET report_count = report_count + 1,"
@@ -133,6 +142,7 @@ async def attach_report(
         report_id,
         reporter_id,
         at,
+        counted,
     )
     return row["report_count"], row["reporter_count"]
 

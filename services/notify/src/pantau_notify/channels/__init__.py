@@ -27,9 +27,12 @@ class Outgoing:
     address: str
     snapshot: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
-    team: str = ""
+    # The team a member or supervisor is alerted for; None for a mailbox subscription.
+    team: str | None = None
     ack_minutes: int = 0
     ack_url: str | None = None
+    # The read-only page of the case behind an alert's "Buka kasus".
+    case_url: str = ""
     # The provider's id of the message this one answers (a reporter's mail or WhatsApp).
     reply_to: str | None = None
 

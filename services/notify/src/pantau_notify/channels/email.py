@@ -1,5 +1,7 @@
 """Email: every template rendered as MIME and sent over the pooled SMTP connections."""
 
+from pantau_shared.wording import number
+
 from ..email import SmtpSender, render_case_alert, render_receipt, render_report_back
 from ..settings import NotifySettings
 from . import Outgoing, Template
@@ -36,6 +38,7 @@ class EmailSender:
                 settings=self._settings,
                 recipient=message.address,
                 delivery_id=delivery_id,
+                case_url=message.case_url,
                 template=message.template.value,
                 ack_url=message.ack_url,
                 team=message.team,
@@ -48,5 +51,5 @@ class EmailSender:
 
 
 def receipt_number(message: Outgoing) -> str:
-    """The number a reporter quotes: the first group of the report id, upper case."""
-    return str(message.snapshot["report_id"]).split("-")[0].upper()
+    """The number a reporter quotes (the report's), as every message to them writes it."""
+    return number(message.snapshot["report_id"])

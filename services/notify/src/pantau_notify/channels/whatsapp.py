@@ -3,11 +3,12 @@ receipts to reporters as free text (they wrote to us, so the 24-hour window is o
 
 from typing import Any
 
-from pantau_shared.contract import TAXONOMY, Category, PriorityLevel
+from pantau_shared.contract import PriorityLevel
 from pantau_shared.providers import PermanentFailure
 from pantau_shared.whatsapp import WhatsAppClient
+from pantau_shared.wording import PRIORITY_LABELS, excerpt
 
-from ..email import PRIORITY_LABELS, report_back_text
+from ..email import QUOTE_LENGTH, category_labels, receipt_text, report_back_text
 from ..settings import NotifySettings
 from . import Outgoing, Template
 from .email import receipt_number
@@ -27,18 +28,19 @@ class WhatsAppSender:
                 message.address,
                 self._settings.whatsapp_alert_template,
                 self._settings.whatsapp_template_language,
-                alert_components(message, self._settings),
+                alert_components(message),
                 callback_data=callback,
             )
         if message.template is Template.REPORT_BACK:
             return await self._client.send_text(
-                message.address, report_back_text(message.snapshot, message.name), callback_data=callback
+                message.address,
+                report_back_text(message.snapshot, message.name, self._settings),
+                callback_data=callback,
             )
         if message.template is Template.REPORT_RECEIPT:
             return await self._client.send_text(
                 message.address,
-                f"Terima kasih, laporan Anda sudah kami terima dengan nomor {receipt_number(message)}. "
-                "Petugas akan memeriksanya, dan kami kabari perkembangannya di sini.",
+                receipt_text(receipt_number(message)),
                 reply_to=message.reply_to,
                 callback_data=callback,
             )
@@ -48,19 +50,15 @@ class WhatsAppSender:
         await self._client.aclose()
 
 
-def alert_components(message: Outgoing, settings: NotifySettings) -> list[dict[str, Any]]:
+def alert_components(message: Outgoing) -> list[dict[str, Any]]:
     """Template parameters: priority, categories, summary and link; the button's payload
     carries the delivery, so the member's tap acknowledges exactly this alert."""
     snapshot = message.snapshot
-    categories = (
-        ", ".join(TAXONOMY[Category(c["category"])].label for c in snapshot.get("categories", []))
-        or "belum terklasifikasi"
-    )
     texts = [
         PRIORITY_LABELS[PriorityLevel(snapshot["priority_level"])],
-        categories,
-        (snapshot.get("summary") or "-")[:200],
-        settings.case_link_base + snapshot["case_id"],
+        category_labels(snapshot),
+        excerpt(snapshot.get("summary"), QUOTE_LENGTH) or "-",
+        message.case_url,
     ]
     return [
         {"type": "body", "parameters": [{"type": "text", "text": t} for t in texts]},

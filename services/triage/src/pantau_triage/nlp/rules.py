@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import tomllib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -51,6 +51,19 @@ CATEGORIES = frozenset(
     }
 )
 _DEFAULT_WINDOW = 8
+
+
+def cite(reason: str, matched: Sequence[str]) -> str:
+    """The reason with the words that triggered it, leaving out words it already names:
+    "... pemilih (serangan fajar)", never "... (serangan fajar) (serangan fajar)"."""
+    said = reason.lower()
+    words = [word for word in dict.fromkeys(matched) if word.lower() not in said][:3]
+    if not words:
+        return reason
+    listed = ", ".join(words)
+    if reason.endswith(")"):
+        return f"{reason[:-1]}; kata: {listed})"
+    return f"{reason} (kata: {listed})"
 
 
 @dataclass(frozen=True, slots=True)
