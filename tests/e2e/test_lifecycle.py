@@ -109,7 +109,7 @@ async def test_a_service_started_before_nats_becomes_ready_when_nats_comes_up(
     [
         ("gateway", ["PANTAU_PUBLIC_URL", "PANTAU_ACK_LINK_SECRET", "PANTAU_GATEWAY_API_KEY_PEPPER"]),
         ("intake", ["PANTAU_PUBLIC_URL", "PANTAU_ACK_LINK_SECRET", "PANTAU_INTAKE_REPORTER_PEPPER"]),
-        ("notify", ["PANTAU_PUBLIC_URL", "PANTAU_ACK_LINK_SECRET", "PANTAU_NOTIFY_CASE_LINK_BASE"]),
+        ("notify", ["PANTAU_PUBLIC_URL", "PANTAU_ACK_LINK_SECRET"]),
     ],
 )
 def test_production_refuses_development_settings(service: str, expected: list[str]) -> None:
