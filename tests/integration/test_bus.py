@@ -427,3 +427,46 @@ async def test_a_dead_instances_messages_are_taken_over_within_seconds(
         await infra.js.delete_consumer(stream, subscription.durable)
     assert taken.metadata.num_delivered == 1
     assert handled[0] - died_at <= 5.0
+
+
+async def test_a_batch_handler_gets_the_fetched_batch_and_a_poison_message_fails_alone(
+    infra: Infrastructure, agency: str
+) -> None:
+    batches: list[int] = []
+    handled: list[str] = []
+
+    async def handle_batch(envelopes):
+        batches.append(len(envelopes))
+        texts = [e.data.text for e in envelopes]
+        if "racun" in texts:
+            # As one set-based statement fails when one of its rows does.
+            raise ValueError("a row the database refuses")
+        handled.extend(texts)
+        return [Reject("ditolak") if t == "tolak" else None for t in texts]
+
+    async def handle_one(envelope):
+        raise AssertionError("the batch handler takes every message")
+
+    durable = f"test-batch-{agency}"
+    subscription = Subscription(
+        durable=durable,
+        stream="REPORTS",
+        subject_suffix="report.submitted",
+        handler=handle_one,
+        batch=handle_batch,
+        agency=agency,
+        max_deliver=2,
+        backoff=(4,),
+    )
+    texts = [f"laporan {i}" for i in range(10)] + ["racun", "tolak"]
+    for text in texts:
+        await publish(infra, report(agency, text=text))
+    await run_consumer(
+        infra,
+        subscription,
+        lambda: eventually(lambda: _at_least(dead_letters(infra, durable), 2), what="two dead letters"),
+    )
+    assert max(batches) > 1  # handed whole batches, not one message at a time
+    assert sorted(set(handled)) == sorted(set(texts) - {"racun"})
+    reasons = sorted(m.headers["Pantau-Dead-Reason"] for m in await dead_letters(infra, durable))
+    assert reasons == ["failed: ValueError: a row the database refuses", "rejected: ditolak"]

@@ -17,7 +17,7 @@ from pantau_notify.__main__ import senders
 from pantau_notify.handlers import NotifyHandlers
 from pantau_notify.repository import add_subscription
 from pantau_notify.settings import NotifySettings
-from pantau_shared.bus import RetryLater, RpcClient
+from pantau_shared.bus import Reject, RetryLater, RpcClient
 from pantau_shared.contract import (
     CaseOpened,
     Category,
@@ -122,6 +122,37 @@ async def test_a_sender_flooding_a_channel_is_flagged_but_nothing_is_dropped(int
         (4, True),
         (5, True),
     ]
+
+
+async def test_intake_stores_a_batch_set_based_and_settles_each_report_by_its_own_outcome(
+    intake, agency: str
+) -> None:
+    infra, handlers = intake
+    before = submitted(agency, text="Sudah tersimpan sebelumnya")
+    await handlers.report_submitted(wrap(before))
+    phone = Reporter(phone="0877-1234-5678", wants_updates=True)
+    batch = [
+        submitted(agency, text="Amplop di RT 1", reporter=phone),
+        submitted(agency, text="Amplop di RT 2", reporter=phone),
+        submitted(agency, text="Baliho di jembatan"),
+        before,  # redelivered
+        submitted("other-agency", text="Agensi lain"),
+    ]
+    envelopes = [wrap(report) for report in batch]
+    envelopes[-1] = Envelope(data=batch[-1], source="/test", agency_id=agency)  # data and envelope differ
+    outcomes = await handlers.reports_submitted(envelopes)
+    assert outcomes[:4] == [None, None, None, None]
+    assert isinstance(outcomes[4], Reject)
+    views = [await handlers.get_report(agency, ReportQuery(report_id=r.report_id)) for r in batch[:4]]
+    assert views[0].reporter_id == views[1].reporter_id is not None
+    assert sorted(v.sender_reports_today or 0 for v in views[:2]) == [1, 2]
+    events = await infra.pool.fetch(
+        "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.report.received' ORDER BY id", agency
+    )
+    ids = [json.loads(e["body"])["report_id"] for e in events]
+    assert ids == [str(r.report_id) for r in (before, *batch[:3])]  # one event per report stored
+    assert await handlers.reports_submitted(envelopes[:3]) == [None, None, None]  # the batch again
+    assert await infra.pool.fetchval("SELECT count(*) FROM reports WHERE agency_id = $1", agency) == 4
 
 
 def test_a_report_with_nothing_to_check_is_refused_by_the_contract(agency: str) -> None:

@@ -25,5 +25,17 @@ class FloodGuard:
             _, _, count = await pipe.execute()
         return int(count)
 
+    async def counts(self, reports: list[tuple[str, UUID]]) -> list[int]:
+        """`count` for many (sender, report) pairs in one round trip."""
+        day = datetime.now(UTC).strftime("%Y%m%d")
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sender_id, report_id in reports:
+                key = f"{self._prefix}:sender:{sender_id}:{day}"
+                pipe.sadd(key, str(report_id))
+                pipe.expire(key, 2 * 86_400)
+                pipe.scard(key)
+            results = await pipe.execute()
+        return [int(count) for count in results[2::3]]
+
     def over(self, count: int) -> bool:
         return count > self._limit

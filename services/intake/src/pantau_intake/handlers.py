@@ -2,9 +2,10 @@
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -51,6 +52,7 @@ class IntakeHandlers:
                 stream="REPORTS",
                 subject_suffix=ReportSubmitted.SUBJECT,
                 handler=self.report_submitted,
+                batch=self.reports_submitted,
                 events=(ReportSubmitted,),
             ),
         ]
@@ -63,6 +65,80 @@ class IntakeHandlers:
 
     def answers(self) -> list[Answer[Any, Any]]:
         return [Answer(REPORT_GET, self.get_report), Answer(REPORTER_CONTACT, self.reporter_contact)]
+
+    async def reports_submitted(self, envelopes: Sequence[Envelope[EventData]]) -> list[BaseException | None]:
+        """A fetched batch. New plain reports, the bulk of any burst, are stored set-based: one
+        lookup, one contacts upsert, one Redis round trip, one statement for the reports and
+        their events. The rest (seen before, edits, refusals, media to fetch, an agency that
+        does not match) take the careful path one at a time."""
+        reports: list[ReportSubmitted] = []
+        for envelope in envelopes:
+            assert isinstance(envelope.data, ReportSubmitted)
+            reports.append(envelope.data)
+        async with self._pool.acquire() as conn:
+            known = await repository.known_ids(conn, [r.report_id for r in reports])
+        plain: dict[int, ReportSubmitted] = {}
+        for index, (envelope, report) in enumerate(zip(envelopes, reports, strict=True)):
+            simple = (
+                report.agency_id == envelope.agency_id and report.revises is None and not report.attachments
+            )
+            if simple and report.report_id not in known:
+                known.add(report.report_id)  # twice in one batch: the second goes the careful way
+                plain[index] = report
+        stored = await self._store_many(list(plain.values())) if plain else set()
+        outcomes: list[BaseException | None] = [None] * len(envelopes)
+        for index, envelope in enumerate(envelopes):
+            if index in plain and reports[index].report_id in stored:
+                continue
+            # Raced with another instance, or unusual: sorted out the careful way.
+            try:
+                await self.report_submitted(envelope)
+            except Exception as error:
+                outcomes[index] = error
+        return outcomes
+
+    async def _store_many(self, reports: list[ReportSubmitted]) -> set[UUID]:
+        received_at = datetime.now(UTC)
+        # (index, contact keys, reporter) of the reports that came with a reporter.
+        reporters = [
+            (i, keys, report.reporter)
+            for i, report in enumerate(reports)
+            if report.reporter is not None and (keys := normalise.contact_keys(report.reporter))
+        ]
+        flood: dict[int, tuple[str, int]] = {}
+        async with self._pool.acquire() as conn:
+            if reporters:
+                # Kept even if storing the reports then fails, as for one report.
+                chosen = await repository.reporters_for_many(
+                    conn,
+                    [
+                        (keys, normalise.pseudonym(self._pepper, keys[0]), reporter)
+                        for _, keys, reporter in reporters
+                    ],
+                )
+                counts = await self._flood.counts(
+                    [
+                        (reporter_id, reports[i].report_id)
+                        for (i, _, _), reporter_id in zip(reporters, chosen, strict=True)
+                    ]
+                )
+                flood = {
+                    i: (reporter_id, count)
+                    for (i, _, _), reporter_id, count in zip(reporters, chosen, counts, strict=True)
+                }
+            records: list[tuple[ReportReceived, str, tuple[str, str, bytes]]] = []
+            for i, report in enumerate(reports):
+                reporter_id, count = flood.get(i, (None, 0))
+                record = normalise.received(report, received_at=received_at, reporter_id=reporter_id)
+                if reporter_id is not None:
+                    record = record.model_copy(
+                        update={"sender_reports_today": count, "sender_flagged": self._flood.over(count)}
+                    )
+                records.append((record, report.content_digest(), self._outbox.row(record)[1]))
+            stored = await repository.insert_reports(conn, records)
+        if stored:
+            self._outbox.committed()
+        return stored
 
     async def report_submitted(self, envelope: Envelope[EventData]) -> None:
         report = envelope.data

@@ -4,10 +4,11 @@ from .consumer import EventHandlerRunner, PullLoop, retry_delay
 from .errors import Reject, RetryLater
 from .publisher import Publisher
 from .rpc import Answer, Conflict, Forbidden, Invalid, NotFound, RpcClient, RpcError
-from .topology import Handler, Subscription, provision, stream_configs
+from .topology import BatchHandler, Handler, Subscription, provision, stream_configs
 
 __all__ = [
     "Answer",
+    "BatchHandler",
     "Conflict",
     "EventHandlerRunner",
     "Forbidden",

@@ -1,5 +1,9 @@
 """Pull consumers: fetch while there is capacity, handle concurrently, settle every message.
 
+A subscription with a batch handler gets each fetched batch whole (one transaction, set-based
+statements) and says what became of each message; a batch that fails as a whole is handled again
+one message at a time, so a poison message is dead-lettered alone and the rest commit.
+
 Settling rules (at-least-once; handlers are idempotent):
 - success: ack;
 - `Reject` or a message that breaks the contract: dead-letter with the reason, then term;
@@ -12,7 +16,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -20,7 +24,7 @@ from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
 
 from .. import metrics
-from ..contract import ContractError, Subjects, decode
+from ..contract import ContractError, Envelope, EventData, Subjects, decode
 from .deadletter import write_dead_letter
 from .errors import Reject
 from .topology import Subscription
@@ -29,6 +33,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("pantau.bus")
 
 RawHandler = Callable[[Msg], Awaitable[None]]
+RawBatchHandler = Callable[[list[Msg]], Awaitable[None]]
 
 
 def retry_delay(delivery: int, *, base: float = 0.5, cap: float = 60.0) -> float:
@@ -54,6 +59,8 @@ class PullLoop:
         self._stream = stream
         self._durable = durable
         self._handle = handle
+        # Set when the handler takes whole batches (a runner whose subscription has `batch`).
+        self._handle_batch: RawBatchHandler | None = getattr(handle, "handle_batch", None)
         self._capacity = capacity
         self._slots = asyncio.Semaphore(capacity)
         self._fetch_timeout = fetch_timeout
@@ -79,10 +86,11 @@ class PullLoop:
                     messages = []
                 for _ in range(free - len(messages)):
                     self._slots.release()
-                for message in messages:
-                    task = asyncio.create_task(self._run_one(message))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                if self._handle_batch is not None and messages:
+                    self._spawn(self._run_batch(messages))
+                else:
+                    for message in messages:
+                        self._spawn(self._run_one(message))
         finally:
             await subscription.unsubscribe()
             if not self._tasks:
@@ -110,6 +118,23 @@ class PullLoop:
         for task in pending:
             task.cancel()
 
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_batch(self, messages: list[Msg]) -> None:
+        assert self._handle_batch is not None
+        now = time.monotonic()
+        for message in messages:
+            self._in_flight[id(message)] = (message, now)
+        try:
+            await self._handle_batch(messages)
+        finally:
+            for message in messages:
+                self._in_flight.pop(id(message), None)
+                self._slots.release()
+
     async def _run_one(self, message: Msg) -> None:
         self._in_flight[id(message)] = (message, time.monotonic())
         try:
@@ -127,6 +152,91 @@ class EventHandlerRunner:
         self._subjects = subjects
         self._subscription = subscription
         self._stream = subjects.stream(subscription.stream)
+        self.handle_batch: RawBatchHandler | None = self._batch if subscription.batch is not None else None
+
+    async def _batch(self, messages: list[Msg]) -> None:
+        started, durable = time.perf_counter(), self._subscription.durable
+        links = [
+            trace.Link(trace.get_current_span(propagate.extract(m.headers or {})).get_span_context())
+            for m in messages
+        ]
+        with tracer.start_as_current_span(
+            f"process batch {durable}",
+            kind=trace.SpanKind.CONSUMER,
+            links=links,
+            attributes={"messaging.system": "nats", "messaging.batch.message_count": len(messages)},
+        ) as span:
+            accepted: list[tuple[Msg, Envelope[EventData]]] = []
+            for message in messages:
+                try:
+                    envelope = decode(message.headers, message.data)
+                except ContractError as rejected:
+                    await self._settle(message, rejected, started)
+                    continue
+                if self._subscription.events and not isinstance(envelope.data, self._subscription.events):
+                    await message.ack()
+                    metrics.settled(durable, "ignored", started)
+                    continue
+                accepted.append((message, envelope))
+            if not accepted:
+                return
+            outcomes = await self._outcomes([e for _, e in accepted], span)
+            await asyncio.gather(
+                *(
+                    self._settle(m, outcome, started)
+                    for (m, _), outcome in zip(accepted, outcomes, strict=True)
+                )
+            )
+
+    async def _outcomes(
+        self, envelopes: list[Envelope[EventData]], span: trace.Span
+    ) -> Sequence[BaseException | None]:
+        handler = self._subscription.batch
+        assert handler is not None
+        try:
+            return await handler(envelopes)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            span.record_exception(error)
+            if len(envelopes) == 1:
+                return [error]
+        # Failed as a whole: one at a time, so only the message at fault pays.
+        outcomes: list[BaseException | None] = []
+        for envelope in envelopes:
+            try:
+                outcomes.extend(await handler([envelope]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                outcomes.append(error)
+        return outcomes
+
+    async def _settle(self, message: Msg, outcome: BaseException | None, started: float) -> None:
+        durable, deliveries = self._subscription.durable, message.metadata.num_delivered
+        if outcome is None:
+            await message.ack()
+            metrics.settled(durable, "handled", started)
+        elif isinstance(outcome, ContractError | Reject):
+            await self._dead_letter(message, deliveries, f"rejected: {outcome}")
+            await message.term()
+            metrics.settled(durable, "dead_lettered", started)
+        elif deliveries >= self._subscription.max_deliver:
+            reason = f"{type(outcome).__name__}: {outcome}"
+            log.error("giving up on %s after %d deliveries: %s", message.subject, deliveries, reason)
+            await self._dead_letter(message, deliveries, f"failed: {reason}")
+            await message.term()
+            metrics.settled(durable, "dead_lettered", started)
+        else:
+            log.warning(
+                "retrying %s (delivery %d): %s: %s",
+                message.subject,
+                deliveries,
+                type(outcome).__name__,
+                outcome,
+            )
+            await message.nak(delay=retry_delay(deliveries))
+            metrics.settled(durable, "retried", started)
 
     async def __call__(self, message: Msg) -> None:
         started, durable = time.perf_counter(), self._subscription.durable

@@ -37,6 +37,9 @@ ADVISORY_STREAM = "ADVISORIES"
 ADVISORY_KINDS = ("MAX_DELIVERIES", "MSG_TERMINATED")
 
 Handler = Callable[[Envelope[EventData]], Awaitable[None]]
+# Takes a fetched batch; returns, per envelope in order, None when handled or the exception
+# that says why not (`Reject` dead-letters it, anything else retries it).
+BatchHandler = Callable[[Sequence[Envelope[EventData]]], Awaitable[Sequence[BaseException | None]]]
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Subscription:
     backoff: tuple[float, ...] = (4, 8, 30, 60, 120, 300, 600)
     max_ack_pending: int = 2_000
     events: tuple[type[EventData], ...] = field(default=())
+    # When set, used instead of `handler` for every fetched batch.
+    batch: BatchHandler | None = None
     # An agency that runs its own instances consumes only its own subjects.
     agency: str = "*"
 
