@@ -9,6 +9,7 @@ import json
 import logging
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from nats.js import JetStreamContext
 from opentelemetry import propagate
 
@@ -34,7 +35,9 @@ class Outbox:
         self.source = source
         self._staged = asyncio.Event()
 
-    async def stage(self, conn: asyncpg.Connection, data: EventData) -> Envelope[EventData]:
+    async def stage(
+        self, conn: asyncpg.Connection | PoolConnectionProxy, data: EventData
+    ) -> Envelope[EventData]:
         """Add an event to the caller's open transaction."""
         envelope, row = self.row(data)
         await conn.execute("INSERT INTO outbox (subject, headers, body) VALUES ($1, $2::jsonb, $3)", *row)

@@ -7,8 +7,12 @@ run at start-up under an advisory lock, so several instances starting at once ap
 from importlib import resources
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from .outbox import OUTBOX_DDL
+
+# What repository functions take: a connection acquired from a pool, or a plain one.
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 async def create_pool(

@@ -48,7 +48,7 @@ class PlatformSettings(BaseSettings):
 
     @classmethod
     def load(cls) -> Self:
-        return cls(_secrets_dir=secrets_dir())  # type: ignore[call-arg]
+        return cls(_secrets_dir=secrets_dir())
 
 
 class ServiceSettings(BaseSettings):
@@ -65,7 +65,7 @@ class ServiceSettings(BaseSettings):
 
     @classmethod
     def load(cls) -> Self:
-        return cls(_secrets_dir=secrets_dir())  # type: ignore[call-arg]
+        return cls(_secrets_dir=secrets_dir())
 
     @model_validator(mode="after")
     def _pool_bounds(self) -> Self:

@@ -6,6 +6,7 @@ import json
 import threading
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 
@@ -53,9 +54,10 @@ def _announce(sent: Received) -> None:
     print(f"[whatsapp] to +{sent.to}: {body}", flush=True)
 
 
-def _dev(home: Path) -> dict:
+def _dev(home: Path) -> dict[str, Any]:
     try:
-        return json.loads((home / "dev.json").read_text())
+        found: dict[str, Any] = json.loads((home / "dev.json").read_text())
+        return found
     except FileNotFoundError:
         raise SystemExit("start the platform first: ./dev run") from None
 

@@ -30,7 +30,7 @@ class MailSink:
         path.write_bytes(raw)
         if self._on_message is not None:
             message = email.message_from_bytes(raw, policy=email.policy.default)
-            self._on_message(message, path)  # type: ignore[arg-type]
+            self._on_message(message, path)
         return "250 OK"
 
     def start(self) -> None:
@@ -42,6 +42,6 @@ class MailSink:
 
     def messages(self) -> list[email.message.EmailMessage]:
         return [
-            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
             for p in sorted(self.directory.glob("*.eml"))
         ]

@@ -1,7 +1,7 @@
 """Request dependencies: the lifespan state and the authenticated, rate-limited caller."""
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypedDict
 from uuid import UUID
 
 from fastapi import Depends, Header, Request, Security
@@ -29,7 +29,8 @@ class State:
 
 async def state(request: Request) -> State:
     # Async on purpose: FastAPI runs a plain `def` dependency in a thread pool.
-    return request.state.pantau
+    current: State = request.state.pantau
+    return current
 
 
 api_key_header = APIKeyHeader(
@@ -61,6 +62,11 @@ async def caller(request: Request, key: Annotated[str | None, Security(api_key_h
     return who
 
 
+class CommandFields(TypedDict):
+    principal: str
+    command_id: UUID
+
+
 @dataclass(frozen=True)
 class Origin:
     """The command fields a request gives: who sent it, and its id."""
@@ -68,7 +74,7 @@ class Origin:
     principal: str
     command_id: UUID
 
-    def fields(self) -> dict[str, object]:
+    def fields(self) -> "CommandFields":
         return {"principal": self.principal, "command_id": self.command_id}
 
 
@@ -87,7 +93,8 @@ async def origin(
 
 
 async def platform_settings(request: Request) -> PlatformSettings:
-    return request.state.pantau.platform
+    current: State = request.state.pantau
+    return current.platform
 
 
 StateDep = Annotated[State, Depends(state)]

@@ -127,15 +127,19 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
             if status.status not in REPORTED_STATUSES:
                 continue
             first = status.errors[0] if status.errors else None
-            event = NotificationStatus(
-                provider_message_id=status.wamid,
-                agency_id=agency_id,
-                channel=NotificationChannel.WHATSAPP,
-                status=status.status,
-                at=status.timestamp,
-                error_code=first.code if first else None,
-                error_title=first.title if first else None,
-                delivery_id=_uuid(status.callback_data),
+            # Validated rather than constructed: Meta's status is a string, checked against the
+            # contract's literal here.
+            event = NotificationStatus.model_validate(
+                {
+                    "provider_message_id": status.wamid,
+                    "agency_id": agency_id,
+                    "channel": NotificationChannel.WHATSAPP,
+                    "status": status.status,
+                    "at": status.timestamp,
+                    "error_code": first.code if first else None,
+                    "error_title": first.title if first else None,
+                    "delivery_id": _uuid(status.callback_data),
+                }
             )
             await state.publisher.publish(
                 state.publisher.envelope(
@@ -174,7 +178,7 @@ async def acknowledge(state: Any, agency_id: str, message: InboundMessage) -> No
 def to_report(agency_id: str, message: InboundMessage) -> ReportSubmitted:
     text = message.content or None
     link = next((m.group(0) for m in URL.finditer(text or "") if is_public_url(m.group(0))), None)
-    attachments = ()
+    attachments: tuple[Attachment, ...] = ()
     if message.media is not None:
         attachments = (
             Attachment(

@@ -19,6 +19,7 @@ from pantau_shared.contract.rpc import (
     ReportQuery,
 )
 from pantau_shared.outbox import Outbox
+from pantau_shared.postgres import Connection
 
 from . import normalise, repository
 from .flood import FloodGuard
@@ -178,7 +179,7 @@ class IntakeHandlers:
         )
         return report.model_copy(update={"report_id": variant})
 
-    async def _revise(self, conn: asyncpg.Connection, report: ReportSubmitted) -> bool:
+    async def _revise(self, conn: Connection, report: ReportSubmitted) -> bool:
         """An edited message: kept as a revision of the report holding the original."""
         original = await repository.report_with_message(conn, report.agency_id, report.revises or "")
         if original is None:

@@ -29,7 +29,7 @@ class MailIntake:
     async def submit(self, report: ReportSubmitted) -> None:
         await self._publisher.publish(self._publisher.envelope(report, event_id=report.event_id()))
 
-    async def rejected(self, uid: str, reason: str) -> None:
+    async def rejected(self, uid: int, reason: str) -> None:
         log.warning("mail %s not taken as a report: %s", uid, reason)
 
     def tasks(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:

@@ -6,6 +6,7 @@ from uuid import UUID
 import asyncpg
 
 from pantau_shared.contract import Reporter, ReportReceived
+from pantau_shared.postgres import Connection
 
 REPORT_COLUMNS = (
     "report_id",
@@ -52,7 +53,7 @@ INSERT_WITH_EVENT = (
 
 
 async def insert_report(
-    conn: asyncpg.Connection, report: ReportReceived, digest: str, event: tuple[str, str, bytes]
+    conn: Connection, report: ReportReceived, digest: str, event: tuple[str, str, bytes]
 ) -> bool:
     """Store the report with its outbox event; False when its id was stored before."""
     values = report.model_dump(include=set(REPORT_COLUMNS))
@@ -73,7 +74,7 @@ class Seen:
     refused: str | None = None
 
 
-async def seen(conn: asyncpg.Connection, report_id: UUID, digest: str) -> Seen:
+async def seen(conn: Connection, report_id: UUID, digest: str) -> Seen:
     row = await conn.fetchrow(
         "SELECT (SELECT content_digest FROM reports WHERE report_id = $1) AS digest,"
         " EXISTS (SELECT 1 FROM reports WHERE report_id = $1) AS stored,"
@@ -84,7 +85,7 @@ async def seen(conn: asyncpg.Connection, report_id: UUID, digest: str) -> Seen:
     return Seen(stored=row["stored"], digest=row["digest"], refused=row["refused"])
 
 
-async def record_refusal(conn: asyncpg.Connection, report_id: UUID, digest: str, reason: str) -> None:
+async def record_refusal(conn: Connection, report_id: UUID, digest: str, reason: str) -> None:
     await conn.execute(
         "INSERT INTO refused_submissions (report_id, content_digest, reason) VALUES ($1, $2, $3)"
         " ON CONFLICT DO NOTHING",
@@ -95,7 +96,7 @@ async def record_refusal(conn: asyncpg.Connection, report_id: UUID, digest: str,
 
 
 async def add_revision(
-    conn: asyncpg.Connection, report_id: UUID, external_id: str, revised_at: datetime, text: str | None
+    conn: Connection, report_id: UUID, external_id: str, revised_at: datetime, text: str | None
 ) -> bool:
     return bool(
         await conn.fetchval(
@@ -116,9 +117,7 @@ async def revisions(pool: asyncpg.Pool, report_id: UUID) -> list[asyncpg.Record]
     )
 
 
-async def reporter_for(
-    conn: asyncpg.Connection, contact_keys: list[str], new_id: str, reporter: Reporter
-) -> str:
+async def reporter_for(conn: Connection, contact_keys: list[str], new_id: str, reporter: Reporter) -> str:
     """The reporter's pseudonym: the one any of their contacts already has, else `new_id`."""
     known = await conn.fetchval(
         "SELECT reporter_id FROM reporter_contacts WHERE contact_key = ANY($1::text[]) LIMIT 1", contact_keys
@@ -155,7 +154,7 @@ async def reporter_contacts(pool: asyncpg.Pool, agency_id: str, reporter_id: str
     )
 
 
-async def report_with_message(conn: asyncpg.Connection, agency_id: str, external_id: str) -> UUID | None:
+async def report_with_message(conn: Connection, agency_id: str, external_id: str) -> UUID | None:
     """The report a channel message (by its channel id) went into."""
     found: UUID | None = await conn.fetchval(
         "SELECT report_id FROM reports WHERE agency_id = $1 AND external_id = $2"

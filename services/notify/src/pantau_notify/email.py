@@ -125,7 +125,8 @@ def render_case_alert(
     # of the cost of its header registry, which dominated notify's profile.
     message = _alternative(template, fields, markup)
     prefix = "[Pantau] ESKALASI" if template == "case_escalation" else "[Pantau]"
-    message["Subject"] = Header(f"{prefix} Prioritas {level}: {categories}", "utf-8")
+    subject = Header(f"{prefix} Prioritas {level}: {categories}", "utf-8")
+    message["Subject"] = subject  # type: ignore[assignment]  # compat32 takes a Header
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
@@ -169,7 +170,8 @@ def render_report_back(
     """Tells a reporter what became of their report (no internal details)."""
     fields = _report_back_fields(snapshot, name, settings)
     message = _alternative("report_back", fields, {})
-    message["Subject"] = Header(f"Perkembangan laporan Anda: {fields['state_label']}", "utf-8")
+    subject = Header(f"Perkembangan laporan Anda: {fields['state_label']}", "utf-8")
+    message["Subject"] = subject  # type: ignore[assignment]  # compat32 takes a Header
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
@@ -203,7 +205,8 @@ def render_receipt(
         "Pesan ini dikirim otomatis oleh Pantau."
     )
     message = _text(text, "plain")
-    message["Subject"] = Header(f"Laporan Anda diterima: nomor {number}", "utf-8")
+    subject = Header(f"Laporan Anda diterima: nomor {number}", "utf-8")
+    message["Subject"] = subject  # type: ignore[assignment]  # compat32 takes a Header
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)

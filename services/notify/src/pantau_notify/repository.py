@@ -6,6 +6,7 @@ from uuid import UUID
 import asyncpg
 
 from pantau_shared.contract import new_id
+from pantau_shared.postgres import Connection
 
 
 async def add_subscription(
@@ -19,7 +20,7 @@ async def add_subscription(
     min_priority: int,
     channel: str = "email",
 ) -> UUID:
-    return await pool.fetchval(
+    found: UUID = await pool.fetchval(
         "INSERT INTO subscriptions (subscription_id, agency_id, name, channel, address,"
         " region_prefix, categories, min_priority) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         " ON CONFLICT (agency_id, channel, address) DO UPDATE SET name = EXCLUDED.name,"
@@ -34,10 +35,11 @@ async def add_subscription(
         categories,
         min_priority,
     )
+    return found
 
 
 async def matching_subscriptions(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     agencies: list[str],
     region_code: str | None,
@@ -59,7 +61,7 @@ async def matching_subscriptions(
 
 
 async def create_delivery(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     case_id: UUID,
     agency_id: str,
@@ -75,7 +77,7 @@ async def create_delivery(
     ack_minutes: int | None = None,
 ) -> UUID | None:
     """A new pending delivery, or None when this (case, recipient, template) already has one."""
-    return await conn.fetchval(
+    found: UUID | None = await conn.fetchval(
         "INSERT INTO deliveries (delivery_id, case_id, agency_id, subscription_id, channel,"
         " recipient, template, case_snapshot, recipient_key, team_id, member_id,"
         " escalation_level, ack_due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10,"
@@ -95,6 +97,7 @@ async def create_delivery(
         escalation_level,
         ack_minutes,
     )
+    return found
 
 
 CLAIMED = (
@@ -104,7 +107,7 @@ CLAIMED = (
 )
 
 
-async def claim(conn: asyncpg.Connection, delivery_id: UUID, lease_s: float) -> asyncpg.Record | None:
+async def claim(conn: Connection, delivery_id: UUID, lease_s: float) -> asyncpg.Record | None:
     """Mark a delivery (locked by `lock_state`) as being sent; the caller commits before sending."""
     claimed = await conn.fetchval(
         "UPDATE deliveries SET state = 'sending', attempts = attempts + 1,"
@@ -116,7 +119,7 @@ async def claim(conn: asyncpg.Connection, delivery_id: UUID, lease_s: float) -> 
     return await conn.fetchrow(CLAIMED, delivery_id) if claimed else None
 
 
-async def lock_state(conn: asyncpg.Connection, delivery_id: UUID) -> asyncpg.Record | None:
+async def lock_state(conn: Connection, delivery_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT state, channel, claimed_until < now() AS expired FROM deliveries"
         " WHERE delivery_id = $1 FOR UPDATE",
@@ -148,9 +151,7 @@ async def switch_channel(
     )
 
 
-async def mark_sent(
-    conn: asyncpg.Connection, delivery_id: UUID, at: datetime, provider_message_id: str
-) -> None:
+async def mark_sent(conn: Connection, delivery_id: UUID, at: datetime, provider_message_id: str) -> None:
     # An unknown outcome a slow sender resolves itself still counts: 'sent' is the better news.
     await conn.execute(
         "UPDATE deliveries SET state = 'sent', sent_at = $2, provider_message_id = $3,"
@@ -162,7 +163,7 @@ async def mark_sent(
 
 
 async def mark_attempt_failed(
-    conn: asyncpg.Connection, delivery_id: UUID, error: str, *, final: bool, at: datetime
+    conn: Connection, delivery_id: UUID, error: str, *, final: bool, at: datetime
 ) -> None:
     """A failed attempt: back to pending for the next one, or failed for good."""
     await conn.execute(
@@ -177,7 +178,7 @@ async def mark_attempt_failed(
     )
 
 
-async def mark_unknown(conn: asyncpg.Connection | asyncpg.Pool, delivery_id: UUID, reason: str) -> None:
+async def mark_unknown(conn: Connection | asyncpg.Pool, delivery_id: UUID, reason: str) -> None:
     await conn.execute(
         "UPDATE deliveries SET state = 'unknown', last_error = $2, claimed_until = NULL"
         " WHERE delivery_id = $1 AND state = 'sending'",
@@ -198,7 +199,7 @@ async def deliveries_for_case(pool: asyncpg.Pool, agency_id: str, case_id: UUID)
 
 
 async def merge_case(
-    conn: asyncpg.Connection, case_id: UUID, agency_id: str, fields: dict[str, Any], *, opened: bool
+    conn: Connection, case_id: UUID, agency_id: str, fields: dict[str, Any], *, opened: bool
 ) -> dict[str, Any] | None:
     """Merge a case event into the stored snapshot; None for an update of an unseen case."""
     if opened:
@@ -231,7 +232,7 @@ async def add_team(
     ack_minutes: int,
     supervisor_email: str | None,
 ) -> UUID:
-    return await pool.fetchval(
+    found: UUID = await pool.fetchval(
         "INSERT INTO teams (team_id, agency_id, name, region_prefix, categories, min_priority,"
         " ack_minutes, supervisor_email) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         " ON CONFLICT (agency_id, name) DO UPDATE SET region_prefix = EXCLUDED.region_prefix,"
@@ -247,6 +248,7 @@ async def add_team(
         ack_minutes,
         supervisor_email,
     )
+    return found
 
 
 async def add_member(
@@ -260,7 +262,7 @@ async def add_member(
     shifts: list[tuple[list[int], Any, Any]],
 ) -> UUID:
     async with pool.acquire() as conn, conn.transaction():
-        member_id = await conn.fetchval(
+        member_id: UUID = await conn.fetchval(
             "INSERT INTO team_members (member_id, team_id, name, email, whatsapp, position)"
             " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (team_id, name) DO UPDATE SET"
             " email = EXCLUDED.email, whatsapp = EXCLUDED.whatsapp,"
@@ -281,7 +283,7 @@ async def add_member(
 
 
 async def matching_teams(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     agencies: list[str],
     region_code: str | None,
@@ -300,7 +302,7 @@ async def matching_teams(
     )
 
 
-async def members_with_shifts(conn: asyncpg.Connection, team_id: UUID) -> list[asyncpg.Record]:
+async def members_with_shifts(conn: Connection, team_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT m.member_id, m.name, m.email, m.whatsapp, m.position,"
         " coalesce(array_agg(s.weekdays::text || '|' || s.starts::text || '|' || s.ends::text)"
@@ -311,7 +313,7 @@ async def members_with_shifts(conn: asyncpg.Connection, team_id: UUID) -> list[a
     )
 
 
-async def due_escalations(conn: asyncpg.Connection, limit: int = 100) -> list[asyncpg.Record]:
+async def due_escalations(conn: Connection, limit: int = 100) -> list[asyncpg.Record]:
     """Team alerts sent, unacknowledged and past their deadline; locked for this sweeper."""
     return await conn.fetch(
         "SELECT d.*, t.name, t.supervisor_email, t.ack_minutes, t.region_prefix, m.position"
@@ -324,7 +326,7 @@ async def due_escalations(conn: asyncpg.Connection, limit: int = 100) -> list[as
     )
 
 
-async def team_case_acknowledged(conn: asyncpg.Connection, case_id: UUID, team_id: UUID) -> bool:
+async def team_case_acknowledged(conn: Connection, case_id: UUID, team_id: UUID) -> bool:
     return bool(
         await conn.fetchval(
             "SELECT true FROM deliveries WHERE case_id = $1 AND team_id = $2"
@@ -335,7 +337,7 @@ async def team_case_acknowledged(conn: asyncpg.Connection, case_id: UUID, team_i
     )
 
 
-async def alerted_members(conn: asyncpg.Connection, case_id: UUID, team_id: UUID) -> set[UUID]:
+async def alerted_members(conn: Connection, case_id: UUID, team_id: UUID) -> set[UUID]:
     rows = await conn.fetch(
         "SELECT member_id FROM deliveries WHERE case_id = $1 AND team_id = $2 AND member_id IS NOT NULL",
         case_id,
@@ -344,12 +346,12 @@ async def alerted_members(conn: asyncpg.Connection, case_id: UUID, team_id: UUID
     return {row["member_id"] for row in rows}
 
 
-async def mark_escalated(conn: asyncpg.Connection, delivery_id: UUID) -> None:
+async def mark_escalated(conn: Connection, delivery_id: UUID) -> None:
     await conn.execute("UPDATE deliveries SET escalated = true WHERE delivery_id = $1", delivery_id)
 
 
 async def acknowledge(
-    conn: asyncpg.Connection, agency_id: str, delivery_id: UUID, actor: str
+    conn: Connection, agency_id: str, delivery_id: UUID, actor: str
 ) -> asyncpg.Record | None:
     """Acknowledge a delivery and, for a team alert, the team's other alerts for the case."""
     row = await conn.fetchrow(
@@ -371,14 +373,14 @@ async def acknowledge(
     return row
 
 
-async def mark_skipped(conn: asyncpg.Connection, delivery_id: UUID, reason: str) -> None:
+async def mark_skipped(conn: Connection, delivery_id: UUID, reason: str) -> None:
     await conn.execute(
         "UPDATE deliveries SET state = 'skipped', last_error = $2 WHERE delivery_id = $1", delivery_id, reason
     )
 
 
 async def create_receipt(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     report_id: UUID,
     agency_id: str,
@@ -387,7 +389,7 @@ async def create_receipt(
     content: dict[str, Any],
 ) -> UUID | None:
     """The receipt delivery of a report; None when it already exists."""
-    return await conn.fetchval(
+    found: UUID | None = await conn.fetchval(
         "INSERT INTO deliveries (delivery_id, report_id, agency_id, channel, recipient, template,"
         " case_snapshot, recipient_key) VALUES ($1, $2, $3, $6, $4, 'report_receipt',"
         " $7::jsonb, $5) ON CONFLICT (report_id, template) WHERE report_id IS NOT NULL"
@@ -400,10 +402,11 @@ async def create_receipt(
         channel,
         json.dumps(content),
     )
+    return found
 
 
 async def resolve_unknown(
-    conn: asyncpg.Connection,
+    conn: Connection,
     delivery_id: UUID,
     provider_message_id: str,
     status: str,
@@ -429,7 +432,7 @@ async def resolve_unknown(
 
 
 async def record_provider_status(
-    conn: asyncpg.Connection, provider_message_id: str, status: str, at: datetime, reason: str | None
+    conn: Connection, provider_message_id: str, status: str, at: datetime, reason: str | None
 ) -> None:
     if status == "failed":
         await conn.execute(
@@ -447,7 +450,7 @@ async def record_provider_status(
         )
 
 
-async def team_alerted(conn: asyncpg.Connection, case_id: UUID, team_id: UUID) -> bool:
+async def team_alerted(conn: Connection, case_id: UUID, team_id: UUID) -> bool:
     return bool(
         await conn.fetchval(
             "SELECT true FROM deliveries WHERE case_id = $1 AND team_id = $2 LIMIT 1", case_id, team_id

@@ -10,6 +10,7 @@ import asyncpg
 
 from pantau_shared.contract import NotificationChannel, NotificationRequested
 from pantau_shared.outbox import Outbox
+from pantau_shared.postgres import Connection
 
 from . import repository
 from .channels import Template
@@ -25,7 +26,7 @@ class Requests:
 
     async def request(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         case_id: UUID,
         snapshot: dict[str, Any],
         *,
@@ -69,7 +70,7 @@ class Requests:
 
     async def alert_team(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         team: asyncpg.Record,
         case_id: UUID,
         snapshot: dict[str, Any],

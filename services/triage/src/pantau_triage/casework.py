@@ -5,7 +5,7 @@ own referral record on it (state and note), beside the owner's state.
 """
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -44,6 +44,7 @@ from pantau_shared.contract.rpc import (
     UpdateReferral,
 )
 from pantau_shared.outbox import Outbox
+from pantau_shared.postgres import Connection
 
 from . import repository, workflow
 from .claims_registry import ClaimRegistry, import_claims, subscribe
@@ -123,7 +124,7 @@ class CaseWork:
 
     async def _reclassify(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         agency_id: str,
         command: ReclassifyCase,
         case: dict[str, Any],
@@ -200,14 +201,14 @@ class CaseWork:
             view = await self._view(conn, agency_id, command.case_id)
         return view
 
-    async def _visible_case(self, conn: asyncpg.Connection, agency_id: str, case_id: UUID) -> dict[str, Any]:
+    async def _visible_case(self, conn: Connection, agency_id: str, case_id: UUID) -> dict[str, Any]:
         """The case locked for a change; another agency's gets the same 404 as a missing id."""
         case = await repository.lock_case(conn, case_id)
         if case is None or (agency_id != case["agency_id"] and agency_id not in case["routed_to"]):
             raise NotFound(f"kasus {case_id} tidak ditemukan")
         return case
 
-    async def _owned_case(self, conn: asyncpg.Connection, agency_id: str, case_id: UUID) -> dict[str, Any]:
+    async def _owned_case(self, conn: Connection, agency_id: str, case_id: UUID) -> dict[str, Any]:
         """The case locked for a change by its owner. An agency it was only routed to may read
         it, so learns nothing from a 403."""
         case = await self._visible_case(conn, agency_id, case_id)
@@ -217,7 +218,7 @@ class CaseWork:
             )
         return case
 
-    async def _view(self, conn: asyncpg.Pool | asyncpg.Connection, agency_id: str, case_id: UUID) -> CaseView:
+    async def _view(self, conn: asyncpg.Pool | Connection, agency_id: str, case_id: UUID) -> CaseView:
         case = await repository.get_case(conn, agency_id, case_id)
         if case is None:
             raise NotFound(f"kasus {case_id} tidak ditemukan")
@@ -226,7 +227,12 @@ class CaseWork:
 
     @staticmethod
     def _updated(
-        case: dict[str, Any], now: datetime, change: str, *, state: CaseState, **fields: Any
+        case: dict[str, Any],
+        now: datetime,
+        change: Literal["state_changed", "reclassified"],
+        *,
+        state: CaseState,
+        **fields: Any,
     ) -> CaseUpdated:
         fields.setdefault("categories", tuple(CategoryScore.model_validate(c) for c in case["categories"]))
         return CaseUpdated(

@@ -38,7 +38,7 @@ class ClaimRegistry:
         for row in await pool.fetch("SELECT agency_id, publisher FROM claim_subscriptions"):
             subscribed[row["agency_id"]].add(row["publisher"])
         self._subscriptions = {agency: frozenset(publishers) for agency, publishers in subscribed.items()}
-        version = tuple(await pool.fetchrow("SELECT count(*), max(added_at) FROM claims"))
+        version = tuple(await pool.fetchrow("SELECT count(*), max(added_at) FROM claims") or ())
         if version == self._version and not force:
             return
         rows = await pool.fetch(

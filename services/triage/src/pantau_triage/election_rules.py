@@ -7,9 +7,8 @@ a civil servant's or village official's campaign post is a neutrality breach (ar
 
 from dataclasses import dataclass, field
 
-import asyncpg
-
 from pantau_shared.contract import Category, CategoryScore, ReportReceived
+from pantau_shared.postgres import Connection
 
 from .elections import Calendar
 from .nlp.rules import cite
@@ -35,7 +34,7 @@ class ElectionRules:
 
     async def assess(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         report: ReportReceived,
         categories: list[CategoryScore],
         campaign_cues: tuple[str, ...],
@@ -80,7 +79,7 @@ class ElectionRules:
         return Assessment(sorted(found.values(), key=lambda c: c.score, reverse=True), factors)
 
     async def _author(
-        self, conn: asyncpg.Connection, report: ReportReceived
+        self, conn: Connection, report: ReportReceived
     ) -> tuple[RegisteredAccount | WatchedOfficial | None, list[Lookalike]]:
         target = handle_from_url(report.canonical_url) if report.canonical_url else None
         if target is None and report.author_handle and report.platform.value not in ("unknown", "web"):

@@ -20,6 +20,7 @@ from pantau_shared.contract import (
     new_id,
 )
 from pantau_shared.outbox import Outbox
+from pantau_shared.postgres import Connection
 from pantau_shared.wording import excerpt
 
 from . import repository
@@ -81,7 +82,7 @@ class TriageHandlers:
             raise RetryLater(str(race)) from race
         self._outbox.committed()
 
-    async def _triage(self, conn: asyncpg.Connection, report: ReportReceived, found: Analysis) -> None:
+    async def _triage(self, conn: Connection, report: ReportReceived, found: Analysis) -> None:
         if await repository.already_attached(conn, report.report_id):
             return
         print_ = found.fingerprint
@@ -127,7 +128,7 @@ class TriageHandlers:
         )
 
     async def _near_duplicate(
-        self, conn: asyncpg.Connection, agency_id: str, print_: Fingerprint
+        self, conn: Connection, agency_id: str, print_: Fingerprint
     ) -> dict[str, Any] | None:
         best: tuple[float, UUID] | None = None
         for row in await repository.near_duplicate_candidates(conn, agency_id, print_.band_keys):
@@ -138,7 +139,7 @@ class TriageHandlers:
 
     async def _open(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         report: ReportReceived,
         assessment: Assessment,
         claims: list[ClaimRef],

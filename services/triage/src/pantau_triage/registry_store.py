@@ -7,12 +7,14 @@ same file changes nothing and a concurrent reader sees the old or the new regist
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import asyncpg
+
+from pantau_shared.postgres import Connection
 
 from .registries import (
     MIN_CONTAINED,
@@ -35,7 +37,7 @@ _SHOWN_ERRORS = 50
 # then keeps the real look-alikes among them.
 _TRIGRAM_CANDIDATES = 40
 
-Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+Connection = Connection | asyncpg.pool.PoolConnectionProxy
 
 
 class RegistryImportError(ValueError):
@@ -174,7 +176,7 @@ async def _upsert(
     pool: asyncpg.Pool,
     table: str,
     columns: tuple[str, ...],
-    records: list[tuple[str, ...]],
+    records: Sequence[tuple[str, ...]],
     *,
     scope: tuple[str, ...] | None,
 ) -> ImportResult:
@@ -213,6 +215,7 @@ async def _upsert(
             await conn.execute("SELECT gin_clean_pending_list('registered_accounts_skeleton_trgm')")
         # Fresh statistics, or the planner keeps scanning a table it last saw empty.
         await conn.execute(f"ANALYZE {table}")
+    assert counts is not None  # an aggregate always has a row
     inserted, updated = counts["inserted"], counts["updated"]
     return ImportResult(len(records), inserted, updated, len(records) - inserted - updated, removed)
 
@@ -276,6 +279,7 @@ async def lookalikes(conn: Connection, platform: str, handle: str, *, limit: int
         platform,
         handle,
     )
+    assert candidates is not None  # an aggregate always has a row
     if candidates["registered"]:
         return []
     scored = {s: compare_skeletons(key, s) for s in candidates["skeletons"]}

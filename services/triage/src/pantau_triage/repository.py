@@ -7,6 +7,7 @@ from uuid import UUID
 import asyncpg
 
 from pantau_shared.contract import CategoryScore, ClaimRef, Referral, ReferralState
+from pantau_shared.postgres import Connection
 
 CASE_COLUMNS = (
     "case_id",
@@ -52,12 +53,12 @@ def _json(items: Any) -> str:
     )
 
 
-async def already_attached(conn: asyncpg.Connection, report_id: UUID) -> bool:
+async def already_attached(conn: Connection, report_id: UUID) -> bool:
     return bool(await conn.fetchval("SELECT true FROM case_reports WHERE report_id = $1", report_id))
 
 
 async def open_case_for(
-    conn: asyncpg.Connection, agency_id: str, canonical_url: str | None, content_sha256: str | None
+    conn: Connection, agency_id: str, canonical_url: str | None, content_sha256: str | None
 ) -> dict[str, Any] | None:
     """The open case about the same link, else about the same text; locked for the update."""
     for column, value in (("canonical_url", canonical_url), ("content_sha256", content_sha256)):
@@ -74,7 +75,7 @@ async def open_case_for(
 
 
 async def near_duplicate_candidates(
-    conn: asyncpg.Connection, agency_id: str, band_keys: list[int], limit: int = 50
+    conn: Connection, agency_id: str, band_keys: list[int], limit: int = 50
 ) -> list[asyncpg.Record]:
     """Open cases sharing at least one LSH band with the text: an index lookup, however many
     cases are stored; the caller verifies each candidate's similarity."""
@@ -87,11 +88,11 @@ async def near_duplicate_candidates(
     )
 
 
-async def lock_case(conn: asyncpg.Connection, case_id: UUID) -> dict[str, Any] | None:
+async def lock_case(conn: Connection, case_id: UUID) -> dict[str, Any] | None:
     return _case(await conn.fetchrow(f"{SELECT_CASE} WHERE case_id = $1 FOR UPDATE", case_id))
 
 
-async def insert_case(conn: asyncpg.Connection, case: dict[str, Any], first_text: str | None) -> None:
+async def insert_case(conn: Connection, case: dict[str, Any], first_text: str | None) -> None:
     values = dict(case)
     for column in JSON_COLUMNS:
         values[column] = _json(values[column])
@@ -106,7 +107,7 @@ async def insert_case(conn: asyncpg.Connection, case: dict[str, Any], first_text
 
 
 async def insert_fingerprint(
-    conn: asyncpg.Connection, case_id: UUID, agency_id: str, band_keys: list[int], signature: bytes
+    conn: Connection, case_id: UUID, agency_id: str, band_keys: list[int], signature: bytes
 ) -> None:
     await conn.execute(
         "INSERT INTO case_fingerprints (case_id, agency_id, band_keys, signature) VALUES ($1, $2, $3, $4)",
@@ -118,7 +119,7 @@ async def insert_fingerprint(
 
 
 async def attach_report(
-    conn: asyncpg.Connection,
+    conn: Connection,
     case_id: UUID,
     report_id: UUID,
     reporter_id: str | None,
@@ -144,11 +145,12 @@ async def attach_report(
         at,
         counted,
     )
+    assert row is not None  # the case is locked by the caller
     return row["report_count"], row["reporter_count"]
 
 
 async def set_priority(
-    conn: asyncpg.Connection, case_id: UUID, score: int, level: str, reasons: tuple[str, ...]
+    conn: Connection, case_id: UUID, score: int, level: str, reasons: tuple[str, ...]
 ) -> None:
     await conn.execute(
         "UPDATE cases SET priority = $2, priority_level = $3, priority_reasons = $4::jsonb"
@@ -161,7 +163,7 @@ async def set_priority(
 
 
 async def set_state(
-    conn: asyncpg.Connection, case_id: UUID, state: str, resolution: str | None, at: datetime
+    conn: Connection, case_id: UUID, state: str, resolution: str | None, at: datetime
 ) -> None:
     await conn.execute(
         "UPDATE cases SET state = $2, resolution = $3, updated_at = $4 WHERE case_id = $1",
@@ -176,7 +178,7 @@ async def set_state(
 
 
 async def set_categories(
-    conn: asyncpg.Connection, case_id: UUID, categories: list[CategoryScore], at: datetime
+    conn: Connection, case_id: UUID, categories: list[CategoryScore], at: datetime
 ) -> None:
     await conn.execute(
         "UPDATE cases SET categories = $2::jsonb, updated_at = $3 WHERE case_id = $1",
@@ -187,7 +189,7 @@ async def set_categories(
 
 
 async def record_correction(
-    conn: asyncpg.Connection,
+    conn: Connection,
     case_id: UUID,
     predicted: list[Any],
     corrected: list[str],
@@ -215,12 +217,12 @@ class ChangedBy:
     command_id: UUID | None = None
 
 
-async def command_applied(conn: asyncpg.Connection, command_id: UUID) -> bool:
+async def command_applied(conn: Connection, command_id: UUID) -> bool:
     return bool(await conn.fetchval("SELECT true FROM case_history WHERE command_id = $1", command_id))
 
 
 async def record_history(
-    conn: asyncpg.Connection,
+    conn: Connection,
     case_id: UUID,
     *,
     at: datetime,
@@ -264,21 +266,20 @@ async def history(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> list[asy
     )
 
 
-async def get_case(
-    pool: asyncpg.Pool | asyncpg.Connection, agency_id: str, case_id: UUID
-) -> dict[str, Any] | None:
+async def get_case(pool: asyncpg.Pool | Connection, agency_id: str, case_id: UUID) -> dict[str, Any] | None:
     return _case(
         await pool.fetchrow(f"{SELECT_CASE} WHERE case_id = $1 AND {VISIBLE_TO}", case_id, agency_id)
     )
 
 
 async def case_of_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> UUID | None:
-    return await pool.fetchval(
+    found: UUID | None = await pool.fetchval(
         "SELECT r.case_id FROM case_reports r JOIN cases c USING (case_id)"
         " WHERE r.report_id = $1 AND c.agency_id = $2",
         report_id,
         agency_id,
     )
+    return found
 
 
 async def reporters_of(pool: asyncpg.Pool, case_id: UUID) -> list[str]:
@@ -289,9 +290,7 @@ async def reporters_of(pool: asyncpg.Pool, case_id: UUID) -> list[str]:
     return [row["reporter_id"] for row in rows]
 
 
-async def referrals(
-    conn: asyncpg.Pool | asyncpg.Connection, case_id: UUID, routed_to: list[str]
-) -> list[Referral]:
+async def referrals(conn: asyncpg.Pool | Connection, case_id: UUID, routed_to: list[str]) -> list[Referral]:
     """One record per agency the case was routed to, `pending` until that agency writes one."""
     rows = await conn.fetch(
         "SELECT agency_id, state, note, updated_at FROM referrals WHERE case_id = $1", case_id
@@ -300,7 +299,7 @@ async def referrals(
     return [recorded.get(agency, Referral(agency_id=agency)) for agency in routed_to]
 
 
-async def set_referral(conn: asyncpg.Connection, case_id: UUID, referral: Referral) -> None:
+async def set_referral(conn: Connection, case_id: UUID, referral: Referral) -> None:
     await conn.execute(
         "INSERT INTO referrals (case_id, agency_id, state, note, updated_at) VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (case_id, agency_id) DO UPDATE SET state = EXCLUDED.state, note = EXCLUDED.note,"

@@ -39,7 +39,7 @@ RawBatchHandler = Callable[[list[Msg]], Awaitable[None]]
 def retry_delay(delivery: int, *, base: float = 0.5, cap: float = 60.0) -> float:
     """Exponential backoff with jitter, so retries from many workers do not arrive in step."""
     ceiling = min(cap, base * 2 ** max(0, delivery - 1))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    return float(ceiling / 2 + random.uniform(0, ceiling / 2))
 
 
 class PullLoop:

@@ -75,5 +75,5 @@ def decode(headers: dict[str, str] | None, body: bytes) -> Envelope[EventData]:
         raise ContractError(f"invalid {event_type} data: {invalid}") from None
     except ValueError as invalid:
         raise ContractError(f"invalid header value: {invalid}") from None
-    agency = headers.get("ce-agency") or getattr(data, "agency_id", "")
+    agency = headers.get("ce-agency") or str(getattr(data, "agency_id", ""))
     return Envelope(data=data, source=headers.get("ce-source", ""), agency_id=agency, id=event_id, time=time)

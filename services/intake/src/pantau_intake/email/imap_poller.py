@@ -12,7 +12,7 @@ import imaplib
 import logging
 import re
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -210,7 +210,7 @@ class ImapPoller:
         _ok(box.client.uid("STORE", str(uid), "+FLAGS.SILENT", f"({flags})"), f"UID STORE {uid}")
 
 
-def _ok(response: tuple[str, list[object]], what: str) -> None:
+def _ok(response: tuple[str, Sequence[object]], what: str) -> None:
     typ, data = response
     if typ != "OK":
         raise ImapError(f"{what} failed: {typ} {data!r}")

@@ -184,8 +184,8 @@ def _merge(elections: dict[str, _Election], entry: dict[str, object], source: st
             raise CalendarError(
                 f"{source}: election {election_id!r} needs a name and a kind (pemilu or pilkada)"
             )
-        election = elections[election_id] = _Election(election_id, name, kind)  # type: ignore[arg-type]
-    for schedule in entry.get("schedule", []):  # type: ignore[attr-defined]
+        election = elections[election_id] = _Election(election_id, name, kind)
+    for schedule in entry.get("schedule", []):  # type: ignore[attr-defined]  # TOML: checked below
         region = schedule.get("region", "")
         if not isinstance(region, str):
             raise CalendarError(f"{source}: {election_id}: region must be a string")
@@ -214,9 +214,8 @@ def _resolve(election: _Election, region: str, *, strict: bool = False) -> Sched
     missing = [k for k in _DATE_FIELDS if k not in merged]
     if missing:
         raise CalendarError(f"{where}: missing {', '.join(missing)}")
-    schedule = Schedule(
-        region=prefixes[-1], note=str(merged.get("note", "")), **{k: merged[k] for k in _DATE_FIELDS}
-    )  # type: ignore[arg-type]
+    dates = {k: merged[k] for k in _DATE_FIELDS}
+    schedule = Schedule(region=prefixes[-1], note=str(merged.get("note", "")), **dates)  # type: ignore[arg-type]  # checked dates (_load)
     if strict:
         _check_order(schedule, where)
     return schedule

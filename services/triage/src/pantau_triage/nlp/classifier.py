@@ -123,7 +123,8 @@ class ContentClassifier:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         features = self._vectoriser.transform(normalised)
         decision = features @ self._weights + self._intercepts
-        return expit(decision * self._slopes + self._offsets)
+        probabilities: np.ndarray = expit(decision * self._slopes + self._offsets)
+        return probabilities
 
     @property
     def thresholds(self) -> dict[str, float]:
