@@ -99,8 +99,8 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
     for skipped in batch.skipped:
         # One unreadable message must not fail the delivery: Meta would retry it for days.
         log.warning("WhatsApp message %s for %s skipped: %s", skipped.wamid, agency_id, skipped.reason)
-    for error in batch.errors:
-        log.warning("WhatsApp reports an error for %s: %s %s", agency_id, error.code, error.title)
+    for reported in batch.errors:
+        log.warning("WhatsApp reports an error for %s: %s %s", agency_id, reported.code, reported.title)
     try:
         for message in batch.messages:
             if (message.reply_id or "").startswith(ACK_PREFIX):

@@ -82,6 +82,7 @@ async def seen(conn: Connection, report_id: UUID, digest: str) -> Seen:
         report_id,
         digest,
     )
+    assert row is not None  # a SELECT without FROM always has a row
     return Seen(stored=row["stored"], digest=row["digest"], refused=row["refused"])
 
 

@@ -37,8 +37,6 @@ _SHOWN_ERRORS = 50
 # then keeps the real look-alikes among them.
 _TRIGRAM_CANDIDATES = 40
 
-Connection = Connection | asyncpg.pool.PoolConnectionProxy
-
 
 class RegistryImportError(ValueError):
     """The file had bad rows; nothing was imported. `errors` lists each with its line."""
