@@ -166,7 +166,7 @@ async def report_with_message(conn: Connection, agency_id: str, external_id: str
     return found
 
 
-async def known_ids(conn: asyncpg.Connection, report_ids: list[UUID]) -> set[UUID]:
+async def known_ids(conn: Connection, report_ids: list[UUID]) -> set[UUID]:
     """Ids already stored or refused: those reports take the careful path, one at a time."""
     rows = await conn.fetch(
         "SELECT report_id FROM reports WHERE report_id = ANY($1::uuid[])"
@@ -176,9 +176,7 @@ async def known_ids(conn: asyncpg.Connection, report_ids: list[UUID]) -> set[UUI
     return {row["report_id"] for row in rows}
 
 
-async def reporters_for_many(
-    conn: asyncpg.Connection, wanted: list[tuple[list[str], str, Reporter]]
-) -> list[str]:
+async def reporters_for_many(conn: Connection, wanted: list[tuple[list[str], str, Reporter]]) -> list[str]:
     """`reporter_for` for many reporters in two statements; in order of `wanted`."""
     keys = [key for contact_keys, _, _ in wanted for key in contact_keys]
     rows = await conn.fetch(
@@ -218,7 +216,7 @@ INSERT_MANY_WITH_EVENTS = (
 
 
 async def insert_reports(
-    conn: asyncpg.Connection, reports: list[tuple[ReportReceived, str, tuple[str, str, bytes]]]
+    conn: Connection, reports: list[tuple[ReportReceived, str, tuple[str, str, bytes]]]
 ) -> set[UUID]:
     """Store reports with their outbox events; the ids stored (not those stored before)."""
     documents = []
