@@ -348,10 +348,19 @@ def test_the_nats_configuration_is_accepted_by_nats_server(overlay: str, tmp_pat
     objects = rendered(overlay)
     (tmp_path / "nats.conf").write_text(nats_conf(objects))
     leaf = named(objects, "ConfigMap", "nats-leafnodes")["data"]["leafnodes.conf"]
-    (tmp_path / "leafnodes.conf").write_text(leaf.replace("/etc/nats/", f"{tmp_path}/"))
-    (tmp_path / "leaf.creds").write_text("")
+    (tmp_path / "leafnodes.conf").write_text(leaf)
     binary = Path(sys.executable).parent / "nats-server"
-    env = {"POD_NAME": "nats-0", "NATS_JETSTREAM_DOMAIN": "x", "PANTAU_PASSWORD": "p", "SYS_PASSWORD": "s"}
+    domain = named(objects, "ConfigMap", "nats-domain")["data"]["domain"]
+    # The federation table's instance names (pantau_shared.federation): letters and digits.
+    assert re.fullmatch(r"[a-z][a-z0-9]{1,30}", domain), domain
+    env = {
+        "POD_NAME": "nats-0",
+        "NATS_JETSTREAM_DOMAIN": domain,
+        "PANTAU_PASSWORD": "p",
+        "SYS_PASSWORD": "s",
+        # A well-formed user seed (any will do for a configuration check).
+        "LEAF_NKEY_SEED": "SUACSSL3UAHUDXKFSNVUZRF5UHPMWZ6BFDTJ7M6USDXIEDNPPQYYYCU3VY",
+    }
     result = subprocess.run(
         [str(binary), "-t", "-c", str(tmp_path / "nats.conf")],
         env=env,
