@@ -295,3 +295,34 @@ def test_a_whatsapp_message_intake_would_refuse_is_skipped_and_the_rest_queued(
     [stored] = queued(platform, agency)
     assert stored["text"] == "Amplop, lihat http://localhost/x" and stored["url"] is None
     assert any("skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_bulk_reports_are_each_validated_and_acknowledged_and_a_resent_batch_stores_nothing_twice(
+    client: TestClient, platform: PlatformSettings, agency: str
+) -> None:
+    key = {"X-API-Key": issue_key(platform, agency)}
+    reports = [{"text": f"Amplop di TPS {i}", "region_code": "33.75", "key": f"post-{i}"} for i in range(300)]
+    reports[7] = {"text": 12345}  # invalid: the others still go
+    reports[8] = {"text": "Baliho di jembatan"}  # no key: its content is its identity
+    body = {"reports": reports}
+    first = client.post("/v1/reports:batch", json=body, headers=key)
+    assert first.status_code == 200
+    answer = first.json()
+    assert (answer["accepted"], answer["invalid"], answer["retry"]) == (299, 1, 0)
+    assert [item["index"] for item in answer["items"]] == list(range(300))
+    bad = answer["items"][7]
+    assert bad["status"] == "invalid" and bad["errors"][0]["location"] == ["reports", "7", "text"]
+    again = client.post("/v1/reports:batch", json=body, headers=key).json()
+    assert [i["report_id"] for i in again["items"]] == [i["report_id"] for i in answer["items"]]
+    messages = queued(platform, agency)
+    assert len(messages) == 299  # the resent batch was dropped as duplicates
+    assert {m["report_id"] for m in messages} == {i["report_id"] for i in answer["items"] if i["report_id"]}
+
+
+def test_a_bulk_request_over_the_limit_is_refused(
+    client: TestClient, platform: PlatformSettings, agency: str
+) -> None:
+    key = {"X-API-Key": issue_key(platform, agency)}
+    too_many = client.post("/v1/reports:batch", json={"reports": [{"text": "x"}] * 1001}, headers=key)
+    is_problem(too_many, 422)
+    assert queued(platform, agency) == []

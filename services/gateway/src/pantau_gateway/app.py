@@ -15,7 +15,7 @@ from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.metrics import HttpMetrics, metrics_router
 from pantau_shared.settings import PlatformSettings
 
-from . import acknowledgements, handlers, pages, problems, whatsapp
+from . import acknowledgements, bulk, handlers, pages, problems, whatsapp
 from .auth import KeyVerifier
 from .deps import State
 from .middleware import BodySizeLimit, RequestContext
@@ -88,11 +88,12 @@ def create_app(
     app.include_router(health_router(readiness))
     app.include_router(metrics_router())
     app.include_router(handlers.router)
+    app.include_router(bulk.router)
     app.include_router(acknowledgements.router)
     app.include_router(pages.router)
     app.include_router(whatsapp.router)
     app.state.gateway_settings = settings
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, bulk_limit=settings.max_bulk_body_bytes)
     app.add_middleware(RequestContext)
     app.add_middleware(HttpMetrics)
     return app

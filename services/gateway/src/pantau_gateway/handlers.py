@@ -87,6 +87,21 @@ class ReportIn(BaseModel):
         return self
 
 
+def submission(report: ReportIn, agency_id: str, report_id: UUID) -> ReportSubmitted:
+    return ReportSubmitted(
+        report_id=report_id,
+        agency_id=agency_id,
+        channel=Channel(report.channel),
+        submitted_at=datetime.now(UTC),
+        text=report.text,
+        url=report.url,
+        region_code=report.region_code,
+        author_handle=report.author_handle,
+        reporter=report.reporter,
+        reach=report.reach,
+    )
+
+
 class Accepted(BaseModel):
     report_id: UUID
     status: Literal["accepted"] = "accepted"
@@ -110,18 +125,7 @@ async def submit_report(
     # A retried request with the same Idempotency-Key gets the same id, and the bus and intake
     # both drop the duplicate.
     report_id = stable_id(caller.agency_id, idempotency_key) if idempotency_key else new_id()
-    event = ReportSubmitted(
-        report_id=report_id,
-        agency_id=caller.agency_id,
-        channel=Channel(report.channel),
-        submitted_at=datetime.now(UTC),
-        text=report.text,
-        url=report.url,
-        region_code=report.region_code,
-        author_handle=report.author_handle,
-        reporter=report.reporter,
-        reach=report.reach,
-    )
+    event = submission(report, caller.agency_id, report_id)
     try:
         await state.publisher.publish(
             state.publisher.envelope(event, event_id=stable_id("report.submitted", str(report_id)))

@@ -42,18 +42,21 @@ class BodySizeLimit:
     no length, so it is read here, up to the limit, and handed on whole: refusing it from inside
     the application would surface as FastAPI's 400 "error parsing the body"."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, bulk_limit: int | None = None) -> None:
         self.app = app
         self.limit = limit
+        # Bulk endpoints (paths ending in ":batch") take bigger bodies.
+        self.bulk_limit = bulk_limit or limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.bulk_limit if str(scope.get("path", "")).endswith(":batch") else self.limit
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
-            if declared.isdigit() and int(declared) > self.limit:
-                await self._refuse(send)
+            if declared.isdigit() and int(declared) > limit:
+                await self._refuse(send, limit)
                 return
             await self.app(scope, receive, send)
             return
@@ -67,16 +70,16 @@ class BodySizeLimit:
                 return
             chunks.append(message.get("body", b""))
             received += len(chunks[-1])
-            if received > self.limit:
-                await self._refuse(send)
+            if received > limit:
+                await self._refuse(send, limit)
                 return
             if not message.get("more_body", False):
                 break
         whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self.app(scope, _replay([whole], receive), send)
 
-    async def _refuse(self, send: Send) -> None:
-        detail = f"isi permintaan lebih dari {self.limit} byte"
+    async def _refuse(self, send: Send, limit: int) -> None:
+        detail = f"isi permintaan lebih dari {limit} byte"
         body = json.dumps(problem_body(413, TITLES[413], detail)).encode()
         await send(
             {

@@ -13,6 +13,8 @@ class GatewaySettings(ServiceSettings):
     port: int = 8080
     health_port: int = 8084
     max_body_bytes: int = 64 * 1024
+    # POST /v1/reports:batch carries up to 1,000 reports.
+    max_bulk_body_bytes: int = 8 * 1024 * 1024
     # Requests per minute per API key unless the key has its own limit.
     default_rate_limit: int = 600
     # How long a verified key is trusted before it is looked up again (revocation delay).
