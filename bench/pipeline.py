@@ -1,11 +1,15 @@
 """End-to-end platform benchmark: the four services as processes on real servers.
 
-Drives POST /v1/reports at fixed rates and at saturation and prints reports/s accepted, reports/s
-fully triaged, and p50/p95/p99 latency from the 202 to the case event and to the notification
-being recorded. In the same run it measures a bare FastAPI echo endpoint under the same load
-generator, as the baseline, and prints the ratio.
+Drives POST /v1/reports at fixed rates and at saturation, then POST /v1/reports:batch (the bulk
+path) at saturation, and prints reports/s accepted, reports/s fully triaged, p50/p95/p99 latency
+from the report on the bus to the case event and to the notification being recorded, and the CPU
+each service spent per report in each phase. In the same run it measures two baselines on the
+same machine and prints the ratios: a bare FastAPI echo endpoint under the same load generator
+(for single POSTs), and a bare pipeline (for the bulk path): a minimal consumer that reads from
+JetStream, inserts into PostgreSQL in batches and publishes, with no Pantau logic.
 
     python bench/pipeline.py [--rates 50,200] [--seconds 10] [--saturation-seconds 15]
+                             [--bulk-seconds 10] [--bulk-size 500]
 
 Uses PANTAU_NATS_URL / PANTAU_DATABASE_URL / PANTAU_REDIS_URL when set, embedded servers
 otherwise; everything it creates lives under its own subject root and database.
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import aiohttp
@@ -134,12 +139,120 @@ async def drive(
     return accepted, errors, time.perf_counter() - start
 
 
-async def settle(observer: Observer, accepted: dict[str, float], timeout: float) -> None:
+async def drive_bulk(
+    client: aiohttp.ClientSession, run: str, *, seconds: float, size: int, concurrency: int
+) -> tuple[dict[str, float], int, float]:
+    """Closed loop over POST /v1/reports:batch, `size` reports a request."""
+    accepted: dict[str, float] = {}
+    errors = 0
+    counter = iter(range(10**9))
+    start = time.perf_counter()
+
+    async def worker() -> None:
+        nonlocal errors
+        while time.perf_counter() - start < seconds:
+            first = next(counter) * size
+            body = {
+                "reports": [report_body(run, i) | {"key": f"{run}-{i}"} for i in range(first, first + size)]
+            }
+            async with client.post("/v1/reports:batch", json=body) as response:
+                answer = await response.json()
+                now = time.perf_counter()
+                if response.status != 200:
+                    errors += size
+                    continue
+                for item in answer["items"]:
+                    if item["status"] == "accepted":
+                        accepted[item["report_id"]] = now
+                    else:
+                        errors += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return accepted, errors, time.perf_counter() - start
+
+
+async def settle(
+    observer: Observer, accepted: dict[str, float], timeout: float, *, until: str = "notified"
+) -> None:
+    seen = observer.notified_at if until == "notified" else observer.case_at
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
-        if all(r in observer.notified_at for r in accepted):
+        if all(r in seen for r in accepted):
             return
         await asyncio.sleep(0.05)
+
+
+class CpuMeter:
+    """CPU each service process spent, per report, over one phase."""
+
+    def __init__(self, processes: dict[str, subprocess.Popen]) -> None:
+        self._pids = {name: p.pid for name, p in processes.items()}
+        self._start = self._now()
+
+    def _now(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) for name, pid in self._pids.items()}
+
+    def per_report(self, reports: int) -> dict[str, float]:
+        now = self._now()
+        used = {name: (now[name] - self._start[name]) * 1000 / max(1, reports) for name in now}
+        self._start = now
+        return used
+
+
+def print_cpu(name: str, used: dict[str, float]) -> None:
+    parts = ", ".join(f"{n} {ms:.2f}" for n, ms in used.items())
+    print(f"{'':>16}  CPU ms per report ({name}): {parts}; total {sum(used.values()):.2f}", flush=True)
+
+
+BARE_DDL = "CREATE TABLE IF NOT EXISTS bare_reports (id uuid PRIMARY KEY, body jsonb NOT NULL)"
+
+
+async def bare_pipeline(nats_url: str, database_url: str, run: str, count: int) -> float:
+    """The floor of this design: JetStream in, a batched insert into PostgreSQL, JetStream out."""
+    import asyncpg  # the bench's own dependency; imported here to keep the top of the file short
+    from nats.js.api import ConsumerConfig, StreamConfig
+
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    stream, subject_in, subject_out = f"{run}_BARE", f"{run}.bare.in", f"{run}.bare.out"
+    await js.add_stream(StreamConfig(name=stream, subjects=[subject_in, subject_out]))
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    await pool.execute(BARE_DDL)
+    try:
+        for start in range(0, count, 1000):
+            await asyncio.gather(
+                *(
+                    js.publish(
+                        subject_in, json.dumps({"id": str(uuid.uuid4()), **report_body(run, i)}).encode()
+                    )
+                    for i in range(start, min(count, start + 1000))
+                )
+            )
+        sub = await js.pull_subscribe(
+            subject_in, durable=f"{run}bare", stream=stream, config=ConsumerConfig(max_ack_pending=-1)
+        )
+        done = 0
+        began = time.perf_counter()
+        while done < count:
+            messages = await sub.fetch(256, timeout=5)
+            bodies = [json.loads(m.data) for m in messages]
+            await pool.execute(
+                "INSERT INTO bare_reports (id, body) SELECT * FROM unnest($1::uuid[], $2::jsonb[])"
+                " ON CONFLICT DO NOTHING",
+                [b["id"] for b in bodies],
+                [json.dumps(b) for b in bodies],
+            )
+            await asyncio.gather(*(js.publish(subject_out, m.data) for m in messages))
+            await asyncio.gather(*(m.ack() for m in messages))
+            done += len(messages)
+        rate = count / (time.perf_counter() - began)
+    finally:
+        await js.delete_stream(stream)
+        await pool.execute("DROP TABLE IF EXISTS bare_reports")
+        await pool.close()
+        await nc.close()
+    print(f"{'bare pipeline':>16}: {count:6d} messages ({rate:7.1f}/s)", flush=True)
+    return rate
 
 
 def cpu_seconds(pid: int) -> float:
@@ -272,6 +385,7 @@ async def main(args: argparse.Namespace) -> None:
             connector=aiohttp.TCPConnector(limit=args.concurrency),
         ) as client:
             await drive(client, "/v1/reports", run + "w", rate=20, seconds=2, concurrency=1)
+            meter = CpuMeter(processes.processes)
             for rate in args.rates:
                 accepted, errors, elapsed = await drive(
                     client,
@@ -283,6 +397,7 @@ async def main(args: argparse.Namespace) -> None:
                 )
                 await settle(observer, accepted, 60)
                 rows.append(summary(f"fixed {rate:g}/s", observer, accepted, errors, elapsed))
+                print_cpu(f"fixed {rate:g}/s", meter.per_report(len(accepted)))
             accepted, errors, elapsed = await drive(
                 client,
                 "/v1/reports",
@@ -293,6 +408,13 @@ async def main(args: argparse.Namespace) -> None:
             )
             await settle(observer, accepted, 120)
             rows.append(summary("saturation", observer, accepted, errors, elapsed))
+            print_cpu("saturation", meter.per_report(len(accepted)))
+            accepted, errors, elapsed = await drive_bulk(
+                client, f"{run}bulk", seconds=args.bulk_seconds, size=args.bulk_size, concurrency=4
+            )
+            await settle(observer, accepted, 180, until="case")
+            rows.append(summary(f"bulk x{args.bulk_size}", observer, accepted, errors, elapsed))
+            print_cpu("bulk", meter.per_report(len(accepted)))
         memory = {name: rss_mb(p.pid) for name, p in processes.processes.items()}
         print(
             "CPU seconds used by each process over the whole run: "
@@ -309,14 +431,20 @@ async def main(args: argparse.Namespace) -> None:
             await nc.close()
         processes.stop()
         sink.stop()
+        bare = await bare_pipeline(servers.nats_url, stack.database_url, run, args.bare_messages)
         await drop_database(servers.database_url, database)
         servers.stop()
     baseline = await echo_baseline(args.saturation_seconds / 2, args.concurrency)
-    saturated = rows[-1]
+    saturated, bulk = rows[-2], rows[-1]
     print(
         f"\nratio at saturation: Pantau accepts {saturated['accepted_per_s']:.1f}/s, "
         f"{saturated['accepted_per_s'] / baseline:.2f}x a bare FastAPI echo "
-        f"({baseline:.1f}/s); triaged end to end {saturated['triaged_per_s']:.1f}/s"
+        f"({baseline:.1f}/s); triaged end to end {saturated['triaged_per_s']:.1f}/s "
+        f"({saturated['triaged_per_s'] / baseline:.2f}x the echo)"
+    )
+    print(
+        f"ratio on the bulk path: triaged end to end {bulk['triaged_per_s']:.1f}/s, "
+        f"{bulk['triaged_per_s'] / bare:.2f}x the bare pipeline ({bare:.1f}/s)"
     )
 
 
@@ -326,4 +454,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--saturation-seconds", type=float, default=15)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--bulk-seconds", type=float, default=10)
+    parser.add_argument("--bulk-size", type=int, default=500)
+    parser.add_argument("--bare-messages", type=int, default=20_000)
     asyncio.run(main(parser.parse_args()))

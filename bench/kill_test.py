@@ -1,0 +1,248 @@
+"""Fault injection: kill -9 each service, then NATS, under load, and count what survived.
+
+Runs two instances of each worker service and one gateway on their own NATS (always embedded,
+since it is killed too) and PostgreSQL/Redis (PANTAU_DATABASE_URL / PANTAU_REDIS_URL when set).
+While reports arrive at a fixed rate it SIGKILLs one instance of intake, triage and notify, the
+gateway, and NATS, restarting each a moment later, then waits for the pipeline to settle and
+checks:
+
+- nothing lost: every report the gateway accepted (202) is stored by intake and in a case;
+- nothing stored twice: no report is a member of two cases or counted twice;
+- no alert delivered twice: at the SMTP sink, each (case, recipient) has one Message-ID (a copy
+  resent after a crash carries the same Message-ID, so mail clients show one message; such
+  copies are counted apart);
+- take-over: the longest accept→case latency of reports accepted around each worker kill (a
+  killed instance's messages wait for the ack wait, 4 s, then the other instance takes them).
+
+Takes about two minutes; not part of the test suite.
+
+    python bench/kill_test.py [--rate 50] [--spacing 8]
+"""
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from pantau_devstack.mailsink import MailSink
+from pantau_devstack.processes import WORKERS, Platform
+from pantau_devstack.servers import NatsServer, free_port
+from pantau_devstack.stack import drop_database, ensure_database, start_servers
+from pantau_shared.contract import Subjects
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pipeline import AGENCY, Observer, report_body
+
+
+class Instances:
+    """Service processes by name#n, each restartable after a kill."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._env = platform.env()
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        service = name.split("#")[0]
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", f"pantau_{service}"],
+            env=self._env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def kill(self, name: str) -> None:
+        self.processes[name].send_signal(signal.SIGKILL)
+        self.processes[name].wait()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def load(
+    client: aiohttp.ClientSession, run: str, rate: float, seconds: float
+) -> tuple[dict[str, float], int]:
+    accepted: dict[str, float] = {}
+    errors = 0
+    start = time.perf_counter()
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        try:
+            async with client.post("/v1/reports", json=report_body(run, i)) as response:
+                body = await response.json()
+                if response.status == 202:
+                    accepted[body["report_id"]] = time.perf_counter()
+                else:
+                    errors += 1
+        except (aiohttp.ClientError, TimeoutError):
+            errors += 1  # refused while the gateway was down: never accepted, so not lost
+
+    tasks = []
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    return accepted, errors
+
+
+async def main(args: argparse.Namespace) -> int:
+    run = "k" + secrets.token_hex(3)
+    home = Path(tempfile.mkdtemp(prefix="pantau-kill-"))
+    os.environ.pop("PANTAU_NATS_URL", None)  # our own NATS: it is one of the things killed
+    nats_server = NatsServer(home / "nats", free_port())
+    nats_server.start()
+    os.environ["PANTAU_NATS_URL"] = nats_server.url
+    servers = start_servers(home)
+    database = f"pantau_{run}"
+    sink = MailSink(home / "mail", free_port())
+    sink.start()
+    platform = Platform(
+        nats_url=nats_server.url,
+        redis_url=servers.redis_url,
+        smtp_port=sink.port,
+        database_url=await ensure_database(servers.database_url, database),
+        subject_root=run,
+        gateway_port=free_port(),
+        health_ports={},
+        extra_env={"PANTAU_LOG_LEVEL": "WARNING", "PANTAU_LOG_FORMAT": "text"},
+    )
+    for service in (*WORKERS, "gateway"):
+        platform.command(service, "setup")
+    platform.command(
+        "gateway",
+        "create-agency",
+        "--id",
+        AGENCY,
+        "--name",
+        "Bawaslu Kota Pekalongan",
+        "--kind",
+        "bawaslu",
+        "--region",
+        "33.75",
+    )
+    key = platform.command("gateway", "add-key", "--agency", AGENCY, "--rate-limit", "100000000")
+    platform.command(
+        "notify", "add-subscription", "--agency", AGENCY, "--name", "Patroli", "--email", "patroli@example.id"
+    )
+    instances = Instances(platform)
+    for name in ("intake#1", "intake#2", "triage#1", "triage#2", "notify#1", "notify#2", "gateway#1"):
+        instances.start(name)
+    observer = Observer()
+    nc = None
+    faults: list[tuple[str, float]] = []
+    try:
+        await asyncio.sleep(8)  # started, migrated, connected
+        nc = await observer.start(nats_server.url, Subjects(run))
+
+        async def inject() -> None:
+            for target in ("intake#1", "triage#1", "notify#1", "gateway#1", "nats"):
+                await asyncio.sleep(args.spacing)
+                faults.append((target, time.perf_counter()))
+                print(f"kill -9 {target}", flush=True)
+                if target == "nats":
+                    assert nats_server.process is not None
+                    nats_server.process.send_signal(signal.SIGKILL)
+                    nats_server.process.wait()
+                    await asyncio.sleep(2)
+                    nats_server.start()
+                else:
+                    instances.kill(target)
+                    await asyncio.sleep(1 if target.startswith("gateway") else 3)
+                    instances.start(target)
+
+        seconds = args.spacing * 6
+        async with aiohttp.ClientSession(
+            base_url=f"http://127.0.0.1:{platform.gateway_port}",
+            headers={"X-API-Key": key},
+            timeout=aiohttp.ClientTimeout(total=10),
+        ) as client:
+            (accepted, errors), _ = await asyncio.gather(load(client, run, args.rate, seconds), inject())
+        print(f"{len(accepted)} reports accepted, {errors} refused while something was down", flush=True)
+        deadline = time.perf_counter() + 120
+        while time.perf_counter() < deadline and not all(r in observer.notified_at for r in accepted):
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(5)  # late resends, if any, reach the sink
+        return await verdict(platform.database_url, sink, observer, accepted, faults)
+    finally:
+        if nc is not None:
+            await nc.close()
+        instances.stop()
+        sink.stop()
+        nats_server.stop()
+        await drop_database(servers.database_url, database)
+        servers.stop()
+
+
+async def verdict(
+    database_url: str,
+    sink: MailSink,
+    observer: Observer,
+    accepted: dict[str, float],
+    faults: list[tuple[str, float]],
+) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        stored = {str(r[0]) for r in await conn.fetch("SELECT report_id FROM intake.reports")}
+        members = Counter(str(r[0]) for r in await conn.fetch("SELECT report_id FROM triage.case_reports"))
+        counted = await conn.fetchval("SELECT coalesce(sum(report_count), 0) FROM triage.cases")
+    finally:
+        await conn.close()
+    lost = [r for r in accepted if r not in stored]
+    uncased = [r for r in accepted if members[r] == 0]
+    twice = [r for r, n in members.items() if n > 1]
+    ids_per_alert: dict[tuple[str, str], set[str]] = defaultdict(set)
+    copies: Counter[str] = Counter()
+    for message in sink.messages():
+        ids_per_alert[(str(message["X-Pantau-Case"]), str(message["To"]))].add(str(message["Message-ID"]))
+        copies[str(message["Message-ID"])] += 1
+    delivered_twice = [k for k, ids in ids_per_alert.items() if len(ids) > 1]
+    resent = sum(n - 1 for n in copies.values() if n > 1)
+    print(f"lost: {len(lost)} (not stored), {len(uncased)} accepted but in no case")
+    print(
+        f"stored twice: {len(twice)} reports in two cases; "
+        f"report_count total {counted} for {len(members)} reports"
+    )
+    print(f"alerts delivered twice (two Message-IDs for one case and recipient): {len(delivered_twice)}")
+    print(f"copies resent with the same Message-ID (collapsed by mail clients): {resent}")
+    print(f"alerts: {len(ids_per_alert)} for {len(accepted)} reports")
+    worst = 0.0
+    for target, at in faults:
+        window = [r for r, t in accepted.items() if at - 2 <= t <= at + 2]
+        latencies = [observer.case_at[r] - accepted[r] for r in window if r in observer.case_at]
+        slowest = max(latencies, default=float("nan"))
+        if not target.startswith(("gateway", "nats")):
+            worst = max(worst, slowest)
+        print(
+            f"after kill -9 {target}: slowest accept->case of the {len(window)} reports "
+            f"around it {slowest:.1f} s"
+        )
+    ok = not (lost or uncased or twice or delivered_twice) and counted == len(members) and worst <= 5.0 + 1.0
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--spacing", type=float, default=8, help="seconds between kills")
+    sys.exit(asyncio.run(main(parser.parse_args())))
