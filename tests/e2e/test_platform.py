@@ -85,6 +85,7 @@ async def running(
             "PANTAU_NOTIFY_WHATSAPP_PER_RECIPIENT_INTERVAL_S": "0.05",
             "PANTAU_INTAKE_WHATSAPP_BASE_URL": peer.base_url,
             "PANTAU_INTAKE_WHATSAPP_ACCESS_TOKEN": "e2e-token",
+            "PANTAU_INTAKE_CONVERSATION_WINDOW_S": "1",
             "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
             "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(mail_in_port),
             "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({REPORT_MAILBOX: AGENCY}),

@@ -15,6 +15,7 @@ from pantau_devstack.whatsapp_cloud import WhatsAppCloudPeer
 from pantau_gateway.app import create_app
 from pantau_gateway.settings import GatewaySettings
 from pantau_gateway.whatsapp import report_id
+from pantau_intake.conversations import Conversations
 from pantau_intake.flood import FloodGuard
 from pantau_intake.handlers import IntakeHandlers
 from pantau_intake.media import MediaEvidence
@@ -35,6 +36,7 @@ from pantau_shared.whatsapp import WhatsAppClient
 from tests.conftest import connect
 from tests.integration.test_gateway import issue_key, queued
 from tests.integration.test_services import wrap
+from tests.waiting import eventually
 
 APP_SECRET = b"rahasia-aplikasi-meta"
 SENDER = "6281234567890"
@@ -267,3 +269,99 @@ async def test_every_dead_letter_leaves_a_log_line(
         )
     await infra.close()
     assert any("dead-lettered" in r.message and "kosong" in r.getMessage() for r in caplog.records)
+
+
+# Conversations, not fragments.
+
+
+@pytest.fixture
+async def chat(platform: PlatformSettings):
+    infra = await connect(platform, "intake")
+    flood = FloodGuard(infra.redis, platform.subject_root, daily_limit=50)
+    conversations = Conversations(infra.pool, infra.outbox, flood, quiet_s=0.3, longest_s=60)
+    handlers = IntakeHandlers(
+        infra.pool, infra.outbox, b"test-pepper-0123456789", flood, conversations=conversations
+    )
+    yield infra, handlers, conversations
+    await infra.close()
+
+
+def whatsapp(agency: str, wamid: str, kind: str, sender: str = SENDER, **fields: Any) -> ReportSubmitted:
+    return ReportSubmitted(
+        report_id=report_id(agency, wamid),
+        agency_id=agency,
+        channel=Channel.WHATSAPP,
+        submitted_at=datetime.now(UTC),
+        reporter=Reporter(phone=sender, wants_updates=True),
+        external_id=wamid,
+        message_kind=kind,
+        **fields,
+    )
+
+
+async def closed_reports(infra: Any, conversations: Conversations, agency: str, n: int) -> list[Any]:
+    async def probe() -> list[Any] | None:
+        await conversations.close_due()
+        rows = await infra.pool.fetch(
+            "SELECT report_id, text, attachments, location, parts, fragments_only FROM reports"
+            " WHERE agency_id = $1 ORDER BY received_at",
+            agency,
+        )
+        return rows if len(rows) >= n else None
+
+    return await eventually(probe, what=f"{n} conversation(s) stored")
+
+
+async def test_text_then_photo_then_place_is_one_report(chat, agency: str) -> None:
+    infra, handlers, conversations = chat
+    messages = [
+        whatsapp(agency, "wamid.T1", "text", text="Ada pembagian amplop di RT 03"),
+        whatsapp(
+            agency, "wamid.T2", "image", attachments=(Attachment(media_id="m1", mime_type="image/jpeg"),)
+        ),
+        whatsapp(agency, "wamid.T3", "location", location=Location(latitude=-6.89, longitude=109.67)),
+        whatsapp(
+            agency, "wamid.T4", "voice", attachments=(Attachment(media_id="m2", mime_type="audio/ogg"),)
+        ),
+        whatsapp(
+            agency, "wamid.T5", "sticker", attachments=(Attachment(media_id="m3", mime_type="image/webp"),)
+        ),
+    ]
+    edit = whatsapp(agency, "wamid.T6", "edit", text="Ada pembagian amplop di RT 04", revises="wamid.T1")
+    for message in [*messages, edit, messages[0]]:  # and a redelivery
+        await handlers.report_submitted(wrap(message))
+    assert await stored(infra, agency) == []  # nothing is a report until the sender falls quiet
+    [report] = await closed_reports(infra, conversations, agency, 1)
+    assert report["report_id"] == messages[0].report_id and report["parts"] == 5
+    assert report["text"] == "Ada pembagian amplop di RT 04" and not report["fragments_only"]
+    assert [a["media_id"] for a in json.loads(report["attachments"])] == ["m1", "m2", "m3"]
+    assert json.loads(report["location"])["latitude"] == -6.89
+    events = await infra.pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE subject LIKE '%.' || $1 || '.report.received'", agency
+    )
+    published = await infra.outbox.publish_pending(infra.pool, infra.js)
+    assert events + published >= 1
+    # A late redelivery of a part finds it stored: no second report.
+    await handlers.report_submitted(wrap(messages[1]))
+    assert len(await closed_reports(infra, conversations, agency, 1)) == 1
+
+
+async def test_answers_and_stickers_alone_are_kept_but_open_no_case(chat, agency: str) -> None:
+    infra, handlers, conversations = chat
+    for message in (
+        whatsapp(agency, "wamid.A1", "answer", text="Ya"),
+        whatsapp(agency, "wamid.A2", "sticker", attachments=(Attachment(media_id="s1"),)),
+    ):
+        await handlers.report_submitted(wrap(message))
+    [report] = await closed_reports(infra, conversations, agency, 1)
+    assert report["fragments_only"] and report["parts"] == 2
+
+
+async def test_two_senders_are_two_conversations(chat, agency: str) -> None:
+    infra, handlers, conversations = chat
+    await handlers.report_submitted(wrap(whatsapp(agency, "wamid.B1", "text", text="Baliho di jembatan")))
+    await handlers.report_submitted(
+        wrap(whatsapp(agency, "wamid.B2", "text", sender="6285700001111", text="Kades kampanye"))
+    )
+    rows = await closed_reports(infra, conversations, agency, 2)
+    assert sorted(r["text"] for r in rows) == ["Baliho di jembatan", "Kades kampanye"]

@@ -200,6 +200,12 @@ async def cases_of(infra, agency: str) -> list:
     )
 
 
+async def test_triage_opens_no_case_for_fragments(triage, agency: str) -> None:
+    infra, handlers = triage
+    await handlers.report_received(wrap(received(agency, text="Ya", fragments_only=True)))
+    assert await cases_of(infra, agency) == []
+
+
 KADES = "Kades Sukamaju ajak warga pilih paslon nomor 2, yang menolak tidak dapat bansos"
 
 

@@ -175,6 +175,8 @@ def up(home: Path, gateway_port: int) -> int:
             "PANTAU_NOTIFY_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
             "PANTAU_INTAKE_WHATSAPP_BASE_URL": whatsapp.base_url,
             "PANTAU_INTAKE_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
+            # Short, so the demo's receipt follows at once; 30 s in production.
+            "PANTAU_INTAKE_CONVERSATION_WINDOW_S": "5",
             "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
             "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(dev["mail_port"]),
             "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({DEMO_MAILBOX: DEMO_AGENCY}),

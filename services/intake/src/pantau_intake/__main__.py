@@ -9,6 +9,7 @@ from pantau_shared.settings import PlatformSettings
 from pantau_shared.whatsapp import WhatsAppClient
 from pantau_shared.worker import worker_main
 
+from .conversations import Conversations
 from .flood import FloodGuard
 from .handlers import IntakeHandlers
 from .mail_intake import MailIntake
@@ -28,13 +29,22 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSet
             settings.whatsapp_access_token.get_secret_value(),
             api_version=settings.whatsapp_api_version,
         )
+    flood = FloodGuard(infra.redis, platform.subject_root, settings.sender_daily_limit)
+    conversations = Conversations(
+        infra.pool,
+        infra.outbox,
+        flood,
+        quiet_s=settings.conversation_window_s,
+        longest_s=settings.conversation_longest_s,
+    )
     return IntakeHandlers(
         infra.pool,
         infra.outbox,
         settings.reporter_pepper.get_secret_value().encode(),
-        FloodGuard(infra.redis, platform.subject_root, settings.sender_daily_limit),
+        flood,
         mail,
         MediaEvidence(whatsapp),
+        conversations,
     )
 
 

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.bus import Answer, NotFound, Reject, Subscription
+from pantau_shared.bus import Answer, NotFound, Reject, RetryLater, Subscription
 from pantau_shared.contract import Envelope, EventData, ReportReceived, ReportSubmitted, stable_id
 from pantau_shared.contract.rpc import (
     REPORT_GET,
@@ -22,6 +22,7 @@ from pantau_shared.outbox import Outbox
 from pantau_shared.postgres import Connection
 
 from . import normalise, repository
+from .conversations import Conversations
 from .flood import FloodGuard
 from .mail_intake import MailIntake
 from .media import MediaEvidence
@@ -38,7 +39,9 @@ class IntakeHandlers:
         flood: FloodGuard,
         mail: "MailIntake | None" = None,
         media: MediaEvidence | None = None,
+        conversations: Conversations | None = None,
     ) -> None:
+        self._conversations = conversations
         self._mail = mail
         self._media = media or MediaEvidence(None)
         self._pool = pool
@@ -59,7 +62,10 @@ class IntakeHandlers:
         ]
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
-        return self._mail.tasks(stopping) if self._mail is not None else []
+        tasks = self._mail.tasks(stopping) if self._mail is not None else []
+        if self._conversations is not None:
+            tasks.append(self._conversations.run(stopping))
+        return tasks
 
     async def close(self) -> None:
         await self._media.aclose()
@@ -81,7 +87,10 @@ class IntakeHandlers:
         plain: dict[int, ReportSubmitted] = {}
         for index, (envelope, report) in enumerate(zip(envelopes, reports, strict=True)):
             simple = (
-                report.agency_id == envelope.agency_id and report.revises is None and not report.attachments
+                report.agency_id == envelope.agency_id
+                and report.revises is None
+                and not report.attachments
+                and not (self._conversations is not None and report.message_kind)
             )
             if simple and report.report_id not in known:
                 known.add(report.report_id)  # twice in one batch: the second goes the careful way
@@ -185,8 +194,9 @@ class IntakeHandlers:
         if original is None:
             log.info("edit %s of unknown message %s: kept as a report", report.external_id, report.revises)
             return False
+        edit_id = report.external_id or str(report.report_id)
         added = await repository.add_revision(
-            conn, original, report.external_id or str(report.report_id), report.submitted_at, report.text
+            conn, original, edit_id, report.revises or "", report.submitted_at, report.text
         )
         log.info("edit %s kept as a revision of report %s (new: %s)", report.external_id, original, added)
         return True
@@ -204,6 +214,13 @@ class IntakeHandlers:
                 reporter_id = await repository.reporter_for(
                     conn, contacts, normalise.pseudonym(self._pepper, contacts[0]), report.reporter
                 )
+            if self._conversations is not None and reporter_id is not None and report.message_kind:
+                try:
+                    await self._conversations.add(conn, report, digest, reporter_id)
+                except asyncpg.UniqueViolationError as race:
+                    # The sender's previous message opened a conversation a moment ago: join it.
+                    raise RetryLater(str(race)) from race
+                return
             for _ in range(2):
                 record = normalise.received(report, received_at=datetime.now(UTC), reporter_id=reporter_id)
                 if reporter_id is not None:

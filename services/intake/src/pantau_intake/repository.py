@@ -5,7 +5,7 @@ from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.contract import Reporter, ReportReceived
+from pantau_shared.contract import Reporter, ReportReceived, ReportSubmitted
 from pantau_shared.postgres import Connection
 
 REPORT_COLUMNS = (
@@ -75,9 +75,12 @@ class Seen:
 
 
 async def seen(conn: Connection, report_id: UUID, digest: str) -> Seen:
+    """Stored as a report, or as a part of a conversation (which becomes a report)."""
     row = await conn.fetchrow(
-        "SELECT (SELECT content_digest FROM reports WHERE report_id = $1) AS digest,"
-        " EXISTS (SELECT 1 FROM reports WHERE report_id = $1) AS stored,"
+        "SELECT coalesce((SELECT content_digest FROM reports WHERE report_id = $1),"
+        " (SELECT content_digest FROM conversation_parts WHERE part_id = $1)) AS digest,"
+        " EXISTS (SELECT 1 FROM reports WHERE report_id = $1)"
+        " OR EXISTS (SELECT 1 FROM conversation_parts WHERE part_id = $1) AS stored,"
         " (SELECT reason FROM refused_submissions WHERE report_id = $1 AND content_digest = $2) AS refused",
         report_id,
         digest,
@@ -97,14 +100,20 @@ async def record_refusal(conn: Connection, report_id: UUID, digest: str, reason:
 
 
 async def add_revision(
-    conn: Connection, report_id: UUID, external_id: str, revised_at: datetime, text: str | None
+    conn: Connection,
+    report_id: UUID,
+    external_id: str,
+    revises: str,
+    revised_at: datetime,
+    text: str | None,
 ) -> bool:
     return bool(
         await conn.fetchval(
-            "INSERT INTO report_revisions (report_id, external_id, revised_at, text) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT DO NOTHING RETURNING true",
+            "INSERT INTO report_revisions (report_id, external_id, revises, revised_at, text)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
             report_id,
             external_id,
+            revises,
             revised_at,
             text,
         )
@@ -156,10 +165,12 @@ async def reporter_contacts(pool: asyncpg.Pool, agency_id: str, reporter_id: str
 
 
 async def report_with_message(conn: Connection, agency_id: str, external_id: str) -> UUID | None:
-    """The report a channel message (by its channel id) went into."""
+    """The report a channel message (by its channel id) went into, or the open conversation."""
     found: UUID | None = await conn.fetchval(
-        "SELECT report_id FROM reports WHERE agency_id = $1 AND external_id = $2"
-        " ORDER BY received_at LIMIT 1",
+        "SELECT report_id FROM conversation_parts p WHERE external_id = $2"
+        " AND EXISTS (SELECT 1 FROM conversations c WHERE c.report_id = p.report_id AND agency_id = $1)"
+        " UNION ALL (SELECT report_id FROM reports WHERE agency_id = $1 AND external_id = $2"
+        " ORDER BY received_at) LIMIT 1",
         agency_id,
         external_id,
     )
@@ -170,7 +181,8 @@ async def known_ids(conn: Connection, report_ids: list[UUID]) -> set[UUID]:
     """Ids already stored or refused: those reports take the careful path, one at a time."""
     rows = await conn.fetch(
         "SELECT report_id FROM reports WHERE report_id = ANY($1::uuid[])"
-        " UNION SELECT report_id FROM refused_submissions WHERE report_id = ANY($1::uuid[])",
+        " UNION SELECT report_id FROM refused_submissions WHERE report_id = ANY($1::uuid[])"
+        " UNION SELECT part_id FROM conversation_parts WHERE part_id = ANY($1::uuid[])",
         report_ids,
     )
     return {row["report_id"] for row in rows}
@@ -231,3 +243,93 @@ async def insert_reports(
         *(list(column) for column in zip(*(event for _, _, event in reports), strict=True)),
     )
     return {row["report_id"] for row in rows}
+
+
+# Conversations: a WhatsApp sender's messages gathered into one report.
+
+
+async def add_part(
+    conn: Connection, report: ReportSubmitted, digest: str, reporter_id: str, now: datetime
+) -> tuple[UUID, bool]:
+    """Add a message to its sender's open conversation, opening one if there is none.
+    Returns the conversation's report id and whether the message was new."""
+    conversation: UUID | None = await conn.fetchval(
+        "SELECT report_id FROM conversations WHERE agency_id = $1 AND reporter_id = $2"
+        " AND closed_at IS NULL FOR UPDATE",
+        report.agency_id,
+        reporter_id,
+    )
+    if conversation is None:
+        # Two first messages racing: the unique index refuses one, which is retried and joins.
+        conversation = report.report_id
+        await conn.execute(
+            "INSERT INTO conversations (report_id, agency_id, reporter_id, opened_at, last_at)"
+            " VALUES ($1, $2, $3, $4, $4)",
+            conversation,
+            report.agency_id,
+            reporter_id,
+            now,
+        )
+    added = await conn.fetchval(
+        "INSERT INTO conversation_parts (part_id, report_id, external_id, kind, content_digest,"
+        " received_at, submission) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        report.report_id,
+        conversation,
+        report.external_id,
+        report.message_kind,
+        digest,
+        now,
+        # Without the reporter: contacts live only in reporter_contacts (UU 27/2022).
+        report.model_copy(update={"reporter": None}).model_dump_json(),
+    )
+    await conn.execute("UPDATE conversations SET last_at = $2 WHERE report_id = $1", conversation, now)
+    return conversation, bool(added)
+
+
+@dataclass(frozen=True, slots=True)
+class DueConversation:
+    report_id: UUID
+    reporter_id: str
+
+
+async def due_conversations(
+    pool: asyncpg.Pool, quiet_s: float, longest_s: float, limit: int = 100
+) -> list[DueConversation]:
+    rows = await pool.fetch(
+        "SELECT report_id, reporter_id FROM conversations WHERE closed_at IS NULL"
+        " AND (last_at < now() - make_interval(secs => $1) OR opened_at < now() - make_interval(secs => $2))"
+        " ORDER BY last_at LIMIT $3",
+        quiet_s,
+        longest_s,
+        limit,
+    )
+    return [DueConversation(r["report_id"], r["reporter_id"]) for r in rows]
+
+
+async def claim_conversation(conn: Connection, report_id: UUID) -> list[ReportSubmitted] | None:
+    """Lock an open conversation and read its messages in order; None when another instance
+    has it or it was closed meanwhile. Edits received meanwhile replace the text they revise."""
+    locked = await conn.fetchval(
+        "SELECT true FROM conversations WHERE report_id = $1 AND closed_at IS NULL FOR UPDATE SKIP LOCKED",
+        report_id,
+    )
+    if not locked:
+        return None
+    rows = await conn.fetch(
+        "SELECT submission, (SELECT text FROM report_revisions r WHERE r.report_id = p.report_id"
+        " AND r.revises = p.external_id ORDER BY revised_at DESC LIMIT 1) AS revised"
+        " FROM conversation_parts p WHERE report_id = $1 ORDER BY received_at, part_id",
+        report_id,
+    )
+    parts = []
+    for row in rows:
+        part = ReportSubmitted.model_validate_json(row["submission"])
+        if row["revised"] is not None:
+            part = part.model_copy(update={"text": row["revised"]})
+        parts.append(part)
+    return parts
+
+
+async def close_conversation(conn: Connection, report_id: UUID) -> None:
+    await conn.execute("UPDATE conversations SET closed_at = now() WHERE report_id = $1", report_id)

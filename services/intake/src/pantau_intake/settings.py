@@ -44,6 +44,10 @@ class IntakeSettings(ServiceSettings):
     whatsapp_base_url: str | None = None
     whatsapp_access_token: SecretStr | None = None
     whatsapp_api_version: str = "v21.0"
+    # A WhatsApp sender's messages are one report until the sender has been quiet this long
+    # (text, then a photo, then a place), and at most `conversation_longest_s` after the first.
+    conversation_window_s: float = Field(default=30.0, gt=0)
+    conversation_longest_s: float = Field(default=600.0, gt=0)
     # Existing mailboxes read over IMAP (JSON list; passwords best from the secrets directory).
     email_imap_mailboxes: list[ImapMailbox] = Field(default_factory=list)
 

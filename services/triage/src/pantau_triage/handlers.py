@@ -1,5 +1,6 @@
 """What triage does with each received report; the queries and commands it answers are in `casework`."""
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -32,6 +33,8 @@ from .election_rules import Assessment, ElectionRules
 from .matching import SIMILARITY_THRESHOLD, Fingerprint, similarity
 from .priority import assess
 from .routing import Router
+
+log = logging.getLogger(__name__)
 
 SUMMARY_LENGTH = 280
 
@@ -71,6 +74,10 @@ class TriageHandlers:
     async def report_received(self, envelope: Envelope[EventData]) -> None:
         report = envelope.data
         assert isinstance(report, ReportReceived)
+        if report.fragments_only:
+            # Answers, stickers or voice notes alone: kept by intake as evidence, not a case.
+            log.info("report %s holds only fragments: no case", report.report_id)
+            return
         await self._claims.refresh(self._pool)
         found = await self._analyse(report.text or "")
         found = found.with_claims(self._claims.visible(report.agency_id, found.claims))
