@@ -328,7 +328,9 @@ async def test_text_then_photo_then_place_is_one_report(chat, agency: str) -> No
         ),
     ]
     edit = whatsapp(agency, "wamid.T6", "edit", text="Ada pembagian amplop di RT 04", revises="wamid.T1")
-    for message in [*messages, edit, messages[0]]:  # and a redelivery
+    # A fetched batch, as the pull loop hands it over, then one at a time, and a redelivery.
+    assert await handlers.reports_submitted([wrap(m) for m in messages[:3]]) == [None] * 3
+    for message in [*messages[3:], edit, messages[0]]:
         await handlers.report_submitted(wrap(message))
     assert await stored(infra, agency) == []  # nothing is a report until the sender falls quiet
     [report] = await closed_reports(infra, conversations, agency, 1)
