@@ -16,6 +16,7 @@ import asyncpg
 
 from pantau_shared.contract import ReportSubmitted
 from pantau_shared.outbox import Outbox
+from pantau_shared.postgres import Connection
 
 from . import normalise, repository
 from .flood import FloodGuard
@@ -61,9 +62,7 @@ class Conversations:
         self.quiet_s = quiet_s
         self.longest_s = longest_s
 
-    async def add(
-        self, conn: asyncpg.Connection, report: ReportSubmitted, digest: str, reporter_id: str
-    ) -> None:
+    async def add(self, conn: Connection, report: ReportSubmitted, digest: str, reporter_id: str) -> None:
         async with conn.transaction():
             conversation, added = await repository.add_part(
                 conn, report, digest, reporter_id, datetime.now(UTC)
