@@ -61,13 +61,13 @@ class KeyVerifier:
         if cached is not None and cached[0] > time.monotonic():
             _, stored, caller = cached
             return caller if hmac.compare_digest(stored, presented) else None
-        row = await repository.find_key(self._pool, key_id)
-        if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), presented):
+        found = await repository.find_key(self._pool, key_id)
+        if found is None or not hmac.compare_digest(found.secret_hash, presented):
             return None
         caller = Caller(
-            agency_id=row["agency_id"],
+            agency_id=found.agency_id,
             key_id=key_id,
-            rate_limit=row["rate_limit_per_minute"] or self._default_rate_limit,
+            rate_limit=found.rate_limit or self._default_rate_limit,
         )
         self._cache[key_id] = (time.monotonic() + self._cache_seconds, presented, caller)
         return caller

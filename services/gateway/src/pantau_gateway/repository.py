@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 import asyncpg
 
 
@@ -31,12 +33,24 @@ async def insert_key(
     )
 
 
-async def find_key(pool: asyncpg.Pool, key_id: str) -> asyncpg.Record | None:
-    return await pool.fetchrow(
+@dataclass(frozen=True)
+class StoredKey:
+    """An API key that is not revoked: its agency, the HMAC of its secret, its own rate limit."""
+
+    agency_id: str
+    secret_hash: bytes
+    rate_limit: int | None
+
+
+async def find_key(pool: asyncpg.Pool, key_id: str) -> StoredKey | None:
+    row = await pool.fetchrow(
         "SELECT k.agency_id, k.secret_hash, k.rate_limit_per_minute FROM api_keys k"
         " WHERE k.key_id = $1 AND k.revoked_at IS NULL",
         key_id,
     )
+    if row is None:
+        return None
+    return StoredKey(row["agency_id"], bytes(row["secret_hash"]), row["rate_limit_per_minute"])
 
 
 async def agency_exists(pool: asyncpg.Pool, agency_id: str) -> bool:

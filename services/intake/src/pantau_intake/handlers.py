@@ -248,18 +248,7 @@ class IntakeHandlers:
 
         Contacts are personal data (UU 27/2022): they are handed out one reporter at a time,
         only to an agency the reporter wrote to, and only when the reporter opted in."""
-        rows = await repository.reporter_contacts(self._pool, agency_id, request.reporter_id)
-        if not rows:
+        contact = await repository.reporter_contact(self._pool, agency_id, request.reporter_id)
+        if contact is None:
             raise NotFound(f"pelapor {request.reporter_id} tidak ditemukan")
-        wants = any(row["wants_updates"] for row in rows)
-        contacts = (
-            {row["contact_key"].split(":", 1)[0]: row["contact_key"].split(":", 1)[1] for row in rows}
-            if wants
-            else {}
-        )
-        return ReporterContact(
-            wants_updates=wants,
-            email=contacts.get("mailto"),
-            phone=contacts.get("tel"),
-            name=next((r["name"] for r in rows if r["name"]), None) if wants else None,
-        )
+        return contact

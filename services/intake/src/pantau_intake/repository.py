@@ -6,6 +6,7 @@ from uuid import UUID
 import asyncpg
 
 from pantau_shared.contract import Reporter, ReportReceived, ReportSubmitted
+from pantau_shared.contract.rpc import ReporterContact
 from pantau_shared.postgres import Connection
 
 REPORT_COLUMNS = (
@@ -154,13 +155,25 @@ async def get_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> Rep
     return ReportReceived.model_validate(dict(row) | decoded)
 
 
-async def reporter_contacts(pool: asyncpg.Pool, agency_id: str, reporter_id: str) -> list[asyncpg.Record]:
-    """A reporter's contacts, for an agency they reported to (never to any other)."""
-    return await pool.fetch(
+async def reporter_contact(pool: asyncpg.Pool, agency_id: str, reporter_id: str) -> ReporterContact | None:
+    """A reporter's contacts, for an agency they reported to (never to any other), and only if
+    they asked to hear back; None for a reporter unknown to that agency."""
+    rows = await pool.fetch(
         "SELECT contact_key, name, wants_updates FROM reporter_contacts WHERE reporter_id = $1"
         " AND EXISTS (SELECT 1 FROM reports WHERE reporter_id = $1 AND agency_id = $2)",
         reporter_id,
         agency_id,
+    )
+    if not rows:
+        return None
+    if not any(row["wants_updates"] for row in rows):
+        return ReporterContact(wants_updates=False)
+    contacts = dict(row["contact_key"].split(":", 1) for row in rows)
+    return ReporterContact(
+        wants_updates=True,
+        email=contacts.get("mailto"),
+        phone=contacts.get("tel"),
+        name=next((row["name"] for row in rows if row["name"]), None),
     )
 
 

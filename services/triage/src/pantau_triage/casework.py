@@ -12,7 +12,6 @@ import asyncpg
 
 from pantau_shared.bus import Answer, Conflict, Forbidden, NotFound
 from pantau_shared.contract import (
-    CaseHistoryEntry,
     CaseState,
     CaseUpdated,
     CaseView,
@@ -75,7 +74,7 @@ class CaseWork:
         async with self._pool.acquire() as conn, conn.transaction():
             case = await self._owned_case(conn, agency_id, command.case_id)
             if not await repository.command_applied(conn, command.command_id):
-                current = CaseState(case["state"])
+                current = case.state
                 workflow.check(current, command.to, command.resolution)
                 resolution = command.resolution.value if command.resolution else None
                 await repository.set_state(conn, command.case_id, command.to, resolution, now)
@@ -127,14 +126,14 @@ class CaseWork:
         conn: Connection,
         agency_id: str,
         command: ReclassifyCase,
-        case: dict[str, Any],
+        case: repository.Case,
         corrected: list[CategoryScore],
         now: datetime,
     ) -> None:
         await repository.record_correction(
             conn,
             command.case_id,
-            case["categories"],
+            case.categories,
             [c.category.value for c in corrected],
             command.actor,
             command.note,
@@ -142,10 +141,10 @@ class CaseWork:
         await repository.set_categories(conn, command.case_id, corrected, now)
         priority = assess(
             corrected,
-            reporters=case["reporter_count"],
-            reports=case["report_count"],
-            reach=case["reach"],
-            factors=[tuple(f) for f in case["priority_factors"]],
+            reporters=case.reporter_count,
+            reports=case.report_count,
+            reach=case.reach,
+            factors=case.priority_factors,
         )
         await repository.set_priority(conn, command.case_id, priority.score, priority.level, priority.reasons)
         await repository.record_history(
@@ -154,19 +153,19 @@ class CaseWork:
             at=now,
             change="reclassified",
             actor=command.actor,
-            from_state=case["state"],
-            to_state=case["state"],
+            from_state=case.state,
+            to_state=case.state,
             note=command.note,
             by=_by(agency_id, command),
         )
-        case = {**case, "priority": priority.score, "priority_level": priority.level}
+        case = case.model_copy(update={"priority": priority.score, "priority_level": priority.level})
         await self._outbox.stage(
             conn,
             self._updated(
                 case,
                 now,
                 "reclassified",
-                state=CaseState(case["state"]),
+                state=case.state,
                 actor=command.actor,
                 categories=tuple(corrected),
                 note=command.note,
@@ -177,7 +176,7 @@ class CaseWork:
         now = datetime.now(UTC)
         async with self._pool.acquire() as conn, conn.transaction():
             case = await self._visible_case(conn, agency_id, command.case_id)
-            if agency_id == case["agency_id"]:
+            if agency_id == case.agency_id:
                 raise Conflict(
                     "agensi pemilik mengubah status kasus itu sendiri; catatan rujukan untuk agensi tujuan"
                 )
@@ -192,8 +191,8 @@ class CaseWork:
                     at=now,
                     change="referral_updated",
                     actor=command.actor,
-                    from_state=case["state"],
-                    to_state=case["state"],
+                    from_state=case.state,
+                    to_state=case.state,
                     note=command.note,
                     by=_by(agency_id, command),
                     referral_state=command.state,
@@ -201,20 +200,20 @@ class CaseWork:
             view = await self._view(conn, agency_id, command.case_id)
         return view
 
-    async def _visible_case(self, conn: Connection, agency_id: str, case_id: UUID) -> dict[str, Any]:
+    async def _visible_case(self, conn: Connection, agency_id: str, case_id: UUID) -> repository.Case:
         """The case locked for a change; another agency's gets the same 404 as a missing id."""
         case = await repository.lock_case(conn, case_id)
-        if case is None or (agency_id != case["agency_id"] and agency_id not in case["routed_to"]):
+        if case is None or not case.visible_to(agency_id):
             raise NotFound(f"kasus {case_id} tidak ditemukan")
         return case
 
-    async def _owned_case(self, conn: Connection, agency_id: str, case_id: UUID) -> dict[str, Any]:
+    async def _owned_case(self, conn: Connection, agency_id: str, case_id: UUID) -> repository.Case:
         """The case locked for a change by its owner. An agency it was only routed to may read
         it, so learns nothing from a 403."""
         case = await self._visible_case(conn, agency_id, case_id)
-        if agency_id != case["agency_id"]:
+        if agency_id != case.agency_id:
             raise Forbidden(
-                f"kasus {case_id} milik {case['agency_id']}: hanya agensi pemilik yang dapat mengubahnya"
+                f"kasus {case_id} milik {case.agency_id}: hanya agensi pemilik yang dapat mengubahnya"
             )
         return case
 
@@ -222,31 +221,30 @@ class CaseWork:
         case = await repository.get_case(conn, agency_id, case_id)
         if case is None:
             raise NotFound(f"kasus {case_id} tidak ditemukan")
-        referrals = await repository.referrals(conn, case_id, case["routed_to"])
-        return CaseView.model_validate({**case, "referrals": referrals})
+        return case.view(await repository.referrals(conn, case_id, case.routed_to))
 
     @staticmethod
     def _updated(
-        case: dict[str, Any],
+        case: repository.Case,
         now: datetime,
         change: Literal["state_changed", "reclassified"],
         *,
         state: CaseState,
         **fields: Any,
     ) -> CaseUpdated:
-        fields.setdefault("categories", tuple(CategoryScore.model_validate(c) for c in case["categories"]))
+        fields.setdefault("categories", case.categories)
         return CaseUpdated(
-            case_id=case["case_id"],
-            agency_id=case["agency_id"],
+            case_id=case.case_id,
+            agency_id=case.agency_id,
             updated_at=now,
             change=change,
             state=state,
-            region_code=case["region_code"],
-            priority=case["priority"],
-            priority_level=case["priority_level"],
-            report_count=case["report_count"],
-            reporter_count=case["reporter_count"],
-            routed_to=tuple(case["routed_to"]),
+            region_code=case.region_code,
+            priority=case.priority,
+            priority_level=case.priority_level,
+            report_count=case.report_count,
+            reporter_count=case.reporter_count,
+            routed_to=case.routed_to,
             **fields,
         )
 
@@ -255,8 +253,7 @@ class CaseWork:
 
     async def get_history(self, agency_id: str, request: CaseQuery) -> CaseHistory:
         await self.get_case(agency_id, request)
-        rows = await repository.history(self._pool, agency_id, request.case_id)
-        return CaseHistory(entries=[CaseHistoryEntry.model_validate(dict(row)) for row in rows])
+        return CaseHistory(entries=await repository.history(self._pool, agency_id, request.case_id))
 
     async def case_for_report(self, agency_id: str, request: ReportQuery) -> CaseOfReport:
         return CaseOfReport(case_id=await repository.case_of_report(self._pool, agency_id, request.report_id))

@@ -13,7 +13,6 @@ from pantau_shared.contract import (
     CaseOpened,
     CaseState,
     CaseUpdated,
-    CategoryScore,
     ClaimRef,
     Envelope,
     EventData,
@@ -104,39 +103,38 @@ class TriageHandlers:
             await self._open(conn, report, assessment, found.claims, print_, now)
             return
         reports, reporters = await repository.attach_report(
-            conn, case["case_id"], report.report_id, _independent(report), now, counted=_counted(report)
+            conn, case.case_id, report.report_id, _independent(report), now, counted=_counted(report)
         )
-        scores = [CategoryScore.model_validate(c) for c in case["categories"]]
         priority = assess(
-            scores,
+            case.categories,
             reporters=reporters,
             reports=reports,
-            reach=max(case["reach"] or 0, report.reach or 0) or None,
-            factors=[tuple(f) for f in case["priority_factors"]],
+            reach=max(case.reach or 0, report.reach or 0) or None,
+            factors=case.priority_factors,
         )
-        await repository.set_priority(conn, case["case_id"], priority.score, priority.level, priority.reasons)
+        await repository.set_priority(conn, case.case_id, priority.score, priority.level, priority.reasons)
         await self._outbox.stage(
             conn,
             CaseUpdated(
-                case_id=case["case_id"],
-                agency_id=case["agency_id"],
+                case_id=case.case_id,
+                agency_id=case.agency_id,
                 updated_at=now,
                 change="report_attached",
-                state=case["state"],
-                region_code=case["region_code"],
-                categories=tuple(scores),
+                state=case.state,
+                region_code=case.region_code,
+                categories=case.categories,
                 priority=priority.score,
                 priority_level=priority.level,
                 report_count=reports,
                 reporter_count=reporters,
                 report_id=report.report_id,
-                routed_to=tuple(case["routed_to"]),
+                routed_to=case.routed_to,
             ),
         )
 
     async def _near_duplicate(
         self, conn: Connection, agency_id: str, print_: Fingerprint
-    ) -> dict[str, Any] | None:
+    ) -> repository.Case | None:
         best: tuple[float, UUID] | None = None
         for row in await repository.near_duplicate_candidates(conn, agency_id, print_.band_keys):
             score = similarity(print_, Fingerprint.from_bytes("", row["signature"]))
@@ -181,22 +179,20 @@ class TriageHandlers:
             routed_to=self._router.route(report.agency_id, report.region_code, categories),
             claims=tuple(claims),
         )
-        await repository.insert_case(
-            conn,
+        stored = repository.Case.model_validate(
             {
                 **opened.model_dump(include=set(repository.CASE_COLUMNS)),
-                "categories": opened.categories,
-                "claims": opened.claims,
                 "updated_at": now,
                 "content_sha256": report.content_sha256,
+                # Counted when the first report is attached, just below.
                 "report_count": 0,
                 "reporter_count": 0,
                 "resolution": None,
                 "priority_factors": assessment.factors,
                 "reach": report.reach,
-            },
-            report.text,
+            }
         )
+        await repository.insert_case(conn, stored, report.text)
         if print_ is not None:
             await repository.insert_fingerprint(
                 conn, opened.case_id, report.agency_id, print_.band_keys, print_.to_bytes()

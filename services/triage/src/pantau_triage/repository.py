@@ -1,12 +1,24 @@
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict
 
-from pantau_shared.contract import CategoryScore, ClaimRef, Referral, ReferralState
+from pantau_shared.contract import (
+    CaseHistoryEntry,
+    CaseState,
+    CaseView,
+    CategoryScore,
+    ClaimRef,
+    Platform,
+    PriorityLevel,
+    Referral,
+    ReferralState,
+    Resolution,
+)
 from pantau_shared.postgres import Connection
 
 CASE_COLUMNS = (
@@ -38,19 +50,48 @@ SELECT_CASE = f"SELECT {', '.join(CASE_COLUMNS)} FROM cases"
 VISIBLE_TO = "($2 = agency_id OR $2 = ANY(routed_to))"
 
 
-def _case(row: asyncpg.Record | None) -> dict[str, Any] | None:
+class Case(BaseModel):
+    """A case as stored: what triage reads to update it and to answer for it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: UUID
+    agency_id: str
+    state: CaseState
+    opened_at: datetime
+    updated_at: datetime
+    region_code: str | None
+    platform: Platform
+    canonical_url: str | None
+    content_sha256: str | None
+    summary: str
+    categories: tuple[CategoryScore, ...]
+    priority: int
+    priority_level: PriorityLevel
+    priority_reasons: tuple[str, ...]
+    report_count: int
+    reporter_count: int
+    routed_to: tuple[str, ...]
+    claims: tuple[ClaimRef, ...]
+    resolution: Resolution | None
+    # What raised the priority besides the categories, kept for recomputing it.
+    priority_factors: tuple[tuple[float, str], ...]
+    reach: int | None
+
+    def visible_to(self, agency_id: str) -> bool:
+        return agency_id == self.agency_id or agency_id in self.routed_to
+
+    def view(self, referrals: Sequence[Referral]) -> CaseView:
+        return CaseView.model_validate({**self.model_dump(), "referrals": referrals})
+
+
+def _case(row: asyncpg.Record | None) -> Case | None:
     if row is None:
         return None
     case = dict(row)
     for column in JSON_COLUMNS:
         case[column] = json.loads(case[column])
-    return case
-
-
-def _json(items: Any) -> str:
-    return json.dumps(
-        [i.model_dump(mode="json") if isinstance(i, CategoryScore | ClaimRef) else i for i in items]
-    )
+    return Case.model_validate(case)
 
 
 async def already_attached(conn: Connection, report_id: UUID) -> bool:
@@ -59,7 +100,7 @@ async def already_attached(conn: Connection, report_id: UUID) -> bool:
 
 async def open_case_for(
     conn: Connection, agency_id: str, canonical_url: str | None, content_sha256: str | None
-) -> dict[str, Any] | None:
+) -> Case | None:
     """The open case about the same link, else about the same text; locked for the update."""
     for column, value in (("canonical_url", canonical_url), ("content_sha256", content_sha256)):
         if value is None:
@@ -88,15 +129,16 @@ async def near_duplicate_candidates(
     )
 
 
-async def lock_case(conn: Connection, case_id: UUID) -> dict[str, Any] | None:
+async def lock_case(conn: Connection, case_id: UUID) -> Case | None:
     return _case(await conn.fetchrow(f"{SELECT_CASE} WHERE case_id = $1 FOR UPDATE", case_id))
 
 
-async def insert_case(conn: Connection, case: dict[str, Any], first_text: str | None) -> None:
-    values = dict(case)
+async def insert_case(conn: Connection, case: Case, first_text: str | None) -> None:
+    values = case.model_dump()
+    encoded = case.model_dump(mode="json")
     for column in JSON_COLUMNS:
-        values[column] = _json(values[column])
-    values["routed_to"] = list(values["routed_to"])
+        values[column] = json.dumps(encoded[column])
+    values["routed_to"] = list(case.routed_to)
     columns = (*CASE_COLUMNS, "first_text")
     values["first_text"] = first_text
     await conn.execute(
@@ -183,7 +225,7 @@ async def set_categories(
     await conn.execute(
         "UPDATE cases SET categories = $2::jsonb, updated_at = $3 WHERE case_id = $1",
         case_id,
-        _json(categories),
+        json.dumps([c.model_dump(mode="json") for c in categories]),
         at,
     )
 
@@ -191,7 +233,7 @@ async def set_categories(
 async def record_correction(
     conn: Connection,
     case_id: UUID,
-    predicted: list[Any],
+    predicted: Sequence[CategoryScore],
     corrected: list[str],
     actor: str,
     note: str | None,
@@ -201,7 +243,7 @@ async def record_correction(
         " SELECT case_id, coalesce(first_text, summary), $2::jsonb, $3, $4, $5 FROM cases"
         " WHERE case_id = $1",
         case_id,
-        json.dumps(predicted),
+        json.dumps([c.model_dump(mode="json") for c in predicted]),
         corrected,
         actor,
         note,
@@ -254,8 +296,8 @@ async def record_history(
     )
 
 
-async def history(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> list[asyncpg.Record]:
-    return await pool.fetch(
+async def history(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> list[CaseHistoryEntry]:
+    rows = await pool.fetch(
         "SELECT h.at, h.change, h.actor, h.from_state, h.to_state, h.resolution, h.note,"
         " coalesce(h.agency_id, c.agency_id) AS agency_id, h.principal, h.referral_state"
         f" FROM case_history h JOIN cases c USING (case_id) WHERE h.case_id = $1"
@@ -264,9 +306,10 @@ async def history(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> list[asy
         case_id,
         agency_id,
     )
+    return [CaseHistoryEntry.model_validate(dict(row)) for row in rows]
 
 
-async def get_case(pool: asyncpg.Pool | Connection, agency_id: str, case_id: UUID) -> dict[str, Any] | None:
+async def get_case(pool: asyncpg.Pool | Connection, agency_id: str, case_id: UUID) -> Case | None:
     return _case(
         await pool.fetchrow(f"{SELECT_CASE} WHERE case_id = $1 AND {VISIBLE_TO}", case_id, agency_id)
     )
@@ -290,7 +333,9 @@ async def reporters_of(pool: asyncpg.Pool, case_id: UUID) -> list[str]:
     return [row["reporter_id"] for row in rows]
 
 
-async def referrals(conn: asyncpg.Pool | Connection, case_id: UUID, routed_to: list[str]) -> list[Referral]:
+async def referrals(
+    conn: asyncpg.Pool | Connection, case_id: UUID, routed_to: Sequence[str]
+) -> list[Referral]:
     """One record per agency the case was routed to, `pending` until that agency writes one."""
     rows = await conn.fetch(
         "SELECT agency_id, state, note, updated_at FROM referrals WHERE case_id = $1", case_id
