@@ -248,7 +248,8 @@ def test_each_agency_has_its_public_url_and_its_own_namespace(overlay: str) -> N
     settings = config(objects)
     public = settings["PANTAU_PUBLIC_URL"]
     assert public.startswith("https://") and "example" not in public
-    assert settings["PANTAU_NOTIFY_CASE_LINK_BASE"] == public + "/v1/cases/"
+    # Alerts name the agency (the overlay is named by its id), not its id.
+    assert json.loads(settings["PANTAU_NOTIFY_AGENCY_NAMES"])[overlay]
     assert settings["PANTAU_ENVIRONMENT"] == "production"
     ingress = named(objects, "Ingress", "pantau")
     assert ingress["spec"]["rules"][0]["host"] == public.removeprefix("https://")
