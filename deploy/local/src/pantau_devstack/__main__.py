@@ -1,25 +1,30 @@
 """pantau-dev: the whole platform on one machine, for trying Pantau and for development.
 
 pantau-dev up                  servers, migrations, the four services, a demo agency, a local
-                               mail server and WhatsApp Cloud API; Ctrl-C stops all
+                               mail server and WhatsApp Cloud API; Ctrl-C stops all (one run
+                               per data directory: a second says where the first runs)
 pantau-dev whatsapp TEXT       send the running platform a WhatsApp message, as Meta would
 pantau-dev mail TEXT           send the running platform's report mailbox an email
 """
 
 import argparse
 import asyncio
+import contextlib
 import email.message
 import json
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .local_channels import LocalWhatsApp, send_mail, send_whatsapp
 from .mailsink import MailSink
 from .processes import Platform, ServiceProcesses
+from .running import RunLock
 from .servers import free_port
 from .stack import ensure_database, start_servers
 from .whatsapp_cloud import PHONE_NUMBER_ID
@@ -39,10 +44,16 @@ ACK_MINUTES = "2"
 
 
 def say(text: str) -> None:
-    print(f"[pantau-dev] {text}", flush=True)
+    try:
+        print(f"[pantau-dev] {text}", flush=True)
+    except OSError:
+        # The terminal went away (a closed pipe): keep running, and above all keep stopping
+        # cleanly, rather than leave the servers behind.
+        pass
 
 
-def seed_demo(platform: Platform, home: Path) -> str:
+def demo_agency(platform: Platform, home: Path) -> str:
+    """The demo agency and its API key, kept in `home` so it stays the same across restarts."""
     key_file = home / "demo-api-key"
     platform.command(
         "gateway",
@@ -63,6 +74,10 @@ def seed_demo(platform: Platform, home: Path) -> str:
         key = platform.command("gateway", "add-key", "--agency", DEMO_AGENCY, "--label", "demo")
         key_file.write_text(key + "\n")
         key_file.chmod(0o600)
+    return key
+
+
+def demo_team(platform: Platform) -> None:
     team = platform.command(
         "notify",
         "add-team",
@@ -91,7 +106,6 @@ def seed_demo(platform: Platform, home: Path) -> str:
         "--shift",
         "* 00:00-00:00",
     )
-    return key
 
 
 def instructions(platform: Platform, key: str, mail_dir: Path) -> str:
@@ -116,7 +130,7 @@ Then, with the report_id it returns:
 
 Patrol alerts go by email to the member on duty ({DEMO_PATROL}); unacknowledged after
 {ACK_MINUTES} minutes they escalate to {DEMO_SUPERVISOR}. Each alert has a link to acknowledge it, or:
-  curl -sS -X POST {api}/v1/notifications/DELIVERY_ID/ack -H 'X-API-Key: {key}' \
+  curl -sS -X POST {api}/v1/notifications/DELIVERY_ID/ack -H 'X-API-Key: {key}' \\
        -H 'Content-Type: application/json' -d '{{"actor": "Siti"}}'
 The local mail server keeps every message in {mail_dir}/*.eml and prints a line here for
 each one; the local WhatsApp Cloud API prints every message Pantau sends.
@@ -131,83 +145,140 @@ Ctrl-C stops everything.
 
 def up(home: Path, gateway_port: int) -> int:
     home.mkdir(parents=True, exist_ok=True)
-    say(f"data directory {home}")
-    servers = start_servers(home, nats_port=14222, postgres_port=15432, redis_port=16379)
-    if servers.embedded_database:
-        servers.database_url = asyncio.run(ensure_database(servers.database_url, "pantau"))
-    else:
-        # A server of the user's own: create the named database if it is not there yet.
-        base, _, name = servers.database_url.rpartition("/")
-        asyncio.run(ensure_database(f"{base}/postgres", name.split("?")[0]))
-    say(f"NATS {servers.nats_url}, PostgreSQL {servers.database_url}, Redis {servers.redis_url}")
-
-    def announce(message: email.message.EmailMessage, path: Path) -> None:
-        say(f"mail to {message['To']}: {message['Subject']} ({path})")
-
-    smtp_host = os.environ.get("PANTAU_NOTIFY_SMTP_HOST")
-    sink = None
-    smtp_port = int(os.environ.get("PANTAU_NOTIFY_SMTP_PORT", "0")) or free_port(1025)
-    if not smtp_host:
-        sink = MailSink(home / "mail", smtp_port, on_message=announce)
-        sink.start()
-    whatsapp = LocalWhatsApp(free_port(8090))
-    whatsapp.start()
-    dev = {
-        "gateway_port": gateway_port,
-        "mail_port": free_port(2525),
-        "app_secret": DEV_APP_SECRET,
-        "mailbox": DEMO_MAILBOX,
-    }
-    (home / "dev.json").write_text(json.dumps(dev))
-    platform = Platform(
-        nats_url=servers.nats_url,
-        database_url=servers.database_url,
-        redis_url=servers.redis_url,
-        smtp_port=smtp_port,
-        gateway_port=gateway_port,
-        subject_root=os.environ.get("PANTAU_SUBJECT_ROOT", "pantau"),
-        extra_env={
-            "PANTAU_LOG_FORMAT": "text",
-            "PANTAU_GATEWAY_WHATSAPP_APP_SECRET": DEV_APP_SECRET,
-            "PANTAU_GATEWAY_WHATSAPP_VERIFY_TOKEN": DEV_VERIFY_TOKEN,
-            "PANTAU_NOTIFY_WHATSAPP_BASE_URL": whatsapp.base_url,
-            "PANTAU_NOTIFY_WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-            "PANTAU_NOTIFY_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
-            "PANTAU_INTAKE_WHATSAPP_BASE_URL": whatsapp.base_url,
-            "PANTAU_INTAKE_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
-            # Short, so the demo's receipt follows at once; 30 s in production.
-            "PANTAU_INTAKE_CONVERSATION_WINDOW_S": "5",
-            "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
-            "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(dev["mail_port"]),
-            "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({DEMO_MAILBOX: DEMO_AGENCY}),
-            "PANTAU_NOTIFY_AGENCY_NAMES": json.dumps({DEMO_AGENCY: DEMO_AGENCY_NAME}),
-        },
-    )
-    services = ServiceProcesses(platform)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    lock = RunLock(home)
+    if not lock.acquire():
+        return already_running(home, lock.holder())
     try:
-        say("applying migrations and declaring streams")
-        for service in ("intake", "triage", "notify", "gateway"):
-            platform.command(service, "setup")
-        key = seed_demo(platform, home)
+        return run_platform(home, gateway_port)
+    finally:
+        lock.release()
+
+
+def already_running(home: Path, pid: str) -> int:
+    try:
+        api = f"http://127.0.0.1:{json.loads((home / 'dev.json').read_text())['gateway_port']}"
+    except (FileNotFoundError, ValueError, KeyError):
+        api = "still starting"
+    say(
+        f"Pantau is already running from {home} (pantau-dev pid {pid}; API {api}); nothing was "
+        f"changed. Use that one, or stop it first: Ctrl-C in its terminal, or kill {pid}."
+    )
+    return 1
+
+
+def run_platform(home: Path, gateway_port: int) -> int:
+    started = time.monotonic()
+
+    def progress(text: str) -> None:
+        say(f"{text} ({time.monotonic() - started:.1f} s)")
+
+    say(f"data directory {home}")
+    with contextlib.ExitStack() as stack:
+        servers = start_servers(home, nats_port=14222, postgres_port=15432, redis_port=16379)
+        stack.callback(servers.stop)
+        if servers.embedded_database:
+            servers.database_url = asyncio.run(ensure_database(servers.database_url, "pantau"))
+        else:
+            # A server of the user's own: create the named database if it is not there yet.
+            base, _, name = servers.database_url.rpartition("/")
+            asyncio.run(ensure_database(f"{base}/postgres", name.split("?")[0]))
+        progress(f"NATS {servers.nats_url}, PostgreSQL {servers.database_url}, Redis {servers.redis_url}")
+
+        def announce(message: email.message.EmailMessage, path: Path) -> None:
+            say(f"mail to {message['To']}: {message['Subject']} ({path})")
+
+        smtp_port = int(os.environ.get("PANTAU_NOTIFY_SMTP_PORT", "0")) or free_port(1025)
+        if not os.environ.get("PANTAU_NOTIFY_SMTP_HOST"):
+            sink = MailSink(home / "mail", smtp_port, on_message=announce)
+            sink.start()
+            stack.callback(sink.stop)
+        whatsapp = LocalWhatsApp(free_port(8090))
+        whatsapp.start()
+        stack.callback(whatsapp.stop)
+        dev = {
+            "gateway_port": gateway_port,
+            "mail_port": free_port(2525),
+            "app_secret": DEV_APP_SECRET,
+            "mailbox": DEMO_MAILBOX,
+        }
+        (home / "dev.json").write_text(json.dumps(dev))
+        platform = Platform(
+            nats_url=servers.nats_url,
+            database_url=servers.database_url,
+            redis_url=servers.redis_url,
+            smtp_port=smtp_port,
+            gateway_port=gateway_port,
+            subject_root=os.environ.get("PANTAU_SUBJECT_ROOT", "pantau"),
+            extra_env={
+                "PANTAU_LOG_FORMAT": "text",
+                "PANTAU_GATEWAY_WHATSAPP_APP_SECRET": DEV_APP_SECRET,
+                "PANTAU_GATEWAY_WHATSAPP_VERIFY_TOKEN": DEV_VERIFY_TOKEN,
+                "PANTAU_NOTIFY_WHATSAPP_BASE_URL": whatsapp.base_url,
+                "PANTAU_NOTIFY_WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+                "PANTAU_NOTIFY_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
+                "PANTAU_INTAKE_WHATSAPP_BASE_URL": whatsapp.base_url,
+                "PANTAU_INTAKE_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
+                # Short, so the demo's receipt follows at once; 30 s in production.
+                "PANTAU_INTAKE_CONVERSATION_WINDOW_S": "5",
+                "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
+                "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(dev["mail_port"]),
+                "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({DEMO_MAILBOX: DEMO_AGENCY}),
+                "PANTAU_NOTIFY_AGENCY_NAMES": json.dumps({DEMO_AGENCY: DEMO_AGENCY_NAME}),
+            },
+        )
+        services = ServiceProcesses(platform)
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        stack.callback(stop_services, services)
+        # Each service applies its migrations and declares its streams and consumers as it
+        # starts (under a lock, and only what is missing), so there is no separate setup step;
+        # the demo is seeded meanwhile, and only once for the data kept in `home`.
+        progress("starting intake, triage, notify and gateway; each applies what is new of its migrations")
         services.start()
+        stamp = home / "seeded.json"
+        # Skipped only where the data lives beside the stamp (the embedded PostgreSQL), so a
+        # database reset elsewhere is never taken for seeded.
+        if servers.embedded_database and seeded(stamp, platform) and (home / "demo-api-key").exists():
+            key = (home / "demo-api-key").read_text().strip()
+            progress("demo agency, API key and patrol team already seeded")
+        else:
+            progress("seeding the demo agency, its API key and its patrol team")
+            with ThreadPoolExecutor(2) as pool:
+                agency, team = pool.submit(demo_agency, platform, home), pool.submit(demo_team, platform)
+                key = agency.result()
+                team.result()
+            stamp.write_text(json.dumps(seed_stamp(platform)))
         services.wait_ready()
-        print(instructions(platform, key, home / "mail"), flush=True)
+        progress("all four services are ready")
+        try:
+            print(instructions(platform, key, home / "mail"), flush=True)
+        except OSError:
+            pass
         stop.wait()
         say("stopping")
-        return 0
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        codes = services.stop()
-        if codes:
-            say("services stopped: " + ", ".join(f"{k}={v}" for k, v in codes.items()))
-        if sink is not None:
-            sink.stop()
-        whatsapp.stop()
-        servers.stop()
-        say("stopped")
+    say("stopped")
+    return 0
+
+
+def seed_stamp(platform: Platform) -> dict[str, str]:
+    """What the demo was seeded with, where: a change to either seeds again."""
+    demo = [DEMO_AGENCY, DEMO_AGENCY_NAME, DEMO_REGION, DEMO_PATROL, DEMO_SUPERVISOR, ACK_MINUTES]
+    return {"database": platform.database_url, "subject_root": platform.subject_root, "demo": "|".join(demo)}
+
+
+def seeded(stamp: Path, platform: Platform) -> bool:
+    try:
+        return bool(json.loads(stamp.read_text()) == seed_stamp(platform))
+    except (FileNotFoundError, ValueError):
+        return False
+
+
+def stop_services(services: ServiceProcesses) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    codes = services.stop()
+    if codes:
+        say("services stopped: " + ", ".join(f"{k}={v}" for k, v in codes.items()))
 
 
 def command_line() -> argparse.ArgumentParser:
