@@ -249,8 +249,7 @@ def run_platform(home: Path, gateway_port: int) -> int:
                 key = agency.result()
                 team.result()
             stamp.write_text(json.dumps(seed_stamp(platform)))
-        services.wait_ready()
-        progress("all four services are ready")
+        services.wait_ready(on_ready=lambda name: progress(f"{name} ready"))
         try:
             print(instructions(platform, key, home / "mail"), flush=True)
         except OSError:

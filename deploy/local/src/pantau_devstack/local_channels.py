@@ -11,6 +11,7 @@ from typing import Any
 import aiosmtplib
 
 from pantau_shared.contract import stable_id
+from pantau_shared.wording import number
 
 from .whatsapp_cloud import Received, WhatsAppCloudPeer, post_webhook, text_message
 
@@ -68,9 +69,9 @@ def send_whatsapp(home: Path, text: str, sender: str, name: str) -> int:
     wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
     url = f"http://127.0.0.1:{dev['gateway_port']}/webhooks/whatsapp/bawaslu-3375"
     answer = asyncio.run(post_webhook(url, payload, dev["app_secret"].encode()))
-    print(
-        f"webhook answered {answer.status_code}; report id {stable_id('whatsapp', f'bawaslu-3375:{wamid}')}"
-    )
+    report_id = stable_id("whatsapp", f"bawaslu-3375:{wamid}")
+    # The number the reporter is told in the receipt, then the whole id the API takes.
+    print(f"webhook answered {answer.status_code}; report {number(report_id)} (id {report_id})")
     return 0 if answer.status_code == 200 else 1
 
 

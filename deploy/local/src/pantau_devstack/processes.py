@@ -7,6 +7,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -87,7 +88,7 @@ class ServiceProcesses:
                 start_new_session=True,
             )
 
-    def wait_ready(self, deadline_s: float = 60) -> None:
+    def wait_ready(self, deadline_s: float = 60, on_ready: Callable[[str], None] | None = None) -> None:
         pending = {
             name: url for name, url in self._platform.readiness_urls().items() if name in self.processes
         }
@@ -101,6 +102,8 @@ class ServiceProcesses:
                     with urllib.request.urlopen(url, timeout=1) as response:
                         if response.status == 200:
                             del pending[name]
+                            if on_ready is not None:
+                                on_ready(name)
                 except (urllib.error.URLError, OSError):
                     pass
             if pending and time.monotonic() > deadline:
