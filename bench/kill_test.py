@@ -11,8 +11,9 @@ checks:
 - no alert delivered twice: at the SMTP sink, each (case, recipient) has one Message-ID (a copy
   resent after a crash carries the same Message-ID, so mail clients show one message; such
   copies are counted apart);
-- take-over: the longest accept→case latency of reports accepted around each worker kill (a
-  killed instance's messages wait for the ack wait, 4 s, then the other instance takes them).
+- take-over: how much longer the slowest report accepted just before each worker kill took to
+  reach its case than the slowest accepted a few seconds earlier (a killed instance's messages
+  wait for the ack wait, 4 s, then the other instance takes them); at most 5 s.
 
 Takes about two minutes; not part of the test suite.
 
@@ -225,20 +226,32 @@ async def verdict(
     print(f"alerts delivered twice (two Message-IDs for one case and recipient): {len(delivered_twice)}")
     print(f"copies resent with the same Message-ID (collapsed by mail clients): {resent}")
     print(f"alerts: {len(ids_per_alert)} for {len(accepted)} reports")
+    # A killed instance's messages wait for the ack wait before the other instance takes them:
+    # the extra latency of reports accepted just before the kill, over those accepted before.
     worst = 0.0
     for target, at in faults:
-        window = [r for r, t in accepted.items() if at - 2 <= t <= at + 2]
-        latencies = [observer.case_at[r] - accepted[r] for r in window if r in observer.case_at]
-        slowest = max(latencies, default=float("nan"))
+        # Notify's messages are the alerts; the others' show in the case event.
+        seen = observer.notified_at if target.startswith("notify") else observer.case_at
+        what = "alert" if target.startswith("notify") else "case"
+        hit = _slowest(seen, accepted, at - 3, at)
+        before = _slowest(seen, accepted, at - 9, at - 4)
+        extra = hit - before
         if not target.startswith(("gateway", "nats")):
-            worst = max(worst, slowest)
+            worst = max(worst, extra)
         print(
-            f"after kill -9 {target}: slowest accept->case of the {len(window)} reports "
-            f"around it {slowest:.1f} s"
+            f"after kill -9 {target}: slowest accept->{what} {hit:.1f} s for reports accepted in the 3 s "
+            f"before it, {before:.1f} s for those 4-9 s before: {extra:+.1f} s"
         )
-    ok = not (lost or uncased or twice or delivered_twice) and counted == len(members) and worst <= 5.0 + 1.0
+    ok = not (lost or uncased or twice or delivered_twice) and counted == len(members) and worst <= 5.0
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
+
+
+def _slowest(observer: Observer, accepted: dict[str, float], start: float, end: float) -> float:
+    latencies = [
+        observer.case_at[r] - t for r, t in accepted.items() if start <= t < end and r in observer.case_at
+    ]
+    return max(latencies, default=0.0)
 
 
 if __name__ == "__main__":

@@ -212,3 +212,33 @@ async def test_a_whatsapp_send_abandoned_by_a_dead_instance_is_not_resent(
         "SELECT state FROM deliveries WHERE delivery_id = $1", request.delivery_id
     )
     assert state == "unknown"
+
+
+async def test_a_batch_of_requests_is_claimed_sent_and_recorded_together(notify, agency: str) -> None:
+    infra, handlers, sink = notify
+    for name in ("satu", "dua", "tiga"):
+        await repository.add_subscription(
+            infra.pool,
+            agency_id=agency,
+            name=name,
+            address=f"{name}@{agency}.id",
+            region_prefix=None,
+            categories=None,
+            min_priority=0,
+        )
+    await handlers.fanout.case_changed(wrap(opened(agency)))
+    requests = [NotificationRequested.model_validate(b) for b in await requested_events(infra, agency)]
+    assert len(requests) == 3
+    batch = [wrap(r) for r in (*requests, requests[0])]  # one redelivered within the batch
+    assert await handlers.delivery.notifications_requested(batch) == [None] * 4
+    assert await handlers.delivery.notifications_requested(batch[:2]) == [None, None]  # again: nothing
+    mails = [m for m in sink.messages() if str(m["To"]).endswith(f"@{agency}.id")]
+    assert sorted(str(m["Message-ID"]) for m in mails) == sorted(
+        f"<{r.delivery_id}@pantau.local>" for r in requests
+    )
+    states = await infra.pool.fetch("SELECT state, attempts FROM deliveries WHERE agency_id = $1", agency)
+    assert [(r["state"], r["attempts"]) for r in states] == [("sent", 1)] * 3
+    sent = await infra.pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.sent'", agency
+    )
+    assert sent == 3

@@ -7,6 +7,7 @@ JetStream drops as a duplicate.
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -42,6 +43,19 @@ class Outbox:
         envelope, row = self.row(data)
         await conn.execute("INSERT INTO outbox (subject, headers, body) VALUES ($1, $2::jsonb, $3)", *row)
         return envelope
+
+    async def stage_many(
+        self, conn: asyncpg.Connection | PoolConnectionProxy, events: Sequence[EventData]
+    ) -> None:
+        """Add many events to the caller's open transaction in one statement."""
+        rows = [self.row(data)[1] for data in events]
+        if rows:
+            await conn.execute(
+                "INSERT INTO outbox (subject, headers, body)"
+                " SELECT subject, headers, body FROM unnest($1::text[], $2::jsonb[], $3::bytea[])"
+                " WITH ORDINALITY AS e(subject, headers, body, n) ORDER BY n",
+                *(list(column) for column in zip(*rows, strict=True)),
+            )
 
     def row(self, data: EventData) -> tuple[Envelope[EventData], tuple[str, str, bytes]]:
         """The outbox row for an event, for a statement that writes state and event at once."""

@@ -10,7 +10,7 @@ gone out is marked 'unknown' and settled by the provider's status webhook, never
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -86,61 +86,102 @@ class Delivery:
         self._links = links
 
     async def notification_requested(self, envelope: Envelope[EventData]) -> None:
-        request = envelope.data
-        assert isinstance(request, NotificationRequested)
-        delivery = await self._claim(request.delivery_id)
-        if delivery is None:
-            return
+        (outcome,) = await self.notifications_requested([envelope])
+        if outcome is not None:
+            raise outcome
+
+    async def notifications_requested(
+        self, envelopes: Sequence[Envelope[EventData]]
+    ) -> list[BaseException | None]:
+        """A fetched batch: every claim in one transaction, the sends concurrently with no
+        transaction open, every success recorded in one transaction with one outbox insert."""
+        requests: list[NotificationRequested] = []
+        for envelope in envelopes:
+            assert isinstance(envelope.data, NotificationRequested)
+            requests.append(envelope.data)
+        outcomes: list[BaseException | None] = [None] * len(requests)
+        claimed = await self._claim(requests, outcomes)
+        attempts = await asyncio.gather(
+            *(self._attempt(requests[i], delivery) for i, delivery in claimed.items()), return_exceptions=True
+        )
         now = datetime.now(UTC)
+        sent: list[tuple[NotificationRequested, NotificationChannel, str]] = []
+        skipped: list[tuple[UUID, str]] = []
+        for index, attempt in zip(claimed, attempts, strict=True):
+            if isinstance(attempt, BaseException):
+                outcomes[index] = attempt
+            elif isinstance(attempt, Skipped):
+                skipped.append((requests[index].delivery_id, attempt.reason))
+            elif attempt is not None:
+                sent.append((requests[index], *attempt))
+        if sent or skipped:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await repository.mark_skipped_many(conn, skipped)
+                await repository.mark_sent_many(
+                    conn, [(r.delivery_id, provider_id) for r, _, provider_id in sent], now
+                )
+                await self._outbox.stage_many(
+                    conn,
+                    [
+                        NotificationSent(
+                            **_delivery_fields(r, channel), sent_at=now, provider_message_id=provider_id
+                        )
+                        for r, channel, provider_id in sent
+                    ],
+                )
+            self._outbox.committed()
+            for _, channel, _ in sent:
+                metrics.DELIVERIES.labels(channel, "sent").inc()
+        return outcomes
+
+    async def _attempt(
+        self, request: NotificationRequested, delivery: asyncpg.Record
+    ) -> tuple[NotificationChannel, str] | Skipped | None:
+        """Send one claimed delivery; failures are recorded here (None), successes by the caller."""
         try:
             async with self._lease(request.delivery_id):
-                outcome = await self._send(delivery)
+                return await self._send(delivery)
         except OutcomeUnknown as error:
             await repository.mark_unknown(self._pool, request.delivery_id, str(error))
-            return
         except TransientFailure as error:
             final = delivery["attempts"] >= self._settings.max_attempts
             await self._failed(request, str(error), permanent=False, final=final)
             if not final:
                 # Raised after the commit, so the attempt count survives the redelivery.
                 raise RetryLater(str(error)) from error
-            return
         except PermanentFailure as error:
             await self._failed(request, str(error), permanent=True, final=True)
-            return
-        async with self._pool.acquire() as conn, conn.transaction():
-            if isinstance(outcome, Skipped):
-                await repository.mark_skipped(conn, request.delivery_id, outcome.reason)
-                return
-            channel, provider_id = outcome
-            await repository.mark_sent(conn, request.delivery_id, now, provider_id)
-            await self._outbox.stage(
-                conn,
-                NotificationSent(
-                    **_delivery_fields(request, channel),
-                    sent_at=now,
-                    provider_message_id=provider_id,
-                ),
-            )
-        self._outbox.committed()
-        metrics.DELIVERIES.labels(channel, "sent").inc()
+        return None
 
-    async def _claim(self, delivery_id: UUID) -> asyncpg.Record | None:
-        """The claimed delivery, or None when there is nothing (more) to send."""
+    async def _claim(
+        self, requests: list[NotificationRequested], outcomes: list[BaseException | None]
+    ) -> dict[int, asyncpg.Record]:
+        """The deliveries claimed, by index; one being sent elsewhere gets RetryLater."""
+        ids = [r.delivery_id for r in requests]
         async with self._pool.acquire() as conn, conn.transaction():
-            state = await repository.lock_state(conn, delivery_id)
-            if state is None:
-                return None
-            if state["state"] == "sending":
-                if not state["expired"]:
-                    raise RetryLater(f"delivery {delivery_id} is being sent by another instance")
-                if state["channel"] == WHATSAPP:
-                    # Its sender died mid-send: the message may be out. The status webhook knows.
-                    await repository.mark_unknown(conn, delivery_id, ABANDONED)
-                    return None
-            elif state["state"] != "pending":
-                return None  # settled already (sent, failed, skipped, unknown)
-            return await repository.claim(conn, delivery_id, self._settings.claim_lease_s)
+            states = await repository.lock_states(conn, ids)
+            to_claim: dict[UUID, int] = {}
+            abandoned: list[UUID] = []
+            for index, delivery_id in enumerate(ids):
+                state = states.get(delivery_id)
+                if state is None or delivery_id in to_claim:
+                    continue
+                if state["state"] == "sending":
+                    if not state["expired"]:
+                        outcomes[index] = RetryLater(
+                            f"delivery {delivery_id} is being sent by another instance"
+                        )
+                    elif state["channel"] == WHATSAPP:
+                        # Its sender died mid-send: the message may be out. The status webhook knows.
+                        abandoned.append(delivery_id)
+                    else:
+                        to_claim[delivery_id] = index
+                elif state["state"] == "pending":
+                    to_claim[delivery_id] = index
+                # else settled already (sent, failed, skipped, unknown)
+            await repository.mark_unknown_many(conn, abandoned, ABANDONED)
+            rows = await repository.claim_many(conn, list(to_claim), self._settings.claim_lease_s)
+        return {to_claim[row["delivery_id"]]: row for row in rows}
 
     @contextlib.asynccontextmanager
     async def _lease(self, delivery_id: UUID) -> AsyncIterator[None]:

@@ -69,6 +69,7 @@ class NotifyHandlers:
                 stream="NOTIFICATIONS",
                 subject_suffix=NotificationRequested.SUBJECT,
                 handler=self.delivery.notification_requested,
+                batch=self.delivery.notifications_requested,
                 events=(NotificationRequested,),
             ),
             Subscription(

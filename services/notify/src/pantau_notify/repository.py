@@ -100,31 +100,65 @@ async def create_delivery(
     return found
 
 
-CLAIMED = (
+CLAIMED_MANY = (
     "SELECT d.*, t.name AS team_name, t.ack_minutes, m.email AS member_email FROM deliveries d"
     " LEFT JOIN teams t USING (team_id) LEFT JOIN team_members m ON m.member_id = d.member_id"
-    " WHERE d.delivery_id = $1"
+    " WHERE d.delivery_id = ANY($1::uuid[])"
 )
 
 
-async def claim(conn: Connection, delivery_id: UUID, lease_s: float) -> asyncpg.Record | None:
-    """Mark a delivery (locked by `lock_state`) as being sent; the caller commits before sending."""
-    claimed = await conn.fetchval(
+async def lock_states(conn: Connection, delivery_ids: list[UUID]) -> dict[UUID, asyncpg.Record]:
+    rows = await conn.fetch(
+        "SELECT delivery_id, state, channel, claimed_until < now() AS expired FROM deliveries"
+        " WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id FOR UPDATE",
+        delivery_ids,
+    )
+    return {row["delivery_id"]: row for row in rows}
+
+
+async def claim_many(conn: Connection, delivery_ids: list[UUID], lease_s: float) -> list[asyncpg.Record]:
+    """Mark deliveries (locked by `lock_states`) as being sent; the caller commits before sending."""
+    if not delivery_ids:
+        return []
+    await conn.execute(
         "UPDATE deliveries SET state = 'sending', attempts = attempts + 1,"
-        " claimed_until = now() + make_interval(secs => $2) WHERE delivery_id = $1"
-        " RETURNING delivery_id",
-        delivery_id,
+        " claimed_until = now() + make_interval(secs => $2) WHERE delivery_id = ANY($1::uuid[])",
+        delivery_ids,
         lease_s,
     )
-    return await conn.fetchrow(CLAIMED, delivery_id) if claimed else None
+    return await conn.fetch(CLAIMED_MANY, delivery_ids)
 
 
-async def lock_state(conn: Connection, delivery_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT state, channel, claimed_until < now() AS expired FROM deliveries"
-        " WHERE delivery_id = $1 FOR UPDATE",
-        delivery_id,
-    )
+async def mark_unknown_many(conn: Connection, delivery_ids: list[UUID], reason: str) -> None:
+    if delivery_ids:
+        await conn.execute(
+            "UPDATE deliveries SET state = 'unknown', last_error = $2, claimed_until = NULL"
+            " WHERE delivery_id = ANY($1::uuid[]) AND state = 'sending'",
+            delivery_ids,
+            reason,
+        )
+
+
+async def mark_sent_many(conn: Connection, sent: list[tuple[UUID, str]], at: datetime) -> None:
+    # An unknown outcome a slow sender resolves itself still counts: 'sent' is the better news.
+    if sent:
+        await conn.execute(
+            "UPDATE deliveries d SET state = 'sent', sent_at = $3, provider_message_id = s.provider_id,"
+            " claimed_until = NULL FROM unnest($1::uuid[], $2::text[]) AS s(delivery_id, provider_id)"
+            " WHERE d.delivery_id = s.delivery_id AND d.state IN ('sending', 'unknown')",
+            [delivery_id for delivery_id, _ in sent],
+            [provider_id for _, provider_id in sent],
+            at,
+        )
+
+
+async def mark_skipped_many(conn: Connection, skipped: list[tuple[UUID, str]]) -> None:
+    if skipped:
+        await conn.executemany(
+            "UPDATE deliveries SET state = 'skipped', last_error = $2, claimed_until = NULL"
+            " WHERE delivery_id = $1",
+            skipped,
+        )
 
 
 async def renew_claim(pool: asyncpg.Pool, delivery_id: UUID, lease_s: float) -> None:
@@ -148,17 +182,6 @@ async def switch_channel(
         channel,
         recipient,
         why,
-    )
-
-
-async def mark_sent(conn: Connection, delivery_id: UUID, at: datetime, provider_message_id: str) -> None:
-    # An unknown outcome a slow sender resolves itself still counts: 'sent' is the better news.
-    await conn.execute(
-        "UPDATE deliveries SET state = 'sent', sent_at = $2, provider_message_id = $3,"
-        " claimed_until = NULL WHERE delivery_id = $1 AND state IN ('sending', 'unknown')",
-        delivery_id,
-        at,
-        provider_message_id,
     )
 
 
@@ -371,12 +394,6 @@ async def acknowledge(
         row["case_id"],
     )
     return row
-
-
-async def mark_skipped(conn: Connection, delivery_id: UUID, reason: str) -> None:
-    await conn.execute(
-        "UPDATE deliveries SET state = 'skipped', last_error = $2 WHERE delivery_id = $1", delivery_id, reason
-    )
 
 
 async def create_receipt(
