@@ -342,3 +342,50 @@ async def test_run_survives_failed_polls_and_stops_on_the_event(mailbox: Mailbox
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def raw_smtp(port: int, data: bytes, recipient: str = REPORT_ADDRESS) -> bytes:
+    """A relay that passes the mail on byte for byte, bare LF line ends included."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def say(line: bytes) -> bytes:
+        writer.write(line)
+        await writer.drain()
+        reply = b""
+        while True:
+            chunk = await asyncio.wait_for(reader.readline(), 10)
+            reply += chunk
+            if chunk[3:4] != b"-":
+                return reply
+
+    await asyncio.wait_for(reader.readline(), 10)
+    for command in (b"EHLO relay.example.id\r\n", b"MAIL FROM:<rina.w@gmail.com>\r\n"):
+        await say(command)
+    await say(b"RCPT TO:<" + recipient.encode() + b">\r\n")
+    await say(b"DATA\r\n")
+    reply = await say(data + b"\r\n.\r\n")
+    writer.close()
+    return reply
+
+
+async def test_bare_lf_mail_with_long_lines_is_accepted(smtp: tuple[SmtpReceiver, Recorder]) -> None:
+    receiver, recorder = smtp
+    long_line = ("Pembagian amplop di RT 03 oleh tim sukses. " * 40).strip()
+    assert len(long_line) > 1000
+    message = (
+        "From: Rina <rina.w@gmail.com>\nTo: lapor@bawaslu-pekalongan.go.id\nSubject: Laporan panjang\n"
+        "Message-ID: <lf-panjang@example.id>\n\n" + long_line + "\nBaris kedua.\n"
+    ).encode()
+    reply = await raw_smtp(receiver.port, message)
+    assert reply.startswith(b"250"), reply
+    (report,) = recorder.reports
+    assert report.text is not None and long_line in report.text
+
+
+async def test_a_bounce_is_not_a_report(smtp: tuple[SmtpReceiver, Recorder]) -> None:
+    receiver, recorder = smtp
+    bounce = report_mail()
+    bounce.replace_header("From", "Mail Delivery Subsystem <mailer-daemon@googlemail.com>")
+    bounce.replace_header("Subject", "Delivery Status Notification (Failure)")
+    _, reply = await send(receiver, bounce)
+    assert "ignored" in reply and recorder.reports == []

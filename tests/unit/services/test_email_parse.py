@@ -448,3 +448,90 @@ def test_html_gmail_forward_keeps_the_forwarded_content() -> None:
     )
     assert parsed.forwarded
     assert parsed.body == "Mohon dicek\n\nSurat suara sudah dicoblos https://bit.ly/x"
+
+
+def test_gb2312_labelled_gbk_is_decoded_as_gbk() -> None:
+    text = "举报: 镕基 喆 村长分发红包"  # 镕 and 喆 are in GBK, not in GB2312
+    message = mail()
+    message.set_content(text.encode("gbk"), maintype="text", subtype="plain", cte="base64")
+    message.replace_header("Content-Type", 'text/plain; charset="gb2312"')
+    assert parse(message.as_bytes()).body == text
+
+
+def test_latin1_label_is_read_as_windows_1252() -> None:
+    message = mail()
+    message.set_content(
+        "Ada \u201camplop\u201d \u2013 50\u20ac".encode("cp1252"), "text", "plain", cte="base64"
+    )
+    message.replace_header("Content-Type", "text/plain; charset=iso-8859-1")
+    assert parse(message.as_bytes()).body == "Ada \u201camplop\u201d \u2013 50\u20ac"
+
+
+def test_the_real_address_is_the_one_in_brackets() -> None:
+    parsed = parse(mail(From="alice@example.com <bob@example.com>").as_bytes())
+    assert parsed.from_address == "bob@example.com"
+    assert parse(mail(From='"Budi" <budi@example.id>').as_bytes()).from_address == "budi@example.id"
+
+
+def test_a_boundary_mismatch_is_parsed_with_the_boundary_the_body_uses() -> None:
+    raw = (
+        b"From: Rina <rina@example.id>\r\nTo: lapor@bawaslu.go.id\r\nSubject: Laporan\r\n"
+        b"Message-ID: <batas@example.id>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="yang-dinyatakan"\r\n\r\n'
+        b"--yang-dipakai\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(b"Kades membagikan amplop di balai desa.")
+        + b"\r\n--yang-dipakai\r\nContent-Type: image/jpeg\r\n"
+        b"Content-Disposition: attachment; filename=foto.jpg\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(b"\xff\xd8 foto")
+        + b"\r\n--yang-dipakai--\r\n"
+    )
+    parsed = parse(raw)
+    assert "Kades membagikan amplop di balai desa." in parsed.body
+    assert [a.filename for a in parsed.attachments] == ["foto.jpg"]
+
+
+def test_unrecoverable_mime_is_kept_whole_with_a_note() -> None:
+    blob = base64.encodebytes(bytes(range(256)) * 60).decode()
+    raw = (
+        "From: Rina <rina@example.id>\r\nTo: lapor@bawaslu.go.id\r\nSubject: Laporan rusak\r\n"
+        "Message-ID: <rusak@example.id>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="tidak-ada"\r\n\r\n'
+        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + blob
+    ).encode()
+    parsed = parse(raw)
+    assert "struktur MIME surel ini rusak" in parsed.body and len(parsed.body) < 1000
+    original = next(a for a in parsed.attachments if a.filename == "surel-asli.eml")
+    assert original.sha256 == hashlib.sha256(raw).hexdigest() and original.size == len(raw)
+
+
+def test_a_zip_attachment_is_listed_with_its_files() -> None:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("bukti/foto1.jpg", b"\xff\xd8 satu")
+        archive.writestr("rekaman.ogg", b"OggS dua")
+    message = mail()
+    message.add_attachment(buffer.getvalue(), maintype="application", subtype="zip", filename="bukti.zip")
+    names = {a.filename: a.sha256 for a in parse(message.as_bytes()).attachments}
+    assert set(names) == {"bukti.zip", "bukti.zip/foto1.jpg", "bukti.zip/rekaman.ogg"}
+    assert names["bukti.zip/foto1.jpg"] == hashlib.sha256(b"\xff\xd8 satu").hexdigest()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {
+            "From": "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+            "Subject": "Delivery Status Notification (Failure)",
+        },
+        {"From": "MAILER-DAEMON@mx.example.id", "Subject": "Undelivered Mail Returned to Sender"},
+        {"X_Failed_Recipients": "lapor@bawaslu.go.id"},
+        {"Auto_Submitted": "auto-replied"},
+    ],
+)
+def test_bounces_and_auto_replies_are_recognised(headers: dict[str, str]) -> None:
+    assert parse(mail(**headers).as_bytes()).automated

@@ -8,6 +8,23 @@ from html.parser import HTMLParser
 # browsers assume (WHATWG Encoding); 8-bit bytes under a US-ASCII label are usually UTF-8.
 _LATIN1_LABELS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "cp819", "iso_8859-1"}
 _ASCII_LABELS = {"", "us-ascii", "ascii", "ansi_x3.4-1968", "us", "unknown-8bit", "x-unknown"}
+# Labels whose real-world text is in a superset: mail "in gb2312" is GBK (GB18030 covers both), as
+# WHATWG maps them; Korean, Thai and Japanese labels likewise to the Windows code pages.
+_SUPERSETS = {
+    "gb2312": "gb18030",
+    "gb_2312-80": "gb18030",
+    "euc-cn": "gb18030",
+    "x-gbk": "gb18030",
+    "gbk": "gb18030",
+    "cp936": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "euc-kr": "cp949",
+    "tis-620": "cp874",
+    "iso-8859-11": "cp874",
+    "shift_jis": "cp932",
+    "big5": "big5hkscs",
+    "iso-8859-9": "cp1254",
+}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # C1 controls in decoded text are Windows-1252 bytes someone decoded as ISO-8859-1 (the stdlib
 # does so for encoded-word headers): map them to what the sender typed.
@@ -43,6 +60,8 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
         candidates = ["cp1252", "latin-1"]
     elif label in _ASCII_LABELS:
         candidates = ["utf-8", "cp1252"]
+    elif label in _SUPERSETS:
+        candidates = [_SUPERSETS[label], "utf-8", "cp1252"]
     else:
         try:
             candidates = [codecs.lookup(label).name, "utf-8", "cp1252"]

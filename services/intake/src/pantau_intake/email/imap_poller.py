@@ -133,7 +133,7 @@ class ImapPoller:
             await self._reject(box, uid, exc.reason)
             return False
         if mail.automated:
-            await self._reject(box, uid, "automated message (auto-reply or delivery report)")
+            await self._reject(box, uid, f"automated message: {mail.automated}")
             return False
         await self._submit(mail.to_report())
         await asyncio.to_thread(self._mark_processed, box, uid)

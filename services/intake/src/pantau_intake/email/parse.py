@@ -18,12 +18,28 @@ from pantau_shared.contract import Attachment, Channel, Reporter, ReportSubmitte
 from pantau_shared.contract.fields import is_public_url
 
 from .body import clean, decode_bytes, html_to_text, links_in, strip_history, tidy
+from .recovery import (
+    BROKEN_NOTE,
+    ORIGINAL_NAME,
+    original_digest,
+    readable_lines,
+    undecoded,
+    with_real_boundary,
+    zip_members,
+)
 
 DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_TEXT_CHARS = 20_000
 _MSG_ID = re.compile(r"<\s*([^<>\s]+)\s*>")
 _BARE_ID = re.compile(r"^[^<>\s]+@[^<>\s]+$")
 _MIME_LEFTOVER = re.compile(r"^(--\S+|content-[\w-]+:.*|mime-version:.*)$", re.IGNORECASE)
+_BOUNCER = re.compile(r"mailer-daemon|postmaster|mail delivery (subsystem|system)")
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|delivery (status notification|failure|has failed)|returned mail|failure notice"
+    r"|mail delivery failed|tidak terkirim|gagal (terkirim|dikirim)",
+    re.IGNORECASE,
+)
+ZIP_TYPES = frozenset({"application/zip", "application/x-zip-compressed", "application/x-zip"})
 _MAX_DEPTH = 10  # nested multiparts; deeper is an attack, not a report
 
 
@@ -61,8 +77,8 @@ class ParsedMail:
     links: tuple[str, ...]
     attachments: tuple[MailAttachment, ...]
     forwarded: bool
-    # Auto-replies and bounces (RFC 3834 Auto-Submitted, multipart/report): not a person's report.
-    automated: bool
+    # Why this is an auto-reply or a bounce (RFC 3834, RFC 3464), not a person's report; else None.
+    automated: str | None
 
     @property
     def text(self) -> str:
@@ -112,8 +128,9 @@ def parse_mail(
     assert isinstance(message, EmailMessage)
     if not message.keys():
         raise MailError("no mail headers: not an email message")
+    message = with_real_boundary(message, raw) or message
     try:
-        mail = _parse(message, agency_id, max_attachment_bytes, received_at or datetime.now(UTC))
+        mail = _parse(message, raw, agency_id, max_attachment_bytes, received_at or datetime.now(UTC))
     except MailError:
         raise
     except Exception as exc:  # malformed MIME reaching a stdlib edge case must not crash a receiver
@@ -124,16 +141,28 @@ def parse_mail(
 
 
 def _parse(
-    message: EmailMessage, agency_id: str, max_attachment_bytes: int, received_at: datetime
+    message: EmailMessage, raw: bytes, agency_id: str, max_attachment_bytes: int, received_at: datetime
 ) -> ParsedMail:
     name, address = _sender(message)
     body_part, body = _body(message)
-    body, forwarded = strip_history(body)
     attachments = []
+    if undecoded(body) or (message.get_content_maintype() == "multipart" and not message.is_multipart()):
+        # Nothing more the parser's policies recover: keep the mail whole, and say so.
+        body = tidy(readable_lines(body) + "\n\n" + BROKEN_NOTE)
+        attachments.append(
+            MailAttachment(ORIGINAL_NAME, "message/rfc822", len(raw), original_digest(raw), inline=False)
+        )
+    body, forwarded = strip_history(body)
     for part in _leaves(message):
         if part is body_part or _is_alternative_text(part):
             continue
         attachments.append(_attachment(part, max_attachment_bytes))
+        if part.get_content_type() in ZIP_TYPES or (_filename(part) or "").lower().endswith(".zip"):
+            archive = _filename(part) or "arsip.zip"
+            attachments.extend(
+                MailAttachment(f"{archive}/{member}", "application/octet-stream", size, sha, sha is None)
+                for member, size, sha in zip_members(_payload_bytes(part), max_attachment_bytes)
+            )
         if not body and part.get_content_type() == "message/rfc822":
             # "Forward as attachment": the attached mail is what is being reported.
             body, forwarded = _attached_mail_text(part), True
@@ -199,13 +228,18 @@ def _derived_id(
 
 
 def _sender(message: EmailMessage) -> tuple[str | None, str | None]:
+    raw = _raw_header(message, "From") or ""
     name, address = "", ""
     try:
         addresses = getattr(message.get("From"), "addresses", ())
         if addresses:
             name, address = addresses[0].display_name, addresses[0].addr_spec
     except Exception:
-        name, address = parseaddr(_raw_header(message, "From") or "")
+        name, address = parseaddr(raw)
+    real_name, real_address = _real_address(raw)
+    if real_address and real_address != address:
+        # The structured parser was fooled by the name (or failed): the bracketed address wins.
+        name, address = (name if name and "@" not in name else real_name), real_address
     name, address = clean(name).strip().strip('"').strip(), clean(address).strip()
     if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", address) or len(address) > 320:
         address = ""
@@ -213,6 +247,18 @@ def _sender(message: EmailMessage) -> tuple[str | None, str | None]:
         local, domain = address.rsplit("@", 1)
         address = f"{local}@{domain.lower()}"
     return (name[:200] or None), (address or None)
+
+
+def _real_address(raw: str) -> tuple[str, str]:
+    """The address in angle brackets is where the mail is from, whatever the name before it
+    says: in `alice@example.com <bob@example.com>` it is bob (the stdlib's structured parser
+    would take alice, CVE-2023-27043). The name is quoted first so the stdlib parses it as one."""
+    start, end = raw.rfind("<"), raw.rfind(">")
+    if start < 0 or end < start:
+        return "", ""
+    phrase = raw[:start].strip().strip('"').replace("\\", "").replace('"', "")
+    name, address = parseaddr(f'"{phrase}" {raw[start : end + 1]}' if phrase else raw[start : end + 1])
+    return name, address
 
 
 def _date(message: EmailMessage) -> datetime | None:
@@ -327,10 +373,18 @@ def _attached_mail_text(part: EmailMessage) -> str:
     return strip_history(text)[0]
 
 
-def _automated(message: EmailMessage) -> bool:
+def _automated(message: EmailMessage) -> str | None:
     auto = (_header(message, "Auto-Submitted") or "no").lower()
-    return (
-        auto != "no"
-        or message.get_content_type() == "multipart/report"
-        or bool(_header(message, "X-Autoreply") or _header(message, "X-Autorespond"))
-    )
+    sender = (_raw_header(message, "From") or "").lower()
+    subject = _header(message, "Subject") or ""
+    if message.get_content_type() == "multipart/report" or _header(message, "X-Failed-Recipients"):
+        return "bounce (delivery status report)"
+    if any(part.get_content_type() == "message/delivery-status" for part in _leaves(message)):
+        return "bounce (delivery status report)"
+    if _BOUNCER.search(sender) and _BOUNCE_SUBJECT.search(subject):
+        return "bounce (from a mailer daemon)"
+    if auto != "no":
+        return f"auto-submitted ({auto})"
+    if _header(message, "X-Autoreply") or _header(message, "X-Autorespond"):
+        return "auto-reply"
+    return None

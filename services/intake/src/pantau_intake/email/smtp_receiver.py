@@ -167,6 +167,12 @@ class SmtpReceiver:
 class _TrackedSMTP(SMTP):
     sessions: set[SMTP]
 
+    def __init__(self, handler: ReportMailHandler, **options: Any) -> None:
+        # Mail relayed with bare LF line ends arrives as one long "line": RFC 5321's 1,000-byte
+        # limit would refuse it for good (500), so lines may be as long as a whole message.
+        self.line_length_limit = options.get("data_size_limit") or DEFAULT_MAX_MESSAGE_BYTES
+        super().__init__(handler, **options)
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.sessions.add(self)
         super().connection_made(transport)
