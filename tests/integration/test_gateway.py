@@ -326,3 +326,18 @@ def test_a_bulk_request_over_the_limit_is_refused(
     too_many = client.post("/v1/reports:batch", json={"reports": [{"text": "x"}] * 1001}, headers=key)
     is_problem(too_many, 422)
     assert queued(platform, agency) == []
+
+
+def test_every_operation_documents_its_problems_as_problem_json(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for status in ("401", "403", "404", "409", "413", "422", "429", "503"):
+                content = operation["responses"][status]["content"]
+                assert list(content) == ["application/problem+json"], (method, path, status)
+                assert content["application/problem+json"]["schema"] == {
+                    "$ref": "#/components/schemas/Problem"
+                }
+    report = spec["components"]["schemas"]["ReportIn"]
+    assert [option["required"] for option in report["anyOf"]] == [["text"], ["url"]]

@@ -54,7 +54,9 @@ def report(**fields: object) -> ReportSubmitted:
         ({"url": "https://x.com:99999/"}, "alamat web publik"),
         ({"url": "https://x.com/a b"}, "alamat web publik"),
         ({"text": "x" * 20_001}, "20000"),
-        ({"reach": 2**63}, "less than or equal"),
+        ({"reach": 2**53 + 1}, "less than or equal"),
+        ({"reach": "12"}, "bilangan bulat"),
+        ({"reporter": {"wants_updates": 0}}, "valid boolean"),
         ({"reporter": {"email": "bukan alamat"}}, "alamat email"),
     ],
 )

@@ -20,8 +20,8 @@ from pantau_shared.contract import (
     new_id,
     stable_id,
 )
-from pantau_shared.contract.events import AGENCY_ID_PATTERN, MAX_BIGINT
-from pantau_shared.contract.fields import Name, RegionCode, ReportText, WebUrl
+from pantau_shared.contract.events import AGENCY_ID_PATTERN
+from pantau_shared.contract.fields import Count, Name, RegionCode, ReportText, WebUrl
 from pantau_shared.contract.rpc import (
     CASE_FOR_REPORT,
     CASE_GET,
@@ -65,7 +65,11 @@ class ReportIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         # The text-or-link rule, for clients that read the schema.
-        json_schema_extra={"anyOf": [{"required": ["text"]}, {"required": ["url"]}]},
+        json_schema_extra={
+            "anyOf": [
+                {"required": [field], "properties": {field: {"type": "string"}}} for field in ("text", "url")
+            ]
+        },
     )
 
     text: ReportText | None = Field(
@@ -76,7 +80,7 @@ class ReportIn(BaseModel):
         default=None, examples=["33.75"], description="Kemendagri code of the place concerned"
     )
     author_handle: Name = Field(default=None, description="Who posted it, e.g. @akun on the platform")
-    reach: int | None = Field(default=None, ge=0, le=MAX_BIGINT, description="Followers or views, if known")
+    reach: Count | None = Field(default=None, description="Followers or views, if known")
     channel: Literal["api", "web", "patrol"] = "api"
     reporter: Reporter | None = None
 

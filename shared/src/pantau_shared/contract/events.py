@@ -12,15 +12,20 @@ from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    model_validator,
+)
 
 from .content import ContactCard, Location, SenderAuth
-from .fields import EmailAddress, ExternalId, Name, PhoneNumber, RegionCode, ReportText, WebUrl
+from .fields import Count, EmailAddress, ExternalId, Name, PhoneNumber, RegionCode, ReportText, WebUrl
 from .ids import stable_id
 from .taxonomy import Category
-
-# PostgreSQL's bigint, where counts and sizes are stored.
-MAX_BIGINT = 2**63 - 1
 
 # Agency ids appear as one token of a NATS subject, so no dots, spaces or wildcards.
 AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -95,7 +100,7 @@ class Reporter(BaseModel):
     name: Name = None
     email: EmailAddress | None = None
     phone: PhoneNumber | None = None
-    wants_updates: bool = False
+    wants_updates: StrictBool = False
 
     @classmethod
     def lenient(cls, *, wants_updates: bool, **contacts: str | None) -> "Reporter | None":
@@ -122,7 +127,7 @@ class Attachment(BaseModel):
     # Hex, or base64 as WhatsApp webhooks sometimes send it.
     sha256: Annotated[str | None, Field(max_length=128)] = None
     filename: Name = None
-    size: int | None = Field(default=None, ge=0, le=MAX_BIGINT)
+    size: Count | None = None
 
 
 class ReportSubmitted(EventData):
@@ -142,7 +147,7 @@ class ReportSubmitted(EventData):
     author_handle: Name = None
     reporter: Reporter | None = None
     # Followers of the author or views of the post, when the reporter or a crawler knows it.
-    reach: int | None = Field(default=None, ge=0, le=MAX_BIGINT)
+    reach: Count | None = None
     # The channel's own id of the message (WhatsApp wamid, email Message-ID), for replies.
     external_id: ExternalId = None
     forwarded: bool = False

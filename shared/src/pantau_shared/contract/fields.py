@@ -8,14 +8,15 @@ such as schemathesis generate from, so the document and the server agree.
 
 import ipaddress
 import re
+from datetime import date
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-# C0 controls but tab, line feed and carriage return; DEL; C1 controls; lone surrogates (which
-# cannot be encoded, so PostgreSQL or the JSON encoder would refuse them later).
-_CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ud800-\\udfff"
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls. (Lone surrogates, which
+# PostgreSQL could not store either, pydantic refuses in every string.)
+_CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f"
 _ALLOWED = f"[^{_CONTROL}]"
 # Free text: no control characters, and at least one character that is not white space.
 TEXT_PATTERN = f"^{_ALLOWED}*[^\\s{_CONTROL}]{_ALLOWED}*$"
@@ -116,6 +117,22 @@ def _schema(pattern: str, description: str) -> dict[str, object]:
     return {"pattern": pattern, "description": description}
 
 
+def _iso_date(value: object) -> object:
+    if isinstance(value, int | float):
+        raise ValueError("harus berupa tanggal (TTTT-BB-HH)")
+    return value
+
+
+def _json_integer(value: object) -> object:
+    # pydantic would take "12" or true for a number; the schema says integer, so must we.
+    if isinstance(value, str | bool):
+        raise ValueError("harus berupa bilangan bulat")
+    return value
+
+
+# Free text (bound it where used: `Annotated[Text, Field(max_length=...)]`): no control
+# characters, not blank.
+Text = Annotated[str, Field(json_schema_extra={"pattern": TEXT_PATTERN}), AfterValidator(check_text)]
 ReportText = Annotated[
     str,
     Field(
@@ -144,6 +161,13 @@ RegionCode = Annotated[
     Field(json_schema_extra=_schema(REGION_PATTERN, "Kemendagri code, e.g. 33 (province) or 33.75")),
     AfterValidator(check_region),
 ]
+# Followers, views, sizes: from a JSON number (never a string or a boolean), at most 2**53, the
+# largest integer every JSON parser reads exactly (and far inside PostgreSQL's bigint). The
+# validator comes last so it runs first and the bounds stay in the schema.
+MAX_COUNT = 2**53
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT), BeforeValidator(_json_integer)]
+# A calendar date as JSON carries it ("2024-02-14"), never a number of seconds.
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 # A name or handle as someone typed it: kept, with control characters and line breaks folded
 # into one space (None when nothing is left).
 Name = Annotated[Annotated[str, Field(max_length=200)] | None, BeforeValidator(single_line)]

@@ -10,14 +10,14 @@ HTTP status and one problem type at the gateway.
 """
 
 from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from .events import AgencyId, CaseState, ReportReceived, Resolution
+from .fields import IsoDate, Text, WebUrl
 from .ids import new_id
 from .reads import CaseHistoryEntry, CaseView, NotificationView, ReferralState
 from .taxonomy import Category
@@ -26,11 +26,9 @@ RequestT = TypeVar("RequestT", bound=BaseModel)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 
 Actor = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    Field(description="The officer making the change"),
+    Text, Field(max_length=200, description="The officer making the change"), AfterValidator(str.strip)
 ]
-Note = Annotated[str | None, Field(max_length=2_000)]
+Note = Annotated[Text, Field(max_length=2_000)] | None
 
 
 class MethodKind(StrEnum):
@@ -150,11 +148,11 @@ class ClaimIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    claim_id: str = Field(min_length=1, max_length=200, examples=["turnbackhoax-2024-0211"])
-    text: str = Field(min_length=10, max_length=5_000)
-    verdict: str = Field(min_length=1, max_length=100, examples=["hoaks"])
-    source_url: str = Field(min_length=8, max_length=2_000)
-    checked_on: date | None = None
+    claim_id: Annotated[Text, Field(max_length=200, examples=["turnbackhoax-2024-0211"])]
+    text: Annotated[Text, Field(min_length=10, max_length=5_000)]
+    verdict: Annotated[Text, Field(max_length=100, examples=["hoaks"])]
+    source_url: Annotated[WebUrl, Field(max_length=2_000)]
+    checked_on: IsoDate | None = None
 
 
 class ClaimBatch(BaseModel):
