@@ -1,9 +1,11 @@
 """Structured content a public channel carries besides text: places, contact cards, and what
 could be verified of an email sender. Shared by `report.submitted` and `report.received`."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .fields import Line500, Line1000, Name
 
 
 class Location(BaseModel):
@@ -13,8 +15,8 @@ class Location(BaseModel):
 
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    name: str | None = Field(default=None, max_length=500)
-    address: str | None = Field(default=None, max_length=1_000)
+    name: Line500 = None
+    address: Line1000 = None
 
 
 class ContactCard(BaseModel):
@@ -22,10 +24,10 @@ class ContactCard(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    name: str | None = Field(default=None, max_length=200)
-    phones: tuple[str, ...] = Field(default=(), max_length=20)
-    emails: tuple[str, ...] = Field(default=(), max_length=20)
-    organization: str | None = Field(default=None, max_length=200)
+    name: Name = None
+    phones: tuple[Annotated[str, Field(max_length=64)], ...] = Field(default=(), max_length=20)
+    emails: tuple[Annotated[str, Field(max_length=320)], ...] = Field(default=(), max_length=20)
+    organization: Name = None
 
 
 AuthResult = Literal["pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "policy"]

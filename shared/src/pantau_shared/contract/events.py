@@ -158,7 +158,7 @@ class ReportSubmitted(EventData):
     location: Location | None = None
     contacts: tuple[ContactCard, ...] = Field(default=(), max_length=20)
     # An edit: the channel id of the message it replaces.
-    revises: str | None = Field(default=None, max_length=500)
+    revises: ExternalId = None
     sender_auth: SenderAuth | None = None
 
     def content_digest(self) -> str:

@@ -171,8 +171,10 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 # A name or handle as someone typed it: kept, with control characters and line breaks folded
 # into one space (None when nothing is left).
 Name = Annotated[Annotated[str, Field(max_length=200)] | None, BeforeValidator(single_line)]
+Line500 = Annotated[Annotated[str, Field(max_length=500)] | None, BeforeValidator(single_line)]
+Line1000 = Annotated[Annotated[str, Field(max_length=1_000)] | None, BeforeValidator(single_line)]
 # The channel's own id of a message (WhatsApp wamid, email Message-ID): one line, bounded.
-ExternalId = Annotated[Annotated[str, Field(max_length=500)] | None, BeforeValidator(single_line)]
+ExternalId = Line500
 EmailAddress = Annotated[
     str, Field(max_length=320, json_schema_extra={"pattern": EMAIL_PATTERN}), AfterValidator(check_email)
 ]
