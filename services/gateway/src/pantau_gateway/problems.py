@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from pantau_shared.bus import RpcError
 from pantau_shared.contract.rpc import ErrorCode, problem_type
@@ -201,12 +202,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         status = error.status_code
+        headers = dict(getattr(error, "headers", None) or {})
+        if status == 405:
+            # Starlette names only the first route of the path; a path can have several.
+            headers["Allow"] = ", ".join(_allowed(app, request))
         return problem_response(
             request,
             status,
             TITLES.get(status, "Kesalahan"),
             DETAILS.get(status, TITLES.get(status, "Kesalahan").lower()),
-            getattr(error, "headers", None),
+            headers,
         )
 
     @app.exception_handler(RpcError)
@@ -219,6 +224,15 @@ def install(app: FastAPI) -> None:
             retry = {"Retry-After": "1"} if error.status in (503, 504) else None
             return problem_response(request, error.status, error.title, DETAILS[error.status], retry, **extra)
         return problem_response(request, error.status, error.title, error.detail, **extra)
+
+
+def _allowed(app: FastAPI, request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and isinstance(route, Route):
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def document(spec: dict[str, Any]) -> dict[str, Any]:
