@@ -97,9 +97,7 @@ async def submit_reports(body: Annotated[BulkIn, Body()], state: StateDep, calle
 async def _publish(state: State, agency_id: str, report: ReportIn, identity: str) -> None:
     report_id = stable_id(agency_id, identity)
     event = submission(report, agency_id, report_id)
-    await state.publisher.publish(
-        state.publisher.envelope(event, event_id=stable_id("report.submitted", str(report_id)))
-    )
+    await state.publisher.publish(state.publisher.envelope(event, event_id=event.event_id()))
 
 
 def _digest(raw: Any) -> str:

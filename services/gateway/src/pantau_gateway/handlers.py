@@ -131,9 +131,7 @@ async def submit_report(
     report_id = stable_id(caller.agency_id, idempotency_key) if idempotency_key else new_id()
     event = submission(report, caller.agency_id, report_id)
     try:
-        await state.publisher.publish(
-            state.publisher.envelope(event, event_id=stable_id("report.submitted", str(report_id)))
-        )
+        await state.publisher.publish(state.publisher.envelope(event, event_id=event.event_id()))
     except (NatsError, TimeoutError) as error:
         raise Problem(
             503, "laporan belum dapat diantrekan; coba lagi sebentar lagi", headers={"Retry-After": "1"}

@@ -8,26 +8,8 @@ from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pantau_shared.contract import Platform, Reporter, ReportReceived, ReportSubmitted
+from pantau_shared.contract.platforms import platform_of_host
 
-PLATFORM_HOSTS: dict[str, Platform] = {
-    "facebook.com": Platform.FACEBOOK,
-    "fb.com": Platform.FACEBOOK,
-    "fb.watch": Platform.FACEBOOK,
-    "instagram.com": Platform.INSTAGRAM,
-    "instagr.am": Platform.INSTAGRAM,
-    "twitter.com": Platform.X,
-    "x.com": Platform.X,
-    "t.co": Platform.X,
-    "tiktok.com": Platform.TIKTOK,
-    "vt.tiktok.com": Platform.TIKTOK,
-    "youtube.com": Platform.YOUTUBE,
-    "youtu.be": Platform.YOUTUBE,
-    "t.me": Platform.TELEGRAM,
-    "telegram.me": Platform.TELEGRAM,
-    "wa.me": Platform.WHATSAPP,
-    "chat.whatsapp.com": Platform.WHATSAPP,
-    "whatsapp.com": Platform.WHATSAPP,
-}
 # Mobile and vanity hosts that serve the same content as the main host.
 HOST_ALIASES = {
     "twitter.com": "x.com",
@@ -74,12 +56,7 @@ def canonical_url(url: str) -> tuple[str, Platform]:
 def platform_of(host: str) -> Platform:
     if not host:
         return Platform.UNKNOWN
-    labels = host.split(".")
-    for start in range(len(labels) - 1):
-        platform = PLATFORM_HOSTS.get(".".join(labels[start:]))
-        if platform is not None:
-            return platform
-    return Platform.WEB
+    return platform_of_host(host) or Platform.WEB
 
 
 def normalised_text(text: str) -> str:

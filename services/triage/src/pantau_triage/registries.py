@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Generic, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from pantau_shared.contract.platforms import PLATFORM_HOSTS, SHARE_HOSTS
+
 MAX_ACCOUNTS_PER_PLATFORM = 20
 ACCOUNT_REQUIRED = ("participant", "election_id", "platform")
 OFFICIAL_REQUIRED = ("name", "role", "platform")
@@ -43,18 +45,6 @@ _PLATFORM_ALIASES = {
     "yt": "youtube",
     "tele": "telegram",
     "tg": "telegram",
-}
-_HOSTS = {
-    "facebook.com": "facebook",
-    "fb.com": "facebook",
-    "instagram.com": "instagram",
-    "instagr.am": "instagram",
-    "x.com": "x",
-    "twitter.com": "x",
-    "tiktok.com": "tiktok",
-    "youtube.com": "youtube",
-    "t.me": "telegram",
-    "telegram.me": "telegram",
 }
 # What each platform accepts in a username (after lower-casing), and how long it may be.
 _HANDLE_RULES = {
@@ -144,7 +134,8 @@ def _handle_from_url(url: str) -> tuple[Platform, str]:
     host = (parts.hostname or "").lower().removeprefix("www.")
     for prefix in ("m.", "mobile.", "web.", "vm.", "vt."):
         host = host.removeprefix(prefix)
-    platform = _HOSTS.get(host)
+    found = None if host in SHARE_HOSTS else PLATFORM_HOSTS.get(host)
+    platform: Platform | None = found.value if found is not None and found.value in PLATFORM_LABELS else None
     if platform is None:
         raise HandleError(f"URL {raw!r} bukan akun platform yang dikenal")
     segments = [s for s in parts.path.split("/") if s]
