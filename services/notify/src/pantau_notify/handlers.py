@@ -14,7 +14,6 @@ from pantau_shared.contract import (
     CaseUpdated,
     NotificationRequested,
     NotificationStatus,
-    NotificationView,
     ReportReceived,
 )
 from pantau_shared.contract.rpc import NOTIFICATION_ACK, NOTIFICATION_LIST, CaseQuery, Notifications
@@ -102,5 +101,6 @@ class NotifyHandlers:
             await sender.close()
 
     async def list_for_case(self, agency_id: str, request: CaseQuery) -> Notifications:
-        rows = await repository.deliveries_for_case(self._pool, agency_id, request.case_id)
-        return Notifications(notifications=[NotificationView.model_validate(dict(row)) for row in rows])
+        return Notifications(
+            notifications=await repository.deliveries_for_case(self._pool, agency_id, request.case_id)
+        )

@@ -5,7 +5,7 @@ from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.contract import new_id
+from pantau_shared.contract import NotificationView, new_id
 from pantau_shared.postgres import Connection
 
 
@@ -210,8 +210,8 @@ async def mark_unknown(conn: Connection | asyncpg.Pool, delivery_id: UUID, reaso
     )
 
 
-async def deliveries_for_case(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> list[asyncpg.Record]:
-    return await pool.fetch(
+async def deliveries_for_case(pool: asyncpg.Pool, agency_id: str, case_id: UUID) -> list[NotificationView]:
+    rows = await pool.fetch(
         "SELECT delivery_id, case_id, channel, template, recipient, state, attempts, last_error,"
         " provider_message_id, created_at, sent_at, escalation_level, acknowledged_at,"
         " acknowledged_by FROM deliveries"
@@ -219,6 +219,7 @@ async def deliveries_for_case(pool: asyncpg.Pool, agency_id: str, case_id: UUID)
         case_id,
         agency_id,
     )
+    return [NotificationView.model_validate(dict(row)) for row in rows]
 
 
 async def merge_case(
