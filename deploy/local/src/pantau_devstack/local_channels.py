@@ -5,6 +5,7 @@ import asyncio
 import json
 import threading
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,10 @@ def send_mail(home: Path, text: str, sender: str, subject: str) -> int:
     dev = _dev(home)
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = sender, dev["mailbox"], subject
+    # As a mail program would: each mail its own Message-ID and date, so sending the same text
+    # twice is two reports, not one taken for a redelivery.
+    mail["Message-ID"] = make_msgid(domain="example.id")
+    mail["Date"] = formatdate(localtime=True)
     mail.set_content(text)
     _, answer = asyncio.run(aiosmtplib.send(mail, hostname="127.0.0.1", port=dev["mail_port"]))
     print(f"mail server answered: {answer}")

