@@ -12,6 +12,7 @@ ROOT=$(pwd)
 PROJECT=${PROJECT:-pantau-smoke}
 PORT=${PANTAU_HTTP_PORT:-18080}
 AGENCY=bawaslu-3375
+MAILBOX=patroli@pekalongankota.bawaslu.go.id
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -63,7 +64,7 @@ compose run --rm -T gateway create-agency --id "$AGENCY" --name "Bawaslu Kota Pe
 KEY=$(compose run --rm -T gateway add-key --agency "$AGENCY" --label smoke | tr -d '\r' | grep -o 'pk_[A-Za-z0-9_-]*' | tail -1)
 [ -n "$KEY" ] || { echo "no API key printed"; exit 1; }
 compose run --rm -T notify add-subscription --agency "$AGENCY" --name "Patroli siber" \
-    --email patroli@pekalongankota.bawaslu.go.id --region 33.75 --min-priority 0
+    --email "$MAILBOX" --region 33.75 --min-priority 0
 
 step "a report"
 api() { curl -fsS -H "X-API-Key: $KEY" "$@"; }
@@ -80,9 +81,9 @@ api "http://127.0.0.1:$PORT/v1/cases/$CASE"; echo
 sent() { api "http://127.0.0.1:$PORT/v1/cases/$CASE/notifications" > "$WORK/n.json" && grep -q '"sent"' "$WORK/n.json"; }
 wait_for 60 "the alert to be sent" sent
 cat "$WORK/n.json"; echo
-mailed() { compose logs mail | grep -q "$CASE"; }
+mailed() { compose logs mail | grep -qi "^.*To: .*$MAILBOX"; }
 wait_for 30 "the alert in the mailbox" mailed
-compose logs mail | grep -m3 -E "Subject:|$CASE" || true
+compose logs mail | grep -m4 -iE "^.*(Subject|To|Message-ID):" || true
 compose logs otel-collector | grep -m3 "/v1/traces" || echo "(no spans at the collector yet)"
 
 echo

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from .manifests import ROOT, SERVICES, nats_accounts, nats_conf, rendered
+from .test_manifests import setting_names
 
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVERS = ("nats", "postgres", "redis")
@@ -35,6 +36,8 @@ def test_the_services_run_in_production_mode_with_secrets_as_files() -> None:
             "PANTAU_ACK_LINK_SECRET",
         } <= targets
         assert env["PANTAU_SECRETS_DIR"] == "/run/secrets"
+        known = setting_names() | {"PANTAU_SECRETS_DIR"}
+        assert all(key in known or key.startswith("OTEL_") for key in env), set(env) - known
         assert service["read_only"] is True and service["cap_drop"] == ["ALL"]
     assert "PANTAU_INTAKE_REPORTER_PEPPER" in {s["target"] for s in services()["intake"]["secrets"]}
     assert "PANTAU_GATEWAY_API_KEY_PEPPER" in {s["target"] for s in services()["gateway"]["secrets"]}

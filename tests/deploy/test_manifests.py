@@ -23,7 +23,7 @@ from pantau_intake.settings import IntakeSettings
 from pantau_notify.settings import NotifySettings
 from pantau_shared import metrics
 from pantau_shared.contract import Subjects
-from pantau_shared.settings import ServiceSettings
+from pantau_shared.settings import PlatformSettings, ServiceSettings
 from pantau_triage.settings import TriageSettings
 
 from .kustomize import Object
@@ -254,6 +254,22 @@ def test_each_agency_has_its_public_url_and_its_own_namespace(overlay: str) -> N
     ingress = named(objects, "Ingress", "pantau")
     assert ingress["spec"]["rules"][0]["host"] == public.removeprefix("https://")
     assert {obj["metadata"].get("namespace") for obj in objects} == {f"pantau-{overlay}"}
+
+
+def setting_names() -> set[str]:
+    """Every variable a Pantau process reads: PANTAU_* and each service's prefix."""
+    names = {"PANTAU_" + field.upper() for field in PlatformSettings.model_fields}
+    for settings in SERVICE_SETTINGS.values():
+        prefix = str(settings.model_config.get("env_prefix", ""))
+        names |= {prefix + field.upper() for field in settings.model_fields}
+    return names
+
+
+@overlays
+def test_the_configuration_names_only_settings_the_code_reads(overlay: str) -> None:
+    known = setting_names()
+    for key in config(rendered(overlay)):
+        assert key in known or key.startswith("OTEL_"), f"{key} is read by no Pantau process"
 
 
 def test_agencies_do_not_share_a_public_url_or_a_jetstream_domain() -> None:
