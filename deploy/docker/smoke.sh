@@ -14,10 +14,15 @@ PORT=${PANTAU_HTTP_PORT:-18080}
 AGENCY=bawaslu-3375
 MAILBOX=patroli@pekalongankota.bawaslu.go.id
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 
 if docker compose version >/dev/null 2>&1; then compose() { docker compose -p "$PROJECT" "$@"; }
 else compose() { docker-compose -p "$PROJECT" "$@"; }; fi
+# Passed or not, the stack goes (KEEP=1 leaves it up to look at).
+cleanup() {
+    rm -rf "$WORK"
+    if [ "${KEEP:-0}" != 1 ]; then compose down -v >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
 step() { printf '\n== %s\n' "$*"; }
 wait_for() { # seconds description command...
     deadline=$(( $(date +%s) + $1 )); what=$2; shift 2
@@ -55,7 +60,7 @@ DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0 compose up -d --build
 wait_for 300 "the gateway to be ready" curl -fsS "http://127.0.0.1:$PORT/readyz"
 for service in intake triage notify; do
     wait_for 300 "$service to be healthy" sh -c \
-        "docker inspect -f '{{.State.Health.Status}}' \$(docker ps -qf name=${PROJECT}_${service}_ -f name=${PROJECT}-${service}-) | grep -q healthy"
+        "docker inspect -f '{{.State.Health.Status}}' \$(docker ps -qf name=${PROJECT}_${service}_ -f name=${PROJECT}-${service}-) | grep -qx healthy"
 done
 echo "ready $(( $(date +%s) - started ))s after up"
 
@@ -88,4 +93,3 @@ compose logs otel-collector | grep -m3 "/v1/traces" || echo "(no spans at the co
 
 echo
 echo "smoke passed: report $REPORT, case $CASE, alert sent and received; $(( $(date +%s) - started ))s after up"
-if [ "${KEEP:-0}" != 1 ]; then compose down -v >/dev/null 2>&1; fi

@@ -4,9 +4,12 @@ The dependency sets are read from the lock file with `uv export` (offline, nothi
 the same resolution `uv sync --frozen --no-dev --package pantau-<svc>` installs in the image.
 """
 
+import ast
+import importlib.metadata
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -113,3 +116,36 @@ def test_the_build_context_leaves_out_local_state() -> None:
     # What the build copies is not ignored.
     for copied in re.findall(r"^COPY (?!--from)(\S+)", DOCKERFILE, re.M):
         assert copied not in ignored, copied
+
+
+def imported_distributions(*sources: Path) -> set[str]:
+    """The third-party distributions the code under `sources` imports (at any depth: an import
+    inside a function fails in production just the same)."""
+    modules: set[str] = set()
+    for source in sources:
+        for path in source.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    modules |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules.add(node.module.split(".")[0])
+    modules -= set(sys.stdlib_module_names)
+    owners = importlib.metadata.packages_distributions()
+    found = set()
+    for module in modules:
+        if module.startswith("pantau_"):
+            # Workspace members are installed editable, which packages_distributions() misses.
+            found.add(module.replace("_", "-"))
+            continue
+        assert module in owners, f"{module} is imported but no installed distribution provides it"
+        found |= {re.sub(r"[-_.]+", "-", name).lower() for name in owners[module]}
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_declares_everything_it_imports(service: str) -> None:
+    """The image holds only what the service's pyproject (and pantau-shared's) declare: an import
+    satisfied in development by the dev stack would fail in production."""
+    imported = imported_distributions(ROOT / "services" / service / "src", ROOT / "shared" / "src")
+    missing = imported - exported("--no-dev", "--package", f"pantau-{service}")
+    assert not missing, f"pantau-{service} imports {missing} without declaring it"
