@@ -247,10 +247,8 @@ async def verdict(
     return 0 if ok else 1
 
 
-def _slowest(observer: Observer, accepted: dict[str, float], start: float, end: float) -> float:
-    latencies = [
-        observer.case_at[r] - t for r, t in accepted.items() if start <= t < end and r in observer.case_at
-    ]
+def _slowest(seen: dict[str, float], accepted: dict[str, float], start: float, end: float) -> float:
+    latencies = [seen[r] - t for r, t in accepted.items() if start <= t < end and r in seen]
     return max(latencies, default=0.0)
 
 
