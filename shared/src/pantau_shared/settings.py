@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -32,6 +32,10 @@ class PlatformSettings(BaseSettings):
     subject_root: str = "pantau"
     # `otlp` exports traces and metrics to the collector the standard OTEL_* variables name.
     telemetry_exporter: Literal["none", "console", "otlp"] = "none"
+    # The standard OpenTelemetry variable (no PANTAU_ prefix); the exporters read the others.
+    otlp_protocol: Literal["http/protobuf", "grpc"] = Field(
+        "http/protobuf", validation_alias="OTEL_EXPORTER_OTLP_PROTOCOL"
+    )
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     # How long a SIGTERM waits for in-flight work before cancelling it: one deadline for the

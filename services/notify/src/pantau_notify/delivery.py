@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from opentelemetry import trace
 
 from pantau_shared import metrics
 from pantau_shared.bus import RetryLater, RpcClient
@@ -36,6 +37,8 @@ from pantau_shared.providers import OutcomeUnknown, PermanentFailure, TransientF
 from . import repository
 from .channels import Outgoing, Senders, Template
 from .settings import NotifySettings
+
+tracer = trace.get_tracer("pantau.notify")
 
 EMAIL, WHATSAPP = NotificationChannel.EMAIL, NotificationChannel.WHATSAPP
 ABANDONED = "pengirim berhenti saat mengirim; menunggu status dari WhatsApp"
@@ -221,7 +224,14 @@ class Delivery:
                 )
                 channel = route.channel
             try:
-                return route.channel, await self._senders[route.channel].send(route.message)
+                # The span that ends the report's trace: the message leaving for the provider.
+                with tracer.start_as_current_span(
+                    f"send {route.channel.value}",
+                    kind=trace.SpanKind.CLIENT,
+                    attributes={"pantau.delivery_id": str(delivery["delivery_id"])},
+                ):
+                    sent = await self._senders[route.channel].send(route.message)
+                return route.channel, sent
             except PermanentFailure:
                 if index == len(routes) - 1:
                     raise
