@@ -234,7 +234,7 @@ async def test_one_trace_from_the_http_request_to_the_email_over_otlp(running: R
     services = {service for service, _ in in_trace}
     assert services == {"pantau-gateway", "pantau-intake", "pantau-triage", "pantau-notify"}, in_trace
     names = {name for _, name in in_trace}
-    assert {"POST /v1/reports", "process report.submitted", "process report.received", "send email"} <= names
+    assert {"POST /v1/reports", "send email"} <= names
     assert any(m["To"] == PATROL and m["X-Pantau-Case"] for m in running.sink.messages())
 
     # The same metrics reach the collector over OTLP.

@@ -160,8 +160,12 @@ class EventHandlerRunner:
             trace.Link(trace.get_current_span(propagate.extract(m.headers or {})).get_span_context())
             for m in messages
         ]
+        # A batch of one continues its message's trace (one report, one trace, when the load is
+        # light); a larger batch links to each message's trace.
+        parent = propagate.extract(messages[0].headers or {}) if len(messages) == 1 else None
         with tracer.start_as_current_span(
             f"process batch {durable}",
+            context=parent,
             kind=trace.SpanKind.CONSUMER,
             links=links,
             attributes={"messaging.system": "nats", "messaging.batch.message_count": len(messages)},
