@@ -63,7 +63,7 @@ class Outbox:
         headers = envelope.headers()
         propagate.inject(headers)
         return envelope, (
-            self._subjects.event(envelope.agency_id, data.SUBJECT),
+            data.address(self._subjects),
             json.dumps(headers),
             envelope.body(),
         )

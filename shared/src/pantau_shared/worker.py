@@ -25,6 +25,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import uvicorn
 from nats.aio.msg import Msg
+from nats.js.api import StreamConfig
 from starlette.types import ASGIApp
 
 from .bus import Answer, EventHandlerRunner, PullLoop, Subscription, provision
@@ -62,6 +63,12 @@ class ServiceHandlers(Protocol):
     def answers(self) -> list[Answer[Any, Any]]: ...
 
 
+def own_streams(handlers: ServiceHandlers) -> list[StreamConfig]:
+    """Streams a service declares besides the platform's (`streams()`: the federation's)."""
+    streams: Callable[[], list[StreamConfig]] = getattr(handlers, "streams", list)
+    return streams()
+
+
 async def run_worker(
     infra: Infrastructure,
     platform: PlatformSettings,
@@ -90,7 +97,7 @@ async def _serve(
     readiness: Readiness,
 ) -> None:
     subscriptions, answers = handlers.subscriptions(), handlers.answers()
-    await provision(infra.js, infra.subjects, subscriptions)
+    await provision(infra.js, infra.subjects, subscriptions, own_streams(handlers))
     await ensure_consumer(infra.js, advisory_stream(infra.subjects), relay_config())
 
     loops = [
@@ -324,7 +331,7 @@ def worker_main(
             return
         try:
             handlers = build(infra, platform, settings)
-            await provision(infra.js, infra.subjects, handlers.subscriptions())
+            await provision(infra.js, infra.subjects, handlers.subscriptions(), own_streams(handlers))
             if args.command in commands:
                 await commands[args.command].run(infra, settings, args)
         finally:

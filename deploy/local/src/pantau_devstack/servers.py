@@ -64,6 +64,8 @@ def _binary(name: str) -> str:
 class NatsServer:
     data_dir: Path
     port: int
+    # A generated configuration (a federation instance or the exchange); it names the port.
+    config_file: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -72,19 +74,13 @@ class NatsServer:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        options = (
+            ["-c", str(self.config_file)]
+            if self.config_file
+            else ["-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.data_dir)]
+        )
         self.process = subprocess.Popen(
-            [
-                _binary("nats-server"),
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-js",
-                "-sd",
-                str(self.data_dir),
-                "-l",
-                str(self.data_dir / "nats.log"),
-            ],
+            [_binary("nats-server"), *options, "-l", str(self.data_dir / "nats.log")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

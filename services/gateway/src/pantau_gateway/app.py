@@ -15,7 +15,7 @@ from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.metrics import HttpMetrics, metrics_router
 from pantau_shared.settings import PlatformSettings
 
-from . import acknowledgements, bulk, handlers, pages, problems, whatsapp
+from . import acknowledgements, bulk, handlers, pages, problems, referrals, whatsapp
 from .auth import KeyVerifier
 from .deps import State
 from .middleware import BodySizeLimit, RequestContext
@@ -89,6 +89,7 @@ def create_app(
     app.include_router(metrics_router())
     app.include_router(handlers.router)
     app.include_router(bulk.router)
+    app.include_router(referrals.router)
     app.include_router(acknowledgements.router)
     app.include_router(pages.router)
     app.include_router(whatsapp.router)

@@ -159,9 +159,18 @@ def _report_back_fields(
         "agency_name": agency_name(snapshot["agency_id"], settings.agency_names),
         "summary": excerpt(snapshot.get("summary"), QUOTE_LENGTH) or "-",
         "state_label": state_label(snapshot.get("state")),
-        "resolution_line": RESOLUTION_LABELS.get(snapshot.get("resolution") or "", ""),
+        "resolution_line": _resolution_line(snapshot, settings),
         "case_number": number(snapshot["case_id"]),
     }
+
+
+def _resolution_line(snapshot: dict[str, Any], settings: NotifySettings) -> str:
+    line = RESOLUTION_LABELS.get(snapshot.get("resolution") or "", "")
+    partner = RESOLUTION_LABELS.get(snapshot.get("partner_resolution") or "", "")
+    if partner:
+        # What the agency the case was referred to (Komdigi, the province) did with it.
+        line = f"{line}\n{agency_name(snapshot['partner_agency'], settings.agency_names)}: {partner}".strip()
+    return line
 
 
 def render_report_back(

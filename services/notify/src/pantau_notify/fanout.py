@@ -25,7 +25,13 @@ class FanOut:
         assert isinstance(case, CaseOpened | CaseUpdated)
         fields = case.model_dump(mode="json", exclude_none=True)
         reporters: list[str] = []
-        if isinstance(case, CaseUpdated) and case.change == "state_changed":
+        # Reporters hear each step of the case, and the outcome an agency it was referred to reached.
+        outcome = (
+            isinstance(case, CaseUpdated)
+            and case.change == "partner_status"
+            and case.partner_state == "closed"
+        )
+        if isinstance(case, CaseUpdated) and (case.change == "state_changed" or outcome):
             # Asked before the transaction: a read from triage should not hold a row lock here.
             answer = await self._rpc.call(case.agency_id, CASE_REPORTERS, CaseQuery(case_id=case.case_id))
             reporters = answer.reporter_ids
@@ -67,6 +73,7 @@ class FanOut:
                 # A team is alerted once per case; later steps are the escalation's.
                 if not await repository.team_alerted(conn, case.case_id, team["team_id"]):
                     await self._requests.alert_team(conn, team, case.case_id, snapshot, level=0, after=-1)
+            step = f"{snapshot.get('partner_agency')}:closed" if outcome else snapshot["state"]
             for reporter_id in reporters:
                 # Keyed by state, so each step of the case is told once; the contact is looked
                 # up only when sending, so notify never stores it.
@@ -75,7 +82,7 @@ class FanOut:
                     case.case_id,
                     snapshot,
                     agency_id=case.agency_id,
-                    recipient_key=f"reporter:{reporter_id}:{snapshot['state']}",
+                    recipient_key=f"reporter:{reporter_id}:{step}",
                     channel=NotificationChannel.EMAIL,
                     address=reporter_id,
                     template=Template.REPORT_BACK,

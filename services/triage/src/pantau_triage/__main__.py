@@ -5,6 +5,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pantau_shared.bus import RpcClient
+from pantau_shared.federation import FederationLink, FederationTable
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.worker import AdminCommand, worker_main
@@ -13,6 +15,7 @@ from .claims_registry import ClaimRegistry
 from .classify import TriageClassifier
 from .election_rules import ElectionRules
 from .elections import Calendar
+from .federation import FederationHandlers, WithFederation
 from .handlers import TriageHandlers
 from .nlp import cli as nlp_cli
 from .registry_store import RegistryImportError, import_accounts, import_officials
@@ -20,8 +23,10 @@ from .routing import Router
 from .settings import TriageSettings
 
 
-def build(infra: Infrastructure, platform: PlatformSettings, settings: TriageSettings) -> TriageHandlers:
-    return TriageHandlers(
+def build(
+    infra: Infrastructure, platform: PlatformSettings, settings: TriageSettings
+) -> TriageHandlers | WithFederation:
+    handlers = TriageHandlers(
         infra.pool,
         infra.outbox,
         TriageClassifier.packaged(),
@@ -29,6 +34,14 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: TriageSet
         ClaimRegistry(),
         ElectionRules(Calendar.load(settings.calendar_files or None)),
     )
+    if settings.federation_file is None or settings.federation_instance is None:
+        return handlers
+    table = FederationTable.load(settings.federation_file)
+    link = FederationLink(infra.subjects, table, table.instance(settings.federation_instance))
+    federation = FederationHandlers(
+        infra.pool, infra.outbox, link, RpcClient(infra.nc, infra.subjects), platform.public_url
+    )
+    return WithFederation(handlers, federation)
 
 
 def configure_import(parser: argparse.ArgumentParser) -> None:

@@ -13,3 +13,7 @@ class TriageSettings(ServiceSettings):
     routing_file: Path | None = None
     # Election calendars (TOML); the packaged Pemilu 2024 and Pilkada 2024 ones when empty.
     calendar_files: tuple[Path, ...] = ()
+    # Federation (TOML: which agency runs on which instance) and which instance this is; without
+    # them this instance exchanges nothing with others.
+    federation_file: Path | None = None
+    federation_instance: str | None = None

@@ -33,7 +33,8 @@ def record_headers(
     deliveries: int,
     reason: str,
 ) -> dict[str, str]:
-    headers = {k: v for k, v in (original or {}).items() if k != "Nats-Msg-Id"}
+    # Server-set headers (the id, a sourced message's origin) would be refused on the way back in.
+    headers = {k: v for k, v in (original or {}).items() if not k.startswith("Nats-")}
     headers.update(
         {
             "Pantau-Dead-Reason": reason[:2_000],

@@ -22,7 +22,7 @@ class Publisher:
         return replace(envelope, id=event_id) if event_id is not None else envelope
 
     def subject_for(self, envelope: Envelope[EventData]) -> str:
-        return self._subjects.event(envelope.agency_id, envelope.data.SUBJECT)
+        return envelope.data.address(self._subjects)
 
     async def publish(self, envelope: Envelope[EventData], timeout: float = 5.0) -> PubAck:
         headers = envelope.headers()

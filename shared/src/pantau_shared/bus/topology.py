@@ -61,6 +61,8 @@ class Subscription:
     batch: BatchHandler | None = None
     # An agency that runs its own instances consumes only its own subjects.
     agency: str = "*"
+    # A stream outside the event subjects (the federation's inbound stream) names its own filter.
+    filter_subject: str | None = None
 
     def config(self, subjects: Subjects) -> ConsumerConfig:
         return ConsumerConfig(
@@ -72,7 +74,7 @@ class Subscription:
             backoff=list(self.backoff),
             max_deliver=self.max_deliver,
             max_ack_pending=self.max_ack_pending,
-            filter_subject=subjects.event_filter(self.subject_suffix, self.agency),
+            filter_subject=self.filter_subject or subjects.event_filter(self.subject_suffix, self.agency),
         )
 
 
@@ -117,8 +119,14 @@ def stream_configs(subjects: Subjects) -> list[StreamConfig]:
     return configs
 
 
-async def provision(js: JetStreamContext, subjects: Subjects, subscriptions: Sequence[Subscription]) -> None:
-    for config in stream_configs(subjects):
+async def provision(
+    js: JetStreamContext,
+    subjects: Subjects,
+    subscriptions: Sequence[Subscription],
+    streams: Sequence[StreamConfig] = (),
+) -> None:
+    """`streams`: a service's own streams besides the platform's (the federation's)."""
+    for config in [*stream_configs(subjects), *streams]:
         try:
             await js.add_stream(config)
         except BadRequestError:

@@ -25,18 +25,53 @@ from .events import (
     ReportSubmitted,
     Resolution,
 )
+from .federation import (
+    CASE_REFERRALS,
+    FEDERATION_EVENTS,
+    FEDERATION_METHODS,
+    REFERRAL_ACCEPT,
+    REFERRAL_DECLINE,
+    REFERRAL_LIST,
+    CaseReferred,
+    DecideReferral,
+    Evidence,
+    FederationEvent,
+    PartnerCaseStatus,
+    PartnerEvent,
+    ReferralAccepted,
+    ReferralDecision,
+    ReferralDeclined,
+    ReferralReason,
+    Referrals,
+    ReferralsQuery,
+    ReferralUpdateView,
+    ReferralView,
+    federation_subject,
+)
 from .ids import new_id, stable_id
 from .reads import CaseHistoryEntry, CaseView, NotificationView, Referral, ReferralState, ReportView
+from .rpc import METHODS
 from .subjects import CONTRACT_MAJOR, Subjects
 from .taxonomy import TAXONOMY, Category, CategoryInfo
 
+# Events and methods between instances are part of the one contract: decoded, documented, tested.
+EVENT_TYPES.update({model.TYPE: model for model in FEDERATION_EVENTS})
+METHODS.update({method.name: method for method in FEDERATION_METHODS})
+
 __all__ = [
+    "CASE_REFERRALS",
     "CONTRACT_MAJOR",
     "EVENT_TYPES",
+    "FEDERATION_EVENTS",
+    "FEDERATION_METHODS",
+    "REFERRAL_ACCEPT",
+    "REFERRAL_DECLINE",
+    "REFERRAL_LIST",
     "TAXONOMY",
     "Attachment",
     "CaseHistoryEntry",
     "CaseOpened",
+    "CaseReferred",
     "CaseState",
     "CaseUpdated",
     "CaseView",
@@ -47,8 +82,11 @@ __all__ = [
     "ClaimRef",
     "ContactCard",
     "ContractError",
+    "DecideReferral",
     "Envelope",
     "EventData",
+    "Evidence",
+    "FederationEvent",
     "Location",
     "NotificationAcknowledged",
     "NotificationChannel",
@@ -57,10 +95,20 @@ __all__ = [
     "NotificationSent",
     "NotificationStatus",
     "NotificationView",
+    "PartnerCaseStatus",
+    "PartnerEvent",
     "Platform",
     "PriorityLevel",
     "Referral",
+    "ReferralAccepted",
+    "ReferralDecision",
+    "ReferralDeclined",
+    "ReferralReason",
     "ReferralState",
+    "ReferralUpdateView",
+    "ReferralView",
+    "Referrals",
+    "ReferralsQuery",
     "ReportReceived",
     "ReportSubmitted",
     "ReportView",
@@ -69,6 +117,7 @@ __all__ = [
     "SenderAuth",
     "Subjects",
     "decode",
+    "federation_subject",
     "new_id",
     "stable_id",
 ]

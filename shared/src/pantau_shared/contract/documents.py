@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .events import EVENT_TYPES
+from .federation import FederationEvent
 from .rpc import METHODS, RpcFailure
 from .subjects import CONTRACT_MAJOR
 
@@ -117,9 +118,14 @@ def asyncapi() -> dict[str, Any]:
             "headers": {"$ref": "#/components/schemas/CloudEventHeaders"},
             "payload": {"$ref": f"schemas/{event_type}.json"},
         }
+        address, parameters = f"{{root}}.{CONTRACT_MAJOR}.{{agency}}.{model.SUBJECT}", PARAMETERS
+        if issubclass(model, FederationEvent):
+            # Between instances: addressed to the receiving agency first, then the sender.
+            address = f"{{root}}.fed.{CONTRACT_MAJOR}.{{to_agency}}.{{agency}}.{model.SUBJECT}"
+            parameters = {**PARAMETERS, "to_agency": {"description": "Receiving agency, on another instance"}}
         channels[name] = {
-            "address": f"{{root}}.{CONTRACT_MAJOR}.{{agency}}.{model.SUBJECT}",
-            "parameters": PARAMETERS,
+            "address": address,
+            "parameters": parameters,
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         }
     operations = _request_reply(channels, messages, schemas)

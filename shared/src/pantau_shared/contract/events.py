@@ -9,7 +9,7 @@ import hashlib
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -26,6 +26,9 @@ from .content import ContactCard, Location, SenderAuth
 from .fields import Count, EmailAddress, ExternalId, Name, PhoneNumber, RegionCode, ReportText, WebUrl
 from .ids import stable_id
 from .taxonomy import Category
+
+if TYPE_CHECKING:
+    from .subjects import Subjects
 
 # Agency ids appear as one token of a NATS subject, so no dots, spaces or wildcards.
 AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -90,6 +93,10 @@ class EventData(BaseModel):
 
     def key(self) -> str:
         return str(getattr(self, self.KEY_FIELD))
+
+    def address(self, subjects: "Subjects") -> str:
+        """The subject the event is published on; events between instances override it."""
+        return subjects.event(getattr(self, "agency_id"), self.SUBJECT)  # noqa: B009
 
 
 class Reporter(BaseModel):
@@ -285,7 +292,7 @@ class CaseUpdated(EventData):
     case_id: UUID
     agency_id: AgencyId
     updated_at: AwareDatetime
-    change: Literal["report_attached", "state_changed", "reclassified"]
+    change: Literal["report_attached", "state_changed", "reclassified", "partner_status"]
     state: CaseState
     region_code: RegionCode | None = None
     categories: tuple[CategoryScore, ...] = ()
@@ -299,6 +306,10 @@ class CaseUpdated(EventData):
     resolution: Resolution | None = None
     note: str | None = None
     routed_to: tuple[AgencyId, ...] = ()
+    # For "partner_status": what an agency on another instance did with its referral of the case.
+    partner_agency: AgencyId | None = None
+    partner_state: CaseState | None = None
+    partner_resolution: Resolution | None = None
 
 
 class NotificationChannel(StrEnum):
