@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-import nkeys
+import nkeys  # type: ignore[import-untyped]
 
 from pantau_shared.contract import CONTRACT_MAJOR, Subjects
 from pantau_shared.federation import FederationTable, Instance, deliver_prefix, outbound_stream

@@ -56,6 +56,7 @@ from pantau_shared.contract import (
 from pantau_shared.contract.rpc import REPORT_GET, CaseQuery, ErrorCode, ReportQuery
 from pantau_shared.federation import FederationLink
 from pantau_shared.outbox import Outbox
+from pantau_shared.postgres import Connection
 
 from .. import repository as cases
 from . import repository
@@ -226,7 +227,7 @@ class FederationHandlers:
 
     async def _tell_origin(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         kind: type[PartnerEvent],
         referral_id: UUID,
         sequence: int,
@@ -421,11 +422,12 @@ class FederationHandlers:
             if not accepted:
                 await self._close_declined(conn, received["case_id"], decision, now)
             row = await repository.lock_received(conn, decision.referral_id, agency_id)
+            assert row is not None
         self._outbox.committed()
         return ReferralView.model_validate(repository.received_view(row))
 
     async def _close_declined(
-        self, conn: asyncpg.Connection, case_id: UUID, decision: DecideReferral, now: datetime
+        self, conn: Connection, case_id: UUID, decision: DecideReferral, now: datetime
     ) -> None:
         """A declined referral closes the case it opened here (unless another referral or a
         report of this instance keeps it): the origin keeps handling it."""

@@ -8,9 +8,10 @@ from uuid import UUID
 import asyncpg
 
 from pantau_shared.contract import CaseReferred, PartnerEvent
+from pantau_shared.postgres import Connection
 
 
-async def record_sent(conn: asyncpg.Connection, event: CaseReferred, case_id: UUID) -> bool:
+async def record_sent(conn: Connection, event: CaseReferred, case_id: UUID) -> bool:
     """False when the referral was already recorded (a redelivered case event)."""
     inserted = await conn.fetchval(
         "INSERT INTO referrals_out (referral_id, case_id, to_agency, reason, referred_at, updated_at)"
@@ -24,7 +25,7 @@ async def record_sent(conn: asyncpg.Connection, event: CaseReferred, case_id: UU
     return bool(inserted)
 
 
-async def lock_sent(conn: asyncpg.Connection, referral_id: UUID) -> asyncpg.Record | None:
+async def lock_sent(conn: Connection, referral_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT r.*, c.state AS case_state, c.agency_id FROM referrals_out r JOIN cases c USING (case_id)"
         " WHERE r.referral_id = $1 FOR UPDATE OF r",
@@ -33,7 +34,7 @@ async def lock_sent(conn: asyncpg.Connection, referral_id: UUID) -> asyncpg.Reco
 
 
 async def record_update(
-    conn: asyncpg.Connection,
+    conn: Connection,
     event_id: UUID,
     event: PartnerEvent,
     change: str,
@@ -59,7 +60,7 @@ async def record_update(
 
 
 async def apply_update(
-    conn: asyncpg.Connection,
+    conn: Connection,
     event: PartnerEvent,
     *,
     referral_state: str | None,
@@ -86,7 +87,7 @@ async def apply_update(
     )
 
 
-async def record_received(conn: asyncpg.Connection, event: CaseReferred, case_id: UUID, at: datetime) -> None:
+async def record_received(conn: Connection, event: CaseReferred, case_id: UUID, at: datetime) -> None:
     await conn.execute(
         "INSERT INTO referrals_in (referral_id, from_agency, to_agency, origin_case_id, origin_url, case_id,"
         " reason, received_at, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)",
@@ -102,16 +103,16 @@ async def record_received(conn: asyncpg.Connection, event: CaseReferred, case_id
     )
 
 
-async def already_received(conn: asyncpg.Connection, referral_id: UUID) -> bool:
+async def already_received(conn: Connection, referral_id: UUID) -> bool:
     return bool(await conn.fetchval("SELECT true FROM referrals_in WHERE referral_id = $1", referral_id))
 
 
-async def received_for_case(conn: asyncpg.Connection, case_id: UUID) -> list[asyncpg.Record]:
+async def received_for_case(conn: Connection, case_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM referrals_in WHERE case_id = $1 ORDER BY received_at", case_id)
 
 
 async def mark_sent(
-    conn: asyncpg.Connection, referral_id: UUID, sequence: int, state: str | None = None
+    conn: Connection, referral_id: UUID, sequence: int, state: str | None = None
 ) -> asyncpg.Record | None:
     """Note what this instance said back about a received referral (and move its state)."""
     return await conn.fetchrow(
@@ -123,23 +124,22 @@ async def mark_sent(
     )
 
 
-async def history_position(
-    conn: asyncpg.Connection, case_id: UUID, at: datetime, to_state: str
-) -> int | None:
+async def history_position(conn: Connection, case_id: UUID, at: datetime, to_state: str) -> int | None:
     """Where a state change stands in the case's history. Changes of one case are serialised by
     its row lock, so this orders them as they happened, however late their events are handled;
     it is the sequence number of what is said about them to the origin."""
-    return await conn.fetchval(
+    position: int | None = await conn.fetchval(
         "SELECT id FROM case_history WHERE case_id = $1 AND at = $2 AND to_state = $3"
         " AND change = 'state_changed' ORDER BY id DESC LIMIT 1",
         case_id,
         at,
         to_state,
     )
+    return position
 
 
 async def record_decision(
-    conn: asyncpg.Connection, case_id: UUID, at: datetime, change: str, actor: str, note: str | None
+    conn: Connection, case_id: UUID, at: datetime, change: str, actor: str, note: str | None
 ) -> int:
     """The decision on a referral as a line of the case's history; its position is returned."""
     position: int = await conn.fetchval(
@@ -154,12 +154,12 @@ async def record_decision(
     return position
 
 
-async def has_reports(conn: asyncpg.Connection, case_id: UUID) -> bool:
+async def has_reports(conn: Connection, case_id: UUID) -> bool:
     """Whether reports made to this instance stand behind the case, besides referrals."""
     return bool(await conn.fetchval("SELECT true FROM case_reports WHERE case_id = $1 LIMIT 1", case_id))
 
 
-async def lock_received(conn: asyncpg.Connection, referral_id: UUID, agency_id: str) -> asyncpg.Record | None:
+async def lock_received(conn: Connection, referral_id: UUID, agency_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM referrals_in WHERE referral_id = $1 AND to_agency = $2 FOR UPDATE",
         referral_id,
