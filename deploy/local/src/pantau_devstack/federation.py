@@ -20,6 +20,9 @@ from pantau_shared.federation import FederationTable, Instance, deliver_prefix, 
 
 from .servers import NatsServer, free_port
 
+# The demo's three instances (Pekalongan, Komdigi, Jawa Tengah), also the tests'.
+DEMO_TABLE = Path(str(resources.files("pantau_devstack").joinpath("data/federation.toml")))
+
 
 @dataclass(frozen=True)
 class LinkKey:

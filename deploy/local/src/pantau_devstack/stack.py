@@ -30,6 +30,7 @@ def start_servers(
     nats_port: int | None = None,
     postgres_port: int | None = None,
     redis_port: int | None = None,
+    with_nats: bool = True,
 ) -> Servers:
     """Use PANTAU_NATS_URL / PANTAU_DATABASE_URL / PANTAU_REDIS_URL where set; start the rest.
 
@@ -42,7 +43,7 @@ def start_servers(
         redis_url=os.environ.get("PANTAU_REDIS_URL", ""),
     )
     try:
-        if not servers.nats_url:
+        if with_nats and not servers.nats_url:
             nats = NatsServer(data_dir / "nats", free_port(nats_port))
             nats.start()
             servers.started.append(nats)
