@@ -5,7 +5,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["pipeline.py", "notifications.py", "classifier.py", "matching.py", "registries.py"]
+BENCHES = [
+    "pipeline.py",
+    "federation.py",
+    "notifications.py",
+    "classifier.py",
+    "matching.py",
+    "registries.py",
+]
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or BENCHES

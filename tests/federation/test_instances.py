@@ -256,6 +256,11 @@ async def test_a_forged_partner_message_changes_nothing(running: Running) -> Non
         "ce-source": "/forged", "ce-type": "case.partner_status.v1",
         "ce-time": "2026-01-01T00:00:00+00:00", "ce-agency": "bawaslu-33",
     }  # fmt: skip
+    # Posing as Komdigi, on Komdigi's address: Pekalongan does not even source it from Jateng.
+    posing = {**forged, "agency_id": "komdigi"}
+    impostor = federation_subject(running.subjects.root, "bawaslu-3375", "komdigi", "case.partner_status")
+    posing_headers = {**headers, "ce-agency": "komdigi", "ce-id": "0190f000-0000-7000-8000-00000000f0f1"}
+    await jateng.jetstream().publish(impostor, json.dumps(posing).encode(), headers=posing_headers)
     await jateng.jetstream().publish(subject, json.dumps(forged).encode(), headers=headers)
     origin = await nats.connect(running.nats.url("pekalongan"))
     dead_letters = running.subjects.stream("DEADLETTER")
@@ -266,6 +271,7 @@ async def test_a_forged_partner_message_changes_nothing(running: Running) -> Non
 
     await eventually(dead_lettered, timeout=30, what="the forged message's dead letter")
     assert (await referral_to(pekalongan, origin_case, "komdigi"))["updates"] == []
+    assert (await origin.jetstream().stream_info(dead_letters)).state.messages == 1
     await jateng.close()
     await origin.close()
 

@@ -118,16 +118,19 @@ class FederationLink:
 
     def stream_configs(self) -> list[StreamConfig]:
         root = self.subjects.root
+        # One source per partner and pair of agencies: from a partner's stream only what names one
+        # of its own agencies as the sender comes in (the consumer checks the event says the same).
         sources = [
             StreamSource(
                 name=self.outbound_stream(partner.name),
-                filter_subject=f"{root}.fed.{CONTRACT_MAJOR}.{agency}.>",
+                filter_subject=f"{root}.fed.{CONTRACT_MAJOR}.{agency}.{sender}.>",
                 external=ExternalStream(
                     api=f"$JS.{partner.name}.API", deliver=deliver_prefix(root, self.me.name, partner.name)
                 ),
             )
             for partner in self.table.partners_of(self.me.name)
             for agency in self.me.agencies
+            for sender in partner.agencies
         ]
         return [
             StreamConfig(

@@ -24,7 +24,7 @@ from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
 
 from .. import metrics
-from ..contract import ContractError, Envelope, EventData, Subjects, decode
+from ..contract import ContractError, Envelope, EventData, FederationEvent, Subjects, decode
 from .deadletter import write_dead_letter
 from .errors import Reject
 from .topology import Subscription
@@ -260,6 +260,7 @@ class EventHandlerRunner:
         ) as span:
             try:
                 envelope = decode(message.headers, message.data)
+                _check_sender(envelope, message.subject, self._subjects)
                 if self._subscription.events and not isinstance(envelope.data, self._subscription.events):
                     await message.ack()  # a type this consumer does not act on
                     metrics.settled(durable, "ignored", started)
@@ -308,3 +309,13 @@ class EventHandlerRunner:
             deliveries=deliveries,
             reason=reason,
         )
+
+
+def _check_sender(envelope: Envelope[EventData], subject: str, subjects: Subjects) -> None:
+    """An event from another instance travels on its own address, which names its sender: the
+    inbound stream sources each partner's sender subjects only, so the sender is who it says."""
+    event = envelope.data
+    if isinstance(event, FederationEvent) and (
+        event.address(subjects) != subject or envelope.agency_id != event.agency_id
+    ):
+        raise ContractError(f"{event.TYPE} from {event.agency_id} arrived on {subject}")
