@@ -34,7 +34,6 @@ from pantau_shared.contract import (
     CaseReferred,
     CaseState,
     CaseUpdated,
-    CategoryScore,
     DecideReferral,
     Envelope,
     EventData,
@@ -271,24 +270,21 @@ class FederationHandlers:
             case = await cases.open_case_for(conn, event.to_agency, event.canonical_url, content)
             if case is None:
                 opened = self._partner_case(event, now)
-                await cases.insert_case(
-                    conn,
+                stored = cases.Case.model_validate(
                     {
                         **opened.model_dump(include=set(cases.CASE_COLUMNS)),
-                        "categories": opened.categories,
-                        "claims": opened.claims,
                         "updated_at": now,
                         "content_sha256": content,
                         "resolution": None,
-                        "priority_factors": [],
+                        "priority_factors": (),
                         "reach": None,
-                    },
-                    None,
+                    }
                 )
+                await cases.insert_case(conn, stored, None)
                 case_id = opened.case_id
                 await self._outbox.stage(conn, opened)
             else:
-                case_id = case["case_id"]
+                case_id = case.case_id
             await repository.record_received(conn, event, case_id, now)
             await cases.record_history(
                 conn,
@@ -296,8 +292,8 @@ class FederationHandlers:
                 at=now,
                 change="opened" if case is None else "referral_joined",
                 actor=f"rujukan dari {event.agency_id}",
-                from_state=None if case is None else case["state"],
-                to_state=CaseState.NEW if case is None else case["state"],
+                from_state=None if case is None else case.state,
+                to_state=CaseState.NEW if case is None else case.state,
                 note=event.note,
             )
         self._outbox.committed()
@@ -434,7 +430,7 @@ class FederationHandlers:
         case = await cases.lock_case(conn, case_id)
         assert case is not None
         others = [r for r in await repository.received_for_case(conn, case_id) if r["state"] != "declined"]
-        if case["state"] == CaseState.CLOSED or others or await repository.has_reports(conn, case_id):
+        if case.state == CaseState.CLOSED or others or await repository.has_reports(conn, case_id):
             return
         await cases.set_state(conn, case_id, CaseState.CLOSED, Resolution.REFERRED_ELSEWHERE.value, now)
         await cases.record_history(
@@ -443,7 +439,7 @@ class FederationHandlers:
             at=now,
             change="state_changed",
             actor=decision.actor,
-            from_state=case["state"],
+            from_state=case.state,
             to_state=CaseState.CLOSED,
             resolution=Resolution.REFERRED_ELSEWHERE.value,
             note=decision.note,
@@ -455,39 +451,37 @@ class FederationHandlers:
             CaseState.CLOSED,
             actor=decision.actor,
             note=decision.note,
-            previous_state=CaseState(case["state"]),
+            previous_state=case.state,
             resolution=Resolution.REFERRED_ELSEWHERE,
         )
         await self._outbox.stage(conn, closed)
 
 
-def _case_event(
-    case: dict[str, Any], now: datetime, change: str, state: CaseState, **fields: Any
-) -> CaseUpdated:
+def _case_event(case: cases.Case, now: datetime, change: str, state: CaseState, **fields: Any) -> CaseUpdated:
     return CaseUpdated(
-        case_id=case["case_id"],
-        agency_id=case["agency_id"],
+        case_id=case.case_id,
+        agency_id=case.agency_id,
         updated_at=now,
         change=change,  # type: ignore[arg-type]
         state=state,
-        region_code=case["region_code"],
-        categories=tuple(CategoryScore.model_validate(c) for c in case["categories"]),
-        priority=case["priority"],
-        priority_level=case["priority_level"],
-        report_count=case["report_count"],
-        reporter_count=case["reporter_count"],
-        routed_to=tuple(case["routed_to"]),
+        region_code=case.region_code,
+        categories=case.categories,
+        priority=case.priority,
+        priority_level=case.priority_level,
+        report_count=case.report_count,
+        reporter_count=case.reporter_count,
+        routed_to=case.routed_to,
         **fields,
     )
 
 
-def _partner_news(case: dict[str, Any], event: PartnerCaseStatus, now: datetime) -> CaseUpdated:
+def _partner_news(case: cases.Case, event: PartnerCaseStatus, now: datetime) -> CaseUpdated:
     """The origin's own case event saying what the partner did, so its reporters hear it."""
     return _case_event(
         case,
         now,
         "partner_status",
-        CaseState(case["state"]),
+        case.state,
         actor=event.actor,
         note=event.note,
         partner_agency=event.agency_id,
