@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pantau_shared import contract
 from pantau_shared.contract import EVENT_TYPES, rpc
 from pantau_shared.contract.rpc import METHODS, MethodKind
 
@@ -52,7 +53,8 @@ def code(service: str) -> tuple[set[tuple[str, str, str]], set[str], list[str]]:
             elif name == "Answer":
                 constant = node.args[0]
                 assert isinstance(constant, ast.Name)
-                answered.append(getattr(rpc, constant.id).name)
+                # The federation's methods are the contract's too (`contract/federation.py`).
+                answered.append((getattr(rpc, constant.id, None) or getattr(contract, constant.id)).name)
     return consumed, built, answered
 
 

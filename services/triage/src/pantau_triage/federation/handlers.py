@@ -26,7 +26,6 @@ from pantau_shared.bus import (
 )
 from pantau_shared.contract import (
     CASE_REFERRALS,
-    FEDERATION_EVENTS,
     REFERRAL_ACCEPT,
     REFERRAL_DECLINE,
     REFERRAL_LIST,
@@ -104,7 +103,7 @@ class FederationHandlers:
                 subject_suffix="",
                 filter_subject=f"{self._link.subjects.root}.fed.>",
                 handler=self.received,
-                events=FEDERATION_EVENTS,
+                events=(CaseReferred, ReferralAccepted, ReferralDeclined, PartnerCaseStatus),
             ),
         ]
 
@@ -211,43 +210,33 @@ class FederationHandlers:
             if position is None:
                 raise RetryLater(f"history of case {case.case_id} at {case.updated_at} not visible yet")
             for referral in received:
-                await self._tell_origin(
-                    conn,
-                    PartnerCaseStatus,
-                    referral["referral_id"],
-                    position,
+                to_origin = await self._to_origin(conn, referral["referral_id"], position)
+                status = PartnerCaseStatus(
+                    **to_origin,
                     actor=case.actor,
                     note=case.note,
                     state=case.state,
                     previous_state=case.previous_state,
                     resolution=case.resolution,
                 )
+                await self._outbox.stage(conn, status)
         self._outbox.committed()
 
-    async def _tell_origin(
-        self,
-        conn: Connection,
-        kind: type[PartnerEvent],
-        referral_id: UUID,
-        sequence: int,
-        *,
-        referral_state: str | None = None,
-        **fields: Any,
-    ) -> PartnerEvent:
+    async def _to_origin(
+        self, conn: Connection, referral_id: UUID, sequence: int, referral_state: str | None = None
+    ) -> dict[str, Any]:
+        """The fields of a message back to the origin about a received referral, noting it sent."""
         received = await repository.mark_sent(conn, referral_id, sequence, referral_state)
         if received is None:
             raise NotFound(f"rujukan {referral_id} tidak ditemukan")
-        event = kind(
-            referral_id=referral_id,
-            agency_id=received["to_agency"],
-            to_agency=received["from_agency"],
-            partner_case_id=received["case_id"],
-            sequence=sequence,
-            at=datetime.now(UTC),
-            **fields,
-        )
-        await self._outbox.stage(conn, event)
-        return event
+        return {
+            "referral_id": referral_id,
+            "agency_id": received["to_agency"],
+            "to_agency": received["from_agency"],
+            "partner_case_id": received["case_id"],
+            "sequence": sequence,
+            "at": datetime.now(UTC),
+        }
 
     # Events from partners.
 
@@ -401,20 +390,17 @@ class FederationHandlers:
                 raise Conflict(f"rujukan sudah diputuskan: {received['state']}", allowed=[])
             case = await cases.lock_case(conn, received["case_id"])  # orders the case's history
             assert case is not None
-            kind = ReferralAccepted if accepted else ReferralDeclined
             change = "referral_accepted" if accepted else "referral_declined"
             position = await repository.record_decision(
                 conn, received["case_id"], now, change, decision.actor, decision.note
             )
-            await self._tell_origin(
-                conn,
-                kind,
-                decision.referral_id,
-                position,
-                referral_state="accepted" if accepted else "declined",
-                actor=decision.actor,
-                note=decision.note,
+            to_origin = await self._to_origin(conn, decision.referral_id, position, wanted)
+            decided: PartnerEvent = (
+                ReferralAccepted(**to_origin, actor=decision.actor, note=decision.note)
+                if accepted
+                else ReferralDeclined(**to_origin, actor=decision.actor, note=decision.note)
             )
+            await self._outbox.stage(conn, decided)
             if not accepted:
                 await self._close_declined(conn, received["case_id"], decision, now)
             row = await repository.lock_received(conn, decision.referral_id, agency_id)
