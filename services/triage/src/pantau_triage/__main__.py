@@ -23,9 +23,7 @@ from .routing import Router
 from .settings import TriageSettings
 
 
-def build(
-    infra: Infrastructure, platform: PlatformSettings, settings: TriageSettings
-) -> TriageHandlers | WithFederation:
+def build(infra: Infrastructure, platform: PlatformSettings, settings: TriageSettings) -> WithFederation:
     handlers = TriageHandlers(
         infra.pool,
         infra.outbox,
@@ -34,10 +32,10 @@ def build(
         ClaimRegistry(),
         ElectionRules(Calendar.load(settings.calendar_files or None)),
     )
-    if settings.federation_file is None or settings.federation_instance is None:
-        return handlers
-    table = FederationTable.load(settings.federation_file)
-    link = FederationLink(infra.subjects, table, table.instance(settings.federation_instance))
+    link = None
+    if settings.federation_file is not None and settings.federation_instance is not None:
+        table = FederationTable.load(settings.federation_file)
+        link = FederationLink(infra.subjects, table, table.instance(settings.federation_instance))
     federation = FederationHandlers(
         infra.pool, infra.outbox, link, RpcClient(infra.nc, infra.subjects), platform.public_url
     )

@@ -77,7 +77,7 @@ PARTNER_REFERRAL_STATE = {
 
 class FederationHandlers:
     def __init__(
-        self, pool: asyncpg.Pool, outbox: Outbox, link: FederationLink, rpc: RpcClient, public_url: str
+        self, pool: asyncpg.Pool, outbox: Outbox, link: FederationLink | None, rpc: RpcClient, public_url: str
     ) -> None:
         self._pool = pool
         self._outbox = outbox
@@ -85,10 +85,18 @@ class FederationHandlers:
         self._rpc = rpc
         self._public_url = public_url.rstrip("/")
 
+    @property
+    def link(self) -> FederationLink:
+        assert self._link is not None, "handled only with a federation"
+        return self._link
+
     def streams(self) -> list[StreamConfig]:
-        return self._link.stream_configs()
+        return self._link.stream_configs() if self._link else []
 
     def subscriptions(self) -> list[Subscription]:
+        """None without a federation: the referral reads still answer (with nothing)."""
+        if self._link is None:
+            return []
         return [
             Subscription(
                 durable="triage-federation-cases",
@@ -101,7 +109,7 @@ class FederationHandlers:
                 durable="triage-federation-in",
                 stream="FEDERATION_IN",
                 subject_suffix="",
-                filter_subject=f"{self._link.subjects.root}.fed.>",
+                filter_subject=f"{self.link.subjects.root}.fed.>",
                 handler=self.received,
                 events=(CaseReferred, ReferralAccepted, ReferralDeclined, PartnerCaseStatus),
             ),
@@ -127,7 +135,7 @@ class FederationHandlers:
     async def _refer(self, case: CaseOpened) -> None:
         async with self._pool.acquire() as conn:
             origins = {r["from_agency"] for r in await repository.received_for_case(conn, case.case_id)}
-        found = [t for t in targets(case, self._link) if t.agency not in origins]
+        found = [t for t in targets(case, self.link) if t.agency not in origins]
         if not found:
             return
         evidence = await self._evidence(case)
@@ -248,7 +256,7 @@ class FederationHandlers:
             await self._partner_update(envelope.id, event)
 
     async def _open_referred(self, event: CaseReferred) -> None:
-        if event.to_agency not in self._link.me.agencies:
+        if event.to_agency not in self.link.me.agencies:
             raise Reject(f"referral for {event.to_agency}, which this instance does not host")
         now = datetime.now(UTC)
         content = next((e.sha256 for e in event.evidence if e.kind == "normalised_text"), None)
