@@ -341,3 +341,59 @@ def test_every_operation_documents_its_problems_as_problem_json(client: TestClie
                 }
     report = spec["components"]["schemas"]["ReportIn"]
     assert [option["required"] for option in report["anyOf"]] == [["text"], ["url"]]
+
+
+# Words that give English away; none is an Indonesian word.
+ENGLISH = re.compile(
+    r"\b(the|is|are|a|an|of|to|for|and|not|must|should|field|required|value|error|input|"
+    r"unknown|missing|request|body|please|try|again|could|found|with|this|that|be|"
+    r"exceeds|bytes|more|than|than|too|allowed|method|string|integer|parse|parsing)\b",
+    re.IGNORECASE,
+)
+INDONESIAN = re.compile(r"\b(tidak|harus|wajib|kunci|laporan|permintaan|coba|berupa|paling|isi|atau)\b")
+
+
+def in_indonesian(problem: dict) -> None:
+    texts = [problem["title"], problem["detail"], *(e["message"] for e in problem.get("errors") or [])]
+    for text in texts:
+        # Ids, field names and header names are not words: drop what looks like an identifier.
+        words = re.sub(r"[\w.-]*[_\d/:-][\w./:-]*|X-API-Key|X-Hub-Signature-256|UUID|JSON", " ", text)
+        assert not ENGLISH.search(words), text
+    assert INDONESIAN.search(problem["detail"]), problem["detail"]
+
+
+def test_every_problem_the_api_returns_is_in_indonesian(
+    client: TestClient, platform: PlatformSettings, agency: str
+) -> None:
+    key = {"X-API-Key": issue_key(platform, agency)}
+    limited = {"X-API-Key": issue_key(platform, agency, rate_limit=1)}
+    client.post("/v1/reports", json={"text": "satu"}, headers=limited)
+    case = "/v1/cases/018d9a1e-3c40-7b3b-8c1e-5f2a6b7c8d91"
+    answers = [
+        (401, client.post("/v1/reports", json={"text": "x"})),
+        (401, client.post("/v1/reports", json={"text": "x"}, headers={"X-API-Key": "pk_a_b"})),
+        (404, client.get("/v1/tidak-ada", headers=key)),
+        (405, client.delete("/v1/reports", headers=key)),
+        (413, client.post("/v1/reports", json={"text": "x" * 5000}, headers=key)),
+        (413, client.post("/v1/reports", content=iter([b"x" * 5000]), headers=key)),
+        (429, client.post("/v1/reports", json={"text": "dua"}, headers=limited)),
+        (503, client.get(case, headers=key)),
+    ]
+    invalid_bodies = [
+        b"{bukan json",
+        json.dumps({"text": 12345}).encode(),
+        json.dumps({"region_code": "33.75"}).encode(),
+        json.dumps({"text": "a\u0000b", "tambahan": 1}).encode(),
+        json.dumps({"text": "x", "reach": -1, "channel": "fax", "reporter": {"email": "x"}}).encode(),
+        json.dumps({"text": "x", "reach": "12", "reporter": {"wants_updates": 0}}).encode(),
+        json.dumps({"url": "javascript:alert(1)", "region_code": ""}).encode(),
+        json.dumps([1, 2]).encode(),
+    ]
+    for raw in invalid_bodies:
+        headers = {**key, "content-type": "application/json"}
+        answers.append((422, client.post("/v1/reports", content=raw, headers=headers)))
+    answers.append((422, client.get("/v1/cases/bukan-uuid", headers=key)))
+    answers.append((422, client.post(f"{case}/transitions", json={"to": "x", "actor": " "}, headers=key)))
+    answers.append((422, client.post("/v1/claims", json={"claims": [{"claim_id": ""}]}, headers=key)))
+    for status, response in answers:
+        in_indonesian(is_problem(response, status))
