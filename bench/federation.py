@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import nats
 from nats.aio.msg import Msg
 
@@ -155,9 +156,21 @@ async def referrals(federation: Federation, subjects: Subjects, args: argparse.N
     await partner.flush()
     js = origin.jetstream()
     cases: list[str] = []
+    # The origin's case rows, as its triage would have stored them before publishing.
+    db = await asyncpg.create_pool(
+        federation.instances["pekalongan"].platform.database_url, min_size=1, max_size=8
+    )
 
     async def send(n: int) -> None:
         case = case_event(n)
+        await db.execute(
+            "INSERT INTO triage.cases (case_id, agency_id, state, opened_at, updated_at, platform, priority,"
+            " priority_level, routed_to) VALUES ($1, $2, 'new', $3, $3, 'facebook', 60, 'high', $4)",
+            case.case_id,
+            case.agency_id,
+            case.opened_at,
+            list(case.routed_to),
+        )
         cases.append(str(case.case_id))
         envelope = Envelope(data=case, source="/bench", agency_id=case.agency_id)
         await js.publish(envelope.data.address(subjects), envelope.body(), headers=envelope.headers())
@@ -180,6 +193,7 @@ async def referrals(federation: Federation, subjects: Subjects, args: argparse.N
     await asyncio.wait_for(done.wait(), 300)
     elapsed = max(seen_partner.values()) - start
     print(line(f"referral, burst of {args.burst}", latencies(cases[first:]), args.burst / elapsed))
+    await db.close()
     await origin.close()
     await partner.close()
 
