@@ -182,7 +182,7 @@ async def test_metrics_counters_move_after_a_report(running: Running) -> None:
         sent = total(now, "pantau_notify_deliveries_total", channel="email", state="sent")
         return now if sent > total(before["notify"], "pantau_notify_deliveries_total", state="sent") else None
 
-    notify = await eventually(alert_counted, timeout=30, what="an alert counted as sent")
+    notify = await eventually(alert_counted, timeout=90, what="an alert counted as sent")
     assert total(notify, "pantau_handler_duration_seconds_count", durable="notify-cases") >= 1
     assert total(notify, "pantau_outbox_published_events_total") >= 1
     for worker in ("intake", "triage"):
@@ -224,7 +224,7 @@ async def test_one_trace_from_the_http_request_to_the_email_over_otlp(running: R
         return in_trace if ("pantau-notify", "send email") in in_trace else None
 
     try:
-        in_trace = await eventually(sent_in_the_same_trace, timeout=30, what="the email's span")
+        in_trace = await eventually(sent_in_the_same_trace, timeout=90, what="the email's span")
     except AssertionError as error:
         found = request_span()
         seen = [
