@@ -24,7 +24,8 @@ from pantau_shared.contract.fields import REGION_PATTERN, TEXT_PATTERN, URL_PATT
 from pantau_shared.settings import PlatformSettings
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.e2e
+# The schemathesis run alone may take four minutes on a loaded two-core machine (see below).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 AGENCY = "bawaslu-3376"
 # Per operation; the run stays well under two minutes on a shared two-core machine.
 MAX_EXAMPLES = 25
