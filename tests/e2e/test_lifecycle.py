@@ -71,7 +71,7 @@ async def test_health_answers_while_nats_is_unreachable_and_sigterm_stops_the_wa
         answer = await readyz(intake.health)
         return answer if answer is not None and "attempt 2" in answer.json()["checks"]["nats"] else None
 
-    answer = await eventually(waiting_for_nats, timeout=20, what="readyz reporting the NATS attempts")
+    answer = await eventually(waiting_for_nats, timeout=60, what="readyz reporting the NATS attempts")
     assert answer.status_code == 503 and answer.json()["ready"] is False
     assert answer.json()["checks"]["postgres"] == answer.json()["checks"]["redis"] == "connecting"
     async with httpx.AsyncClient() as client:
@@ -87,7 +87,7 @@ async def test_health_answers_while_nats_is_unreachable_and_sigterm_stops_the_wa
 async def test_a_service_started_before_nats_becomes_ready_when_nats_comes_up(
     intake: Intake, no_nats: str, tmp_path: Path
 ) -> None:
-    await eventually(lambda: readyz(intake.health), timeout=20, what="health server up")
+    await eventually(lambda: readyz(intake.health), timeout=60, what="health server up")
     nats = NatsServer(tmp_path / "nats", int(no_nats.rsplit(":", 1)[1]))
     nats.start()
     try:
@@ -96,7 +96,7 @@ async def test_a_service_started_before_nats_becomes_ready_when_nats_comes_up(
             answer = await readyz(intake.health)
             return answer if answer is not None and answer.status_code == 200 else None
 
-        answer = await eventually(ready, timeout=30, what="ready once NATS is up")
+        answer = await eventually(ready, timeout=60, what="ready once NATS is up")
         assert answer.json()["checks"] == {"nats": "ok", "postgres": "ok", "redis": "ok"}
         assert intake.stop() == 0
     finally:
