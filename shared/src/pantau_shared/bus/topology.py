@@ -31,6 +31,9 @@ EVENT_STREAMS: dict[str, tuple[str, float]] = {
     "REPORTS": ("report.>", 30),
     "CASES": ("case.>", 90),
     "NOTIFICATIONS": ("notification.>", 30),
+    # Observed posts are kept in intake's schema (with their own retention); the stream only
+    # carries them to triage.
+    "POSTS": ("post.>", 30),
 }
 DEAD_LETTER_STREAM = "DEADLETTER"
 ADVISORY_STREAM = "ADVISORIES"

@@ -229,6 +229,43 @@ class ReportReceived(EventData):
     fragments_only: bool = False
 
 
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class PostObserved(EventData):
+    """A post that intake's collectors found on a watched account (a registered participant's,
+    an official's): kept as evidence whatever it says; triage opens a case only on a finding."""
+
+    TYPE: ClassVar[str] = "post.observed.v1"
+    SUBJECT: ClassVar[str] = "post.observed"
+    KEY_FIELD: ClassVar[str] = "observation_id"
+
+    # Stable per (platform, account, post): see `observation_key`, so a post fetched twice is
+    # one observation and one event.
+    observation_id: UUID
+    agency_id: AgencyId
+    platform: Platform
+    # The platform's own ids: the account's (a YouTube channel id, a feed URL) and the post's.
+    account_id: Annotated[str, Field(min_length=1, max_length=500)]
+    account_handle: Name = None
+    post_id: Annotated[str, Field(min_length=1, max_length=500)]
+    url: WebUrl | None = None
+    text: Annotated[str, Field(max_length=100_000)] | None = None
+    media_sha256: tuple[Sha256Hex, ...] = Field(default=(), max_length=100)
+    # The post's own time (as the platform says), not when Pantau saw it: the election calendar
+    # judges the post by when it was published.
+    posted_at: AwareDatetime
+    observed_at: AwareDatetime
+    # Views of the post, or followers of the account when the platform gives no views.
+    reach: Count | None = None
+    # Evidence: SHA-256 of the platform's answer for this post exactly as fetched.
+    evidence_sha256: Sha256Hex
+
+    @staticmethod
+    def observation_key(platform: Platform, account_id: str, post_id: str) -> UUID:
+        return stable_id("post.observed", f"{platform.value}:{account_id}:{post_id}")
+
+
 class CategoryScore(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -397,6 +434,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     for model in (
         ReportSubmitted,
         ReportReceived,
+        PostObserved,
         CaseOpened,
         CaseUpdated,
         NotificationRequested,
