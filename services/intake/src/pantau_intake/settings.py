@@ -1,3 +1,4 @@
+from datetime import timedelta
 from typing import Literal, Self
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -50,9 +51,20 @@ class IntakeSettings(ServiceSettings):
     conversation_longest_s: float = Field(default=600.0, gt=0)
     # Existing mailboxes read over IMAP (JSON list; passwords best from the secrets directory).
     email_imap_mailboxes: list[ImapMailbox] = Field(default_factory=list)
+    # Watching registered accounts: how often each active account must be checked (the coverage
+    # SLO) in each election period, and the period now (set by the operator as the calendar moves).
+    monitoring_period: Literal["campaign", "quiet_period", "voting_day"] = "campaign"
+    monitoring_interval_s: dict[str, float] = Field(
+        default_factory=lambda: {"campaign": 6 * 3600.0, "quiet_period": 3600.0, "voting_day": 3600.0}
+    )
+
+    def monitoring_interval(self) -> timedelta:
+        return timedelta(seconds=self.monitoring_interval_s[self.monitoring_period])
 
     @model_validator(mode="after")
     def _pepper_length(self) -> Self:
         if len(self.reporter_pepper.get_secret_value()) < 16:
             raise ValueError("reporter_pepper must be at least 16 characters")
+        if self.monitoring_period not in self.monitoring_interval_s:
+            raise ValueError(f"monitoring_interval_s names no interval for {self.monitoring_period}")
         return self

@@ -1,0 +1,1 @@
+"""Watching registered accounts: a persistent schedule, connectors per platform, a collector."""
