@@ -7,7 +7,6 @@ against its own agency's claims and those of the agencies it subscribes to.
 """
 
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 
 import asyncpg
@@ -27,17 +26,11 @@ class ClaimRegistry:
         self._refresh_s = refresh_s
         self._claims: dict[str, Claim] = {}
         self._publisher: dict[str, str] = {}
-        self._subscriptions: dict[str, frozenset[str]] = {}
 
     async def refresh(self, pool: asyncpg.Pool, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._checked < self._refresh_s:
             return
         self._checked = time.monotonic()
-        # A small table, read whole each time: a changed subscription shows in no claim's version.
-        subscribed: defaultdict[str, set[str]] = defaultdict(set)
-        for row in await pool.fetch("SELECT agency_id, publisher FROM claim_subscriptions"):
-            subscribed[row["agency_id"]].add(row["publisher"])
-        self._subscriptions = {agency: frozenset(publishers) for agency, publishers in subscribed.items()}
         version = tuple(await pool.fetchrow("SELECT count(*), max(added_at) FROM claims") or ())
         if version == self._version and not force:
             return
@@ -52,9 +45,15 @@ class ClaimRegistry:
         self._matcher = ClaimMatcher.build(claims) if claims else None
         self._version = version
 
-    def visible(self, agency_id: str, claims: Sequence[ClaimRef]) -> list[ClaimRef]:
-        """The matched claims an agency sees: its own, and its subscriptions'."""
-        allowed = self._subscriptions.get(agency_id, frozenset()) | {agency_id}
+    async def visible(self, pool: asyncpg.Pool, agency_id: str, claims: Sequence[ClaimRef]) -> list[ClaimRef]:
+        """The matched claims an agency sees: its own, and its subscriptions'.
+
+        Subscriptions are read when a report matched something (rarely), not cached: another
+        instance may have answered the subscribe command a moment ago."""
+        if not claims:
+            return []
+        rows = await pool.fetch("SELECT publisher FROM claim_subscriptions WHERE agency_id = $1", agency_id)
+        allowed = {r["publisher"] for r in rows} | {agency_id}
         return [c for c in claims if self._publisher.get(c.claim_id) in allowed]
 
     def match(self, text: str) -> list[ClaimRef]:

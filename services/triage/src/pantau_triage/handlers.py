@@ -79,7 +79,7 @@ class TriageHandlers:
             return
         await self._claims.refresh(self._pool)
         found = await self._analyse(report.text or "")
-        found = found.with_claims(self._claims.visible(report.agency_id, found.claims))
+        found = found.with_claims(await self._claims.visible(self._pool, report.agency_id, found.claims))
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 await self._triage(conn, report, found)
