@@ -86,6 +86,7 @@ async def running(
             "PANTAU_INTAKE_WHATSAPP_BASE_URL": peer.base_url,
             "PANTAU_INTAKE_WHATSAPP_ACCESS_TOKEN": "e2e-token",
             "PANTAU_INTAKE_CONVERSATION_WINDOW_S": "1",
+            "PANTAU_INTAKE_EMAIL_TRUSTED_AUTHSERV_IDS": '["mx.e2e.test"]',
             "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
             "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(mail_in_port),
             "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({REPORT_MAILBOX: AGENCY}),
@@ -475,6 +476,10 @@ async def test_a_mail_from_the_public_becomes_a_report_with_a_receipt(
     mail["To"] = REPORT_MAILBOX
     mail["Subject"] = "Laporan: ajakan rusuh setelah pemungutan suara"
     mail["Message-ID"] = "<e2e-laporan-1@example.id>"
+    # As the trusted receiving server stamps it: the sender passed DMARC, so it gets a receipt.
+    mail["Authentication-Results"] = (
+        "mx.e2e.test; spf=pass smtp.mailfrom=example.id; dmarc=pass header.from=example.id"
+    )
     mail.set_content(
         "Selamat siang,\n\nBeredar ajakan untuk menyerbu dan membakar kantor KPU "
         "Kota Pekalongan kalau paslon kalah: https://t.me/s/kanalrusuh/42\n\n"

@@ -221,6 +221,9 @@ def run_platform(home: Path, gateway_port: int) -> int:
                 "PANTAU_INTAKE_WHATSAPP_ACCESS_TOKEN": DEV_ACCESS_TOKEN,
                 # Short, so the demo's receipt follows at once; 30 s in production.
                 "PANTAU_INTAKE_CONVERSATION_WINDOW_S": "5",
+                # 'pantau-dev mail' stamps its mail as this local receiving server would.
+                "PANTAU_INTAKE_EMAIL_TRUSTED_AUTHSERV_IDS": '["mx.pantau.local"]',
+                "PANTAU_INTAKE_EMAIL_VERIFY_DKIM": "false",
                 "PANTAU_INTAKE_EMAIL_SMTP_ENABLED": "true",
                 "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(dev["mail_port"]),
                 "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({DEMO_MAILBOX: DEMO_AGENCY}),

@@ -15,6 +15,7 @@ from pantau_shared.bus import Publisher
 from pantau_shared.contract import ReportSubmitted
 
 from .email import ImapPoller, ReportMailHandler, SmtpReceiver
+from .email.sender_auth import SenderCheck, default_dns
 from .settings import IntakeSettings
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,9 @@ class MailIntake:
         self._settings = settings
         self._publisher = publisher
         self._drain_timeout_s = drain_timeout_s
+        self._check = SenderCheck(
+            settings.email_trusted_authserv_ids, default_dns() if settings.email_verify_dkim else None
+        )
 
     async def submit(self, report: ReportSubmitted) -> None:
         await self._publisher.publish(self._publisher.envelope(report, event_id=report.event_id()))
@@ -51,6 +55,7 @@ class MailIntake:
                 processed_folder=box.processed_folder,
                 max_message_bytes=settings.email_max_message_bytes,
                 max_attachment_bytes=settings.email_max_attachment_bytes,
+                check=self._check,
             )
             tasks.append(poller.run(stopping, interval_s=box.interval_s))
         return tasks
@@ -58,7 +63,10 @@ class MailIntake:
     async def _receive(self, stopping: asyncio.Event) -> None:
         settings = self._settings
         handler = ReportMailHandler(
-            settings.email_recipients, self.submit, max_attachment_bytes=settings.email_max_attachment_bytes
+            settings.email_recipients,
+            self.submit,
+            max_attachment_bytes=settings.email_max_attachment_bytes,
+            check=self._check,
         )
         receiver = SmtpReceiver(
             handler,

@@ -40,6 +40,11 @@ class IntakeSettings(ServiceSettings):
     email_recipients: dict[str, str] = Field(default_factory=dict)
     email_max_message_bytes: int = 25 * 1024 * 1024
     email_max_attachment_bytes: int = 10 * 1024 * 1024
+    # Receiving servers whose Authentication-Results header is believed (their authserv-id),
+    # e.g. '["mx.bawaslu-pekalongan.go.id"]'; without one, DKIM is verified here over DNS.
+    # Receipts go only to senders that pass.
+    email_trusted_authserv_ids: list[str] = Field(default_factory=list)
+    email_verify_dkim: bool = True
     # WhatsApp media (photos, videos, documents sent as reports) are fetched through the Graph
     # API to hash them: the base URL (https://graph.facebook.com) and the agency's token.
     whatsapp_base_url: str | None = None

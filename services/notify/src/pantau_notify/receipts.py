@@ -1,6 +1,7 @@
 """Receipts: a report that came by WhatsApp or email is answered with its number, where the
 reporter wrote from. A receipt is a delivery like any alert (requested, then sent or failed)."""
 
+import logging
 from datetime import UTC, datetime
 
 import asyncpg
@@ -17,6 +18,8 @@ from pantau_shared.outbox import Outbox
 from . import repository
 from .channels import Template
 
+log = logging.getLogger(__name__)
+
 
 class Receipts:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, channels: frozenset[NotificationChannel]) -> None:
@@ -29,6 +32,12 @@ class Receipts:
         assert isinstance(report, ReportReceived)
         channel = _reply_channel(report.channel.value)
         if report.reporter_id is None or channel is None or channel not in self._channels:
+            return
+        if channel is NotificationChannel.EMAIL and (
+            report.sender_auth is None or report.sender_auth.verdict != "pass"
+        ):
+            # A forged From must not make Pantau mail a stranger: receipts only to verified senders.
+            log.info("no receipt for report %s: the sender's address is not verified", report.report_id)
             return
         async with self._pool.acquire() as conn, conn.transaction():
             delivery_id = await repository.create_receipt(

@@ -19,6 +19,7 @@ from typing import Literal
 from pantau_shared.contract import ReportSubmitted
 
 from .parse import DEFAULT_MAX_ATTACHMENT_BYTES, MailError, ParsedMail, parse_mail
+from .sender_auth import SenderCheck
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,9 @@ class ImapPoller:
         max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
         batch_size: int = 100,
         timeout_s: float = 30.0,
+        check: SenderCheck | None = None,
     ) -> None:
+        self._check = check
         self.host, self.port, self.agency_id = host, port, agency_id
         self._username, self._password = username, password
         self._submit, self._rejected = submit, rejected
@@ -127,7 +130,11 @@ class ImapPoller:
             return False
         try:
             mail: ParsedMail = await asyncio.to_thread(
-                parse_mail, raw, agency_id=self.agency_id, max_attachment_bytes=self._max_attachment_bytes
+                parse_mail,
+                raw,
+                agency_id=self.agency_id,
+                max_attachment_bytes=self._max_attachment_bytes,
+                check=self._check,
             )
         except MailError as exc:
             await self._reject(box, uid, exc.reason)

@@ -8,13 +8,13 @@ import email
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
 
-from pantau_shared.contract import Attachment, Channel, Reporter, ReportSubmitted, stable_id
+from pantau_shared.contract import Attachment, Channel, Reporter, ReportSubmitted, SenderAuth, stable_id
 from pantau_shared.contract.fields import is_public_url
 
 from .body import clean, decode_bytes, html_to_text, links_in, strip_history, tidy
@@ -27,6 +27,7 @@ from .recovery import (
     with_real_boundary,
     zip_members,
 )
+from .sender_auth import SenderCheck
 
 DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_TEXT_CHARS = 20_000
@@ -79,6 +80,8 @@ class ParsedMail:
     forwarded: bool
     # Why this is an auto-reply or a bounce (RFC 3834, RFC 3464), not a person's report; else None.
     automated: str | None
+    # Whether the From address could be verified (SPF/DKIM/DMARC); None when nobody checked.
+    sender_auth: SenderAuth | None = None
 
     @property
     def text(self) -> str:
@@ -97,6 +100,7 @@ class ParsedMail:
             reporter=reporter,
             external_id=self.message_id,
             forwarded=self.forwarded,
+            sender_auth=self.sender_auth,
             attachments=tuple(
                 Attachment(filename=a.filename, mime_type=a.content_type, sha256=a.sha256, size=a.size)
                 for a in self.attachments
@@ -118,6 +122,7 @@ def parse_mail(
     agency_id: str,
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
     received_at: datetime | None = None,
+    check: SenderCheck | None = None,
 ) -> ParsedMail:
     if not raw or not raw.strip():
         raise MailError("empty message")
@@ -137,6 +142,9 @@ def parse_mail(
         raise MailError(f"malformed message: {type(exc).__name__}: {exc}") from exc
     if not (mail.text or mail.links or mail.attachments):
         raise MailError("message has no text, link or attachment")
+    if check is not None:
+        domain = mail.from_address.rsplit("@", 1)[1] if mail.from_address else None
+        mail = replace(mail, sender_auth=check(raw, domain))
     return mail
 
 

@@ -18,6 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from pantau_shared.contract import ReportSubmitted
 
 from .parse import DEFAULT_MAX_ATTACHMENT_BYTES, MailError, parse_mail
+from .sender_auth import SenderCheck
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ class ReportMailHandler:
         submit: Submit,
         *,
         max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+        check: SenderCheck | None = None,
     ) -> None:
+        self._check = check
         for address, agency in recipients.items():
             if not _AGENCY_ID.match(agency):
                 raise ValueError(f"agency id {agency!r} for {address} is not a valid agency id")
@@ -69,7 +72,11 @@ class ReportMailHandler:
         try:
             # A 25 MB mail takes a while to parse: off the loop, so other sessions keep going.
             mail = await asyncio.to_thread(
-                parse_mail, raw, agency_id=first, max_attachment_bytes=self._max_attachment_bytes
+                parse_mail,
+                raw,
+                agency_id=first,
+                max_attachment_bytes=self._max_attachment_bytes,
+                check=self._check,
             )
         except MailError as exc:
             log.warning("refused mail from %s: %s", envelope.mail_from, exc.reason)
