@@ -221,7 +221,12 @@ async def test_one_trace_from_the_http_request_to_the_email_over_otlp(running: R
             return None
         trace_id = found[1].trace_id
         in_trace = [(service, span.name) for service, span in running.otlp.spans if span.trace_id == trace_id]
-        return in_trace if ("pantau-notify", "send email") in in_trace else None
+        # Each process exports its spans in its own batches, so the email's span may arrive
+        # before intake's: wait for the whole trace, not its last span.
+        whole = {"pantau-gateway", "pantau-intake", "pantau-triage", "pantau-notify"} <= {
+            s for s, _ in in_trace
+        }
+        return in_trace if whole and ("pantau-notify", "send email") in in_trace else None
 
     try:
         in_trace = await eventually(sent_in_the_same_trace, timeout=90, what="the email's span")
