@@ -14,7 +14,7 @@ from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.worker import AdminCommand, HttpService, worker_main
 
-from . import auth, repository
+from . import auth, repository, revocation
 from .app import SERVICE, create_app
 from .settings import GatewaySettings
 
@@ -70,12 +70,28 @@ async def add_key(infra: Infrastructure, settings: GatewaySettings, args: argpar
     print(whole)
 
 
+def configure_revoke(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key-id", required=True, help="the <id> of pk_<id>_<secret>")
+
+
+async def revoke_key(infra: Infrastructure, settings: GatewaySettings, args: argparse.Namespace) -> None:
+    agency_id = await repository.revoke_key(infra.pool, args.key_id)
+    if agency_id is None:
+        raise SystemExit(f"no key with id {args.key_id}")
+    # After the commit: an instance that misses the message reads the revocation from the database.
+    await revocation.announce(infra.nc, infra.subjects, args.key_id, agency_id)
+    print(f"revoked {args.key_id} of {agency_id}")
+
+
 COMMANDS = {
     "create-agency": AdminCommand[GatewaySettings](
         help="add or update a partner agency", configure=configure_agency, run=create_agency
     ),
     "add-key": AdminCommand[GatewaySettings](
         help="issue an API key for an agency; prints it once", configure=configure_key, run=add_key
+    ),
+    "revoke-key": AdminCommand[GatewaySettings](
+        help="revoke an API key on every gateway instance at once", configure=configure_revoke, run=revoke_key
     ),
 }
 

@@ -15,7 +15,7 @@ from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.metrics import HttpMetrics, metrics_router
 from pantau_shared.settings import PlatformSettings
 
-from . import acknowledgements, bulk, handlers, pages, problems, referrals, whatsapp
+from . import acknowledgements, bulk, handlers, pages, problems, referrals, revocation, whatsapp
 from .auth import KeyVerifier
 from .deps import State
 from .middleware import BodySizeLimit, RequestContext
@@ -48,18 +48,25 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, State]]:
         async with AsyncExitStack() as own:
             state_infra = infra or await _own_infrastructure(platform, settings, own)
+            keys = KeyVerifier(
+                state_infra.pool,
+                settings.api_key_pepper.get_secret_value().encode(),
+                settings.default_rate_limit,
+                settings.key_cache_s,
+            )
+            revocations = await revocation.listen(state_infra.nc, state_infra.subjects, keys)
+            own.push_async_callback(revocation.stop, state_infra.nc, revocations)
             readiness.connected(state_infra.checks())
             state = State(
                 infra=state_infra,
                 publisher=Publisher(state_infra.js, state_infra.subjects, source="/pantau/gateway"),
                 rpc=RpcClient(state_infra.nc, state_infra.subjects, timeout=settings.rpc_timeout_s),
-                keys=KeyVerifier(
-                    state_infra.pool,
-                    settings.api_key_pepper.get_secret_value().encode(),
-                    settings.default_rate_limit,
-                    settings.key_cache_s,
+                keys=keys,
+                limiter=RateLimiter(
+                    state_infra.redis,
+                    prefix=platform.subject_root,
+                    auth_failure_limit=settings.auth_failure_limit,
                 ),
-                limiter=RateLimiter(state_infra.redis, prefix=platform.subject_root),
                 platform=platform,
             )
             yield {"pantau": state}

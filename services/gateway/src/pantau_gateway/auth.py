@@ -71,3 +71,10 @@ class KeyVerifier:
         )
         self._cache[key_id] = (time.monotonic() + self._cache_seconds, presented, caller)
         return caller
+
+    def forget(self, key_id: str) -> None:
+        """Drops a (revoked) key, so the next request with it is looked up again."""
+        self._cache.pop(key_id, None)
+
+    def forget_all(self) -> None:
+        self._cache.clear()

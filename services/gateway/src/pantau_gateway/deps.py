@@ -47,7 +47,21 @@ async def caller(request: Request, key: Annotated[str | None, Security(api_key_h
             401, "kirim kunci API instansi Anda di header X-API-Key", headers={"WWW-Authenticate": "ApiKey"}
         )
     current: State = request.state.pantau
-    who = await current.keys.verify(key)
+    # The client's address as uvicorn saw it (X-Forwarded-For only from FORWARDED_ALLOW_IPS).
+    address = request.client.host if request.client else "unknown"
+    who = None
+    blocked = await current.limiter.auth_blocked(address)
+    if blocked is None:
+        who = await current.keys.verify(key)
+        if who is None:
+            blocked = await current.limiter.failed_auth(address)
+    if blocked is not None:
+        raise Problem(
+            429,
+            f"lebih dari {current.limiter.auth_failure_limit} kunci API salah per menit dari alamat ini;"
+            " coba lagi nanti",
+            headers={"Retry-After": str(blocked)},
+        )
     if who is None:
         raise Problem(
             401, "kunci API tidak dikenal atau sudah dicabut", headers={"WWW-Authenticate": "ApiKey"}

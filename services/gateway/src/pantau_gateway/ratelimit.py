@@ -1,4 +1,5 @@
-"""Per-key request limits in Redis, shared by every gateway instance (fixed one-minute windows)."""
+"""Request limits in Redis, shared by every gateway instance (fixed one-minute windows): per
+API key, and of failed authentications per client address."""
 
 import time
 
@@ -6,19 +7,45 @@ from redis.asyncio import Redis
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, auth_failure_limit: int) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._auth_failure_limit = auth_failure_limit
 
     async def hit(self, key_id: str, limit: int) -> int | None:
         """Count a request; None when allowed, else the seconds until the window resets."""
+        return await self._count(f"ratelimit:{key_id}", limit)
+
+    async def failed_auth(self, address: str) -> int | None:
+        """Count a failed authentication; None while under the limit, else the seconds to wait."""
+        return await self._count(f"authfail:{address}", self._auth_failure_limit)
+
+    async def auth_blocked(self, address: str) -> int | None:
+        """Seconds until the address may try a key again, None when it may now."""
         now = time.time()
-        window = int(now // 60)
-        name = f"{self._prefix}:ratelimit:{key_id}:{window}"
+        count = await self._redis.get(self._name(f"authfail:{address}", now))
+        if count is None or int(count) < self._auth_failure_limit:
+            return None
+        return _until_next_window(now)
+
+    @property
+    def auth_failure_limit(self) -> int:
+        return self._auth_failure_limit
+
+    def _name(self, what: str, now: float) -> str:
+        return f"{self._prefix}:{what}:{int(now // 60)}"
+
+    async def _count(self, what: str, limit: int) -> int | None:
+        now = time.time()
+        name = self._name(what, now)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.incr(name)
             pipe.expire(name, 120)
             count, _ = await pipe.execute()
         if count <= limit:
             return None
-        return max(1, int(60 - now % 60))
+        return _until_next_window(now)
+
+
+def _until_next_window(now: float) -> int:
+    return max(1, int(60 - now % 60))

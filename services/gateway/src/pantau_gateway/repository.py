@@ -55,3 +55,12 @@ async def find_key(pool: asyncpg.Pool, key_id: str) -> StoredKey | None:
 
 async def agency_exists(pool: asyncpg.Pool, agency_id: str) -> bool:
     return bool(await pool.fetchval("SELECT true FROM agencies WHERE agency_id = $1", agency_id))
+
+
+async def revoke_key(pool: asyncpg.Pool, key_id: str) -> str | None:
+    """Revokes a key (again is a no-op); the agency it belonged to, None for an unknown key."""
+    agency_id: str | None = await pool.fetchval(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = $1 RETURNING agency_id",
+        key_id,
+    )
+    return agency_id

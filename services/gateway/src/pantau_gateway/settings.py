@@ -17,8 +17,11 @@ class GatewaySettings(ServiceSettings):
     max_bulk_body_bytes: int = 8 * 1024 * 1024
     # Requests per minute per API key unless the key has its own limit.
     default_rate_limit: int = 600
-    # How long a verified key is trusted before it is looked up again (revocation delay).
+    # How long a verified key is trusted before it is looked up again. Revocation does not wait
+    # for it (`revoke-key` tells every instance over NATS); it bounds a missed announcement.
     key_cache_s: float = 30.0
+    # Failed authentications a minute from one client address before it gets 429 (brute force).
+    auth_failure_limit: int = 20
     rpc_timeout_s: float = 2.0
     api_key_pepper: SecretStr = SecretStr(DEV_PEPPER)
     # The WhatsApp Business app's secret (signs webhooks) and the verify token given to Meta.

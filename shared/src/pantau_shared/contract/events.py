@@ -429,6 +429,22 @@ class NotificationFailed(DeliveryEvent):
     permanent: bool
 
 
+class KeyRevoked(EventData):
+    """An API key was revoked: every gateway instance drops it from its key cache at once.
+
+    Sent over core NATS, not kept in a stream: an instance that starts later reads the key's
+    state from the database anyway.
+    """
+
+    TYPE: ClassVar[str] = "gateway.key.revoked.v1"
+    SUBJECT: ClassVar[str] = "gateway.key.revoked"
+    KEY_FIELD: ClassVar[str] = "key_id"
+
+    key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{1,64}$")]
+    agency_id: AgencyId
+    revoked_at: AwareDatetime
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     model.TYPE: model
     for model in (
@@ -442,5 +458,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         NotificationFailed,
         NotificationAcknowledged,
         NotificationStatus,
+        KeyRevoked,
     )
 }
