@@ -36,13 +36,13 @@ import aiohttp
 import asyncpg
 
 from pantau_devstack.mailsink import MailSink
-from pantau_devstack.processes import WORKERS, Platform
+from pantau_devstack.processes import Platform
 from pantau_devstack.servers import NatsServer, free_port
 from pantau_devstack.stack import drop_database, ensure_database, start_servers
 from pantau_shared.contract import Subjects
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pipeline import AGENCY, Observer, report_body
+from pipeline import Observer, report_body, seed
 
 
 class Instances:
@@ -127,24 +127,7 @@ async def main(args: argparse.Namespace) -> int:
         health_ports={},
         extra_env={"PANTAU_LOG_LEVEL": "WARNING", "PANTAU_LOG_FORMAT": "text"},
     )
-    for service in (*WORKERS, "gateway"):
-        platform.command(service, "setup")
-    platform.command(
-        "gateway",
-        "create-agency",
-        "--id",
-        AGENCY,
-        "--name",
-        "Bawaslu Kota Pekalongan",
-        "--kind",
-        "bawaslu",
-        "--region",
-        "33.75",
-    )
-    key = platform.command("gateway", "add-key", "--agency", AGENCY, "--rate-limit", "100000000")
-    platform.command(
-        "notify", "add-subscription", "--agency", AGENCY, "--name", "Patroli", "--email", "patroli@example.id"
-    )
+    key = seed(platform)
     instances = Instances(platform)
     for name in ("intake#1", "intake#2", "triage#1", "triage#2", "notify#1", "notify#2", "gateway#1"):
         instances.start(name)

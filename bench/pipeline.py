@@ -335,23 +335,9 @@ async def echo_baseline(seconds: float, concurrency: int) -> float:
     return rate
 
 
-async def main(args: argparse.Namespace) -> None:
-    run = "b" + secrets.token_hex(3)
-    home = Path(tempfile.mkdtemp(prefix="pantau-bench-"))
-    servers = start_servers(home)
-    database = f"pantau_{run}"
-    sink = MailSink(home / "mail", free_port())
-    sink.start()
-    stack = Platform(
-        nats_url=servers.nats_url,
-        redis_url=servers.redis_url,
-        smtp_port=sink.port,
-        database_url=await ensure_database(servers.database_url, database),
-        subject_root=run,
-        gateway_port=free_port(),
-        health_ports={n: free_port() for n in ("intake", "triage", "notify")},
-        extra_env={"PANTAU_LOG_LEVEL": "WARNING", "PANTAU_LOG_FORMAT": "text"},
-    )
+def seed(stack: Platform) -> str:
+    """Migrations, streams, the benchmark's agency, a key without a practical rate limit and a
+    patrol subscription; returns the key."""
     for service in ("intake", "triage", "notify", "gateway"):
         stack.command(service, "setup")
     stack.command(
@@ -370,6 +356,27 @@ async def main(args: argparse.Namespace) -> None:
     stack.command(
         "notify", "add-subscription", "--agency", AGENCY, "--name", "Patroli", "--email", "patroli@example.id"
     )
+    return key
+
+
+async def main(args: argparse.Namespace) -> None:
+    run = "b" + secrets.token_hex(3)
+    home = Path(tempfile.mkdtemp(prefix="pantau-bench-"))
+    servers = start_servers(home)
+    database = f"pantau_{run}"
+    sink = MailSink(home / "mail", free_port())
+    sink.start()
+    stack = Platform(
+        nats_url=servers.nats_url,
+        redis_url=servers.redis_url,
+        smtp_port=sink.port,
+        database_url=await ensure_database(servers.database_url, database),
+        subject_root=run,
+        gateway_port=free_port(),
+        health_ports={n: free_port() for n in ("intake", "triage", "notify")},
+        extra_env={"PANTAU_LOG_LEVEL": "WARNING", "PANTAU_LOG_FORMAT": "text"},
+    )
+    key = seed(stack)
     processes = ServiceProcesses(stack, stdout=subprocess.DEVNULL)
     processes.start()
     observer = Observer()
