@@ -86,7 +86,8 @@ def secrets_dir() -> Path | None:
 
 def production_errors(*models: BaseSettings) -> list[str]:
     """Why these settings may not run in production: any secret left at its development
-    default, and links (the public URL, link bases) that point at this machine."""
+    default, links (the public URL, link bases) that point at this machine, and a fetcher's
+    test allowlist of private networks."""
     errors: list[str] = []
     for model in models:
         prefix = str(model.model_config.get("env_prefix", ""))
@@ -97,6 +98,8 @@ def production_errors(*models: BaseSettings) -> list[str]:
                 errors.append(f"{variable} is the development default; set a secret of your own")
             elif (name == "public_url" or name.endswith("_link_base")) and _local(str(value)):
                 errors.append(f"{variable} is {value}; set the address people open links at")
+            elif name.endswith("_test_allowlist") and value:
+                errors.append(f"{variable} lets fetches reach private addresses; it is for tests only")
     return errors
 
 

@@ -4,6 +4,8 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from pantau_shared.fetching import FetchLimits
+from pantau_shared.objectstore import ObjectStoreSettings
 from pantau_shared.settings import ServiceSettings
 
 DEV_PEPPER = "dev-only-reporter-pepper"
@@ -62,6 +64,25 @@ class IntakeSettings(ServiceSettings):
     monitoring_interval_s: dict[str, float] = Field(
         default_factory=lambda: {"campaign": 6 * 3600.0, "quiet_period": 3600.0, "voting_day": 3600.0}
     )
+
+    # Evidence: where its bytes are kept (JSON, e.g. '{"url": "s3://evidence/pantau",
+    # "s3_endpoint_url": "https://s3.example.id"}'), and how reported links are fetched.
+    object_store: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings)
+    evidence_enabled: bool = True
+    fetch_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    fetch_timeout_s: float = Field(default=20.0, gt=0)
+    fetch_max_redirects: int = Field(default=5, ge=0)
+    # Networks the fetcher may reach although private (the dev stack's and tests' local
+    # servers, e.g. '["127.0.0.1/32"]'); refused in production.
+    fetch_test_allowlist: list[str] = Field(default_factory=list)
+
+    def fetch_limits(self) -> FetchLimits:
+        return FetchLimits.with_allowlist(
+            self.fetch_test_allowlist,
+            max_bytes=self.fetch_max_bytes,
+            timeout_s=self.fetch_timeout_s,
+            max_redirects=self.fetch_max_redirects,
+        )
 
     def monitoring_interval(self) -> timedelta:
         return timedelta(seconds=self.monitoring_interval_s[self.monitoring_period])
