@@ -20,6 +20,7 @@ from pantau_shared.links import ack_token, case_token
 from pantau_shared.settings import PlatformSettings
 
 SETTINGS = GatewaySettings(max_body_bytes=4096, default_rate_limit=1000)
+SUPERVISOR = repository.Grant(("supervisor",))
 
 
 @pytest.fixture
@@ -28,8 +29,14 @@ def client(platform: PlatformSettings) -> Iterator[TestClient]:
         yield client
 
 
-async def create_key(platform: PlatformSettings, agency: str, rate_limit: int | None = None) -> str:
-    """An API key of a new (or existing) agency, as `pantau-gateway add-key` makes one."""
+async def create_key(
+    platform: PlatformSettings,
+    agency: str,
+    rate_limit: int | None = None,
+    grant: repository.Grant = SUPERVISOR,
+) -> str:
+    """An API key of a new (or existing) agency, as `pantau-gateway add-key` makes one (a
+    supervisor's unless `grant` says otherwise)."""
     pool = await asyncpg.create_pool(
         platform.database_url, min_size=1, max_size=1, server_settings={"search_path": "gateway"}
     )
@@ -38,7 +45,7 @@ async def create_key(platform: PlatformSettings, agency: str, rate_limit: int | 
         key_id, secret, whole = auth.new_key()
         pepper = SETTINGS.api_key_pepper.get_secret_value().encode()
         await repository.insert_key(
-            pool, key_id, agency, auth.secret_hash(pepper, secret), "test", rate_limit
+            pool, key_id, agency, auth.secret_hash(pepper, secret), "test", rate_limit, grant
         )
         return whole
     finally:

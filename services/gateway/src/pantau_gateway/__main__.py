@@ -5,6 +5,7 @@ server, admin-command table and drain deadline as the other services.
 """
 
 import argparse
+import getpass
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -14,8 +15,10 @@ from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.worker import AdminCommand, HttpService, worker_main
 
-from . import auth, repository, revocation
+from . import auth, repository, revocation, users
 from .app import SERVICE, create_app
+from .repository import Grant
+from .roles import Role, Scope
 from .settings import GatewaySettings
 
 
@@ -48,11 +51,30 @@ async def create_agency(infra: Infrastructure, settings: GatewaySettings, args: 
     await repository.upsert_agency(infra.pool, args.id, args.name, args.kind, args.region)
 
 
+def configure_grant(parser: argparse.ArgumentParser, default_role: str | None) -> None:
+    parser.add_argument(
+        "--role",
+        action="append",
+        choices=[r.value for r in Role],
+        help="repeat for several" + (f"; {default_role} when none is given" if default_role else ""),
+        required=default_role is None,
+    )
+    parser.add_argument("--contacts", action="store_true", help="may see reporter contacts (personal data)")
+
+
 def configure_key(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agency", required=True)
     parser.add_argument("--label", default="")
     parser.add_argument("--rate-limit", type=int, help="requests a minute; the default otherwise")
     parser.add_argument("--key", help="register this exact key (pk_<id>_<secret>) instead")
+    # Supervisor: what a key could do before there were roles, so existing scripts keep working.
+    configure_grant(parser, default_role=Role.SUPERVISOR.value)
+    parser.add_argument(
+        "--scope",
+        action="append",
+        choices=[s.value for s in Scope],
+        help="only these (repeat); all otherwise",
+    )
 
 
 async def add_key(infra: Infrastructure, settings: GatewaySettings, args: argparse.Namespace) -> None:
@@ -64,10 +86,43 @@ async def add_key(infra: Infrastructure, settings: GatewaySettings, args: argpar
     else:
         key_id, secret, whole = auth.new_key()
     pepper = settings.api_key_pepper.get_secret_value().encode()
+    grant = Grant(
+        tuple(args.role or [Role.SUPERVISOR.value]), tuple(args.scope) if args.scope else None, args.contacts
+    )
     await repository.insert_key(
-        infra.pool, key_id, args.agency, auth.secret_hash(pepper, secret), args.label, args.rate_limit
+        infra.pool, key_id, args.agency, auth.secret_hash(pepper, secret), args.label, args.rate_limit, grant
     )
     print(whole)
+
+
+def configure_user(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agency", required=True)
+    parser.add_argument("--email", required=True)
+    parser.add_argument("--name", required=True)
+    configure_grant(parser, default_role=None)
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input, not a prompt"
+    )
+
+
+async def add_user(infra: Infrastructure, settings: GatewaySettings, args: argparse.Namespace) -> None:
+    if not await repository.agency_exists(infra.pool, args.agency):
+        raise SystemExit(f"no agency {args.agency}; create-agency first")
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    if len(password) < users.MIN_PASSWORD:
+        raise SystemExit(f"the password needs at least {users.MIN_PASSWORD} characters")
+    user = await users.create(
+        infra.pool,
+        agency_id=args.agency,
+        email=args.email,
+        name=args.name,
+        password=password,
+        roles=args.role,
+        contacts=args.contacts,
+    )
+    if user is None:
+        raise SystemExit(f"{args.email} already has an account")
+    print(user.user_id)
 
 
 def configure_revoke(parser: argparse.ArgumentParser) -> None:
@@ -89,6 +144,11 @@ COMMANDS = {
     ),
     "add-key": AdminCommand[GatewaySettings](
         help="issue an API key for an agency; prints it once", configure=configure_key, run=add_key
+    ),
+    "add-user": AdminCommand[GatewaySettings](
+        help="create a staff account that signs in to the console; prints its id",
+        configure=configure_user,
+        run=add_user,
     ),
     "revoke-key": AdminCommand[GatewaySettings](
         help="revoke an API key on every gateway instance at once", configure=configure_revoke, run=revoke_key

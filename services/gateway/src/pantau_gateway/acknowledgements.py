@@ -18,8 +18,9 @@ from pantau_shared.links import ack_token_valid
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.wording import number
 
-from .deps import CallerDep, OriginDep, SettingsDep, StateDep
+from .deps import OriginDep, SettingsDep, StateDep
 from .pages import as_uuid, case_facts, fetch_case, invalid_link, page
+from .roles import STAFF, Principal, Scope, public, require
 
 router = APIRouter()
 
@@ -32,7 +33,11 @@ class AckIn(BaseModel):
 
 @router.post("/v1/notifications/{delivery_id}/ack", response_model=Acknowledged, responses={404: {}})
 async def acknowledge(
-    delivery_id: UUID, body: AckIn, state: StateDep, caller: CallerDep, origin: OriginDep
+    delivery_id: UUID,
+    body: AckIn,
+    state: StateDep,
+    caller: Annotated[Principal, require(*STAFF, scope=Scope.CASES_WRITE)],
+    origin: OriginDep,
 ) -> Acknowledged:
     """Confirm that someone handles the alerted case; its escalation stops."""
     command = AcknowledgeNotification(delivery_id=delivery_id, actor=body.actor, via="api", **origin.fields())
@@ -50,7 +55,15 @@ def _valid(settings: PlatformSettings, agency_id: str, delivery_id: str, case_id
     )
 
 
-@router.get("/ack/{agency_id}/{delivery_id}", response_class=HTMLResponse, include_in_schema=False)
+SIGNED_LINK = public("opened from the signed link in an alert: the token is the authority")
+
+
+@router.get(
+    "/ack/{agency_id}/{delivery_id}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[SIGNED_LINK],
+)
 async def ack_page(
     agency_id: str,
     delivery_id: str,
@@ -79,7 +92,12 @@ async def ack_page(
     )
 
 
-@router.post("/ack/{agency_id}/{delivery_id}", response_class=HTMLResponse, include_in_schema=False)
+@router.post(
+    "/ack/{agency_id}/{delivery_id}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[SIGNED_LINK],
+)
 async def ack_from_link(
     agency_id: str,
     delivery_id: str,

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,11 +16,25 @@ from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.metrics import HttpMetrics, metrics_router
 from pantau_shared.settings import PlatformSettings
 
-from . import acknowledgements, bulk, handlers, pages, problems, referrals, revocation, whatsapp
+from . import (
+    acknowledgements,
+    admin,
+    bulk,
+    contacts,
+    handlers,
+    pages,
+    problems,
+    referrals,
+    revocation,
+    signin,
+    whatsapp,
+)
 from .auth import KeyVerifier
 from .deps import State
 from .middleware import BodySizeLimit, RequestContext
 from .ratelimit import RateLimiter
+from .roles import public
+from .sessions import SessionStore
 from .settings import GatewaySettings
 
 SERVICE = "gateway"
@@ -62,12 +77,18 @@ def create_app(
                 publisher=Publisher(state_infra.js, state_infra.subjects, source="/pantau/gateway"),
                 rpc=RpcClient(state_infra.nc, state_infra.subjects, timeout=settings.rpc_timeout_s),
                 keys=keys,
+                sessions=SessionStore(
+                    state_infra.pool,
+                    lifetime=timedelta(seconds=settings.session_lifetime_s),
+                    idle=timedelta(seconds=settings.session_idle_s),
+                ),
                 limiter=RateLimiter(
                     state_infra.redis,
                     prefix=platform.subject_root,
                     auth_failure_limit=settings.auth_failure_limit,
                 ),
                 platform=platform,
+                user_rate_limit=settings.user_rate_limit,
             )
             yield {"pantau": state}
 
@@ -92,14 +113,17 @@ def create_app(
     )
     problems.install(app)
     app.openapi = lambda: app.openapi_schema or _document(app)  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
-    app.include_router(health_router(readiness))
-    app.include_router(metrics_router())
+    app.include_router(health_router(readiness), dependencies=[public("probes of the orchestrator")])
+    app.include_router(metrics_router(), dependencies=[public("scraped by Prometheus inside the deployment")])
     app.include_router(handlers.router)
     app.include_router(bulk.router)
     app.include_router(referrals.router)
     app.include_router(acknowledgements.router)
     app.include_router(pages.router)
     app.include_router(whatsapp.router)
+    app.include_router(signin.router)
+    app.include_router(admin.router)
+    app.include_router(contacts.router)
     app.state.gateway_settings = settings
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, bulk_limit=settings.max_bulk_body_bytes)
     app.add_middleware(RequestContext)

@@ -18,6 +18,10 @@ class Caller:
     agency_id: str
     key_id: str
     rate_limit: int
+    roles: tuple[str, ...]
+    # None: every scope its roles allow.
+    scopes: tuple[str, ...] | None
+    contacts: bool
 
 
 def new_key() -> tuple[str, str, str]:
@@ -68,9 +72,16 @@ class KeyVerifier:
             agency_id=found.agency_id,
             key_id=key_id,
             rate_limit=found.rate_limit or self._default_rate_limit,
+            roles=found.roles,
+            scopes=found.scopes,
+            contacts=found.contacts,
         )
         self._cache[key_id] = (time.monotonic() + self._cache_seconds, presented, caller)
         return caller
+
+    def digest(self, secret: str) -> bytes:
+        """What is stored for a new key's secret."""
+        return secret_hash(self._pepper, secret)
 
     def forget(self, key_id: str) -> None:
         """Drops a (revoked) key, so the next request with it is looked up again."""

@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from pantau_shared.contract import stable_id
 
-from .deps import CallerDep, State, StateDep
+from .deps import State, StateDep
 from .handlers import ReportIn, submission
 from .problems import TITLES, field_errors
+from .roles import STAFF, Principal, Scope, require
 
 router = APIRouter(prefix="/v1")
 MAX_ITEMS = 1_000
@@ -54,7 +55,11 @@ class BulkIn(BaseModel):
     response_model=BulkResult,
     responses={401: {}, 413: {}, 422: {}, 429: {}},
 )
-async def submit_reports(body: Annotated[BulkIn, Body()], state: StateDep, caller: CallerDep) -> BulkResult:
+async def submit_reports(
+    body: Annotated[BulkIn, Body()],
+    state: StateDep,
+    caller: Annotated[Principal, require(*STAFF, scope=Scope.REPORTS_SUBMIT)],
+) -> BulkResult:
     """Accept up to 1,000 reports; the answer says, item by item, accepted (with its id), invalid
     (with the reasons, as a problem's `errors`), or retry (could not be queued now)."""
     items: list[BulkItem] = []

@@ -1,20 +1,20 @@
-"""Request dependencies: the lifespan state and the authenticated, rate-limited caller."""
+"""Request dependencies: the lifespan state, settings, and the command fields of a request.
+(The authenticated caller is `roles.require`'s.)"""
 
 from dataclasses import dataclass
 from typing import Annotated, TypedDict
 from uuid import UUID
 
-from fastapi import Depends, Header, Request, Security
-from fastapi.security import APIKeyHeader
+from fastapi import Depends, Header, Request
 
 from pantau_shared.bus import Publisher, RpcClient
 from pantau_shared.contract import new_id, stable_id
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 
-from .auth import Caller, KeyVerifier
-from .problems import Problem
+from .auth import KeyVerifier
 from .ratelimit import RateLimiter
+from .sessions import SessionStore
 
 
 @dataclass
@@ -23,57 +23,17 @@ class State:
     publisher: Publisher
     rpc: RpcClient
     keys: KeyVerifier
+    sessions: SessionStore
     limiter: RateLimiter
     platform: PlatformSettings
+    # Requests a minute per signed-in user.
+    user_rate_limit: int
 
 
 async def state(request: Request) -> State:
     # Async on purpose: FastAPI runs a plain `def` dependency in a thread pool.
     current: State = request.state.pantau
     return current
-
-
-api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="The agency's API key: pk_<id>_<secret>"
-)
-
-
-async def caller(request: Request, key: Annotated[str | None, Security(api_key_header)]) -> Caller:
-    if not key:
-        authorization = request.headers.get("authorization", "")
-        key = authorization[7:] if authorization.lower().startswith("bearer ") else None
-    if not key:
-        raise Problem(
-            401, "kirim kunci API instansi Anda di header X-API-Key", headers={"WWW-Authenticate": "ApiKey"}
-        )
-    current: State = request.state.pantau
-    # The client's address as uvicorn saw it (X-Forwarded-For only from FORWARDED_ALLOW_IPS).
-    address = request.client.host if request.client else "unknown"
-    who = None
-    blocked = await current.limiter.auth_blocked(address)
-    if blocked is None:
-        who = await current.keys.verify(key)
-        if who is None:
-            blocked = await current.limiter.failed_auth(address)
-    if blocked is not None:
-        raise Problem(
-            429,
-            f"lebih dari {current.limiter.auth_failure_limit} kunci API salah per menit dari alamat ini;"
-            " coba lagi nanti",
-            headers={"Retry-After": str(blocked)},
-        )
-    if who is None:
-        raise Problem(
-            401, "kunci API tidak dikenal atau sudah dicabut", headers={"WWW-Authenticate": "ApiKey"}
-        )
-    retry_after = await current.limiter.hit(who.key_id, who.rate_limit)
-    if retry_after is not None:
-        raise Problem(
-            429,
-            f"lebih dari {who.rate_limit} permintaan per menit dengan kunci ini; coba lagi nanti",
-            headers={"Retry-After": str(retry_after)},
-        )
-    return who
 
 
 class CommandFields(TypedDict):
@@ -93,17 +53,21 @@ class Origin:
 
 
 async def origin(
-    request: Request,
-    caller: Annotated[Caller, Depends(caller)],
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    request: Request, idempotency_key: Annotated[str | None, Header(max_length=200)] = None
 ) -> Origin:
+    """The command fields of a request whose route took its principal (`roles.require`) in an
+    earlier parameter: FastAPI resolves dependencies in order, and the principal is left on
+    `request.state`."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        raise RuntimeError("a route with OriginDep must take its principal (roles.require) first")
     # A retried request with the same Idempotency-Key is the same command: applied once.
     command_id = (
-        stable_id(f"{caller.agency_id}:{request.method}:{request.url.path}", idempotency_key)
+        stable_id(f"{principal.agency_id}:{request.method}:{request.url.path}", idempotency_key)
         if idempotency_key
         else new_id()
     )
-    return Origin(principal=f"key:{caller.key_id}", command_id=command_id)
+    return Origin(principal=principal.name, command_id=command_id)
 
 
 async def platform_settings(request: Request) -> PlatformSettings:
@@ -113,5 +77,4 @@ async def platform_settings(request: Request) -> PlatformSettings:
 
 StateDep = Annotated[State, Depends(state)]
 SettingsDep = Annotated[PlatformSettings, Depends(platform_settings)]
-CallerDep = Annotated[Caller, Depends(caller)]
 OriginDep = Annotated[Origin, Depends(origin)]

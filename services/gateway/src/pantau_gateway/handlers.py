@@ -49,8 +49,9 @@ from pantau_shared.contract.rpc import (
     UpdateReferral,
 )
 
-from .deps import CallerDep, OriginDep, StateDep
+from .deps import OriginDep, StateDep
 from .problems import Problem
+from .roles import ALL_ROLES, STAFF, Principal, Role, Scope, require
 
 router = APIRouter(prefix="/v1")
 Publisher = Annotated[str, Path(pattern=AGENCY_ID_PATTERN, description="Agency whose claims to use")]
@@ -122,7 +123,7 @@ async def submit_report(
     report: ReportIn,
     response: Response,
     state: StateDep,
-    caller: CallerDep,
+    caller: Annotated[Principal, require(*STAFF, scope=Scope.REPORTS_SUBMIT)],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Accepted:
     """Accept a report for processing; it is stored once intake has normalised it."""
@@ -142,7 +143,11 @@ async def submit_report(
 
 
 @router.get("/reports/{report_id}", response_model=ReportView, responses={404: {}})
-async def get_report(report_id: UUID, state: StateDep, caller: CallerDep) -> ReportView:
+async def get_report(
+    report_id: UUID,
+    state: StateDep,
+    caller: Annotated[Principal, require(*ALL_ROLES, scope=Scope.REPORTS_READ)],
+) -> ReportView:
     query = ReportQuery(report_id=report_id)
     report, case = await asyncio.gather(
         state.rpc.call(caller.agency_id, REPORT_GET, query),
@@ -156,12 +161,16 @@ async def get_report(report_id: UUID, state: StateDep, caller: CallerDep) -> Rep
 
 
 @router.get("/cases/{case_id}", response_model=CaseView, responses={404: {}})
-async def get_case(case_id: UUID, state: StateDep, caller: CallerDep) -> CaseView:
+async def get_case(
+    case_id: UUID, state: StateDep, caller: Annotated[Principal, require(*ALL_ROLES, scope=Scope.CASES_READ)]
+) -> CaseView:
     return await state.rpc.call(caller.agency_id, CASE_GET, CaseQuery(case_id=case_id))
 
 
 @router.get("/cases/{case_id}/notifications", response_model=list[NotificationView])
-async def list_notifications(case_id: UUID, state: StateDep, caller: CallerDep) -> list[NotificationView]:
+async def list_notifications(
+    case_id: UUID, state: StateDep, caller: Annotated[Principal, require(*ALL_ROLES, scope=Scope.CASES_READ)]
+) -> list[NotificationView]:
     # Answered by notify; confirm the case is the caller's first so ids cannot be probed.
     query = CaseQuery(case_id=case_id)
     await state.rpc.call(caller.agency_id, CASE_GET, query)
@@ -172,7 +181,11 @@ async def list_notifications(case_id: UUID, state: StateDep, caller: CallerDep) 
     "/cases/{case_id}/transitions", response_model=CaseView, responses={403: {}, 404: {}, 409: {}, 422: {}}
 )
 async def transition_case(
-    case_id: UUID, change: StateChange, state: StateDep, caller: CallerDep, origin: OriginDep
+    case_id: UUID,
+    change: StateChange,
+    state: StateDep,
+    caller: Annotated[Principal, require(*STAFF, scope=Scope.CASES_WRITE)],
+    origin: OriginDep,
 ) -> CaseView:
     """Change a case's state; an invalid transition is refused with 409 and the allowed ones.
     Only the agency that owns the case may change it."""
@@ -182,7 +195,11 @@ async def transition_case(
 
 @router.put("/cases/{case_id}/categories", response_model=CaseView, responses={403: {}, 404: {}})
 async def correct_categories(
-    case_id: UUID, correction: CategoryChange, state: StateDep, caller: CallerDep, origin: OriginDep
+    case_id: UUID,
+    correction: CategoryChange,
+    state: StateDep,
+    caller: Annotated[Principal, require(Role.ADMIN, Role.SUPERVISOR, Role.ANALYST, scope=Scope.CASES_WRITE)],
+    origin: OriginDep,
 ) -> CaseView:
     command = ReclassifyCase.model_validate({**dict(correction), "case_id": case_id, **origin.fields()})
     return await state.rpc.call(caller.agency_id, CASE_RECLASSIFY, command)
@@ -190,7 +207,11 @@ async def correct_categories(
 
 @router.put("/cases/{case_id}/referral", response_model=CaseView, responses={404: {}, 409: {}})
 async def record_referral(
-    case_id: UUID, change: ReferralChange, state: StateDep, caller: CallerDep, origin: OriginDep
+    case_id: UUID,
+    change: ReferralChange,
+    state: StateDep,
+    caller: Annotated[Principal, require(*STAFF, scope=Scope.CASES_WRITE)],
+    origin: OriginDep,
 ) -> CaseView:
     """For an agency the case was routed to: record where it stands with it (its own state and
     note, returned in `referrals`); the owner's state and categories are not changed."""
@@ -199,13 +220,20 @@ async def record_referral(
 
 
 @router.get("/cases/{case_id}/history", response_model=list[CaseHistoryEntry], responses={404: {}})
-async def case_history(case_id: UUID, state: StateDep, caller: CallerDep) -> list[CaseHistoryEntry]:
+async def case_history(
+    case_id: UUID, state: StateDep, caller: Annotated[Principal, require(*ALL_ROLES, scope=Scope.CASES_READ)]
+) -> list[CaseHistoryEntry]:
     return (await state.rpc.call(caller.agency_id, CASE_HISTORY, CaseQuery(case_id=case_id))).entries
 
 
 @router.post("/claims", status_code=201, response_model=ClaimsImported, responses={403: {}, 422: {}})
 async def add_claims(
-    body: ClaimBatch, state: StateDep, caller: CallerDep, origin: OriginDep
+    body: ClaimBatch,
+    state: StateDep,
+    caller: Annotated[
+        Principal, require(Role.ADMIN, Role.SUPERVISOR, Role.ANALYST, scope=Scope.CLAIMS_WRITE)
+    ],
+    origin: OriginDep,
 ) -> ClaimsImported:
     """Add or update the agency's fact-checked claims (up to 1,000 a request); new reports are
     matched against them and a match attaches the claim and its verdict to the case."""
@@ -215,7 +243,10 @@ async def add_claims(
 
 @router.put("/claims/subscriptions/{publisher}", response_model=ClaimSubscriptions, responses={422: {}})
 async def subscribe_claims(
-    publisher: Publisher, state: StateDep, caller: CallerDep, origin: OriginDep
+    publisher: Publisher,
+    state: StateDep,
+    caller: Annotated[Principal, require(Role.ADMIN, Role.SUPERVISOR, scope=Scope.CLAIMS_WRITE)],
+    origin: OriginDep,
 ) -> ClaimSubscriptions:
     """Match the agency's new reports against the claims `publisher` adds, besides its own."""
     command = SubscribeClaims(publisher=publisher, subscribed=True, **origin.fields())
@@ -224,7 +255,10 @@ async def subscribe_claims(
 
 @router.delete("/claims/subscriptions/{publisher}", response_model=ClaimSubscriptions, responses={422: {}})
 async def unsubscribe_claims(
-    publisher: Publisher, state: StateDep, caller: CallerDep, origin: OriginDep
+    publisher: Publisher,
+    state: StateDep,
+    caller: Annotated[Principal, require(Role.ADMIN, Role.SUPERVISOR, scope=Scope.CLAIMS_WRITE)],
+    origin: OriginDep,
 ) -> ClaimSubscriptions:
     command = SubscribeClaims(publisher=publisher, subscribed=False, **origin.fields())
     return await state.rpc.call(caller.agency_id, CLAIMS_SUBSCRIBE, command)

@@ -20,6 +20,7 @@ from pantau_shared.regions import local_time
 from pantau_shared.wording import PRIORITY_LABELS, number, platform_label, state_label
 
 from .deps import SettingsDep, StateDep
+from .roles import public
 
 router = APIRouter()
 
@@ -88,7 +89,12 @@ def case_facts(case: CaseView) -> str:
     )
 
 
-@router.get("/kasus/{agency_id}/{case_id}", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/kasus/{agency_id}/{case_id}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[public("the read-only case page of an alert's signed link: the token is the authority")],
+)
 async def case_page(
     agency_id: str,
     case_id: str,

@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -17,19 +18,38 @@ async def upsert_agency(
     )
 
 
+@dataclass(frozen=True)
+class Grant:
+    """What a key may do: its roles, its scopes (None: all its roles allow), reporter contacts."""
+
+    roles: tuple[str, ...]
+    scopes: tuple[str, ...] | None = None
+    contacts: bool = False
+
+
 async def insert_key(
-    pool: asyncpg.Pool, key_id: str, agency_id: str, secret_hash: bytes, label: str, rate_limit: int | None
+    pool: asyncpg.Pool,
+    key_id: str,
+    agency_id: str,
+    secret_hash: bytes,
+    label: str,
+    rate_limit: int | None,
+    grant: Grant,
 ) -> None:
     await pool.execute(
-        "INSERT INTO api_keys (key_id, agency_id, secret_hash, label, rate_limit_per_minute)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key_id) DO UPDATE SET"
+        "INSERT INTO api_keys (key_id, agency_id, secret_hash, label, rate_limit_per_minute, roles,"
+        " scopes, contacts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key_id) DO UPDATE SET"
         " secret_hash = EXCLUDED.secret_hash, rate_limit_per_minute ="
-        " EXCLUDED.rate_limit_per_minute, revoked_at = NULL",
+        " EXCLUDED.rate_limit_per_minute, roles = EXCLUDED.roles, scopes = EXCLUDED.scopes,"
+        " contacts = EXCLUDED.contacts, revoked_at = NULL",
         key_id,
         agency_id,
         secret_hash,
         label,
         rate_limit,
+        list(grant.roles),
+        None if grant.scopes is None else list(grant.scopes),
+        grant.contacts,
     )
 
 
@@ -40,27 +60,71 @@ class StoredKey:
     agency_id: str
     secret_hash: bytes
     rate_limit: int | None
+    roles: tuple[str, ...]
+    scopes: tuple[str, ...] | None
+    contacts: bool
 
 
 async def find_key(pool: asyncpg.Pool, key_id: str) -> StoredKey | None:
     row = await pool.fetchrow(
-        "SELECT k.agency_id, k.secret_hash, k.rate_limit_per_minute FROM api_keys k"
-        " WHERE k.key_id = $1 AND k.revoked_at IS NULL",
+        "SELECT k.agency_id, k.secret_hash, k.rate_limit_per_minute, k.roles, k.scopes, k.contacts"
+        " FROM api_keys k WHERE k.key_id = $1 AND k.revoked_at IS NULL",
         key_id,
     )
     if row is None:
         return None
-    return StoredKey(row["agency_id"], bytes(row["secret_hash"]), row["rate_limit_per_minute"])
+    return StoredKey(
+        row["agency_id"],
+        bytes(row["secret_hash"]),
+        row["rate_limit_per_minute"],
+        tuple(row["roles"]),
+        None if row["scopes"] is None else tuple(row["scopes"]),
+        row["contacts"],
+    )
+
+
+@dataclass(frozen=True)
+class KeyView:
+    key_id: str
+    label: str
+    grant: Grant
+    rate_limit: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+async def list_keys(pool: asyncpg.Pool, agency_id: str) -> list[KeyView]:
+    rows = await pool.fetch(
+        "SELECT key_id, label, roles, scopes, contacts, rate_limit_per_minute, created_at, revoked_at"
+        " FROM api_keys WHERE agency_id = $1 ORDER BY created_at",
+        agency_id,
+    )
+    return [
+        KeyView(
+            row["key_id"],
+            row["label"],
+            Grant(
+                tuple(row["roles"]), None if row["scopes"] is None else tuple(row["scopes"]), row["contacts"]
+            ),
+            row["rate_limit_per_minute"],
+            row["created_at"],
+            row["revoked_at"],
+        )
+        for row in rows
+    ]
 
 
 async def agency_exists(pool: asyncpg.Pool, agency_id: str) -> bool:
     return bool(await pool.fetchval("SELECT true FROM agencies WHERE agency_id = $1", agency_id))
 
 
-async def revoke_key(pool: asyncpg.Pool, key_id: str) -> str | None:
-    """Revokes a key (again is a no-op); the agency it belonged to, None for an unknown key."""
-    agency_id: str | None = await pool.fetchval(
-        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = $1 RETURNING agency_id",
+async def revoke_key(pool: asyncpg.Pool, key_id: str, agency_id: str | None = None) -> str | None:
+    """Revokes a key (again is a no-op); the agency it belonged to, None for an unknown key
+    (or one of another agency than `agency_id`, when given)."""
+    owner: str | None = await pool.fetchval(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = $1"
+        " AND ($2::text IS NULL OR agency_id = $2) RETURNING agency_id",
         key_id,
+        agency_id,
     )
-    return agency_id
+    return owner

@@ -23,6 +23,11 @@ class GatewaySettings(ServiceSettings):
     # Failed authentications a minute from one client address before it gets 429 (brute force).
     auth_failure_limit: int = 20
     rpc_timeout_s: float = 2.0
+    # Console sessions end this long after signing in, or after this long without a request.
+    session_lifetime_s: int = 12 * 3600
+    session_idle_s: int = 2 * 3600
+    # Requests per minute per signed-in user (a person clicking, htmx polling).
+    user_rate_limit: int = 600
     api_key_pepper: SecretStr = SecretStr(DEV_PEPPER)
     # The WhatsApp Business app's secret (signs webhooks) and the verify token given to Meta.
     whatsapp_app_secret: SecretStr | None = None

@@ -32,6 +32,7 @@ from pantau_shared.contract.rpc import NOTIFICATION_ACK, AcknowledgeNotification
 from . import repository
 from .deps import StateDep
 from .problems import Problem
+from .roles import public
 from .settings import GatewaySettings
 from .whatsapp_webhook import (
     InboundMessage,
@@ -41,7 +42,13 @@ from .whatsapp_webhook import (
     verify_handshake,
 )
 
-router = APIRouter(prefix="/webhooks/whatsapp", include_in_schema=False)
+router = APIRouter(
+    prefix="/webhooks/whatsapp",
+    include_in_schema=False,
+    dependencies=[
+        public("Meta's webhook: the verify token and the X-Hub-Signature-256 HMAC are the authority")
+    ],
+)
 REPORTED_STATUSES = frozenset({"sent", "delivered", "read", "failed", "deleted"})
 # Message kinds that carry nothing to report, and why each is left out.
 IGNORED_KINDS = {
