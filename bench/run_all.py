@@ -12,6 +12,7 @@ BENCHES = [
     "classifier.py",
     "matching.py",
     "registries.py",
+    "audit.py",
 ]
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from pantau_gateway import repository, users
 from pantau_gateway.sessions import COOKIE
 from pantau_gateway.settings import DEV_PEPPER, GatewaySettings
+from pantau_shared.postgres import migrate
 from pantau_shared.settings import PlatformSettings
 from tests.integration.test_gateway import create_key
 
@@ -30,18 +31,25 @@ class Person:
 
 
 async def gateway_pool(platform: PlatformSettings) -> asyncpg.Pool:
-    return await asyncpg.create_pool(
+    """A pool on the gateway's schema, migrated (as a gateway instance's own would be)."""
+    pool = await asyncpg.create_pool(
         platform.database_url, min_size=1, max_size=2, server_settings={"search_path": "gateway"}
     )
+    await migrate(pool, schema="gateway", package="pantau_gateway")
+    return pool
+
+
+async def key_async(platform: PlatformSettings, agency: str, *roles: str, **grant: object) -> str:
+    """A key with these roles (and `scopes=`, `contacts=`), as `add-key` makes one, with the
+    development pepper every test's settings have."""
+    return await create_key(platform, agency, None, repository.Grant(tuple(roles), **grant))  # type: ignore[arg-type]
 
 
 def key(
     platform: PlatformSettings, settings: GatewaySettings, agency: str, *roles: str, **grant: object
 ) -> str:
-    """A key with these roles (and `scopes=`, `contacts=`), as `add-key` makes one; `settings`
-    must have the development pepper, as every test's has."""
     assert settings.api_key_pepper.get_secret_value() == DEV_PEPPER
-    return asyncio.run(create_key(platform, agency, None, repository.Grant(tuple(roles), **grant)))  # type: ignore[arg-type]
+    return asyncio.run(key_async(platform, agency, *roles, **grant))
 
 
 async def _user(platform: PlatformSettings, agency: str, email: str, roles: list[str], contacts: bool) -> str:

@@ -7,8 +7,8 @@ import time
 
 from fastapi.testclient import TestClient
 
-from pantau_gateway.__main__ import revoke_key
 from pantau_gateway.app import create_app
+from pantau_gateway.commands import revoke_key
 from pantau_gateway.settings import GatewaySettings
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings

@@ -13,8 +13,8 @@ import asyncpg
 import pytest
 from fastapi.testclient import TestClient
 
-from pantau_gateway.__main__ import add_key, add_user
 from pantau_gateway.app import create_app
+from pantau_gateway.commands import add_key, add_user
 from pantau_gateway.sessions import COOKIE
 from pantau_gateway.settings import GatewaySettings
 from pantau_shared.infrastructure import Infrastructure

@@ -6,24 +6,21 @@ is never answered 401/403/500, and every request it makes to the services names 
 own agency. Routes added later are covered without listing them here.
 """
 
-import asyncio
 import json
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import nats
 import pytest
 from fastapi.testclient import TestClient
 
 from pantau_gateway.app import create_app
 from pantau_gateway.roles import Endpoint, Requirement, Role, Scope, endpoints
 from pantau_gateway.settings import GatewaySettings
-from pantau_shared.contract import Subjects
 from pantau_shared.settings import PlatformSettings
 from tests.integration import people
+from tests.integration.responder import Responder
 from tests.integration.test_gateway import is_problem
 from tests.unit.services.test_gateway_roles import FRAMEWORK
 
@@ -43,42 +40,20 @@ class Caller:
     session: bool
 
 
-class Recorder:
-    """Answers every request/reply subject of the run with not_found, remembering its agency:
-    the matrix can then tell which agency each allowed request was made for."""
+NOT_FOUND = json.dumps({"error": {"code": "not_found", "detail": "tidak ada"}}).encode()
+
+
+class Recorder(Responder):
+    """Answers every request with not_found, remembering its agency: the matrix can then tell
+    which agency each allowed request was made for."""
 
     def __init__(self, platform: PlatformSettings) -> None:
-        self.platform = platform
         self.agencies: list[str] = []
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        super().__init__(platform, self._record)
 
-    def __enter__(self) -> "Recorder":
-        self._thread.start()
-        assert self._ready.wait(30), "recorder did not subscribe"
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-    async def _run(self) -> None:
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        nc = await nats.connect(self.platform.nats_url)
-        root = Subjects(self.platform.subject_root).root
-
-        async def answer(msg: nats.aio.msg.Msg) -> None:
-            self.agencies.append(msg.subject.removeprefix(f"{root}.rpc.v1.").split(".")[0])
-            await msg.respond(json.dumps({"error": {"code": "not_found", "detail": "tidak ada"}}).encode())
-
-        await nc.subscribe(f"{root}.rpc.v1.>", cb=answer)
-        await nc.flush()
-        self._ready.set()
-        await self._stop.wait()
-        await nc.close()
+    def _record(self, agency: str, method: str, body: bytes) -> bytes:
+        self.agencies.append(agency)
+        return NOT_FOUND
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +121,8 @@ def callers(platform: PlatformSettings, client: TestClient) -> list[Caller]:
 def allowed(requirement: Requirement, caller: Caller) -> bool:
     """The policy as this test reads it, independent of `Requirement.refusal`."""
     if not requirement.roles & caller.roles:
+        return False
+    if requirement.scope is None and not caller.session:
         return False
     if requirement.scope is not None and caller.scopes is not None and requirement.scope not in caller.scopes:
         return False

@@ -119,3 +119,12 @@ def test_the_openapi_document_lists_each_operations_roles() -> None:
     reporters = document["paths"]["/v1/cases/{case_id}/reporters"]["get"]["security"][0]["ApiKey"]
     assert "contacts" in reporters
     assert "security" not in document["paths"]["/v1/sessions"]["post"]
+
+
+def test_only_report_intake_is_left_out_of_the_audit_log() -> None:
+    unaudited = {
+        route
+        for route, e in declared().items()
+        if e.declared is not None and e.declared.requirement is not None and e.declared.requirement.unaudited
+    }
+    assert unaudited == {("POST", "/v1/reports"), ("POST", "/v1/reports:batch")}

@@ -55,7 +55,7 @@ def _valid(settings: PlatformSettings, agency_id: str, delivery_id: str, case_id
     )
 
 
-SIGNED_LINK = public("opened from the signed link in an alert: the token is the authority")
+SIGNED_LINK = public("opened from the signed link in an alert: the token is the authority", audited_as="link")
 
 
 @router.get(

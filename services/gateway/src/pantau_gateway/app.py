@@ -19,6 +19,7 @@ from pantau_shared.settings import PlatformSettings
 from . import (
     acknowledgements,
     admin,
+    audit_api,
     bulk,
     contacts,
     handlers,
@@ -29,6 +30,8 @@ from . import (
     signin,
     whatsapp,
 )
+from .audit import AuditLog
+from .auditing import AuditTrail
 from .auth import KeyVerifier
 from .deps import State
 from .middleware import BodySizeLimit, RequestContext
@@ -77,6 +80,7 @@ def create_app(
                 publisher=Publisher(state_infra.js, state_infra.subjects, source="/pantau/gateway"),
                 rpc=RpcClient(state_infra.nc, state_infra.subjects, timeout=settings.rpc_timeout_s),
                 keys=keys,
+                audit=AuditLog(state_infra.pool),
                 sessions=SessionStore(
                     state_infra.pool,
                     lifetime=timedelta(seconds=settings.session_lifetime_s),
@@ -124,7 +128,10 @@ def create_app(
     app.include_router(signin.router)
     app.include_router(admin.router)
     app.include_router(contacts.router)
+    app.include_router(audit_api.router)
     app.state.gateway_settings = settings
+    # Inside the size limit and request ids: it sees the route's own answer, and its 503 gets an id.
+    app.add_middleware(AuditTrail)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, bulk_limit=settings.max_bulk_body_bytes)
     app.add_middleware(RequestContext)
     app.add_middleware(HttpMetrics)

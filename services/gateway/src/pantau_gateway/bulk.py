@@ -58,7 +58,7 @@ class BulkIn(BaseModel):
 async def submit_reports(
     body: Annotated[BulkIn, Body()],
     state: StateDep,
-    caller: Annotated[Principal, require(*STAFF, scope=Scope.REPORTS_SUBMIT)],
+    caller: Annotated[Principal, require(*STAFF, scope=Scope.REPORTS_SUBMIT, audited=False)],
 ) -> BulkResult:
     """Accept up to 1,000 reports; the answer says, item by item, accepted (with its id), invalid
     (with the reasons, as a problem's `errors`), or retry (could not be queued now)."""

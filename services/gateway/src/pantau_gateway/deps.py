@@ -12,6 +12,7 @@ from pantau_shared.contract import new_id, stable_id
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 
+from .audit import AuditLog
 from .auth import KeyVerifier
 from .ratelimit import RateLimiter
 from .sessions import SessionStore
@@ -24,6 +25,7 @@ class State:
     rpc: RpcClient
     keys: KeyVerifier
     sessions: SessionStore
+    audit: AuditLog
     limiter: RateLimiter
     platform: PlatformSettings
     # Requests a minute per signed-in user.
@@ -67,6 +69,10 @@ async def origin(
         if idempotency_key
         else new_id()
     )
+    marked = getattr(request.state, "audit", None)
+    if marked is not None:
+        # Ties the audit entry to the change the owning service records under this id.
+        marked.detail["command_id"] = str(command_id)
     return Origin(principal=principal.name, command_id=command_id)
 
 

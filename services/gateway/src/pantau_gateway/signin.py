@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response, Security
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import users
+from .auditing import mark
 from .deps import State, StateDep
 from .problems import Problem
 from .roles import ALL_ROLES, Principal, Role, public, require, session_cookie
@@ -76,6 +77,7 @@ async def sign_in(
         )
     if user is None:
         raise Problem(401, "alamat email atau kata sandi salah, atau akun dinonaktifkan")
+    mark(request, user.agency_id, f"user:{user.user_id}")
     token, expires_at = await state.sessions.start(user, address, request.headers.get("user-agent", ""))
     set_cookie(response, token, expires_at)
     return SessionOut(user=UserOut.of(user), csrf_token=csrf_token(token), expires_at=expires_at)
@@ -120,8 +122,6 @@ async def end_session(
 
 
 async def _session_user(state: State, caller: Principal) -> users.User:
-    if caller.kind != "user":
-        raise Problem(400, "permintaan ini untuk sesi konsol, bukan kunci API")
     user = await users.get(state.infra.pool, caller.agency_id, UUID(caller.id))
     if user is None:
         raise Problem(401, "sesi Anda sudah berakhir; silakan masuk lagi")

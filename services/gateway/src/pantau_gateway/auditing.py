@@ -1,0 +1,89 @@
+"""What goes into the audit log from HTTP, and how an admin reads it.
+
+A route's declaration marks a request for the audit log (`roles.authorize`: every change, every
+read of reporter contacts, refusals of either; `roles.public(..., audited_as=...)`: changes
+through signed links). `AuditTrail` then appends the entry when the route has answered and
+*before* the answer leaves: a client that saw a success knows it is in the log, and when the
+log cannot be written the answer is replaced by a 503 (so contacts are never shown unlogged).
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import audit
+from .problems import MEDIA_TYPE, TITLES, problem_body
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Marked:
+    """A request to be logged: who, from where, and what the route adds (e.g. a command id)."""
+
+    agency_id: str
+    principal: str
+    address: str
+    detail: dict[str, audit.JSON] = field(default_factory=dict)
+
+
+def mark(request: Request, agency_id: str, principal: str) -> Marked:
+    address = request.client.host if request.client else "unknown"
+    marked = Marked(agency_id, principal, address)
+    request.state.audit = marked
+    return marked
+
+
+def _action(scope: Scope) -> str:
+    route = scope.get("route")
+    return f"{scope['method']} {getattr(route, 'path_format', scope['path'])}"
+
+
+class AuditTrail:
+    """Pure ASGI middleware: appends the marked request's entry before its answer is sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refused = False
+
+        async def send_logged(message: Message) -> None:
+            nonlocal refused
+            if refused:
+                return
+            marked: Marked | None = scope.get("state", {}).get("audit")
+            if message["type"] == "http.response.start" and marked is not None:
+                event = audit.Event(
+                    agency_id=marked.agency_id,
+                    principal=marked.principal,
+                    action=_action(scope),
+                    outcome=message["status"],
+                    address=marked.address,
+                    detail={"path": dict(scope.get("path_params", {})), **marked.detail},
+                )
+                try:
+                    await scope["state"]["pantau"].audit.append(event)
+                except Exception:
+                    log.exception("audit log not written; answering 503 instead of %s", message["status"])
+                    refused = True
+                    await _unavailable(send)
+                    return
+            await send(message)
+
+        await self.app(scope, receive, send_logged)
+
+
+async def _unavailable(send: Send) -> None:
+    body = json.dumps(
+        problem_body(503, TITLES[503], "catatan audit tidak dapat ditulis; permintaan tidak diselesaikan")
+    ).encode()
+    headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 503, "headers": [*headers, (b"retry-after", b"1")]})
+    await send({"type": "http.response.body", "body": body})
