@@ -78,8 +78,8 @@ class CaseHistoryEntry(BaseModel):
     to_state: CaseState
     resolution: Resolution | None
     note: str | None
-    # Who made the change besides the free-text actor: the agency, and its API key (`key:<id>`)
-    # or other principal; none for the changes triage makes itself.
+    # Who made the change besides the free-text actor: the agency, and its user (`user:<id>`),
+    # API key (`key:<id>`) or other principal; none for the changes triage makes itself.
     agency_id: str | None = None
     principal: str | None = None
     # For `referral_updated`: the state the routed agency (`agency_id`) recorded.

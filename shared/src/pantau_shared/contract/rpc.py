@@ -49,7 +49,8 @@ class Command(Request):
     principal: str | None = Field(
         default=None,
         max_length=200,
-        description="Who sent it within the agency: `key:<API key id>`, `link`, `whatsapp`",
+        description="Who sent it within the agency: `user:<user id>` (a console session),"
+        " `key:<API key id>`, `link`, `whatsapp`",
     )
 
 
