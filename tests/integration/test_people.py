@@ -306,3 +306,53 @@ def test_keys_made_before_roles_become_supervisors(platform: PlatformSettings) -
 
     row = asyncio.run(migrate())
     assert (list(row["roles"]), row["scopes"], row["contacts"]) == (["supervisor"], None, False)
+
+
+def test_a_user_changes_their_password_and_every_other_session_ends(
+    platform: PlatformSettings, agency: str
+) -> None:
+    with client(platform) as gateway:
+        people.user(platform, agency, email(agency), "patrol")
+        here, elsewhere = people.sign_in(gateway, email(agency)), people.sign_in(gateway, email(agency))
+        new = "kata-sandi-baru-yang-panjang"
+        wrong = gateway.put(
+            "/v1/sessions/current/password", json={"current": "bukan-ini", "new": new}, headers=here.headers()
+        )
+        is_problem(wrong, 403)
+        changed = gateway.put(
+            "/v1/sessions/current/password",
+            json={"current": people.PASSWORD, "new": new},
+            headers=here.headers(),
+        )
+        assert changed.status_code == 200, changed.text
+        renewed = people.Person(
+            here.user_id, here.email, changed.cookies[COOKIE], changed.json()["csrf_token"]
+        )
+        gateway.cookies.clear()
+        for old in (here, elsewhere):
+            is_problem(gateway.get("/v1/sessions/current", headers=old.headers()), 401)
+        assert gateway.get("/v1/sessions/current", headers=renewed.headers()).status_code == 200
+        is_problem(
+            gateway.post("/v1/sessions", json={"email": email(agency), "password": people.PASSWORD}), 401
+        )
+        assert people.sign_in(gateway, email(agency), new).user_id == here.user_id
+
+
+def test_an_admin_signs_a_user_out_everywhere(platform: PlatformSettings, agency: str) -> None:
+    with client(platform) as gateway:
+        admin = {"X-API-Key": people.key(platform, SETTINGS, agency, "admin")}
+        user_id = people.user(platform, agency, email(agency), "supervisor")
+        sessions = [people.sign_in(gateway, email(agency)) for _ in range(2)]
+        is_problem(
+            gateway.delete(
+                f"/v1/users/{user_id}/sessions",
+                headers={"X-API-Key": people.key(platform, SETTINGS, agency + "-x", "admin")},
+            ),
+            404,
+        )
+        assert gateway.get("/v1/sessions/current", headers=sessions[0].headers()).status_code == 200
+        assert gateway.delete(f"/v1/users/{user_id}/sessions", headers=admin).status_code == 204
+        for session in sessions:
+            is_problem(gateway.get("/v1/sessions/current", headers=session.headers()), 401)
+        # Not disabled: they sign in again.
+        people.sign_in(gateway, email(agency))

@@ -17,7 +17,6 @@ from .signin import UserOut
 
 router = APIRouter(prefix="/v1")
 Admin = Annotated[Principal, require(Role.ADMIN, scope=Scope.PEOPLE_ADMIN)]
-Password = Annotated[str, Field(min_length=users.MIN_PASSWORD, max_length=1_000)]
 Roles = Annotated[list[Role], Field(min_length=1, max_length=len(Role))]
 
 
@@ -26,7 +25,7 @@ class UserIn(BaseModel):
 
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     name: str = Field(min_length=1, max_length=200)
-    password: Password
+    password: users.Password
     roles: Roles
     contacts: bool = Field(default=False, description="May see reporter contacts (UU 27/2022)")
 
@@ -40,7 +39,7 @@ class UserChange(BaseModel):
     roles: Roles | None = None
     contacts: bool | None = None
     disabled: bool | None = None
-    password: Password | None = None
+    password: users.Password | None = None
 
 
 class KeyIn(BaseModel):
@@ -123,6 +122,15 @@ async def change_user(user_id: UUID, body: UserChange, state: StateDep, caller: 
     if user is None:
         raise Problem(404, f"pengguna {user_id} tidak ditemukan")
     return UserOut.of(user)
+
+
+@router.delete("/users/{user_id}/sessions", status_code=204, responses={404: {}})
+async def end_user_sessions(user_id: UUID, state: StateDep, caller: Admin) -> Response:
+    """Sign a user out everywhere (a lost phone, a shared computer) without disabling them."""
+    if await users.get(state.infra.pool, caller.agency_id, user_id) is None:
+        raise Problem(404, f"pengguna {user_id} tidak ditemukan")
+    await state.sessions.revoke_user(user_id)
+    return Response(status_code=204)
 
 
 @router.get("/keys", response_model=list[KeyOut])

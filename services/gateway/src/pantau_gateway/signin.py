@@ -121,6 +121,36 @@ async def end_session(
     clear_cookie(response)
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current: str = Field(min_length=1, max_length=1_000)
+    new: users.Password
+
+
+@router.put("/sessions/current/password", response_model=SessionOut, responses={401: {}, 403: {}, 422: {}})
+async def change_password(
+    body: PasswordChange,
+    request: Request,
+    response: Response,
+    state: StateDep,
+    caller: Annotated[Principal, require(*ALL_ROLES, scope=None)],
+) -> SessionOut:
+    """A new password for the signed-in user: every session of theirs ends, elsewhere too, and
+    this one is replaced by a new one (a new cookie and CSRF token)."""
+    user = await _session_user(state, caller)
+    if await users.authenticate(state.infra.pool, user.email, body.current) is None:
+        await state.limiter.failed_auth(caller.address)
+        raise Problem(403, "kata sandi saat ini salah")
+    changed = await users.update(state.infra.pool, caller.agency_id, user.user_id, password=body.new)
+    assert changed is not None
+    token, expires_at = await state.sessions.start(
+        changed, caller.address, request.headers.get("user-agent", "")
+    )
+    set_cookie(response, token, expires_at)
+    return SessionOut(user=UserOut.of(changed), csrf_token=csrf_token(token), expires_at=expires_at)
+
+
 async def _session_user(state: State, caller: Principal) -> users.User:
     user = await users.get(state.infra.pool, caller.agency_id, UUID(caller.id))
     if user is None:

@@ -3,11 +3,13 @@
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import Field
 
 from pantau_shared.contract import new_id
 
@@ -16,6 +18,7 @@ _hasher = PasswordHasher()
 # Checked when the address is unknown, so a miss costs the same time as a wrong password.
 _DUMMY = _hasher.hash("no such user")
 MIN_PASSWORD = 12
+Password = Annotated[str, Field(min_length=MIN_PASSWORD, max_length=1_000)]
 
 
 @dataclass(frozen=True)
