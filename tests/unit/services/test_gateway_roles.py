@@ -62,6 +62,8 @@ PUBLIC = {
     ("GET", "/webhooks/whatsapp/{agency_id}"),
     ("POST", "/webhooks/whatsapp/{agency_id}"),
     ("POST", "/v1/sessions"),
+    ("GET", "/v1/sessions/oidc"),
+    ("GET", "/v1/sessions/oidc/callback"),
 }
 
 

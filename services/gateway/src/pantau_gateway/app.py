@@ -23,6 +23,7 @@ from . import (
     bulk,
     contacts,
     handlers,
+    oidc,
     pages,
     problems,
     referrals,
@@ -35,6 +36,7 @@ from .auditing import AuditTrail
 from .auth import KeyVerifier
 from .deps import State
 from .middleware import BodySizeLimit, RequestContext
+from .oidc import OidcClient
 from .ratelimit import RateLimiter
 from .roles import public
 from .sessions import SessionStore
@@ -93,6 +95,7 @@ def create_app(
                 ),
                 platform=platform,
                 user_rate_limit=settings.user_rate_limit,
+                oidc=_oidc(settings, platform, own),
             )
             yield {"pantau": state}
 
@@ -129,6 +132,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(contacts.router)
     app.include_router(audit_api.router)
+    app.include_router(oidc.router)
     app.state.gateway_settings = settings
     # Inside the size limit and request ids: it sees the route's own answer, and its 503 gets an id.
     app.add_middleware(AuditTrail)
@@ -136,6 +140,14 @@ def create_app(
     app.add_middleware(RequestContext)
     app.add_middleware(HttpMetrics)
     return app
+
+
+def _oidc(settings: GatewaySettings, platform: PlatformSettings, stack: AsyncExitStack) -> OidcClient | None:
+    if not (settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret):
+        return None
+    client = OidcClient(settings, platform.public_url)
+    stack.push_async_callback(client.close)
+    return client
 
 
 async def _own_infrastructure(

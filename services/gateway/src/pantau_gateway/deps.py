@@ -2,7 +2,7 @@
 (The authenticated caller is `roles.require`'s.)"""
 
 from dataclasses import dataclass
-from typing import Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated, TypedDict
 from uuid import UUID
 
 from fastapi import Depends, Header, Request
@@ -17,6 +17,9 @@ from .auth import KeyVerifier
 from .ratelimit import RateLimiter
 from .sessions import SessionStore
 
+if TYPE_CHECKING:  # oidc's routes take this module's State
+    from .oidc import OidcClient
+
 
 @dataclass
 class State:
@@ -30,6 +33,8 @@ class State:
     platform: PlatformSettings
     # Requests a minute per signed-in user.
     user_rate_limit: int
+    # The agency's OpenID Connect provider, when one is configured.
+    oidc: "OidcClient | None" = None
 
 
 async def state(request: Request) -> State:

@@ -26,6 +26,13 @@ class GatewaySettings(ServiceSettings):
     # Console sessions end this long after signing in, or after this long without a request.
     session_lifetime_s: int = 12 * 3600
     session_idle_s: int = 2 * 3600
+    # Signing in through the agency's OpenID Connect provider, when all three are set; the
+    # redirect URI to register there is PANTAU_PUBLIC_URL + /v1/sessions/oidc/callback.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    # Where a browser goes once signed in through OIDC: the console.
+    oidc_after_sign_in: str = "/konsol/"
     # Requests per minute per signed-in user (a person clicking, htmx polling).
     user_rate_limit: int = 600
     api_key_pepper: SecretStr = SecretStr(DEV_PEPPER)

@@ -106,6 +106,14 @@ async def authenticate(pool: asyncpg.Pool, email: str, password: str) -> User | 
     return _user(row)
 
 
+async def find_enabled(pool: asyncpg.Pool, email: str) -> User | None:
+    """The enabled user with this address (signing in through OIDC: the provider checked who)."""
+    row = await pool.fetchrow(
+        f"SELECT {_COLUMNS} FROM users WHERE lower(email) = lower($1) AND disabled_at IS NULL", email.strip()
+    )
+    return None if row is None else _user(row)
+
+
 async def get(pool: asyncpg.Pool, agency_id: str, user_id: UUID) -> User | None:
     row = await pool.fetchrow(
         f"SELECT {_COLUMNS} FROM users WHERE agency_id = $1 AND user_id = $2", agency_id, user_id
