@@ -1,6 +1,7 @@
 """Categories for a report's text, each with a score and a reason a patrol officer can read.
 
-Two sources: the trained model (hate speech and abusive language, from labelled tweets) and the
+Two sources: the trained model (hate speech, SARA, abusive language and defamation, from labelled
+tweets and Twitter/Instagram/Kaskus posts; see `nlp/data/MODEL_CARD.md`) and the
 rule lexicons (money politics, civil-servant partisanship, incitement, hoax cues), which cover
 what no labelled data set does. The stronger signal per category wins.
 """
@@ -13,9 +14,12 @@ from pantau_shared.contract import Category, CategoryScore
 from .nlp.classifier import ContentClassifier, Prediction
 from .nlp.rules import RuleSet, cite
 
-# Hate speech aimed at religion or race is SARA under Art. 280(1)(c); other hate speech stays
-# ujaran_kebencian; abusive language at a person is treated as an insult (penghinaan).
-SARA_LABELS = ("hs_religion", "hs_race")
+# Incitement along ethnic, religious, racial or inter-group lines (the model's own `sara` label)
+# is SARA under Art. 280(1)(c); other hate speech stays ujaran_kebencian; abusive language and
+# defamation are treated as an insult (penghinaan), damped: they are common and often not at a
+# participant.
+SARA_TARGETS = {"hs_religion": "agama", "hs_race": "ras/etnis"}
+INSULT_DAMPING = 0.8
 
 
 class TriageClassifier:
@@ -49,19 +53,24 @@ class TriageClassifier:
             if current is None or score > current.score:
                 found[category] = CategoryScore(category=category, score=round(score, 3), reason=reason)
 
-        if "hs" in prediction.labels:
-            sara = [label for label in SARA_LABELS if label in prediction.labels]
-            if sara:
-                target = " dan ".join({"hs_religion": "agama", "hs_race": "ras/etnis"}[s] for s in sara)
-                keep(
-                    Category.SARA,
-                    max(scores["hs"], *(scores[s] for s in sara)),
-                    f"Model mendeteksi ujaran kebencian terhadap {target}",
-                )
-            else:
-                keep(Category.UJARAN_KEBENCIAN, scores["hs"], "Model mendeteksi ujaran kebencian")
+        if "sara" in prediction.labels:
+            targets = [name for label, name in SARA_TARGETS.items() if label in prediction.labels]
+            aimed = f" terhadap {' dan '.join(targets)}" if targets else ""
+            keep(Category.SARA, scores["sara"], f"Model mendeteksi ujaran kebencian bernuansa SARA{aimed}")
+        elif "hs" in prediction.labels:
+            keep(Category.UJARAN_KEBENCIAN, scores["hs"], "Model mendeteksi ujaran kebencian")
         if "abusive" in prediction.labels:
-            keep(Category.PENGHINAAN, scores["abusive"] * 0.8, "Model mendeteksi bahasa kasar atau menghina")
+            keep(
+                Category.PENGHINAAN,
+                scores["abusive"] * INSULT_DAMPING,
+                "Model mendeteksi bahasa kasar atau menghina",
+            )
+        if "pencemaran_nama_baik" in prediction.labels:
+            keep(
+                Category.PENGHINAAN,
+                scores["pencemaran_nama_baik"] * INSULT_DAMPING,
+                "Model mendeteksi pencemaran nama baik",
+            )
         for hit in self._rules.match(prediction.normalised):
             # Campaign cues are violations only outside the campaign period; that needs the
             # election calendar, which this classifier does not know.

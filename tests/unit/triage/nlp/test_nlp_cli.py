@@ -51,6 +51,7 @@ def test_evaluate_prints_a_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 
     output = run(monkeypatch, ["evaluate", str(path)])
     table = {line.split()[0]: line.split()[1:] for line in output.splitlines()[1:-1]}
+    # Ibrohim's columns, and sara read from HS_Religion / HS_Race; no defamation column.
     assert set(table) == {
         "hs",
         "abusive",
@@ -61,7 +62,34 @@ def test_evaluate_prints_a_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         "hs_physical",
         "hs_gender",
         "hs_other",
+        "sara",
     }
     _precision, recall, _f1, support = table["abusive"]
     assert float(recall) == 1.0 and support == "2"
+    assert table["sara"][3] == "0"
     assert output.splitlines()[-1].startswith("4 texts")
+
+
+def test_evaluate_reads_the_netifier_format(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "netifier.csv"
+    path.write_text(
+        "original_text,source,pornografi,sara,radikalisme,pencemaran_nama_baik\n"
+        '"Dasar kafir laknat, agama kalian sesat, usir dari negeri ini",twitter,0,1,0,0\n'
+        '"Besok pagi saya berangkat ke Bandung naik kereta",instagram,0,0,0,0\n'
+        '"Pejabat itu maling uang rakyat, penipu",kaskus,0,0,0,1\n',
+        encoding="utf-8",
+    )
+    output = run(monkeypatch, ["evaluate", str(path)])
+    table = {line.split()[0]: line.split()[1:] for line in output.splitlines()[1:-1]}
+    # hs is known for the SARA post (1) and the post with no label (0), not for the defamation.
+    assert set(table) == {"hs", "sara", "pencemaran_nama_baik"}
+    assert table["hs"][3] == "1" and table["sara"][3] == "1" and table["pencemaran_nama_baik"][3] == "1"
+
+
+def test_evaluate_refuses_another_format(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("text,label\nhalo,0\n", encoding="utf-8")
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    assert cli.main(["evaluate", str(path)]) == 2
+    assert out.getvalue().startswith("error: ")

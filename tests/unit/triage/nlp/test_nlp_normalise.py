@@ -36,3 +36,8 @@ def test_repeated_result_comes_from_token_cache() -> None:
     normaliser = Normaliser({"gk": "tidak"})
     first = normaliser("gk gk gk")
     assert first == normaliser("gk gk gk") == "tidak tidak tidak"
+
+
+def test_forum_markup_and_smiley_codes_are_dropped() -> None:
+    raw = "[QUOTE=agan.keren;5a50ac34d89b093f]jabar barokah :lehuga[/QUOTE]\n[B]WOI[/b] jam 10:30"
+    assert normalise(raw) == normalise("jabar barokah woi jam 10 30")

@@ -33,6 +33,8 @@ LABELS = (
     "hs_physical",
     "hs_gender",
     "hs_other",
+    "sara",
+    "pencemaran_nama_baik",
 )
 MODEL_FILENAME = "classifier.npz"
 METADATA_FILENAME = "classifier.json"

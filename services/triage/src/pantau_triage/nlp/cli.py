@@ -1,7 +1,7 @@
 """`classify` and `evaluate` subcommands for the pantau-triage CLI.
 
     pantau-triage classify < posts.jsonl > scored.jsonl
-    pantau-triage evaluate labelled.csv [--model classifier.npz]
+    pantau-triage evaluate labelled.csv [--model classifier.npz]   (Ibrohim or Netifier format)
 
 Also runnable on its own: ``python -m pantau_triage.nlp.cli classify``.
 """
@@ -9,7 +9,6 @@ Also runnable on its own: ``python -m pantau_triage.nlp.cli classify``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -20,15 +19,14 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from pantau_triage.nlp.classifier import ContentClassifier
+from pantau_triage.nlp.classifier import LABELS, ContentClassifier
+from pantau_triage.nlp.corpora import read_corpus
 from pantau_triage.nlp.metrics import label_scores
 from pantau_triage.nlp.rules import RuleSet
 
 __all__ = ["add_commands", "classify_command", "evaluate_command", "main"]
 
 BATCH_SIZE = 256
-# evaluate reads train.csv's column names; labels map to them case-insensitively.
-_TEXT_COLUMN = "Tweet"
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,7 +38,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     classify.set_defaults(handler=classify_command)
 
     evaluate = subparsers.add_parser("evaluate", help="per-label scores on a labelled CSV")
-    evaluate.add_argument("path", type=Path, help="CSV in the Ibrohim & Budi train.csv format")
+    evaluate.add_argument(
+        "path", type=Path, help="CSV in the Ibrohim & Budi or the Netifier train.csv format"
+    )
     evaluate.add_argument("--model", type=Path, default=None, help="classifier.npz")
     evaluate.set_defaults(handler=evaluate_command)
 
@@ -78,26 +78,28 @@ def classify_command(
 def evaluate_command(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
     stdout = stdout or sys.stdout
     classifier = ContentClassifier.load(args.model)
-    with args.path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    columns = {name.lower(): name for name in (rows[0].keys() if rows else [])}
-    missing = [lb for lb in classifier.labels if lb not in columns]
-    if not rows or _TEXT_COLUMN.lower() not in columns or missing:
-        stdout.write(f"error: need columns {_TEXT_COLUMN} and {', '.join(missing)}\n")
+    try:
+        corpus = read_corpus(args.path)
+    except (ValueError, KeyError) as error:
+        # Another format, a missing column or a label that is not 0/1: said, not a traceback.
+        stdout.write(f"error: {error}\n")
         return 2
-    texts = [row[columns[_TEXT_COLUMN.lower()]] for row in rows]
     started = time.perf_counter()
-    predictions = classifier.predict(texts)
+    predictions = classifier.predict(corpus.texts)
     elapsed = time.perf_counter() - started
-    stdout.write(f"{'label':<15}{'precision':>10}{'recall':>10}{'f1':>8}{'support':>9}\n")
+    stdout.write(f"{'label':<22}{'precision':>10}{'recall':>10}{'f1':>8}{'support':>9}\n")
     for label in classifier.labels:
-        truth = np.array([int(row[columns[label]]) for row in rows])
-        scores = label_scores(truth, np.array([label in p.labels for p in predictions]))
+        column = corpus.targets[:, LABELS.index(label)] if label in LABELS else None
+        if column is None or not (column >= 0).any():
+            continue  # this corpus does not annotate the label
+        known = column >= 0
+        found = np.array([label in p.labels for p in predictions])
+        scores = label_scores(column[known], found[known])
         stdout.write(
-            f"{label:<15}{scores.precision:>10.3f}{scores.recall:>10.3f}"
+            f"{label:<22}{scores.precision:>10.3f}{scores.recall:>10.3f}"
             f"{scores.f1:>8.3f}{scores.support:>9d}\n"
         )
-    stdout.write(f"{len(texts)} texts, {len(texts) / max(elapsed, 1e-9):,.0f} texts/s\n")
+    stdout.write(f"{len(corpus)} texts, {len(corpus) / max(elapsed, 1e-9):,.0f} texts/s\n")
     return 0
 
 

@@ -23,6 +23,10 @@ KAMUS_FILENAME = "kamusalay.tsv"
 _LITERAL_ESCAPE = re.compile(r"\\x[0-9a-fA-F]{2}|\\[ntr]|\\u[0-9a-fA-F]{4}")
 _URL = re.compile(r"(?:https?:|www\.)\S*|\S+\.(?:com|id|co|net|org|ly)/\S*")
 _MENTION = re.compile(r"@\w+")
+# Forum markup (Kaskus "[QUOTE=user;post-id]", "[B]") and smiley codes (":ngakak") carry
+# user names and post ids, not words.
+_MARKUP = re.compile(r"\[/?(?:quote|b|i|u|s|url|img|spoiler|size|color|font|center)\b[^\]]*\]", re.I)
+_SMILEY_CODE = re.compile(r"(?<!\S):[a-z]\w+")
 _PLACEHOLDER = re.compile(r"\b(?:url|user|rt)\b")
 _TOKEN = re.compile(r"[^\W_]+")
 _REPEAT_3 = re.compile(r"(\w)\1{2,}")
@@ -71,7 +75,9 @@ class Normaliser:
     def __call__(self, text: str) -> str:
         text = html.unescape(text) if "&" in text else text
         text = _LITERAL_ESCAPE.sub(" ", text)
+        text = _MARKUP.sub(" ", text) if "[" in text else text
         text = _URL.sub(" ", text)
+        text = _SMILEY_CODE.sub(" ", text) if ":" in text else text
         text = _MENTION.sub(" ", text)
         text = _PLACEHOLDER.sub(" ", text.lower())
         cache_ = self._token_cache
