@@ -539,6 +539,25 @@ async def test_a_whatsapp_photo_is_fetched_and_hashed_as_evidence(
     assert running.whatsapp.downloads(media_id) == 1
 
 
+async def test_a_sticker_alone_is_kept_and_its_receipt_asks_for_words(running: Running) -> None:
+    sticker = b"RIFF\x00\x00\x00\x00WEBPVP8 stiker"
+    media_id = running.whatsapp.add_media(sticker, "image/webp")
+    phone = "6281355500011"
+    payload = message(phone, "sticker", {"id": media_id, "mime_type": "image/webp", "animated": False})
+    wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    assert (
+        await post_webhook(f"{running.api}/webhooks/whatsapp/{AGENCY}", payload, APP_SECRET)
+    ).status_code == 200
+
+    async def receipt() -> list | None:
+        return [r for r in running.whatsapp.received if r.to == phone] or None
+
+    [answer] = await eventually(receipt, what="receipt for a sticker")
+    body = answer.body["text"]["body"]
+    assert "belum berisi keterangan tertulis" in body and "Mohon balas" in body
+    assert answer.body["context"]["message_id"] == wamid
+
+
 async def test_patrol_alerts_on_whatsapp_are_acknowledged_with_the_button(
     running: Running, api: httpx.AsyncClient
 ) -> None:

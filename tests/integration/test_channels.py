@@ -84,7 +84,6 @@ def test_a_message_with_errors_is_logged_and_skipped_and_the_rest_is_queued(
     ("kind", "content"),
     [
         ("reaction", {"message_id": "wamid.X", "emoji": "👍"}),
-        ("revoke", {"original_message_id": "wamid.X"}),
         ("system", {"body": "Nomor berganti", "type": "user_changed_number"}),
         ("order", {"catalog_id": "1", "product_items": []}),
         ("unsupported", None),

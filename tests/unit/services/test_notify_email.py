@@ -197,6 +197,10 @@ def test_reporters_see_short_numbers_their_agency_and_no_claim_they_asked() -> N
     assert "kepada Bawaslu Kota Pekalongan sudah kami terima dengan nomor 2152F563" in texts_of(receipt)[0]
     assert receipt["In-Reply-To"] == "<abc@mail.example>" and receipt["Auto-Submitted"] == "auto-replied"
     assert "nomor 2152F563." in receipt_text("2152F563")
+    # A sticker, a voice note or a tapped answer alone: kept, but the reporter is asked for words.
+    asking = receipt_text("2152F563", fragments_only=True)
+    assert "nomor 2152F563" in asking and "belum berisi keterangan tertulis" in asking
+    assert "Mohon balas" in asking and "Mohon balas" not in receipt_text("2152F563")
 
 
 def test_an_agency_without_a_configured_name_is_named_from_its_id() -> None:

@@ -67,3 +67,36 @@ def test_a_reason_is_given_once() -> None:
     factor = (5.0, "Akun mirip akun resmi (perlu ditinjau)")
     priority = assess([score(Category.HOAKS, 0.9)], reporters=1, reports=1, factors=[factor, factor])
     assert len(priority.reasons) == len(set(priority.reasons))
+
+
+def test_unverified_mail_ranks_below_the_same_report_verified() -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from pantau_shared.contract import Channel, Platform, ReportReceived, SenderAuth
+    from pantau_triage.priority import unverified_sender
+
+    def mail(auth: SenderAuth | None, channel: Channel = Channel.EMAIL) -> ReportReceived:
+        now = datetime.now(UTC)
+        return ReportReceived(
+            report_id=uuid4(),
+            agency_id="bawaslu-3375",
+            channel=channel,
+            submitted_at=now,
+            received_at=now,
+            platform=Platform.UNKNOWN,
+            raw_sha256="0" * 64,
+            sender_auth=auth,
+        )
+
+    passed = SenderAuth(verdict="pass", dmarc="pass", method="authentication-results")
+    assert not unverified_sender(mail(passed))
+    assert unverified_sender(mail(SenderAuth(verdict="fail", spf="fail")))
+    assert unverified_sender(mail(None))
+    assert not unverified_sender(mail(None, Channel.WHATSAPP))  # only mail has a sender to verify
+
+    base = [score(Category.POLITIK_UANG, 0.8)]
+    verified = assess(base, reporters=1, reports=1)
+    unverified = assess(base, reporters=1, reports=1, unverified=True)
+    assert unverified.score < verified.score
+    assert any("tidak terverifikasi" in reason for reason in unverified.reasons)

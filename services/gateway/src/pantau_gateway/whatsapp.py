@@ -20,6 +20,7 @@ from pantau_shared.bus import RpcError
 from pantau_shared.contract import (
     Attachment,
     Channel,
+    MessageRevoked,
     NotificationChannel,
     NotificationStatus,
     Reporter,
@@ -53,11 +54,11 @@ REPORTED_STATUSES = frozenset({"sent", "delivered", "read", "failed", "deleted"}
 # Message kinds that carry nothing to report, and why each is left out.
 IGNORED_KINDS = {
     "reaction": "an emoji on an earlier message",
-    "revoke": "deleted by the sender; what was received stays as evidence",
     "system": "a notice from WhatsApp (number changed, ...)",
     "order": "a catalogue order, not a report",
     "request_welcome": "a first-contact ping with no content",
     "unsupported": "a message type Pantau does not read",
+    "revoke": "a deletion that names no message",
 }
 # Payload of the acknowledge button in patrol alerts (notify's alert template).
 ACK_PREFIX = "ack:"
@@ -112,6 +113,17 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
         for message in batch.messages:
             if (message.reply_id or "").startswith(ACK_PREFIX):
                 await acknowledge(state, agency_id, message)
+                continue
+            if message.type == "revoke" and message.revises:
+                # Applied by intake, which knows the report holding the message (docs/channels.md).
+                revoked = MessageRevoked(
+                    agency_id=agency_id,
+                    channel=Channel.WHATSAPP,
+                    external_id=message.wamid,
+                    revises=message.revises,
+                    revoked_at=message.timestamp,
+                )
+                await state.publisher.publish(state.publisher.envelope(revoked, event_id=revoked.event_id()))
                 continue
             if message.type in IGNORED_KINDS:
                 log.info(

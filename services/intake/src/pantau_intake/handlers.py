@@ -10,7 +10,14 @@ from uuid import UUID
 import asyncpg
 
 from pantau_shared.bus import Answer, NotFound, Reject, RetryLater, Subscription
-from pantau_shared.contract import Envelope, EventData, ReportReceived, ReportSubmitted, stable_id
+from pantau_shared.contract import (
+    Envelope,
+    EventData,
+    MessageRevoked,
+    ReportReceived,
+    ReportSubmitted,
+    stable_id,
+)
 from pantau_shared.contract.rpc import (
     REPORT_GET,
     REPORTER_CONTACT,
@@ -26,6 +33,7 @@ from .conversations import Conversations
 from .flood import FloodGuard
 from .mail_intake import MailIntake
 from .media import MediaEvidence
+from .revisions import Revisions
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,7 @@ class IntakeHandlers:
         self._outbox = outbox
         self._pepper = reporter_pepper
         self._flood = flood
+        self._revisions = Revisions(pool, outbox)
 
     def subscriptions(self) -> list[Subscription]:
         return [
@@ -58,6 +67,13 @@ class IntakeHandlers:
                 handler=self.report_submitted,
                 batch=self.reports_submitted,
                 events=(ReportSubmitted,),
+            ),
+            Subscription(
+                durable="intake-revocations",
+                stream="REPORTS",
+                subject_suffix=MessageRevoked.SUBJECT,
+                handler=self._revisions.revoked,
+                events=(MessageRevoked,),
             ),
         ]
 
@@ -190,16 +206,17 @@ class IntakeHandlers:
 
     async def _revise(self, conn: Connection, report: ReportSubmitted) -> bool:
         """An edited message: kept as a revision of the report holding the original."""
-        original = await repository.report_with_message(conn, report.agency_id, report.revises or "")
-        if original is None:
-            log.info("edit %s of unknown message %s: kept as a report", report.external_id, report.revises)
-            return False
-        edit_id = report.external_id or str(report.report_id)
-        added = await repository.add_revision(
-            conn, original, edit_id, report.revises or "", report.submitted_at, report.text
+        kept = await self._revisions.edited(
+            conn,
+            report.agency_id,
+            report.external_id or str(report.report_id),
+            report.revises or "",
+            report.submitted_at,
+            report.text,
         )
-        log.info("edit %s kept as a revision of report %s (new: %s)", report.external_id, original, added)
-        return True
+        if not kept:
+            log.info("edit %s of unknown message %s: kept as a report", report.external_id, report.revises)
+        return kept
 
     async def _store(self, report: ReportSubmitted, digest: str) -> None:
         if report.attachments:

@@ -107,17 +107,27 @@ async def add_revision(
     revises: str,
     revised_at: datetime,
     text: str | None,
+    change: str = "edited",
 ) -> bool:
     return bool(
         await conn.fetchval(
-            "INSERT INTO report_revisions (report_id, external_id, revises, revised_at, text)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
+            "INSERT INTO report_revisions (report_id, external_id, revises, revised_at, text, change)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
             report_id,
             external_id,
             revises,
             revised_at,
             text,
+            change,
         )
+    )
+
+
+async def mark_withdrawn(conn: Connection, report_id: UUID, at: datetime) -> None:
+    await conn.execute(
+        "UPDATE reports SET withdrawn_at = least(coalesce(withdrawn_at, $2), $2) WHERE report_id = $1",
+        report_id,
+        at,
     )
 
 
@@ -177,17 +187,24 @@ async def reporter_contact(pool: asyncpg.Pool, agency_id: str, reporter_id: str)
     )
 
 
-async def report_with_message(conn: Connection, agency_id: str, external_id: str) -> UUID | None:
-    """The report a channel message (by its channel id) went into, or the open conversation."""
-    found: UUID | None = await conn.fetchval(
-        "SELECT report_id FROM conversation_parts p WHERE external_id = $2"
-        " AND EXISTS (SELECT 1 FROM conversations c WHERE c.report_id = p.report_id AND agency_id = $1)"
-        " UNION ALL (SELECT report_id FROM reports WHERE agency_id = $1 AND external_id = $2"
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The report a channel message went into; `stored` is False while it is an open conversation."""
+
+    report_id: UUID
+    stored: bool
+
+
+async def report_with_message(conn: Connection, agency_id: str, external_id: str) -> Holder | None:
+    row = await conn.fetchrow(
+        "SELECT p.report_id, c.closed_at IS NOT NULL AS stored FROM conversation_parts p"
+        " JOIN conversations c USING (report_id) WHERE c.agency_id = $1 AND p.external_id = $2"
+        " UNION ALL (SELECT report_id, true FROM reports WHERE agency_id = $1 AND external_id = $2"
         " ORDER BY received_at) LIMIT 1",
         agency_id,
         external_id,
     )
-    return found
+    return Holder(row["report_id"], row["stored"]) if row else None
 
 
 async def known_ids(conn: Connection, report_ids: list[UUID]) -> set[UUID]:
@@ -331,7 +348,7 @@ async def claim_conversation(conn: Connection, report_id: UUID) -> list[ReportSu
         return None
     rows = await conn.fetch(
         "SELECT submission, (SELECT text FROM report_revisions r WHERE r.report_id = p.report_id"
-        " AND r.revises = p.external_id ORDER BY revised_at DESC LIMIT 1) AS revised"
+        " AND r.revises = p.external_id AND r.change = 'edited' ORDER BY revised_at DESC LIMIT 1) AS revised"
         " FROM conversation_parts p WHERE report_id = $1 ORDER BY received_at, part_id",
         report_id,
     )
@@ -346,3 +363,9 @@ async def claim_conversation(conn: Connection, report_id: UUID) -> list[ReportSu
 
 async def close_conversation(conn: Connection, report_id: UUID) -> None:
     await conn.execute("UPDATE conversations SET closed_at = now() WHERE report_id = $1", report_id)
+    # A message deleted by its sender while the conversation was open: the report is withdrawn.
+    await conn.execute(
+        "UPDATE reports SET withdrawn_at = (SELECT min(revised_at) FROM report_revisions"
+        " WHERE report_id = $1 AND change = 'withdrawn') WHERE report_id = $1",
+        report_id,
+    )

@@ -188,8 +188,17 @@ def render_report_back(
     return message
 
 
-def receipt_text(number: str) -> str:
-    """The receipt on WhatsApp, in the reporter's chat."""
+ASK_FOR_TEXT = (
+    "Pesan Anda belum berisi keterangan tertulis, jadi belum dapat kami periksa. Mohon balas "
+    "dengan penjelasan singkat: apa yang terjadi, di mana, kapan, dan siapa yang terlibat."
+)
+
+
+def receipt_text(number: str, *, fragments_only: bool = False) -> str:
+    """The receipt on WhatsApp, in the reporter's chat; a report of a sticker, a voice note or a
+    tapped answer alone opens no case, so its receipt asks for the words instead."""
+    if fragments_only:
+        return f"Terima kasih, pesan Anda sudah kami simpan dengan nomor {number}. {ASK_FOR_TEXT}"
     return (
         f"Terima kasih, laporan Anda sudah kami terima dengan nomor {number}. Petugas akan "
         "memeriksanya, dan kami kabari perkembangannya di sini."

@@ -46,7 +46,12 @@ class Receipts:
                 agency_id=report.agency_id,
                 reporter_id=report.reporter_id,
                 channel=channel.value,
-                content={"report_id": str(report.report_id), "external_id": report.external_id},
+                content={
+                    "report_id": str(report.report_id),
+                    "external_id": report.external_id,
+                    # Only a sticker, a voice note or a tapped answer: the receipt asks for words.
+                    "fragments_only": report.fragments_only,
+                },
             )
             if delivery_id is None:
                 return

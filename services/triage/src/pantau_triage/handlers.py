@@ -30,7 +30,8 @@ from .claims_registry import ClaimRegistry
 from .classify import TriageClassifier
 from .election_rules import Assessment, ElectionRules
 from .matching import SIMILARITY_THRESHOLD, Fingerprint, similarity
-from .priority import assess
+from .priority import assess, unverified_sender
+from .revisions import ReportRevisions
 from .routing import Router
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class TriageHandlers:
         self._claims = claims
         self._analyse = MicroBatcher(Analyser(classifier, claims).analyse)
         self.casework = CaseWork(pool, outbox, claims)
+        self.revisions = ReportRevisions(pool)
 
     def subscriptions(self) -> list[Subscription]:
         return [
@@ -65,6 +67,7 @@ class TriageHandlers:
                 handler=self.report_received,
                 events=(ReportReceived,),
             ),
+            *self.revisions.subscriptions(),
         ]
 
     def answers(self) -> list[Answer[Any, Any]]:
@@ -157,6 +160,7 @@ class TriageHandlers:
             reporters=int(_counted(report)),
             reports=1,
             flooded_sender=report.sender_reports_today if report.sender_flagged else None,
+            unverified=unverified_sender(report),
             reach=report.reach,
             factors=assessment.factors,
         )

@@ -4,9 +4,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pantau_shared.contract import TAXONOMY, CategoryScore, PriorityLevel
+from pantau_shared.contract import TAXONOMY, CategoryScore, Channel, PriorityLevel, ReportReceived
 
 LEVELS = ((75, PriorityLevel.CRITICAL), (50, PriorityLevel.HIGH), (25, PriorityLevel.MEDIUM))
+# A mail whose sender could not be verified (SPF/DKIM/DMARC) may be spam or phishing under a
+# borrowed name: still read, but below a verified report of the same content.
+UNVERIFIED_SENDER_PENALTY = 15
 
 
 @dataclass(frozen=True)
@@ -20,12 +23,20 @@ def level_of(score: int) -> PriorityLevel:
     return next((level for floor, level in LEVELS if score >= floor), PriorityLevel.LOW)
 
 
+def unverified_sender(report: ReportReceived) -> bool:
+    """An email report whose sender did not pass authentication (no verdict counts as failed)."""
+    return report.channel is Channel.EMAIL and (
+        report.sender_auth is None or report.sender_auth.verdict != "pass"
+    )
+
+
 def assess(
     categories: list[CategoryScore] | tuple[CategoryScore, ...],
     reporters: int,
     reports: int,
     *,
     flooded_sender: int | None = None,
+    unverified: bool = False,
     reach: int | None = None,
     factors: Sequence[tuple[float, str]] = (),
 ) -> Priority:
@@ -56,6 +67,9 @@ def assess(
     if flooded_sender is not None:
         score -= 20
         reasons.append(f"Pengirim sudah mengirim {flooded_sender} laporan hari ini (dibatasi)")
+    if unverified:
+        score -= UNVERIFIED_SENDER_PENALTY
+        reasons.append("Pengirim email tidak terverifikasi (SPF/DKIM/DMARC tidak lulus): mungkin spam")
     final = max(0, min(100, round(score)))
     # A factor can restate another (two rules naming one cue): each reason is said once.
     return Priority(score=final, level=level_of(final), reasons=tuple(dict.fromkeys(reasons)))

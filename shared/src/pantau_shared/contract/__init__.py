@@ -52,12 +52,14 @@ from .federation import (
 )
 from .ids import new_id, stable_id
 from .reads import CaseHistoryEntry, CaseView, NotificationView, Referral, ReferralState, ReportView
+from .revisions import REVISION_EVENTS, MessageRevoked, ReportRevised
 from .rpc import METHODS
 from .subjects import CONTRACT_MAJOR, Subjects
 from .taxonomy import TAXONOMY, Category, CategoryInfo
 
 # Events and methods between instances are part of the one contract: decoded, documented, tested.
 EVENT_TYPES.update({model.TYPE: model for model in FEDERATION_EVENTS})
+EVENT_TYPES.update({model.TYPE: model for model in REVISION_EVENTS})
 METHODS.update({method.name: method for method in FEDERATION_METHODS})
 
 __all__ = [
@@ -91,6 +93,7 @@ __all__ = [
     "FederationEvent",
     "KeyRevoked",
     "Location",
+    "MessageRevoked",
     "NotificationAcknowledged",
     "NotificationChannel",
     "NotificationFailed",
@@ -114,6 +117,7 @@ __all__ = [
     "Referrals",
     "ReferralsQuery",
     "ReportReceived",
+    "ReportRevised",
     "ReportSubmitted",
     "ReportView",
     "Reporter",

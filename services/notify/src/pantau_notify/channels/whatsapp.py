@@ -40,7 +40,9 @@ class WhatsAppSender:
         if message.template is Template.REPORT_RECEIPT:
             return await self._client.send_text(
                 message.address,
-                receipt_text(receipt_number(message)),
+                receipt_text(
+                    receipt_number(message), fragments_only=bool(message.snapshot.get("fragments_only"))
+                ),
                 reply_to=message.reply_to,
                 callback_data=callback,
             )

@@ -1,0 +1,84 @@
+"""A reporter's late change to a report that is already in a case: an edit or a deletion.
+
+The case keeps the report, its first text and its evidence (authors and reporters often delete
+once a case starts); the change is a line in the case's history, so the patrol sees what the
+reporter now says, or that they took the message back. Priority is left as it is: a deletion
+may be fear of the person reported as easily as a retraction.
+"""
+
+import logging
+
+import asyncpg
+
+from pantau_shared.bus import Subscription
+from pantau_shared.contract import Envelope, EventData, ReportRevised
+from pantau_shared.wording import excerpt
+
+from . import repository
+
+log = logging.getLogger(__name__)
+
+NOTE_LENGTH = 280
+
+
+class ReportRevisions:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription(
+                durable="triage-revisions",
+                stream="REPORTS",
+                subject_suffix=ReportRevised.SUBJECT,
+                handler=self.report_revised,
+                events=(ReportRevised,),
+            )
+        ]
+
+    async def report_revised(self, envelope: Envelope[EventData]) -> None:
+        revision = envelope.data
+        assert isinstance(revision, ReportRevised)
+        async with self._pool.acquire() as conn, conn.transaction():
+            added = await conn.fetchval(
+                "INSERT INTO report_revisions (report_id, external_id, agency_id, change, revised_at,"
+                " revises, text) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING true",
+                revision.report_id,
+                revision.external_id,
+                revision.agency_id,
+                revision.change,
+                revision.revised_at,
+                revision.revises,
+                revision.text,
+            )
+            if not added:
+                return  # a redelivery
+            case = await conn.fetchrow(
+                "SELECT c.case_id, c.state FROM case_reports r JOIN cases c USING (case_id)"
+                " WHERE r.report_id = $1 FOR UPDATE OF c",
+                revision.report_id,
+            )
+            if case is not None:
+                await repository.record_history(
+                    conn,
+                    case["case_id"],
+                    at=revision.revised_at,
+                    change=f"report_{revision.change}",
+                    actor="pelapor",
+                    from_state=case["state"],
+                    to_state=case["state"],
+                    note=_note(revision),
+                )
+        log.info(
+            "report %s %s by its reporter (%s): %s",
+            revision.report_id,
+            revision.change,
+            revision.external_id,
+            f"shown in case {case['case_id']}" if case is not None else "kept; the report is in no case",
+        )
+
+
+def _note(revision: ReportRevised) -> str:
+    if revision.change == "withdrawn":
+        return "Pelapor menghapus pesannya; laporan dan buktinya tetap disimpan."
+    return f"Pelapor mengubah pesannya menjadi: {excerpt(revision.text, NOTE_LENGTH) or '(tanpa teks)'}"
