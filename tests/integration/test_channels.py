@@ -223,6 +223,7 @@ async def test_a_place_alone_is_a_report(intake, agency: str) -> None:
     await handlers.report_submitted(wrap(place))
     view = await handlers.get_report(agency, ReportQuery(report_id=place.report_id))
     assert view.location is not None and view.location.name == "Balai RW 05"
+    assert view.region_code == "33.75"  # offline, from the coordinates (Kota Pekalongan)
 
 
 async def test_a_late_replay_does_not_download_the_media_again(

@@ -27,3 +27,14 @@ def test_local_time_shows_the_zone_people_live_in() -> None:
     moment = datetime(2024, 2, 14, 0, 30, tzinfo=UTC)
     assert local_time(moment, "33.75") == "14-02-2024 07:30 WIB"
     assert local_time(moment, "52.01") == "14-02-2024 08:30 WITA"
+
+
+def test_a_shared_location_gives_the_region_it_lies_in_or_none() -> None:
+    from pantau_shared.regions import region_at
+
+    assert region_at(-6.8886, 109.6753) == "33.75"  # Kota Pekalongan, inside its regency's radius too
+    assert region_at(-7.05, 109.60) == "33.26"  # Kajen, Kabupaten Pekalongan
+    assert region_at(-3.79, 102.26) == "17.71"
+    assert region_at(-8.59, 116.12) == "52.71"  # Mataram beats Lombok Barat around it
+    assert region_at(-6.2, 106.8) is None  # Jakarta: not a known region, so no guess
+    assert region_at(0.0, 0.0) is None

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pantau_shared.contract import Platform, Reporter, ReportReceived, ReportSubmitted
 from pantau_shared.contract.platforms import platform_of_host
+from pantau_shared.regions import region_at
 
 # Mobile and vanity hosts that serve the same content as the main host.
 HOST_ALIASES = {
@@ -103,7 +104,9 @@ def received(report: ReportSubmitted, *, received_at: datetime, reporter_id: str
         url=report.url,
         canonical_url=url,
         platform=platform,
-        region_code=report.region_code,
+        # A place the reporter shared says where it happened when the report does not.
+        region_code=report.region_code
+        or (region_at(report.location.latitude, report.location.longitude) if report.location else None),
         author_handle=report.author_handle,
         raw_sha256=sha256_hex((report.text or "") + "\n" + (report.url or "")),
         content_sha256=sha256_hex(normalised_text(text)) if text else None,
