@@ -189,7 +189,7 @@ def test_contact_cards_are_structured() -> None:
     assert (second.name, second.phones) == ("Bu Rini", ("6285700001111",))
 
 
-def test_flow_completion_is_an_answer_with_its_fields() -> None:
+def test_flow_completion_is_a_form_with_its_fields_not_a_fragment() -> None:
     flow = {
         "type": "nfm_reply",
         "nfm_reply": {
@@ -201,7 +201,7 @@ def test_flow_completion_is_an_answer_with_its_fields() -> None:
         },
     }
     [message] = parse_webhook(inbound("interactive", flow)).messages
-    assert message.type == "answer"
+    assert message.type == "flow"
     assert message.content == "lokasi: RT 03 Podosugih\nkejadian: amplop"
 
 

@@ -89,7 +89,7 @@ class InboundMessage(_Frozen):
     from_phone: str
     timestamp: datetime
     # What Pantau makes of it: text, image, video, document, audio, voice, sticker, location,
-    # contacts, answer (buttons, lists, flows), edit, reaction, revoke, system, order, or
+    # contacts, answer (buttons, lists), flow (a completed form), edit, reaction, revoke, system, order, or
     # "unsupported" for any other (see `original_type`).
     type: str
     original_type: str
@@ -424,7 +424,8 @@ def _interactive(interactive: _Interactive) -> tuple[str, dict[str, Any]]:
         if not isinstance(answers, dict):
             answers = {"jawaban": answers}
         lines = [f"{key}: {value}" for key, value in answers.items() if key != "flow_token" and value]
-        return "answer", {"reply_id": flow.name, "reply_title": "\n".join(lines) or flow.body}
+        # A completed form is what the reporter wrote, not a tap: a kind of its own, no fragment.
+        return "flow", {"reply_id": flow.name, "reply_title": "\n".join(lines) or flow.body}
     return "unsupported", {}
 
 
