@@ -1,6 +1,7 @@
 import pytest
 
 from pantau_triage.nlp.classifier import LABELS, ContentClassifier
+from pantau_triage.nlp.rules import RuleSet
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +66,35 @@ def test_batch_matches_single_predictions(classifier: ContentClassifier) -> None
 
 def test_empty_batch(classifier: ContentClassifier) -> None:
     assert classifier.predict([]) == []
+
+
+def test_the_packaged_model_has_the_sara_and_defamation_heads(classifier: ContentClassifier) -> None:
+    assert classifier.labels == LABELS
+    assert {"sara", "pencemaran_nama_baik"} <= set(classifier.thresholds)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Orang cina harus diusir dari Indonesia",
+        "Dasar kafir laknat, agama kalian sesat, usir dari negeri ini",
+    ],
+)
+def test_sara_incitement_is_flagged_and_triaged_as_sara(classifier: ContentClassifier, text: str) -> None:
+    from pantau_shared.contract import Category
+    from pantau_triage.classify import TriageClassifier
+
+    [prediction] = classifier.predict([text])
+    assert "sara" in prediction.labels
+    found = {c.category: c for c in TriageClassifier(classifier, RuleSet.load()).classify(text)}
+    assert "bernuansa SARA" in found[Category.SARA].reason
+
+
+def test_forum_quote_markup_does_not_change_the_scores(classifier: ContentClassifier) -> None:
+    plain, quoted = classifier.predict(
+        [
+            "jabar memang provinsi barokah",
+            "[QUOTE=agan.keren;5a50ac34d89b]jabar memang provinsi barokah[/QUOTE]",
+        ]
+    )
+    assert quoted.scores == pytest.approx(plain.scores, abs=1e-6)
