@@ -96,7 +96,7 @@ async def loaded_bus(monitored_nats: tuple[str, int]) -> AsyncIterator[Subjects]
     js = nc.jetstream()
     await provision(js, subjects, [s for worker in WORKERS for s in subscriptions(worker)])
     # 1,000 received reports waiting for triage; triage has taken 100 of them and not yet acked.
-    (triage,) = subscriptions("triage")
+    triage = next(s for s in subscriptions("triage") if s.durable == "triage-reports")
     for i in range(1_000):
         await nc.publish(subjects.event(f"agency-{i % 7}", "report.received"), b"{}")
     await nc.flush()
@@ -135,11 +135,12 @@ async def test_keda_finds_every_trigger_and_scales_triage_on_its_lag(
             )
         # Several triggers: the HPA takes the largest proposal.
         chosen[worker] = max(wanted)
-    (triage,) = subscriptions("triage")
+    triage = next(s for s in subscriptions("triage") if s.durable == "triage-reports")
     assert lags[triage.durable] == 1_000, "900 pending + 100 delivered and unacknowledged"
     # notify-receipts reads the same REPORTS stream and subject, so it sees the same load.
     assert lags["notify-receipts"] == 1_000
     assert lags["intake-submissions"] == 0 and lags["notify-cases"] == 0
+    assert lags["triage-revisions"] == 0 and lags["intake-revocations"] == 0
     triage_threshold = int(
         named(objects, "ScaledObject", "pantau-triage")["spec"]["triggers"][0]["metadata"]["lagThreshold"]
     )

@@ -17,6 +17,7 @@ from pantau_shared.contract import (
     Envelope,
     EventData,
     ReportReceived,
+    ReportRevised,
     new_id,
 )
 from pantau_shared.outbox import Outbox
@@ -67,7 +68,13 @@ class TriageHandlers:
                 handler=self.report_received,
                 events=(ReportReceived,),
             ),
-            *self.revisions.subscriptions(),
+            Subscription(
+                durable="triage-revisions",
+                stream="REPORTS",
+                subject_suffix=ReportRevised.SUBJECT,
+                handler=self.revisions.report_revised,
+                events=(ReportRevised,),
+            ),
         ]
 
     def answers(self) -> list[Answer[Any, Any]]:

@@ -10,7 +10,6 @@ import logging
 
 import asyncpg
 
-from pantau_shared.bus import Subscription
 from pantau_shared.contract import Envelope, EventData, ReportRevised
 from pantau_shared.wording import excerpt
 
@@ -24,17 +23,6 @@ NOTE_LENGTH = 280
 class ReportRevisions:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-
-    def subscriptions(self) -> list[Subscription]:
-        return [
-            Subscription(
-                durable="triage-revisions",
-                stream="REPORTS",
-                subject_suffix=ReportRevised.SUBJECT,
-                handler=self.report_revised,
-                events=(ReportRevised,),
-            )
-        ]
 
     async def report_revised(self, envelope: Envelope[EventData]) -> None:
         revision = envelope.data
