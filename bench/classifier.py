@@ -285,6 +285,11 @@ def main() -> None:
     parser.add_argument("--netifier", type=Path, default=None, help="netifier2018/train.csv")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="with the corpora: skip the quality part (one fit of current)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N rows of each corpus (a quick try)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pantau-classifier-bench-") as work:
@@ -292,7 +297,11 @@ def main() -> None:
             ibrohim, netifier = read_ibrohim(args.ibrohim), read_netifier(args.netifier)
             if args.limit:
                 ibrohim, netifier = (c.subset(range(min(args.limit, len(c)))) for c in (ibrohim, netifier))
-            quality(ibrohim, netifier, args.folds, Path(work))
+            if args.speed_only:
+                fitted = fit_ours(ibrohim, CURRENT_LABELS, args.folds)
+                fitted.save(Path(work) / "current", {})
+            else:
+                quality(ibrohim, netifier, args.folds, Path(work))
             texts = ibrohim.texts + netifier.texts
             speed(texts, Path(work) / "current", args.repeat)
         else:
