@@ -136,6 +136,32 @@ async def test_a_late_edit_and_a_deletion_reach_the_case_history(
     ]
 
 
+async def test_a_change_read_before_its_report_is_shown_when_the_report_joins_a_case(
+    services: Any, agency: str
+) -> None:
+    intake_infra, intake, triage_infra, triage = services
+    report = original(agency)
+    await intake.report_submitted(wrap(report))
+    [received] = await staged(intake_infra, agency, "report.received")
+    withdrawn = ReportRevised(
+        report_id=report.report_id,
+        agency_id=agency,
+        change="withdrawn",
+        revised_at=datetime.now(UTC),
+        external_id="wamid.HAPUS-DULU",
+        revises="wamid.ASLI",
+    )
+    # Two consumers, no order between them: the change is read first.
+    await triage.revisions.report_revised(wrap(withdrawn))
+    await triage.report_received(received)
+    await triage.report_received(received)  # a redelivery writes no second line
+    case_id = await triage_infra.pool.fetchval(
+        "SELECT case_id FROM case_reports WHERE report_id = $1", report.report_id
+    )
+    history = await triage.casework.get_history(agency, CaseQuery(case_id=case_id))
+    assert [h.change for h in history.entries] == ["opened", "report_withdrawn"]
+
+
 async def test_a_revoke_of_a_message_pantau_never_kept_is_ignored_with_a_log_line(
     services: Any, agency: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -93,6 +93,7 @@ class TriageHandlers:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 await self._triage(conn, report, found)
+                await self.revisions.attached(conn, report.report_id)
         except asyncpg.UniqueViolationError as race:
             # Another instance opened the case for this content a moment ago: retry to join it.
             raise RetryLater(str(race)) from race

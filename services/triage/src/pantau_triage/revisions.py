@@ -7,10 +7,12 @@ may be fear of the person reported as easily as a retraction.
 """
 
 import logging
+from uuid import UUID
 
 import asyncpg
 
 from pantau_shared.contract import Envelope, EventData, ReportRevised
+from pantau_shared.postgres import Connection
 from pantau_shared.wording import excerpt
 
 from . import repository
@@ -41,29 +43,59 @@ class ReportRevisions:
             )
             if not added:
                 return  # a redelivery
-            case = await conn.fetchrow(
-                "SELECT c.case_id, c.state FROM case_reports r JOIN cases c USING (case_id)"
-                " WHERE r.report_id = $1 FOR UPDATE OF c",
-                revision.report_id,
-            )
+            case = await _case_of(conn, revision.report_id)
             if case is not None:
-                await repository.record_history(
-                    conn,
-                    case["case_id"],
-                    at=revision.revised_at,
-                    change=f"report_{revision.change}",
-                    actor="pelapor",
-                    from_state=case["state"],
-                    to_state=case["state"],
-                    note=_note(revision),
-                )
+                await self._into_history(conn, case, [revision])
         log.info(
             "report %s %s by its reporter (%s): %s",
             revision.report_id,
             revision.change,
             revision.external_id,
-            f"shown in case {case['case_id']}" if case is not None else "kept; the report is in no case",
+            f"shown in case {case['case_id']}"
+            if case is not None
+            else "kept; shown in its case when the report joins one",
         )
+
+    async def attached(self, conn: Connection, report_id: UUID) -> None:
+        """A report joined a case (in the caller's transaction): changes its reporter made before
+        that, read while it was in no case, go into the case's history now."""
+        # Almost always none: one look-up by primary key prefix, before the case is locked.
+        rows = await conn.fetch(
+            "SELECT report_id, agency_id, change, revised_at, external_id, revises, text"
+            " FROM report_revisions WHERE report_id = $1 AND NOT in_history ORDER BY revised_at",
+            report_id,
+        )
+        case = await _case_of(conn, report_id) if rows else None
+        if case is not None:
+            await self._into_history(conn, case, [ReportRevised.model_validate(dict(r)) for r in rows])
+
+    @staticmethod
+    async def _into_history(conn: Connection, case: asyncpg.Record, revisions: list[ReportRevised]) -> None:
+        for revision in revisions:
+            await repository.record_history(
+                conn,
+                case["case_id"],
+                at=revision.revised_at,
+                change=f"report_{revision.change}",
+                actor="pelapor",
+                from_state=case["state"],
+                to_state=case["state"],
+                note=_note(revision),
+            )
+            await conn.execute(
+                "UPDATE report_revisions SET in_history = true WHERE report_id = $1 AND external_id = $2",
+                revision.report_id,
+                revision.external_id,
+            )
+
+
+async def _case_of(conn: Connection, report_id: UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT c.case_id, c.state FROM case_reports r JOIN cases c USING (case_id)"
+        " WHERE r.report_id = $1 FOR UPDATE OF c",
+        report_id,
+    )
+    return row
 
 
 def _note(revision: ReportRevised) -> str:

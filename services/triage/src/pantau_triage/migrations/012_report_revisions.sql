@@ -8,5 +8,7 @@ CREATE TABLE report_revisions (
     revised_at timestamptz NOT NULL,
     revises text NOT NULL,
     text text,
+    -- Written into the case's history: when it came, or when its report later joined a case.
+    in_history boolean NOT NULL DEFAULT false,
     PRIMARY KEY (report_id, external_id)
 );
