@@ -7,6 +7,8 @@ may be fear of the person reported as easily as a retraction.
 """
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -45,7 +47,7 @@ class ReportRevisions:
                 return  # a redelivery
             case = await _case_of(conn, revision.report_id)
             if case is not None:
-                await self._into_history(conn, case, [revision])
+                await self._into_history(conn, case, [Change.of(revision)])
         log.info(
             "report %s %s by its reporter (%s): %s",
             revision.report_id,
@@ -61,16 +63,16 @@ class ReportRevisions:
         that, read while it was in no case, go into the case's history now."""
         # Almost always none: one look-up by primary key prefix, before the case is locked.
         rows = await conn.fetch(
-            "SELECT report_id, agency_id, change, revised_at, external_id, revises, text"
+            "SELECT report_id, external_id, change, revised_at, text"
             " FROM report_revisions WHERE report_id = $1 AND NOT in_history ORDER BY revised_at",
             report_id,
         )
         case = await _case_of(conn, report_id) if rows else None
         if case is not None:
-            await self._into_history(conn, case, [ReportRevised.model_validate(dict(r)) for r in rows])
+            await self._into_history(conn, case, [Change(**dict(r)) for r in rows])
 
     @staticmethod
-    async def _into_history(conn: Connection, case: asyncpg.Record, revisions: list[ReportRevised]) -> None:
+    async def _into_history(conn: Connection, case: asyncpg.Record, revisions: list["Change"]) -> None:
         for revision in revisions:
             await repository.record_history(
                 conn,
@@ -98,7 +100,24 @@ async def _case_of(conn: Connection, report_id: UUID) -> asyncpg.Record | None:
     return row
 
 
-def _note(revision: ReportRevised) -> str:
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A kept revision, as the case history needs it."""
+
+    report_id: UUID
+    external_id: str
+    change: str
+    revised_at: datetime
+    text: str | None
+
+    @classmethod
+    def of(cls, revision: ReportRevised) -> "Change":
+        return cls(
+            revision.report_id, revision.external_id, revision.change, revision.revised_at, revision.text
+        )
+
+
+def _note(revision: Change) -> str:
     if revision.change == "withdrawn":
         return "Pelapor menghapus pesannya; laporan dan buktinya tetap disimpan."
     return f"Pelapor mengubah pesannya menjadi: {excerpt(revision.text, NOTE_LENGTH) or '(tanpa teks)'}"
