@@ -51,6 +51,7 @@ from .federation import (
     federation_subject,
 )
 from .ids import new_id, stable_id
+from .monitoring import MONITORING_METHODS
 from .reads import CaseHistoryEntry, CaseView, NotificationView, Referral, ReferralState, ReportView
 from .revisions import REVISION_EVENTS, MessageRevoked, ReportRevised
 from .rpc import METHODS
@@ -61,6 +62,7 @@ from .taxonomy import TAXONOMY, Category, CategoryInfo
 EVENT_TYPES.update({model.TYPE: model for model in FEDERATION_EVENTS})
 EVENT_TYPES.update({model.TYPE: model for model in REVISION_EVENTS})
 METHODS.update({method.name: method for method in FEDERATION_METHODS})
+METHODS.update({method.name: method for method in MONITORING_METHODS})
 
 __all__ = [
     "CASE_REFERRALS",
