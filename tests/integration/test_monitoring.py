@@ -89,8 +89,8 @@ def _collector(infra, timeline: Timeline, clock: Clock, **kwargs) -> Collector:
     return Collector(
         infra.pool,
         infra.outbox,
-        {timeline.platform: timeline},
-        interval=lambda: SIX_HOURS,
+        lambda agency, platform: timeline if platform is timeline.platform else None,
+        interval=lambda lease: SIX_HOURS,
         clock=clock,
         **kwargs,
     )

@@ -83,6 +83,8 @@ class PlatformWorld:
         self.youtube_quota = Quota(limit=10_000, window_s=86_400)
         self.x_quota = Quota(limit=1_500, window_s=900)
         self.rate_limits: dict[str, int] = {}
+        # Every answer waits this long, as a platform across the internet does.
+        self.latency_s = 0.0
 
     def add(
         self, platform: str, handle: str, *, account_id: str | None = None, followers: int = 1000

@@ -7,6 +7,7 @@ playlistNotFound, playlistItemsNotAccessible, keyInvalid), X's `errors` array wi
 problem bodies, RSS 2.0 with ETag / If-None-Match.
 """
 
+import asyncio
 import base64
 import hashlib
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,8 @@ def _bind(
     world: PlatformWorld, handler: Callable[[PlatformWorld, web.Request], Awaitable[web.Response]]
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
+        if world.latency_s:
+            await asyncio.sleep(world.latency_s)
         return await handler(world, request)
 
     return handle

@@ -23,6 +23,7 @@ from . import (
     bulk,
     contacts,
     handlers,
+    monitoring,
     oidc,
     pages,
     problems,
@@ -125,6 +126,7 @@ def create_app(
     app.include_router(handlers.router)
     app.include_router(bulk.router)
     app.include_router(referrals.router)
+    app.include_router(monitoring.router)
     app.include_router(acknowledgements.router)
     app.include_router(pages.router)
     app.include_router(whatsapp.router)

@@ -3,7 +3,7 @@
 import sys
 from collections.abc import Sequence
 
-from pantau_shared.bus import Publisher
+from pantau_shared.bus import Publisher, RpcClient
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.whatsapp import WhatsAppClient
@@ -14,10 +14,13 @@ from .flood import FloodGuard
 from .handlers import IntakeHandlers
 from .mail_intake import MailIntake
 from .media import MediaEvidence
+from .monitoring.service import Monitoring, WithMonitoring
 from .settings import IntakeSettings
 
 
-def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSettings) -> IntakeHandlers:
+def build(
+    infra: Infrastructure, platform: PlatformSettings, settings: IntakeSettings
+) -> IntakeHandlers | WithMonitoring:
     mail = MailIntake(
         settings, Publisher(infra.js, infra.subjects, source="/pantau/intake/email"), platform.drain_timeout_s
     )
@@ -37,7 +40,7 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSet
         quiet_s=settings.conversation_window_s,
         longest_s=settings.conversation_longest_s,
     )
-    return IntakeHandlers(
+    handlers = IntakeHandlers(
         infra.pool,
         infra.outbox,
         settings.reporter_pepper.get_secret_value().encode(),
@@ -46,6 +49,9 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSet
         MediaEvidence(whatsapp),
         conversations,
     )
+    rpc = RpcClient(infra.nc, infra.subjects)
+    monitoring = Monitoring.build(infra.pool, infra.outbox, infra.redis, rpc, settings, platform.subject_root)
+    return handlers if monitoring is None else WithMonitoring(handlers, monitoring)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

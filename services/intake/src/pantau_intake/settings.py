@@ -26,6 +26,57 @@ class ImapMailbox(BaseModel):
     interval_s: float = 60.0
 
 
+class MonitoredAgency(BaseModel):
+    """One agency's monitoring: the regions whose registered accounts it watches, and the
+    platform credentials it holds (each optional: a platform without one is not collected)."""
+
+    regions: list[str] = Field(default_factory=list)
+    youtube_api_key: SecretStr | None = None
+    # The key's quota: 10,000 units a day unless Google granted more.
+    youtube_daily_units: int = Field(default=10_000, gt=0)
+    x_bearer_token: SecretStr | None = None
+    # Requests per 15 minutes on GET /2/users/:id/tweets for the token's access tier.
+    x_requests_per_15_minutes: int = Field(default=1_500, gt=0)
+    # RSS/Atom feeds of news sites and blogs to watch besides the registry.
+    feeds: list[str] = Field(default_factory=list)
+
+    def platforms(self) -> list[str]:
+        named = [("youtube", self.youtube_api_key), ("x", self.x_bearer_token)]
+        return [name for name, credential in named if credential is not None] + (
+            ["web"] if self.feeds else []
+        )
+
+
+class MonitoringSettings(BaseModel):
+    youtube_base_url: str = "https://www.googleapis.com"
+    x_base_url: str = "https://api.x.com"
+    # The coverage SLO: every active account checked within this long, per calendar stage.
+    interval_s: dict[str, float] = Field(
+        default_factory=lambda: {
+            "before_campaign": 24 * 3600.0,
+            "campaign": 6 * 3600.0,
+            "quiet": 3600.0,
+            "voting_day": 3600.0,
+            "after": 24 * 3600.0,
+            "none": 24 * 3600.0,
+        }
+    )
+    # Accounts with findings lately are checked this many times as often.
+    priority_factor: float = Field(default=3.0, ge=1.0)
+    # A first look reaches back this far; later checks read from the cursor.
+    lookback_days: float = Field(default=7.0, gt=0)
+    # How often the registry's list is read again from triage.
+    sync_interval_s: float = Field(default=300.0, gt=0)
+    # Accounts leased (and fetched concurrently) at a time, and how long a lease holds.
+    batch: int = Field(default=20, ge=1, le=500)
+    lease_s: float = Field(default=300.0, gt=0)
+    idle_s: float = Field(default=5.0, gt=0)
+
+    def interval(self, period: str, priority: bool = False) -> timedelta:
+        seconds = self.interval_s.get(period, self.interval_s.get("none", 24 * 3600.0))
+        return timedelta(seconds=seconds / (self.priority_factor if priority else 1.0))
+
+
 class IntakeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PANTAU_INTAKE_", extra="ignore")
 
@@ -58,12 +109,10 @@ class IntakeSettings(ServiceSettings):
     conversation_longest_s: float = Field(default=600.0, gt=0)
     # Existing mailboxes read over IMAP (JSON list; passwords best from the secrets directory).
     email_imap_mailboxes: list[ImapMailbox] = Field(default_factory=list)
-    # Watching registered accounts: how often each active account must be checked (the coverage
-    # SLO) in each election period, and the period now (set by the operator as the calendar moves).
-    monitoring_period: Literal["campaign", "quiet_period", "voting_day"] = "campaign"
-    monitoring_interval_s: dict[str, float] = Field(
-        default_factory=lambda: {"campaign": 6 * 3600.0, "quiet_period": 3600.0, "voting_day": 3600.0}
-    )
+    # Watching registered accounts (docs/monitoring.md): which agencies this deployment collects
+    # for, their regions and platform credentials. Off while no agency has a credential or feed.
+    monitoring_agencies: dict[str, MonitoredAgency] = Field(default_factory=dict)
+    monitoring: MonitoringSettings = Field(default_factory=lambda: MonitoringSettings())
 
     # Evidence: where its bytes are kept (JSON, e.g. '{"url": "s3://evidence/pantau",
     # "s3_endpoint_url": "https://s3.example.id"}'), and how reported links are fetched.
@@ -84,13 +133,8 @@ class IntakeSettings(ServiceSettings):
             max_redirects=self.fetch_max_redirects,
         )
 
-    def monitoring_interval(self) -> timedelta:
-        return timedelta(seconds=self.monitoring_interval_s[self.monitoring_period])
-
     @model_validator(mode="after")
     def _pepper_length(self) -> Self:
         if len(self.reporter_pepper.get_secret_value()) < 16:
             raise ValueError("reporter_pepper must be at least 16 characters")
-        if self.monitoring_period not in self.monitoring_interval_s:
-            raise ValueError(f"monitoring_interval_s names no interval for {self.monitoring_period}")
         return self

@@ -11,6 +11,7 @@ from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.worker import AdminCommand, worker_main
 
+from .analysis import Analyser
 from .claims_registry import ClaimRegistry
 from .classify import TriageClassifier
 from .election_rules import ElectionRules
@@ -18,19 +19,18 @@ from .elections import Calendar
 from .federation import FederationHandlers, WithFederation
 from .handlers import TriageHandlers
 from .nlp import cli as nlp_cli
+from .observed import ObservedPostsTriage, WithObserved
 from .registry_store import RegistryImportError, import_accounts, import_officials
 from .routing import Router
 from .settings import TriageSettings
 
 
-def build(infra: Infrastructure, platform: PlatformSettings, settings: TriageSettings) -> WithFederation:
+def build(infra: Infrastructure, platform: PlatformSettings, settings: TriageSettings) -> WithObserved:
+    classifier, claims = TriageClassifier.packaged(), ClaimRegistry()
+    calendar = Calendar.load(settings.calendar_files or None)
+    rules = ElectionRules(calendar)
     handlers = TriageHandlers(
-        infra.pool,
-        infra.outbox,
-        TriageClassifier.packaged(),
-        Router.load(settings.routing_file),
-        ClaimRegistry(),
-        ElectionRules(Calendar.load(settings.calendar_files or None)),
+        infra.pool, infra.outbox, classifier, Router.load(settings.routing_file), claims, rules
     )
     link = None
     if settings.federation_file is not None and settings.federation_instance is not None:
@@ -39,7 +39,16 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: TriageSet
     federation = FederationHandlers(
         infra.pool, infra.outbox, link, RpcClient(infra.nc, infra.subjects), platform.public_url
     )
-    return WithFederation(handlers, federation)
+    observed = ObservedPostsTriage(
+        infra.pool,
+        infra.outbox,
+        Analyser(classifier, claims),
+        claims,
+        rules,
+        calendar,
+        retention_days=settings.observed_retention_days,
+    )
+    return WithObserved(WithFederation(handlers, federation), observed)
 
 
 def configure_import(parser: argparse.ArgumentParser) -> None:

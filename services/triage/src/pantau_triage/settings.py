@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from pantau_shared.settings import ServiceSettings
@@ -17,3 +18,5 @@ class TriageSettings(ServiceSettings):
     # them this instance exchanges nothing with others.
     federation_file: Path | None = None
     federation_instance: str | None = None
+    # Observed posts of watched accounts are kept this long (whole days dropped after it).
+    observed_retention_days: int = Field(default=400, ge=1)

@@ -51,6 +51,8 @@ class Channel(StrEnum):
     WHATSAPP = "whatsapp"
     PATROL = "patrol"
     CRAWLER = "crawler"
+    # A watched account's post with a finding (triage's observed-post path).
+    MONITORING = "monitoring"
 
 
 class Platform(StrEnum):
@@ -260,6 +262,10 @@ class PostObserved(EventData):
     reach: Count | None = None
     # Evidence: SHA-256 of the platform's answer for this post exactly as fetched.
     evidence_sha256: Sha256Hex
+    # The account's region in the registry: the election calendar that applies to the post.
+    region_code: RegionCode | None = None
+    # Whose account: a registered participant's, a watched official's, a feed an agency named.
+    account_kind: Literal["participant", "official", "feed"] | None = None
 
     @staticmethod
     def observation_key(platform: Platform, account_id: str, post_id: str) -> UUID:

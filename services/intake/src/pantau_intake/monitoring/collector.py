@@ -5,7 +5,7 @@ transaction. Several intake instances run it at once; the schedule's leases keep
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -43,9 +43,9 @@ class Collector:
         self,
         pool: asyncpg.Pool,
         outbox: Outbox,
-        connectors: Mapping[Platform, Connector],
+        connectors: Callable[[str, Platform], Connector | None],
         *,
-        interval: Callable[[], timedelta],
+        interval: Callable[[Lease], timedelta],
         backoff: Backoff | None = None,
         hold: timedelta = timedelta(minutes=5),
         batch: int = 20,
@@ -54,7 +54,7 @@ class Collector:
         self._pool = pool
         self._outbox = outbox
         self._connectors = connectors
-        # The SLO interval of the current period (campaign, quiet period, voting day).
+        # The account's interval: the SLO of its agency's calendar stage, shorter with priority.
         self._interval = interval
         self._backoff = backoff or Backoff()
         self._hold = hold
@@ -68,6 +68,8 @@ class Collector:
         return list(await asyncio.gather(*(self.check(lease) for lease in leases)))
 
     async def run(self, stopping: asyncio.Event, idle_s: float = 5.0) -> None:
+        """Check due accounts until `stopping`; a batch in flight finishes (its leases expire
+        on their own if the process is killed instead)."""
         while not stopping.is_set():
             try:
                 outcomes = await self.run_once()
@@ -81,7 +83,7 @@ class Collector:
                     pass
 
     async def check(self, lease: Lease) -> Outcome:
-        connector = self._connectors.get(lease.platform)
+        connector = self._connectors(lease.agency_id, lease.platform)
         if connector is None:
             return await self._failed(lease, AccountState.FAILING, f"no connector for {lease.platform.value}")
         try:
@@ -133,7 +135,7 @@ class Collector:
                 handle=fetched.handle,
                 observed=observed,
                 now=now,
-                next_due=now + self._interval(),
+                next_due=now + self._interval(lease),
             )
             if not kept:
                 # Another instance holds the account now: roll back, so its cursor wins.
@@ -146,7 +148,7 @@ class Collector:
             # Looked at again once a day, in case it comes back or is made public.
             next_due = now + timedelta(days=1)
         else:
-            next_due = now + min(self._interval(), self._backoff.delay(lease.failures + 1))
+            next_due = now + min(self._interval(lease), self._backoff.delay(lease.failures + 1))
         async with self._pool.acquire() as conn:
             kept = await schedule.failed(conn, lease, state=state, error=error, now=now, next_due=next_due)
         return Outcome(lease, state=state, lost_lease=not kept)
@@ -167,6 +169,8 @@ class Collector:
             observed_at=now,
             reach=post.reach if post.reach is not None else fetched.reach,
             evidence_sha256=hashlib.sha256(post.raw).hexdigest(),
+            region_code=lease.region_code or None,
+            account_kind=lease.kind,
         )
 
 

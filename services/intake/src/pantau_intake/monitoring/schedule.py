@@ -11,10 +11,13 @@ token is still this collector's (an expired lease taken over by another instance
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 from uuid import UUID, uuid4
 
 from pantau_shared.contract import Platform
 from pantau_shared.postgres import Connection
+
+AccountKind = Literal["participant", "official", "feed"]
 
 
 class AccountState(StrEnum):
@@ -22,6 +25,7 @@ class AccountState(StrEnum):
     GONE = "gone"
     PRIVATE = "private"
     FAILING = "failing"
+    UNLISTED = "unlisted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,9 @@ class Lease:
     cursor: str | None
     failures: int
     token: UUID
+    priority: bool = False
+    region_code: str = ""
+    kind: AccountKind = "participant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,56 @@ async def watch(
     return bool(added)
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """An account the registry lists for an agency (or a feed its settings name)."""
+
+    platform: Platform
+    account_id: str
+    kind: AccountKind
+    region_code: str = ""
+    priority: bool = False
+
+
+async def sync(conn: Connection, agency_id: str, listed: list[Listed], now: datetime) -> tuple[int, int]:
+    """Make the agency's schedule what the registry lists: new accounts due at once, their kind
+    and priority kept up to date, unlisted ones no longer checked (kept, with their posts).
+    Returns (added, unlisted). Run in one transaction by the caller."""
+    added = await conn.fetchval(
+        "WITH listed AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])"
+        "  AS l(platform, account_id, kind, region_code, priority)),"
+        " upserted AS (INSERT INTO watched_accounts"
+        "  (agency_id, platform, account_id, kind, region_code, priority, listed_at, due_at)"
+        "  SELECT $1, platform, account_id, kind, region_code, priority, $7, $7 FROM listed"
+        "  ON CONFLICT (agency_id, platform, account_id) DO UPDATE SET kind = excluded.kind,"
+        "   region_code = excluded.region_code, priority = excluded.priority, listed_at = excluded.listed_at,"
+        "   state = CASE WHEN watched_accounts.state = 'unlisted' THEN 'active'"
+        "    ELSE watched_accounts.state END,"
+        "   due_at = CASE WHEN watched_accounts.state = 'unlisted' THEN excluded.due_at"
+        "    ELSE watched_accounts.due_at END"
+        "  RETURNING xmax = 0 AS inserted)"
+        " SELECT count(*) FILTER (WHERE inserted) FROM upserted",
+        agency_id,
+        [entry.platform.value for entry in listed],
+        [entry.account_id for entry in listed],
+        [entry.kind for entry in listed],
+        [entry.region_code for entry in listed],
+        [entry.priority for entry in listed],
+        now,
+    )
+    unlisted = await conn.fetchval(
+        "WITH gone AS (UPDATE watched_accounts w SET state = 'unlisted'"
+        " WHERE agency_id = $1 AND state <> 'unlisted' AND NOT EXISTS ("
+        "  SELECT 1 FROM unnest($2::text[], $3::text[]) AS l(platform, account_id)"
+        "  WHERE (l.platform, l.account_id) = (w.platform, w.account_id)) RETURNING 1)"
+        " SELECT count(*) FROM gone",
+        agency_id,
+        [entry.platform.value for entry in listed],
+        [entry.account_id for entry in listed],
+    )
+    return int(added or 0), int(unlisted or 0)
+
+
 async def lease_due(conn: Connection, *, now: datetime, hold: timedelta, limit: int) -> list[Lease]:
     """Take up to `limit` due accounts, most overdue first, for `hold`; one statement, so the
     lease is committed before the caller fetches anything."""
@@ -75,7 +132,8 @@ async def lease_due(conn: Connection, *, now: datetime, hold: timedelta, limit: 
         "         AND (leased_until IS NULL OR leased_until < $2)"
         "       ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) d"
         " WHERE (w.agency_id, w.platform, w.account_id) = (d.agency_id, d.platform, d.account_id)"
-        " RETURNING w.agency_id, w.platform, w.account_id, w.handle, w.cursor, w.failures",
+        " RETURNING w.agency_id, w.platform, w.account_id, w.handle, w.cursor, w.failures, w.priority,"
+        " w.region_code, w.kind",
         token,
         now,
         hold,
@@ -90,6 +148,9 @@ async def lease_due(conn: Connection, *, now: datetime, hold: timedelta, limit: 
             r["cursor"],
             r["failures"],
             token,
+            r["priority"],
+            r["region_code"],
+            r["kind"],
         )
         for r in rows
     ]
