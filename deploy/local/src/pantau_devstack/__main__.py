@@ -21,9 +21,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import monitoring_demo
 from .federated_up import up_federation
 from .local_channels import LocalWhatsApp, send_mail, send_whatsapp
 from .mailsink import MailSink
+from .monitoring_demo import LocalPlatforms
 from .processes import Platform, ServiceProcesses
 from .running import RunLock
 from .servers import free_port
@@ -196,6 +198,9 @@ def run_platform(home: Path, gateway_port: int) -> int:
         whatsapp = LocalWhatsApp(free_port(8090))
         whatsapp.start()
         stack.callback(whatsapp.stop)
+        platforms = LocalPlatforms(free_port(8095))
+        platforms.start()
+        stack.callback(platforms.stop)
         dev = {
             "gateway_port": gateway_port,
             "mail_port": free_port(2525),
@@ -228,6 +233,7 @@ def run_platform(home: Path, gateway_port: int) -> int:
                 "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(dev["mail_port"]),
                 "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({DEMO_MAILBOX: DEMO_AGENCY}),
                 "PANTAU_NOTIFY_AGENCY_NAMES": json.dumps({DEMO_AGENCY: DEMO_AGENCY_NAME}),
+                **monitoring_demo.demo_env(platforms, home, DEMO_AGENCY, DEMO_REGION),
             },
         )
         services = ServiceProcesses(platform)
@@ -254,8 +260,11 @@ def run_platform(home: Path, gateway_port: int) -> int:
                 team.result()
             stamp.write_text(json.dumps(seed_stamp(platform)))
         services.wait_ready(on_ready=lambda name: progress(f"{name} ready"))
+        progress("sample registry imported: " + monitoring_demo.import_sample_registry(platform.command))
         try:
             print(instructions(platform, key, home / "mail"), flush=True)
+            api = f"http://127.0.0.1:{platform.gateway_port}"
+            print(monitoring_demo.instructions(api, key, platforms), flush=True)
         except OSError:
             pass
         stop.wait()

@@ -76,6 +76,9 @@ class PlatformWorld:
     def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.clock = clock
         self.accounts: dict[tuple[str, str], Account] = {}
+        # Look-ups a platform answers by name or by post id, kept as indexes for 130,000 accounts.
+        self._handles: dict[tuple[str, str], Account] = {}
+        self.posts: dict[str, tuple[Account, Post]] = {}
         self._ids = itertools.count(1_700_000_000_000_000_000)
         self.calls: dict[str, int] = {}
         self.youtube_keys: set[str] = {"youtube-local-key"}
@@ -94,6 +97,7 @@ class PlatformWorld:
             account_id = {"youtube": f"UC{number:022d}"[:24], "x": str(number)}.get(platform, handle)
         account = Account(platform, account_id, handle.lower(), followers=followers)
         self.accounts[(platform, account_id)] = account
+        self._handles[(platform, account.handle)] = account
         return account
 
     def post(self, account: Account, text: str, *, at: datetime | None = None, views: int = 0) -> Post:
@@ -101,20 +105,20 @@ class PlatformWorld:
         post_id = str(number) if account.platform != "youtube" else _video_id(number)
         post = Post(post_id, text, at or self.clock(), number, views)
         account.posts.append(post)
+        self.posts[post_id] = (account, post)
         return post
 
     def by_handle(self, platform: str, handle: str) -> Account | None:
-        wanted = handle.lower().lstrip("@")
-        for account in self.accounts.values():
-            if account.platform == platform and account.handle == wanted and account.status != Status.GONE:
-                return account
-        return None
+        account = self._handles.get((platform, handle.lower().lstrip("@")))
+        return account if account is not None and account.status != Status.GONE else None
 
     def by_id(self, platform: str, account_id: str) -> Account | None:
         return self.accounts.get((platform, account_id))
 
     def rename(self, account: Account, handle: str) -> None:
+        self._handles.pop((account.platform, account.handle), None)
         account.handle = handle.lower()
+        self._handles[(account.platform, account.handle)] = account
 
     def rate_limit_next(self, platform: str, n: int = 1) -> None:
         self.rate_limits[platform] = self.rate_limits.get(platform, 0) + n

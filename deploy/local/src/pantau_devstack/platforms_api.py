@@ -202,13 +202,11 @@ def _playlist_item(account: Account, playlist: str, post: Post, position: int) -
 async def _yt_videos(world: PlatformWorld, request: web.Request) -> web.Response:
     if (refused := _yt_gate(world, request, "videos")) is not None:
         return refused
-    wanted = set(request.query.get("id", "").split(","))
+    found = (world.posts.get(video) for video in request.query.get("id", "").split(","))
     items = [
-        {"kind": "youtube#video", "id": p.post_id, "statistics": {"viewCount": str(p.views)}}
-        for account in world.accounts.values()
+        {"kind": "youtube#video", "id": post.post_id, "statistics": {"viewCount": str(post.views)}}
+        for account, post in (f for f in found if f is not None)
         if account.platform == "youtube" and account.status == Status.ACTIVE
-        for p in account.posts
-        if p.post_id in wanted
     ]
     return web.json_response({"kind": "youtube#videoListResponse", "items": items})
 

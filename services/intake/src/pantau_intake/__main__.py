@@ -20,7 +20,7 @@ from .settings import IntakeSettings
 
 def build(
     infra: Infrastructure, platform: PlatformSettings, settings: IntakeSettings
-) -> IntakeHandlers | WithMonitoring:
+) -> WithMonitoring:
     mail = MailIntake(
         settings, Publisher(infra.js, infra.subjects, source="/pantau/intake/email"), platform.drain_timeout_s
     )
@@ -51,7 +51,7 @@ def build(
     )
     rpc = RpcClient(infra.nc, infra.subjects)
     monitoring = Monitoring.build(infra.pool, infra.outbox, infra.redis, rpc, settings, platform.subject_root)
-    return handlers if monitoring is None else WithMonitoring(handlers, monitoring)
+    return WithMonitoring(handlers, monitoring)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """Monitoring in the intake process: the connectors each agency's credentials allow, the
-collector, and the watchlist sync, built from settings; `build` gives None (monitoring off)
-when no agency has a platform credential or a feed."""
+collector, and the watchlist sync, built from settings. While no agency has a platform
+credential or a feed nothing is collected, and coverage still answers (nothing watched)."""
 
 import asyncio
 import hashlib
@@ -90,10 +90,8 @@ class Monitoring:
         rpc: RpcClient,
         settings: IntakeSettings,
         key_prefix: str,
-    ) -> Self | None:
+    ) -> Self:
         agencies = {a: m for a, m in settings.monitoring_agencies.items() if m.platforms()}
-        if not agencies:
-            return None
         return cls(pool, outbox, redis, rpc, settings.monitoring, agencies, key_prefix)
 
     def connector(self, agency_id: str, platform: Platform) -> Connector | None:
@@ -104,6 +102,8 @@ class Monitoring:
         return self.settings.interval(self.watchlist.periods.get(lease.agency_id, "campaign"), lease.priority)
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+        if not self._connectors:
+            return []
         return [self.watchlist.run(stopping), self.collector.run(stopping, self.settings.idle_s)]
 
     def answers(self) -> list[Answer[Any, Any]]:
