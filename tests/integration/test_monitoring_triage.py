@@ -13,17 +13,21 @@ from pantau_intake.settings import MonitoredAgency
 from pantau_shared.bus import RpcClient
 from pantau_shared.bus.rpc import serve as serve_rpc
 from pantau_shared.contract import Envelope, Platform, PostObserved, ReportReceived
+from pantau_shared.contract.rpc import CaseQuery
 from pantau_shared.settings import PlatformSettings
 from pantau_triage.analysis import Analyser
 from pantau_triage.claims_registry import ClaimRegistry
 from pantau_triage.classify import TriageClassifier
 from pantau_triage.election_rules import ElectionRules
 from pantau_triage.elections import Calendar
+from pantau_triage.handlers import TriageHandlers
 from pantau_triage.observed import ObservedPostsTriage
 from pantau_triage.observed_partitions import Partitions, partition_name
 from pantau_triage.registries import parse_accounts, parse_officials
 from pantau_triage.registry_store import import_accounts, import_officials
+from pantau_triage.routing import Router
 from tests.conftest import connect
+from tests.integration.test_services import wrap
 
 WITA = timezone(timedelta(hours=8))
 QUIET = datetime(2024, 2, 12, 10, 0, tzinfo=WITA)  # masa tenang Pemilu 2024
@@ -205,6 +209,22 @@ async def test_every_post_is_kept_and_only_findings_become_monitoring_reports(
 
     listed = await observed.posts(agency, _posts_query(f"budi{suffix}"))
     assert [p.finding for p in listed.posts] == [True] and listed.posts[0].case_id is None
+
+    # Triage's own report path opens the case; the case's observed post says whose, posted when.
+    handlers = TriageHandlers(
+        triage.pool,
+        triage.outbox,
+        TriageClassifier.packaged(),
+        Router.load(),
+        ClaimRegistry(),
+        ElectionRules(Calendar.load()),
+    )
+    await handlers.report_received(wrap(quiet_report))
+    [post] = (await observed.posts(agency, _posts_query(f"budi{suffix}"))).posts
+    assert post.case_id is not None
+    [origin] = (await observed.case_posts(agency, CaseQuery(case_id=post.case_id))).posts
+    assert (origin.platform, origin.account_id, origin.posted_at) == (Platform.X, f"budi{suffix}", QUIET)
+    assert (await observed.case_posts("agency-other", CaseQuery(case_id=post.case_id))).posts == []
 
 
 def _posts_query(account: str):

@@ -8,9 +8,11 @@ import pytest
 
 from pantau_devstack.platforms import PlatformsPeer, PlatformWorld, Status
 from pantau_intake.monitoring import platform_http
-from pantau_intake.monitoring.budgets import DAY_PACIFIC, FIFTEEN_MINUTES, Budget
+from pantau_intake.monitoring.budgets import DAY_PACIFIC, FIFTEEN_MINUTES, HOUR, Budget
 from pantau_intake.monitoring.connectors import AccountGone, AccountPrivate, RateLimited
 from pantau_intake.monitoring.feeds import FeedConnector
+from pantau_intake.monitoring.graph import FacebookPageConnector, GraphClient, InstagramConnector
+from pantau_intake.monitoring.tiktok import TikTokConnector
 from pantau_intake.monitoring.x import XConnector
 from pantau_intake.monitoring.youtube import YouTubeConnector
 from pantau_shared.redis import create_redis
@@ -208,3 +210,85 @@ async def test_feeds_conditional_get_new_entries_and_a_removed_feed(peer) -> Non
         feed.status = Status.GONE
         with pytest.raises(AccountGone, match="410"):
             await feeds.fetch(url, second.cursor)
+
+
+async def test_tiktok_queries_by_username_and_window_with_a_token_and_a_daily_limit(peer, redis) -> None:
+    server, clock = peer
+    world = server.world
+    user = world.add("tiktok", "calegpkl")
+    world.post(user, "Video bulan lalu", at=T0 - timedelta(days=20))
+    recent = [world.post(user, f"Video {n}", at=T0 - timedelta(hours=n + 1), views=7) for n in range(150)]
+    # Another account's videos are not in the answer.
+    world.post(world.add("tiktok", "orang_lain"), "bukan dia", at=T0 - timedelta(hours=1))
+    budget = _budget(redis, 1_000, DAY_PACIFIC, clock)
+    async with platform_http.client(server.base_url) as client:
+        tiktok = TikTokConnector(client, "tiktok-local-key", "tiktok-local-secret", budget, clock=clock)
+        first = await tiktok.fetch("calegpkl", None)
+        assert sorted(p.post_id for p in first.posts) == sorted(p.post_id for p in recent)
+        assert first.posts[0].url == f"https://www.tiktok.com/@calegpkl/video/{first.posts[0].post_id}"
+        assert first.posts[0].reach == 7 and first.posts[-1].text == "Video 0"
+        assert world.calls["tiktok.token"] == 1 and world.calls["tiktok.video.query"] == 2  # two pages
+
+        clock.now = T0 + timedelta(hours=1)
+        later = world.post(user, "Video baru")
+        second = await tiktok.fetch("calegpkl", first.cursor)
+        assert [p.post_id for p in second.posts] == [later.post_id]
+        assert world.calls["tiktok.token"] == 1  # the token is kept until it expires (2 h)
+        clock.now = T0 + timedelta(hours=2)
+        assert (await tiktok.fetch("calegpkl", second.cursor)).posts == ()
+        assert world.calls["tiktok.token"] == 2
+
+        world.rate_limit_next("tiktok")
+        with pytest.raises(RateLimited) as limited:
+            await tiktok.fetch("calegpkl", second.cursor)
+        assert (
+            limited.value.retry_after_s
+            == (T0.replace(hour=0) + timedelta(days=1) - clock.now).total_seconds()
+        )
+        wrong = TikTokConnector(client, "tiktok-local-key", "salah", _budget(redis, 10), clock=clock)
+        with pytest.raises(RuntimeError, match="invalid_client"):
+            await wrong.fetch("calegpkl", None)
+
+
+async def test_graph_api_pages_and_instagram_business_discovery_with_paging_and_errors(peer, redis) -> None:
+    server, clock = peer
+    world = server.world
+    page = world.add("facebook", "calegpekalonganresmi")
+    burst = [world.post(page, f"Kegiatan {n}", at=T0 - timedelta(minutes=n), views=n) for n in range(130)]
+    insta = world.add("instagram", "caleg.pkl", followers=9100)
+    photo = world.post(insta, "Foto kampanye", at=T0 - timedelta(hours=1))
+    budget = _budget(redis, 200, HOUR, clock)
+    async with platform_http.client(server.base_url) as client:
+        graph = GraphClient(client, "graph-local-token", budget, "v21.0")
+        facebook = FacebookPageConnector(graph, pages=1, clock=clock)
+        # One page of 100 a check: the rest is read the next time, not skipped.
+        first = await facebook.fetch("calegpekalonganresmi", None)
+        second = await facebook.fetch("calegpekalonganresmi", first.cursor)
+        seen = [p.post_id for p in (*first.posts, *second.posts)]
+        assert len(seen) == len(set(seen)) == 130
+        assert set(seen) == {f"{page.account_id}_{p.post_id}" for p in burst}
+        assert first.posts[0].url is not None and first.posts[0].url.startswith("https://www.facebook.com/")
+        assert (await facebook.fetch("calegpekalonganresmi", second.cursor)).posts == ()
+
+        instagram = InstagramConnector(graph, world.instagram_user_id, clock=clock)
+        found = await instagram.fetch("caleg.pkl", None)
+        assert [p.post_id for p in found.posts] == [photo.post_id] and found.reach == 9100
+        assert found.posts[0].text == "Foto kampanye"
+
+        page.status = Status.GONE
+        with pytest.raises(AccountGone, match="does not exist"):
+            await facebook.fetch("calegpekalonganresmi", None)
+        insta.status = Status.PRIVATE
+        with pytest.raises(AccountPrivate, match="professional"):
+            await instagram.fetch("caleg.pkl", None)
+        with pytest.raises(AccountGone, match="Invalid user id"):
+            await instagram.fetch("tidak.ada", None)
+        world.rate_limit_next("graph")
+        with pytest.raises(RateLimited) as limited:
+            await instagram.fetch("caleg.pkl", None)
+        assert limited.value.retry_after_s == 300  # X-Business-Use-Case-Usage: 5 minutes to regain access
+        with pytest.raises(RateLimited):  # the token waits, for every instance
+            await instagram.fetch("caleg.pkl", None)
+        bad = GraphClient(client, "wrong", _budget(redis, 10), "v21.0")
+        with pytest.raises(RuntimeError, match="code 190"):
+            await FacebookPageConnector(bad, clock=clock).fetch("calegpekalonganresmi", None)

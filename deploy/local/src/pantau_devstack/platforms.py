@@ -5,7 +5,13 @@ served by `PlatformsPeer` on loopback as each platform's documented API (see `pl
 - YouTube Data API v3 at `/youtube/v3/{channels,playlistItems,videos}` (API key, quota units
   per key per day with `quotaExceeded`, `pageToken` pagination, `playlistNotFound`);
 - X API v2 at `/2/users/by/username/:u` and `/2/users/:id/tweets` (bearer token, `since_id`,
-  `until_id`, `next_token`, `x-rate-limit-*` headers per 15-minute window, 429).
+  `until_id`, `next_token`, `x-rate-limit-*` headers per 15-minute window, 429);
+- TikTok Research API at `/v2/oauth/token/` (client credentials) and
+  `/v2/research/video/query/` (username and date window of at most 30 days, `cursor` and
+  `search_id`, 1,000 requests a day with `rate_limit_exceeded`);
+- the Graph API at `/{version}/{page}/posts` (Facebook Pages, `since`, cursor paging) and
+  `/{version}/{ig-user-id}?fields=business_discovery…` (Instagram professional accounts), with
+  the Graph error codes (100/33, 110, 10, 32 with `X-Business-Use-Case-Usage`, 190).
 
 Tests and the devstack script the world: `post()` adds a post now (or at a given time), and an
 account can be made `gone`, `private` or `renamed`; `rate_limit_next()` answers with a 429.
@@ -85,6 +91,12 @@ class PlatformWorld:
         self.x_tokens: set[str] = {"x-local-bearer"}
         self.youtube_quota = Quota(limit=10_000, window_s=86_400)
         self.x_quota = Quota(limit=1_500, window_s=900)
+        self.tiktok_clients: dict[str, str] = {"tiktok-local-key": "tiktok-local-secret"}
+        self.tiktok_tokens: set[str] = set()
+        self.tiktok_quota = Quota(limit=1_000, window_s=86_400)
+        self.graph_tokens: set[str] = {"graph-local-token"}
+        # The agency's own Instagram professional account, through which business discovery reads.
+        self.instagram_user_id = "17841400000000001"
         self.rate_limits: dict[str, int] = {}
         # Every answer waits this long, as a platform across the internet does.
         self.latency_s = 0.0

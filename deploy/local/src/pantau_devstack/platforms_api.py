@@ -1,15 +1,19 @@
-"""The documented HTTP APIs of `platforms.PlatformWorld`: feeds, YouTube Data API v3, X API v2.
+"""The documented HTTP APIs of `platforms.PlatformWorld`: feeds, YouTube Data API v3, X API v2,
+the TikTok Research API.
 
 Shapes, status codes and error bodies follow each platform's reference: YouTube's
 `{"error": {"code", "message", "errors": [{"reason", "domain"}]}}` (quotaExceeded,
 playlistNotFound, playlistItemsNotAccessible, keyInvalid), X's `errors` array with problem
 `type` URIs beside a 200 (resource-not-found, not-authorized-for-resource) and its 401/429
-problem bodies, RSS 2.0 with ETag / If-None-Match.
+problem bodies, TikTok's `{"data", "error": {"code", "message", "log_id"}}` (ok,
+invalid_params, access_token_invalid, rate_limit_exceeded), RSS 2.0 with ETag / If-None-Match.
 """
 
 import asyncio
 import base64
 import hashlib
+import json
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.utils import format_datetime
@@ -32,6 +36,10 @@ def routes(world: PlatformWorld) -> list[web.RouteDef]:
         web.get("/youtube/v3/videos", _bind(world, _yt_videos)),
         web.get("/2/users/by/username/{username}", _bind(world, _x_user)),
         web.get("/2/users/{id}/tweets", _bind(world, _x_tweets)),
+        web.post("/v2/oauth/token/", _bind(world, _tiktok_token)),
+        web.post("/v2/research/video/query/", _bind(world, _tiktok_videos)),
+        web.get(r"/{version:v\d+\.\d+}/{node}/posts", _bind(world, _graph_posts)),
+        web.get(r"/{version:v\d+\.\d+}/{node}", _bind(world, _graph_node)),
     ]
 
 
@@ -316,6 +324,193 @@ async def _x_tweets(world: PlatformWorld, request: web.Request) -> web.Response:
     ]
     users = [{"id": account.account_id, "name": account.handle, "username": account.handle}]
     return web.json_response({"data": data, "includes": {"users": users}, "meta": meta}, headers=headers)
+
+
+# TikTok Research API.
+
+
+def _tiktok_error(status: int, code: str, message: str) -> web.Response:
+    body = {"data": {}, "error": {"code": code, "message": message, "log_id": "202402110300000000"}}
+    return web.json_response(body, status=status)
+
+
+async def _tiktok_token(world: PlatformWorld, request: web.Request) -> web.Response:
+    world.count("tiktok.token")
+    form = await request.post()
+    key, secret = str(form.get("client_key", "")), str(form.get("client_secret", ""))
+    if form.get("grant_type") != "client_credentials" or world.tiktok_clients.get(key) != secret:
+        body = {
+            "error": "invalid_client",
+            "error_description": "Client key or secret is invalid.",
+            "log_id": "1",
+        }
+        return web.json_response(body, status=401)
+    token = "clt." + hashlib.sha256(f"{key}:{world.clock().timestamp()}".encode()).hexdigest()[:32]
+    world.tiktok_tokens.add(token)
+    return web.json_response({"access_token": token, "expires_in": 7200, "token_type": "Bearer"})
+
+
+async def _tiktok_videos(world: PlatformWorld, request: web.Request) -> web.Response:
+    world.count("tiktok.video.query")
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    if token not in world.tiktok_tokens:
+        return _tiktok_error(
+            401, "access_token_invalid", "The access token is invalid or not found in the request."
+        )
+    allowed, _, _ = world.tiktok_quota.take(token[:8], 1, world.clock())
+    if not allowed or world.forced_limit("tiktok"):
+        return _tiktok_error(429, "rate_limit_exceeded", "API rate limit exceeded: daily quota reached.")
+    try:
+        body = await request.json()
+        clause = body["query"]["and"][0]
+        start = datetime.strptime(body["start_date"], "%Y%m%d").replace(tzinfo=world.clock().tzinfo)
+        end = datetime.strptime(body["end_date"], "%Y%m%d").replace(tzinfo=world.clock().tzinfo)
+    except (ValueError, KeyError, IndexError, TypeError):
+        return _tiktok_error(
+            400, "invalid_params", "Invalid parameters: query, start_date and end_date are required."
+        )
+    if end < start or (end - start).days > 29:
+        return _tiktok_error(
+            400, "invalid_params", "The end_date must be no more than 30 days after the start_date."
+        )
+    wanted = {str(v).lower() for v in clause.get("field_values", [])}
+    videos = [
+        (account, post)
+        for account in world.accounts.values()
+        if account.platform == "tiktok" and account.handle in wanted and account.status == Status.ACTIVE
+        for post in account.newest_first()
+        if start.date() <= post.posted_at.date() <= end.date()
+    ]
+    offset, size = int(body.get("cursor", 0)), min(100, int(body.get("max_count", 20)))
+    page = videos[offset : offset + size]
+    data = {
+        "videos": [
+            {
+                "id": int(post.post_id),
+                "username": account.handle,
+                "create_time": int(post.posted_at.timestamp()),
+                "video_description": post.text,
+                "view_count": post.views,
+                "share_count": 0,
+            }
+            for account, post in page
+        ],
+        "cursor": offset + len(page),
+        "has_more": offset + size < len(videos),
+        "search_id": body.get("search_id") or "7201388525814961198",
+    }
+    return web.json_response({"data": data, "error": {"code": "ok", "message": "", "log_id": "1"}})
+
+
+# Graph API (Facebook Pages, Instagram business discovery).
+
+
+def _graph_error(status: int, code: int, message: str, subcode: int | None = None) -> web.Response:
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "Ab1"}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return web.json_response({"error": error}, status=status)
+
+
+def _graph_gate(world: PlatformWorld, request: web.Request, endpoint: str) -> web.Response | None:
+    world.count(f"graph.{endpoint}")
+    if request.query.get("access_token") not in world.graph_tokens:
+        return _graph_error(400, 190, "Invalid OAuth access token - Cannot parse access token")
+    if world.forced_limit("graph"):
+        usage = {"1": [{"type": "pages", "call_count": 100, "estimated_time_to_regain_access": 5}]}
+        response = _graph_error(400, 32, "Page request limit reached")
+        response.headers["X-Business-Use-Case-Usage"] = json.dumps(usage)
+        return response
+    return None
+
+
+def _graph_missing(node: str) -> web.Response:
+    message = (
+        f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded due to "
+        "missing permissions, or does not support this operation."
+    )
+    return _graph_error(400, 100, message, subcode=33)
+
+
+def _graph_page(request: web.Request, items: list[Post], size: int, offset: int) -> dict[str, Any]:
+    page = items[offset : offset + size]
+    paging: dict[str, Any] = {
+        "cursors": {"before": _page_token(offset), "after": _page_token(offset + len(page))}
+    }
+    if offset + size < len(items):
+        paging["next"] = str(request.url.update_query({"after": _page_token(offset + size)}))
+    return {"page": page, "paging": paging}
+
+
+async def _graph_posts(world: PlatformWorld, request: web.Request) -> web.Response:
+    if (refused := _graph_gate(world, request, "posts")) is not None:
+        return refused
+    node = request.match_info["node"]
+    account = world.by_handle("facebook", node) or world.by_id("facebook", node)
+    if account is None or account.status == Status.GONE:
+        return _graph_missing(node)
+    if account.status == Status.PRIVATE:
+        return _graph_error(403, 10, "(#10) This endpoint requires the 'pages_read_engagement' permission")
+    posts = account.newest_first()
+    if "since" in request.query:
+        posts = [p for p in posts if p.posted_at.timestamp() >= int(request.query["since"])]
+    offset = _offset(request.query["after"]) if "after" in request.query else 0
+    paged = _graph_page(request, posts, min(100, int(request.query.get("limit", "25"))), offset)
+    data = [
+        {
+            "id": f"{account.account_id}_{p.post_id}",
+            "message": p.text,
+            "created_time": p.posted_at.strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            "permalink_url": f"https://www.facebook.com/{account.handle}/posts/{p.post_id}",
+            "shares": {"count": p.views},
+        }
+        for p in paged["page"]
+    ]
+    return web.json_response({"data": data, "paging": paged["paging"]})
+
+
+_DISCOVERY = re.compile(
+    r"business_discovery\.username\(([^)]+)\)\{followers_count,media\.limit\((\d+)\)(?:\.after\(([^)]+)\))?"
+)
+
+
+async def _graph_node(world: PlatformWorld, request: web.Request) -> web.Response:
+    if (refused := _graph_gate(world, request, "business_discovery")) is not None:
+        return refused
+    if request.match_info["node"] != world.instagram_user_id:
+        return _graph_missing(request.match_info["node"])
+    found = _DISCOVERY.match(request.query.get("fields", ""))
+    if found is None:
+        return _graph_error(400, 100, "(#100) Tried accessing nonexisting field")
+    username, size, after = found.group(1), int(found.group(2)), found.group(3)
+    account = world.by_handle("instagram", username)
+    if account is None:
+        return _graph_error(400, 110, f"Invalid user id: no business account named {username}")
+    if account.status == Status.PRIVATE:
+        return _graph_error(400, 10, "(#10) Business discovery is only available for professional accounts")
+    offset = _offset(after) if after else 0
+    posts = account.newest_first()
+    page = posts[offset : offset + size]
+    paging: dict[str, Any] = {"cursors": {"after": _page_token(offset + len(page))}}
+    if offset + size < len(posts):
+        paging["next"] = "https://graph.facebook.com/next"
+    media = [
+        {
+            "id": p.post_id,
+            "caption": p.text,
+            "timestamp": p.posted_at.strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            "permalink": f"https://www.instagram.com/p/{p.post_id}/",
+            "like_count": p.views,
+            "comments_count": 0,
+        }
+        for p in page
+    ]
+    discovery = {
+        "followers_count": account.followers,
+        "media": {"data": media, "paging": paging},
+        "id": account.account_id,
+    }
+    return web.json_response({"business_discovery": discovery, "id": world.instagram_user_id})
 
 
 def _zulu(moment: datetime, *, millis: bool = False) -> str:

@@ -1,21 +1,26 @@
 """Monitoring of registered accounts: coverage against the SLO, and one account's schedule with
 its last observed posts and findings. Intake answers for the schedule, triage for the posts."""
 
+from uuid import UUID
+
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from pantau_shared.contract import Platform
 from pantau_shared.contract.monitoring import (
     MONITORING_ACCOUNT,
+    MONITORING_CASE_POSTS,
     MONITORING_COVERAGE,
     MONITORING_POSTS,
     AccountCoverage,
     AccountQuery,
     Coverage,
     CoverageQuery,
+    ObservedPosts,
     ObservedPostView,
     PostsQuery,
 )
+from pantau_shared.contract.rpc import CaseQuery
 
 from .deps import CallerDep, StateDep
 
@@ -64,3 +69,10 @@ async def account(
         PostsQuery(platform=platform, account_id=account_id, findings_only=findings_only, limit=limit),
     )
     return WatchedAccount(account=detail.account, slo_s=detail.slo_s, posts=posts.posts)
+
+
+@router.get("/cases/{case_id}", response_model=ObservedPosts)
+async def case_posts(case_id: UUID, state: StateDep, caller: CallerDep) -> ObservedPosts:
+    """The observed posts whose findings opened or joined the case: from which watched account,
+    posted when (the post's own time) and seen when; empty for a case no monitoring fed."""
+    return await state.rpc.call(caller.agency_id, MONITORING_CASE_POSTS, CaseQuery(case_id=case_id))

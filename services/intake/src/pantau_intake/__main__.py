@@ -18,9 +18,7 @@ from .monitoring.service import Monitoring, WithMonitoring
 from .settings import IntakeSettings
 
 
-def build(
-    infra: Infrastructure, platform: PlatformSettings, settings: IntakeSettings
-) -> WithMonitoring:
+def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSettings) -> WithMonitoring:
     mail = MailIntake(
         settings, Publisher(infra.js, infra.subjects, source="/pantau/intake/email"), platform.drain_timeout_s
     )

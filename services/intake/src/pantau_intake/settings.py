@@ -37,11 +37,24 @@ class MonitoredAgency(BaseModel):
     x_bearer_token: SecretStr | None = None
     # Requests per 15 minutes on GET /2/users/:id/tweets for the token's access tier.
     x_requests_per_15_minutes: int = Field(default=1_500, gt=0)
+    # TikTok Research API client (client credentials) and its daily request limit.
+    tiktok_client_key: str | None = None
+    tiktok_client_secret: SecretStr | None = None
+    tiktok_daily_requests: int = Field(default=1_000, gt=0)
+    # Graph API: a token that may read public Pages (Page Public Content Access) and, for
+    # Instagram, the agency's own Instagram professional account id (business discovery).
+    graph_access_token: SecretStr | None = None
+    instagram_user_id: str | None = None
+    graph_calls_per_hour: int = Field(default=200, gt=0)
     # RSS/Atom feeds of news sites and blogs to watch besides the registry.
     feeds: list[str] = Field(default_factory=list)
 
     def platforms(self) -> list[str]:
-        named = [("youtube", self.youtube_api_key), ("x", self.x_bearer_token)]
+        named = [
+            ("youtube", self.youtube_api_key),
+            ("x", self.x_bearer_token),
+            ("tiktok", self.tiktok_client_secret),
+        ]
         return [name for name, credential in named if credential is not None] + (
             ["web"] if self.feeds else []
         )
@@ -50,6 +63,9 @@ class MonitoredAgency(BaseModel):
 class MonitoringSettings(BaseModel):
     youtube_base_url: str = "https://www.googleapis.com"
     x_base_url: str = "https://api.x.com"
+    tiktok_base_url: str = "https://open.tiktokapis.com"
+    graph_base_url: str = "https://graph.facebook.com"
+    graph_version: str = "v21.0"
     # The coverage SLO: every active account checked within this long, per calendar stage.
     interval_s: dict[str, float] = Field(
         default_factory=lambda: {

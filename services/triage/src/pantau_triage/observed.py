@@ -28,12 +28,14 @@ from pantau_shared.contract import (
     stable_id,
 )
 from pantau_shared.contract.monitoring import (
+    MONITORING_CASE_POSTS,
     MONITORING_POSTS,
     MONITORING_WATCHLIST,
     ObservedPosts,
     ObservedPostView,
     PostsQuery,
 )
+from pantau_shared.contract.rpc import CaseQuery
 from pantau_shared.outbox import Outbox
 
 from .analysis import Analyser, Analysis
@@ -122,7 +124,11 @@ class ObservedPostsTriage:
         ]
 
     def answers(self) -> list[Answer[Any, Any]]:
-        return [Answer(MONITORING_WATCHLIST, self.watchlists.watchlist), Answer(MONITORING_POSTS, self.posts)]
+        return [
+            Answer(MONITORING_WATCHLIST, self.watchlists.watchlist),
+            Answer(MONITORING_POSTS, self.posts),
+            Answer(MONITORING_CASE_POSTS, self.case_posts),
+        ]
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
         return [self.partitions.run(stopping)]
@@ -186,6 +192,15 @@ class ObservedPostsTriage:
             query.account_id,
             query.findings_only,
             query.limit,
+        )
+        return ObservedPosts(posts=[ObservedPostView.model_validate(dict(r)) for r in rows])
+
+    async def case_posts(self, agency_id: str, query: CaseQuery) -> ObservedPosts:
+        rows = await self._pool.fetch(
+            "SELECT o.*, cr.case_id FROM observed_posts o JOIN case_reports cr ON cr.report_id = o.report_id"
+            " WHERE o.agency_id = $1 AND cr.case_id = $2 ORDER BY o.posted_at",
+            agency_id,
+            query.case_id,
         )
         return ObservedPosts(posts=[ObservedPostView.model_validate(dict(r)) for r in rows])
 

@@ -67,7 +67,7 @@ class Partitions:
         made = [day for day in made if day not in existing]
         for day in made:
             await self._make(day)
-        dropped = [day for day in existing if _start(day) + timedelta(days=1) <= cutoff]
+        dropped = sorted(day for day in existing if _start(day) + timedelta(days=1) <= cutoff)
         async with self._pool.acquire() as conn:
             # One day at a time, each its own short lock on the parent.
             for day in dropped:

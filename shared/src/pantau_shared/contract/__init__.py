@@ -51,7 +51,14 @@ from .federation import (
     federation_subject,
 )
 from .ids import new_id, stable_id
-from .monitoring import MONITORING_METHODS
+from .monitoring import (
+    MONITORING_ACCOUNT,
+    MONITORING_CASE_POSTS,
+    MONITORING_COVERAGE,
+    MONITORING_METHODS,
+    MONITORING_POSTS,
+    MONITORING_WATCHLIST,
+)
 from .reads import CaseHistoryEntry, CaseView, NotificationView, Referral, ReferralState, ReportView
 from .revisions import REVISION_EVENTS, MessageRevoked, ReportRevised
 from .rpc import METHODS
@@ -70,6 +77,12 @@ __all__ = [
     "EVENT_TYPES",
     "FEDERATION_EVENTS",
     "FEDERATION_METHODS",
+    "MONITORING_ACCOUNT",
+    "MONITORING_CASE_POSTS",
+    "MONITORING_COVERAGE",
+    "MONITORING_METHODS",
+    "MONITORING_POSTS",
+    "MONITORING_WATCHLIST",
     "REFERRAL_ACCEPT",
     "REFERRAL_DECLINE",
     "REFERRAL_LIST",

@@ -20,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from .events import AgencyId, Platform
 from .fields import RegionCode
-from .rpc import Method, MethodKind, Request
+from .rpc import CaseQuery, Method, MethodKind, Request
 
 # The election calendar's stage where the agency's regions are now ("none": no election).
 Period = Literal["before_campaign", "campaign", "quiet", "voting_day", "after", "none"]
@@ -159,6 +159,8 @@ class ObservedPostView(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     observation_id: UUID
+    platform: Platform
+    account_id: str
     post_id: str
     url: str | None = None
     text: str | None = None
@@ -203,9 +205,18 @@ MONITORING_POSTS = Method(
     ObservedPosts,
     "A watched account's last observed posts, with findings and their cases",
 )
+MONITORING_CASE_POSTS = Method(
+    "monitoring.case_posts",
+    MethodKind.QUERY,
+    "triage",
+    CaseQuery,
+    ObservedPosts,
+    "The observed posts whose findings opened or joined a case: which account, posted when",
+)
 MONITORING_METHODS: tuple[Method[Any, Any], ...] = (
     MONITORING_WATCHLIST,
     MONITORING_COVERAGE,
     MONITORING_ACCOUNT,
     MONITORING_POSTS,
+    MONITORING_CASE_POSTS,
 )

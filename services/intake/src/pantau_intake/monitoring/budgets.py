@@ -37,6 +37,7 @@ class Window:
 DAY_PACIFIC = Window(timedelta(days=1), PACIFIC)
 DAY_UTC = Window(timedelta(days=1))
 FIFTEEN_MINUTES = Window(timedelta(minutes=15))
+HOUR = Window(timedelta(hours=1))
 
 
 class Budget:

@@ -51,6 +51,9 @@ LIST = (
 UNITS_PER_CHECK: dict[Platform, tuple[float, str]] = {
     Platform.YOUTUBE: (1.0, "unit"),  # playlistItems.list; +1 for videos.list when it finds new videos
     Platform.X: (1.0, "permintaan"),  # GET /2/users/:id/tweets, one page
+    Platform.TIKTOK: (1.0, "permintaan"),  # one video query per account
+    Platform.FACEBOOK: (1.0, "panggilan"),  # GET /{page}/posts
+    Platform.INSTAGRAM: (1.0, "panggilan"),  # business discovery
 }
 
 
@@ -163,6 +166,11 @@ def available_per_day(platform: Platform, agency: MonitoredAgency) -> float:
         return float(agency.youtube_daily_units)
     if platform is Platform.X:
         return agency.x_requests_per_15_minutes * DAY_S / 900
+    if platform is Platform.TIKTOK:
+        return float(agency.tiktok_daily_requests)
+    if platform in (Platform.FACEBOOK, Platform.INSTAGRAM):
+        # One token's hourly calls, shared by its Pages and Instagram accounts.
+        return agency.graph_calls_per_hour * 24.0
     return math.inf
 
 
@@ -220,6 +228,8 @@ def _n(value: float) -> str:
 
 
 def _hours(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{round(seconds / 60)} menit"
     hours = seconds / 3600
     if hours == int(hours):
         return f"{int(hours)} jam"

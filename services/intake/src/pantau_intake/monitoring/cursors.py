@@ -9,6 +9,7 @@ kept once; this only saves work and keeps the counts honest.
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict
 
@@ -41,3 +42,25 @@ class Seen(BaseModel):
         if latest == self.after:
             at_latest |= set(self.ids)
         return Seen(after=latest, ids=tuple(sorted(at_latest)))
+
+
+class Paged(BaseModel):
+    """A cursor for newest-first pages read down to what was seen: a check that stops at the
+    page limit goes on from `resume` next time, so nothing between is skipped, and what it saw
+    becomes `seen` only once the older pages are read too (`pending` until then)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seen: Seen = Seen()
+    resume: str | None = None
+    pending: Seen | None = None
+
+    def checked(
+        self, posts: Sequence[FetchedPost], since: datetime | None, token: str | None, reached: bool
+    ) -> tuple[tuple[FetchedPost, ...], Self]:
+        """The new posts of this check, and the cursor to keep; `token` is the next page's."""
+        new = self.seen.new(posts, since)
+        latest = (self.pending or self.seen).advance(new)
+        if token is not None and not reached:
+            return new, self.model_copy(update={"resume": token, "pending": latest})
+        return new, self.model_copy(update={"seen": latest, "resume": None, "pending": None})

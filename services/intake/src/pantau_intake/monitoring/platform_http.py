@@ -8,6 +8,7 @@ written in, and TikTok publishes no Python client. These APIs are plain JSON ove
 the base URL must be a setting so tests and the devstack point at local servers.
 """
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -55,5 +56,14 @@ async def wait(budget: Budget | None, seconds: float) -> RateLimited:
 def json_body(response: httpx.Response) -> object:
     try:
         return response.json()
+    except ValueError:
+        return None
+
+
+def json_body_of(text: str | None) -> object:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
     except ValueError:
         return None

@@ -3,13 +3,11 @@ collector, and the watchlist sync, built from settings. While no agency has a pl
 credential or a feed nothing is collected, and coverage still answers (nothing watched)."""
 
 import asyncio
-import hashlib
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any, Self
 
 import asyncpg
-import httpx
 from redis.asyncio import Redis
 
 from pantau_shared.bus import Answer, RpcClient, Subscription
@@ -18,16 +16,12 @@ from pantau_shared.contract.monitoring import MONITORING_ACCOUNT, MONITORING_COV
 from pantau_shared.outbox import Outbox
 
 from ..settings import IntakeSettings, MonitoredAgency, MonitoringSettings
-from . import platform_http
-from .budgets import DAY_PACIFIC, FIFTEEN_MINUTES, Budget
 from .collector import Collector
 from .connectors import Connector
 from .coverage import CoverageReader
-from .feeds import FeedConnector
+from .credentials import Credentials
 from .schedule import Lease
 from .watchlist import WatchlistSync
-from .x import XConnector
-from .youtube import YouTubeConnector
 
 
 class Monitoring:
@@ -42,34 +36,12 @@ class Monitoring:
         key_prefix: str,
     ) -> None:
         self.settings = settings
-        self._clients: list[httpx.AsyncClient] = []
-        self._connectors: dict[tuple[str, Platform], Connector] = {}
-        lookback = timedelta(days=settings.lookback_days)
-        feeds = self._client(platform_http.client())
-        youtube = self._client(platform_http.client(settings.youtube_base_url))
-        for agency_id, agency in agencies.items():
-            if agency.feeds:
-                self._connectors[(agency_id, Platform.WEB)] = FeedConnector(feeds, lookback=lookback)
-            if agency.youtube_api_key is not None:
-                key = agency.youtube_api_key.get_secret_value()
-                budget = Budget(
-                    redis, _budget_key(key_prefix, "youtube", key), agency.youtube_daily_units, DAY_PACIFIC
-                )
-                self._connectors[(agency_id, Platform.YOUTUBE)] = YouTubeConnector(
-                    youtube, key, budget, lookback=lookback
-                )
-            if agency.x_bearer_token is not None:
-                token = agency.x_bearer_token.get_secret_value()
-                client = self._client(
-                    platform_http.client(settings.x_base_url, headers={"Authorization": f"Bearer {token}"})
-                )
-                budget = Budget(
-                    redis,
-                    _budget_key(key_prefix, "x", token),
-                    agency.x_requests_per_15_minutes,
-                    FIFTEEN_MINUTES,
-                )
-                self._connectors[(agency_id, Platform.X)] = XConnector(client, budget, lookback=lookback)
+        self.credentials = Credentials(settings, redis, key_prefix)
+        self._connectors = {
+            (agency_id, platform): connector
+            for agency_id, agency in agencies.items()
+            for platform, connector in self.credentials.connectors(agency).items()
+        }
         self.watchlist = WatchlistSync(pool, rpc, agencies, interval_s=settings.sync_interval_s)
         self.coverage = CoverageReader(pool, settings, agencies, self.watchlist.periods)
         self.collector = Collector(
@@ -113,17 +85,7 @@ class Monitoring:
         ]
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
-
-    def _client(self, client: httpx.AsyncClient) -> httpx.AsyncClient:
-        self._clients.append(client)
-        return client
-
-
-def _budget_key(prefix: str, platform: str, credential: str) -> str:
-    # The quota is the credential's: two agencies sharing a key share its budget.
-    return f"{prefix}:monitoring:budget:{platform}:{hashlib.sha256(credential.encode()).hexdigest()[:16]}"
+        await self.credentials.aclose()
 
 
 class WithMonitoring:

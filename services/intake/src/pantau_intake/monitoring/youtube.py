@@ -14,30 +14,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
 
 from pantau_shared.contract import Platform
 
 from . import platform_http
 from .budgets import DAY_PACIFIC, Budget
 from .connectors import AccountGone, AccountPrivate, Fetched, FetchedPost, RateLimited
-from .cursors import Seen
+from .cursors import Paged
 
 API = "/youtube/v3"
 PAGE = 50
 
 
-class YouTubeCursor(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class YouTubeCursor(Paged):
     channel: str | None = None
     uploads: str | None = None
     subscribers: int | None = None
-    seen: Seen = Seen()
-    # A check that stopped at the page limit goes on from `resume` next time, so nothing between
-    # is skipped; what it saw becomes `seen` once the older pages are read too.
-    resume: str | None = None
-    pending: Seen | None = None
 
 
 class YouTubeConnector:
@@ -85,14 +77,9 @@ class YouTubeConnector:
             reached = any(not state.seen.is_new(p, since) for p in page)
             if token is None or reached or pages >= self._pages:
                 break
-        new = state.seen.new(posts, since)
+        new, kept = state.checked(posts, since, token, reached)
         if new:
             new = await self._with_views(new)
-        latest = (state.pending or state.seen).advance(new)
-        if token is not None and not reached:
-            kept = state.model_copy(update={"resume": token, "pending": latest})
-        else:
-            kept = state.model_copy(update={"seen": latest, "resume": None, "pending": None})
         return Fetched(posts=new, cursor=kept.model_dump_json(), handle=handle, reach=state.subscribers)
 
     async def _resolve(self, account_id: str, state: YouTubeCursor) -> tuple[YouTubeCursor, str | None]:
