@@ -115,6 +115,10 @@ async def test_coverage_lists_the_accounts_missing_the_slo_first_and_stays_withi
         assert (
             await asyncio.to_thread(client.get, "/v1/monitoring/accounts/x/fresh", headers=other_key)
         ).json()["posts"] == []
+        unfed = await asyncio.to_thread(
+            client.get, "/v1/monitoring/cases/018d9a1e-3c40-7b3b-8c1e-5f2a6b7c8d91", headers=key
+        )
+        assert unfed.status_code == 200 and unfed.json() == {"posts": []}
         missing = await asyncio.to_thread(client.get, "/v1/monitoring/accounts/x/tidakada", headers=key)
         is_problem(missing, 404)
         is_problem(await asyncio.to_thread(client.get, "/v1/monitoring/coverage"), 401)

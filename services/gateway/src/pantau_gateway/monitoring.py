@@ -1,6 +1,7 @@
 """Monitoring of registered accounts: coverage against the SLO, and one account's schedule with
 its last observed posts and findings. Intake answers for the schedule, triage for the posts."""
 
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -22,9 +23,12 @@ from pantau_shared.contract.monitoring import (
 )
 from pantau_shared.contract.rpc import CaseQuery
 
-from .deps import CallerDep, StateDep
+from .deps import StateDep
+from .roles import STAFF, Principal, Scope, require
 
 router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"])
+# The agency's own staff read monitoring, as they read cases; partners do not.
+Reader = Annotated[Principal, require(*STAFF, scope=Scope.CASES_READ)]
 
 
 class WatchedAccount(BaseModel):
@@ -36,7 +40,7 @@ class WatchedAccount(BaseModel):
 @router.get("/coverage", response_model=Coverage)
 async def coverage(
     state: StateDep,
-    caller: CallerDep,
+    caller: Reader,
     platform: Platform | None = None,
     limit: int = Query(default=100, ge=0, le=1000),
 ) -> Coverage:
@@ -54,7 +58,7 @@ async def account(
     platform: Platform,
     account_id: str,
     state: StateDep,
-    caller: CallerDep,
+    caller: Reader,
     findings_only: bool = False,
     limit: int = Query(default=20, ge=1, le=200),
 ) -> WatchedAccount:
@@ -72,7 +76,7 @@ async def account(
 
 
 @router.get("/cases/{case_id}", response_model=ObservedPosts)
-async def case_posts(case_id: UUID, state: StateDep, caller: CallerDep) -> ObservedPosts:
+async def case_posts(case_id: UUID, state: StateDep, caller: Reader) -> ObservedPosts:
     """The observed posts whose findings opened or joined the case: from which watched account,
     posted when (the post's own time) and seen when; empty for a case no monitoring fed."""
     return await state.rpc.call(caller.agency_id, MONITORING_CASE_POSTS, CaseQuery(case_id=case_id))
