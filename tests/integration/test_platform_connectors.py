@@ -154,6 +154,8 @@ async def test_x_timeline_since_id_rename_and_the_gap_below_the_page_limit(peer,
         seen: list[str] = []
         fetched = await x.fetch("calegpekalongan", first.cursor)
         assert fetched.handle == "calegpekalongan_baru"
+        # A link without the new name, which the registry does not know.
+        assert fetched.posts[0].url == f"https://x.com/i/web/status/{fetched.posts[0].post_id}"
         seen.extend(p.post_id for p in fetched.posts)
         fetched = await x.fetch("calegpekalongan", fetched.cursor)
         seen.extend(p.post_id for p in fetched.posts)

@@ -84,7 +84,10 @@ class XConnector:
             for user in body.get("includes", {}).get("users", []):
                 if user.get("id") == state.user:
                     handle = str(user.get("username", "")).lower() or None
-            posts.extend(_post(tweet, handle or account_id) for tweet in body.get("data", []))
+            # The registry's name in the link while it is the account's; once renamed, X's
+            # name-free permalink, so the rules still find the author by the registry's name.
+            renamed = handle is not None and handle != account_id
+            posts.extend(_post(tweet, None if renamed else account_id) for tweet in body.get("data", []))
             token = meta.get("next_token")
             if token is None:
                 break
@@ -137,13 +140,13 @@ def _token(token: str | None) -> dict[str, str]:
     return {"pagination_token": token} if token else {}
 
 
-def _post(tweet: dict[str, Any], username: str) -> FetchedPost:
+def _post(tweet: dict[str, Any], username: str | None) -> FetchedPost:
     metrics = tweet.get("public_metrics", {})
     return FetchedPost(
         post_id=tweet["id"],
         posted_at=datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00")),
         raw=json.dumps(tweet, sort_keys=True, ensure_ascii=False).encode(),
-        url=f"https://x.com/{username}/status/{tweet['id']}",
+        url=f"https://x.com/{username or 'i/web'}/status/{tweet['id']}",
         text=tweet.get("text"),
         reach=metrics.get("impression_count"),
     )
