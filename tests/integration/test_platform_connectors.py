@@ -189,6 +189,17 @@ async def test_x_rate_limit_headers_block_the_token_and_protected_or_missing_use
         with pytest.raises(RateLimited):  # a plain 429
             await x.fetch("tidakada", None)
 
+        # An outage (503) holds the token back for every account, not one account at a time.
+        clock.now += timedelta(minutes=16)
+        world.fail_next("x")
+        with pytest.raises(RateLimited) as outage:
+            await x.fetch("terkunci", None)
+        assert outage.value.retry_after_s == 120  # its Retry-After
+        calls = sum(world.calls.values())
+        with pytest.raises(RateLimited):
+            await x.fetch("orang_lain", None)
+        assert sum(world.calls.values()) == calls
+
 
 async def test_feeds_conditional_get_new_entries_and_a_removed_feed(peer) -> None:
     server, clock = peer

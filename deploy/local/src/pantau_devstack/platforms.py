@@ -98,6 +98,7 @@ class PlatformWorld:
         # The agency's own Instagram professional account, through which business discovery reads.
         self.instagram_user_id = "17841400000000001"
         self.rate_limits: dict[str, int] = {}
+        self.outages: dict[str, int] = {}
         # Every answer waits this long, as a platform across the internet does.
         self.latency_s = 0.0
 
@@ -134,6 +135,16 @@ class PlatformWorld:
 
     def rate_limit_next(self, platform: str, n: int = 1) -> None:
         self.rate_limits[platform] = self.rate_limits.get(platform, 0) + n
+
+    def fail_next(self, platform: str, n: int = 1) -> None:
+        """Answer the platform's next `n` requests with 503, as during an outage."""
+        self.outages[platform] = self.outages.get(platform, 0) + n
+
+    def down(self, platform: str) -> bool:
+        if self.outages.get(platform, 0) > 0:
+            self.outages[platform] -= 1
+            return True
+        return False
 
     def count(self, endpoint: str) -> None:
         self.calls[endpoint] = self.calls.get(endpoint, 0) + 1

@@ -24,6 +24,8 @@ from aiohttp import web
 
 from .platforms import Account, PlatformWorld, Post, Status
 
+_PLATFORM_OF_PATH = re.compile(r"^/(youtube|2|v2|v\d+\.\d+|feeds)/")
+_PLATFORMS = {"youtube": "youtube", "2": "x", "v2": "tiktok", "feeds": "web"}
 X_NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
 X_NOT_AUTHORIZED = "https://api.twitter.com/2/problems/not-authorized-for-resource"
 
@@ -49,6 +51,9 @@ def _bind(
     async def handle(request: web.Request) -> web.Response:
         if world.latency_s:
             await asyncio.sleep(world.latency_s)
+        platform = _PLATFORM_OF_PATH.match(request.path)
+        if platform is not None and world.down(_PLATFORMS.get(platform.group(1), "graph")):
+            return web.Response(status=503, text="Service Unavailable", headers={"Retry-After": "120"})
         return await handler(world, request)
 
     return handle

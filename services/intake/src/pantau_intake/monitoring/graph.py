@@ -22,7 +22,7 @@ from pantau_shared.contract import Platform
 
 from . import platform_http
 from .budgets import Budget
-from .connectors import AccountGone, AccountPrivate, Fetched, FetchedPost, RateLimited
+from .connectors import AccountGone, AccountPrivate, Fetched, FetchedPost
 from .cursors import Paged
 
 THROTTLED = {4, 17, 32, 613, 80001, 80002}
@@ -63,7 +63,7 @@ class GraphClient:
         if code == 10 or (isinstance(code, int) and 200 <= code <= 299):
             raise AccountPrivate(message)
         if response.status_code >= 500 or code in (1, 2):
-            raise RateLimited(platform_http.retry_after(response, 60.0))
+            raise await platform_http.down(self._budget, response)
         raise RuntimeError(f"Graph API {response.status_code} code {code}: {message}")
 
 

@@ -53,6 +53,12 @@ async def wait(budget: Budget | None, seconds: float) -> RateLimited:
     return RateLimited(seconds)
 
 
+async def down(budget: Budget, response: httpx.Response) -> RateLimited:
+    """The platform failed (5xx): every account of the credential waits, not only this one,
+    so an outage is not met with a retry per account."""
+    return await wait(budget, retry_after(response, 60.0))
+
+
 def json_body(response: httpx.Response) -> object:
     try:
         return response.json()

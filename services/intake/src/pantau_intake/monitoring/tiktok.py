@@ -21,7 +21,7 @@ from pantau_shared.contract import Platform
 
 from . import platform_http
 from .budgets import DAY_UTC, Budget
-from .connectors import Fetched, FetchedPost, RateLimited
+from .connectors import Fetched, FetchedPost
 from .cursors import Seen
 
 FIELDS = "id,username,create_time,video_description,view_count,share_count"
@@ -97,7 +97,7 @@ class TikTokConnector:
             self._token = None
             raise RuntimeError(f"TikTok token refused: {error}")
         if response.status_code >= 500:
-            raise RateLimited(platform_http.retry_after(response, 60.0))
+            raise await platform_http.down(self._budget, response)
         if not response.is_success or code not in (None, "ok") or not isinstance(answer, dict):
             raise RuntimeError(f"TikTok {response.status_code}: {error or answer}")
         data: Any = answer.get("data", {})

@@ -20,7 +20,7 @@ from pantau_shared.contract import Platform
 
 from . import platform_http
 from .budgets import Budget
-from .connectors import AccountGone, AccountPrivate, Fetched, FetchedPost, RateLimited
+from .connectors import AccountGone, AccountPrivate, Fetched, FetchedPost
 
 NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
 NOT_AUTHORIZED = "https://api.twitter.com/2/problems/not-authorized-for-resource"
@@ -86,8 +86,8 @@ class XConnector:
                     handle = str(user.get("username", "")).lower() or None
             # The registry's name in the link while it is the account's; once renamed, X's
             # name-free permalink, so the rules still find the author by the registry's name.
-            renamed = handle is not None and handle != account_id
-            posts.extend(_post(tweet, None if renamed else account_id) for tweet in body.get("data", []))
+            named = account_id if handle is None or handle == account_id else None
+            posts.extend(_post(tweet, named) for tweet in body.get("data", []))
             token = meta.get("next_token")
             if token is None:
                 break
@@ -120,7 +120,7 @@ class XConnector:
         if response.status_code in (401, 403):
             raise RuntimeError(f"X {response.status_code}: {body}")
         if response.status_code >= 500:
-            raise RateLimited(platform_http.retry_after(response, 30.0))
+            raise await platform_http.down(self._budget, response)
         if not isinstance(body, dict):
             raise RuntimeError(f"X {response.status_code}: not JSON")
         if "data" not in body and body.get("errors"):

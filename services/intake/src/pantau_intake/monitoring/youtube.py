@@ -19,7 +19,7 @@ from pantau_shared.contract import Platform
 
 from . import platform_http
 from .budgets import DAY_PACIFIC, Budget
-from .connectors import AccountGone, AccountPrivate, Fetched, FetchedPost, RateLimited
+from .connectors import AccountGone, AccountPrivate, Fetched, FetchedPost
 from .cursors import Paged
 
 API = "/youtube/v3"
@@ -142,7 +142,7 @@ class YouTubeConnector:
         if reasons & {"playlistItemsNotAccessible", "channelClosed", "channelSuspended", "forbidden"}:
             return AccountPrivate(", ".join(sorted(r for r in reasons if r)))
         if response.status_code >= 500:
-            return RateLimited(platform_http.retry_after(response, 30.0))
+            return await platform_http.down(self._budget, response)
         return RuntimeError(f"YouTube {response.status_code}: {message} {sorted(r for r in reasons if r)}")
 
 
