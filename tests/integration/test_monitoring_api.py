@@ -37,6 +37,9 @@ async def answering(platform: PlatformSettings):
         answers = [Answer(MONITORING_COVERAGE, reader.coverage), Answer(MONITORING_ACCOUNT, reader.account)]
         served.extend(await serve_rpc(intake.nc, intake.subjects, "intake", answers))
         served.extend(await serve_rpc(triage.nc, triage.subjects, "triage", _triage(triage).answers()))
+        # Subscribed at the server before the gateway's connection asks.
+        await intake.nc.flush()
+        await triage.nc.flush()
 
     yield intake, triage, serve
     for subscription in served:

@@ -85,6 +85,7 @@ async def test_the_watchlist_reaches_the_schedule_over_nats_in_pages_and_follows
     suffix = secrets.token_hex(3)
     await _registry(triage.pool, region, suffix)
     served = await serve_rpc(triage.nc, triage.subjects, "triage", _triage(triage).answers())
+    await triage.nc.flush()  # subscribed at the server before intake's connection asks
     feed = "https://berita.example/rss.xml"
     agencies = {
         agency: MonitoredAgency(regions=[region], youtube_api_key="k", x_bearer_token="t", feeds=[feed])
