@@ -1,5 +1,6 @@
 """Fixtures of the integration tier: real servers, one service's handlers at a time."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from pantau_notify.settings import NotifySettings
 from pantau_shared.bus import RpcClient
 from pantau_shared.settings import PlatformSettings
 from tests.conftest import connect
+from tests.peers.dovecot import Dovecot, dovecot_binary
 
 pytestmark = pytest.mark.integration
 LINKS = AckLinks("http://127.0.0.1:8080", b"test-ack-secret")
@@ -36,3 +38,12 @@ async def notify(platform: PlatformSettings, tmp_path: Path):
     await handlers.close()
     await infra.close()
     sink.stop()
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Dovecot]:
+    """A real IMAP server (Dovecot) for a test module's mailboxes."""
+    if dovecot_binary() is None:
+        pytest.skip("dovecot is not installed; run deploy/local/install-test-servers.sh")
+    with Dovecot() as server:
+        yield server

@@ -1,8 +1,8 @@
 """Our own corpus (tests/corpus) through both channels against real NATS, PostgreSQL and Redis:
 WhatsApp deliveries signed into the gateway's webhook, read back from the stream by intake;
-mails byte for byte into the SMTP receiver. Each input must end as tests/corpus/expected.toml
-says, and none may be lost (accepted, then neither stored, ignored with a log line, nor
-refused with a reason). The tally is printed."""
+mails byte for byte into the SMTP receiver, and the same mails read from a Dovecot IMAP box.
+Each input must end as tests/corpus/expected.toml says, and none may be lost (accepted, then
+neither stored, ignored with a log line, nor refused with a reason). The tally is printed."""
 
 import json
 import logging
@@ -20,7 +20,8 @@ from pantau_devstack import whatsapp_cloud as meta
 from pantau_gateway.app import create_app
 from pantau_gateway.whatsapp import report_id
 from pantau_intake.conversations import Conversations
-from pantau_intake.email import ReportMailHandler, SmtpReceiver
+from pantau_intake.email import ImapPoller, ReportMailHandler, SmtpReceiver
+from pantau_intake.email.parse import MailError, parse_mail
 from pantau_intake.email.sender_auth import SenderCheck
 from pantau_intake.flood import FloodGuard
 from pantau_intake.handlers import IntakeHandlers
@@ -29,9 +30,10 @@ from pantau_shared.contract import Envelope, EventData, MessageRevoked, ReportSu
 from pantau_shared.settings import PlatformSettings
 from tests.conftest import connect
 from tests.integration.test_channels import APP_SECRET, SETTINGS
-from tests.integration.test_email_inbound import raw_smtp
+from tests.integration.test_email_inbound import Mailbox, raw_smtp
 from tests.integration.test_gateway import create_key
 from tests.integration.test_services import wrap
+from tests.peers.dovecot import Dovecot
 from tests.waiting import eventually
 
 CORPUS = Path(__file__).parents[1] / "corpus"
@@ -272,3 +274,74 @@ async def test_the_email_corpus_through_the_smtp_receiver_and_intake(
     assert stored_ids["07-reused-message-id.eml"].isdisjoint(stored_ids["01-plain-utf8.eml"])
     logs = "\n".join(r.getMessage() for r in caplog.records)
     assert "korpus-11@mx.google.com" in logs and "korpus-12@mail.gmail.com" in logs  # ignored, said
+
+
+async def test_the_email_corpus_through_an_imap_mailbox_and_intake(
+    dovecot: Dovecot, agency: str, intake: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    infra, handlers, _ = intake
+    box = Mailbox(dovecot)
+    files = sorted((CORPUS / "email").glob("*.eml"))
+    for path in files:
+        box.deliver(path.read_bytes())
+    refused: dict[str, str] = {}
+    rejections: list[str] = []
+    check = SenderCheck(["mx.pantau.test"])
+
+    async def submit(report: ReportSubmitted) -> None:
+        await deliver(handlers, wrap(report), refused)
+
+    async def rejected(uid: int, reason: str) -> None:
+        rejections.append(reason)
+
+    poller = ImapPoller(
+        host=dovecot.host,
+        port=dovecot.port,
+        username=box.user,
+        password=box.password,
+        agency_id=agency,
+        submit=submit,
+        rejected=rejected,
+        security="plain",
+        timeout_s=10,
+        check=check,
+    )
+    result = await poller.poll_once()
+    # Every mail in the box was taken or flagged with its reason: none left, none lost.
+    assert result.remaining == 0 and result.submitted + result.rejected == len(files)
+
+    tally = Tally()
+    reasons = list(rejections)
+    for path in files:
+        want = EXPECTED["email"][path.name]["outcome"]
+        try:
+            mail = parse_mail(path.read_bytes(), agency_id=agency, check=check)
+        except MailError as error:
+            # IMAP cannot answer the sender: the mail is flagged in the box and the reason logged.
+            actual = _flagged(reasons, error.reason, "refused")
+        else:
+            if mail.automated:
+                actual = _flagged(reasons, f"automated message: {mail.automated}", "ignored")
+            else:
+                report = mail.to_report()
+                stored = await infra.pool.fetchval(
+                    "SELECT count(*) FROM reports WHERE agency_id = $1"
+                    " AND external_id IS NOT DISTINCT FROM $2 AND content_digest = $3",
+                    agency,
+                    report.external_id,
+                    report.content_digest(),
+                )
+                actual = "stored" if stored else "lost"
+        tally.add("imap", path.name, True, want, actual)
+    with capsys.disabled():
+        print("\n" + tally.table())
+    assert [(r[1], r[3], r[4]) for r in tally.rows if r[3] != r[4]] == []
+    assert reasons == [] and refused == {}
+
+
+def _flagged(reasons: list[str], reason: str, outcome: str) -> str:
+    """`outcome` if the poller flagged a mail for this reason (each flag counts once), else lost."""
+    if reason not in reasons:
+        return "lost"
+    reasons.remove(reason)
+    return outcome

@@ -4,7 +4,7 @@ import asyncio
 import imaplib
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 from pantau_intake.email import ImapPoller, ReportMailHandler, SmtpReceiver
 from pantau_intake.email.imap_poller import REJECTED_KEYWORD
 from pantau_shared.contract import ReportSubmitted, stable_id
-from tests.peers.dovecot import Dovecot, dovecot_binary
+from tests.peers.dovecot import Dovecot
 from tests.waiting import eventually
 
 REPORT_ADDRESS = "lapor@bawaslu-pekalongan.go.id"
@@ -161,14 +161,6 @@ async def test_auto_reply_is_accepted_and_dropped(smtp: tuple[SmtpReceiver, Reco
 
 
 # IMAP ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    if dovecot_binary() is None:
-        pytest.skip("dovecot is not installed; run deploy/local/install-test-servers.sh")
-    with Dovecot() as server:
-        yield server
 
 
 class Mailbox:
