@@ -9,7 +9,7 @@ same machine and prints the ratios: a bare FastAPI echo endpoint under the same 
 JetStream, inserts into PostgreSQL in batches and publishes, with no Pantau logic.
 
     python bench/pipeline.py [--rates 50,200] [--seconds 10] [--saturation-seconds 15]
-                             [--bulk-seconds 10] [--bulk-size 500]
+                             [--bulk-seconds 10] [--bulk-size 500] [--profile DIR]
 
 Uses PANTAU_NATS_URL / PANTAU_DATABASE_URL / PANTAU_REDIS_URL when set, embedded servers
 otherwise; everything it creates lives under its own subject root and database.
@@ -35,6 +35,9 @@ from pantau_devstack.processes import Platform, ServiceProcesses
 from pantau_devstack.servers import free_port, wait_for_port
 from pantau_devstack.stack import drop_database, ensure_database, start_servers
 from pantau_shared.contract import Subjects
+
+sys.path.insert(0, str(Path(__file__).parent))
+from profiling import Profiler
 
 AGENCY = "bawaslu-3375"
 ECHO_APP = """
@@ -393,6 +396,7 @@ async def main(args: argparse.Namespace) -> None:
         ) as client:
             await drive(client, "/v1/reports", run + "w", rate=20, seconds=2, concurrency=1)
             meter = CpuMeter(processes.processes)
+            profiler = Profiler(args.profile, {n: p.pid for n, p in processes.processes.items()})
             for rate in args.rates:
                 accepted, errors, elapsed = await drive(
                     client,
@@ -405,6 +409,7 @@ async def main(args: argparse.Namespace) -> None:
                 await settle(observer, accepted, 60)
                 rows.append(summary(f"fixed {rate:g}/s", observer, accepted, errors, elapsed))
                 print_cpu(f"fixed {rate:g}/s", meter.per_report(len(accepted)))
+            profiler.start("saturation")
             accepted, errors, elapsed = await drive(
                 client,
                 "/v1/reports",
@@ -414,12 +419,15 @@ async def main(args: argparse.Namespace) -> None:
                 concurrency=args.concurrency,
             )
             await settle(observer, accepted, 120)
+            profiler.stop()
             rows.append(summary("saturation", observer, accepted, errors, elapsed))
             print_cpu("saturation", meter.per_report(len(accepted)))
+            profiler.start("bulk")
             accepted, errors, elapsed = await drive_bulk(
                 client, f"{run}bulk", seconds=args.bulk_seconds, size=args.bulk_size, concurrency=4
             )
             await settle(observer, accepted, 180, until="case")
+            profiler.stop()
             rows.append(summary(f"bulk x{args.bulk_size}", observer, accepted, errors, elapsed))
             print_cpu("bulk", meter.per_report(len(accepted)))
         memory = {name: rss_mb(p.pid) for name, p in processes.processes.items()}
@@ -464,4 +472,7 @@ if __name__ == "__main__":
     parser.add_argument("--bulk-seconds", type=float, default=10)
     parser.add_argument("--bulk-size", type=int, default=500)
     parser.add_argument("--bare-messages", type=int, default=20_000)
+    parser.add_argument(
+        "--profile", type=Path, help="record each service with py-spy in the saturation and bulk phases"
+    )
     asyncio.run(main(parser.parse_args()))

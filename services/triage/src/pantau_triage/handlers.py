@@ -1,19 +1,18 @@
-"""What triage does with each received report; the queries and commands it answers are in `casework`."""
+"""What triage does with received reports, a fetched batch at a time; the queries and commands it
+answers are in `casework`, and which case each report joins is decided in `joining`."""
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.batching import MicroBatcher
-from pantau_shared.bus import Answer, RetryLater, Subscription
+from pantau_shared.bus import Answer, Reject, RetryLater, Subscription
 from pantau_shared.contract import (
     CaseOpened,
     CaseState,
-    CaseUpdated,
-    ClaimRef,
     Envelope,
     EventData,
     ReportReceived,
@@ -30,6 +29,7 @@ from .casework import CaseWork
 from .claims_registry import ClaimRegistry
 from .classify import TriageClassifier
 from .election_rules import Assessment, ElectionRules
+from .joining import CaseBook
 from .matching import SIMILARITY_THRESHOLD, Fingerprint, similarity
 from .priority import assess, unverified_sender
 from .revisions import ReportRevisions
@@ -55,7 +55,7 @@ class TriageHandlers:
         self._outbox = outbox
         self._router = router
         self._claims = claims
-        self._analyse = MicroBatcher(Analyser(classifier, claims).analyse)
+        self._analyser = Analyser(classifier, claims)
         self.casework = CaseWork(pool, outbox, claims)
         self.revisions = ReportRevisions(pool)
 
@@ -66,6 +66,7 @@ class TriageHandlers:
                 stream="REPORTS",
                 subject_suffix=ReportReceived.SUBJECT,
                 handler=self.report_received,
+                batch=self.reports_received,
                 events=(ReportReceived,),
             ),
             Subscription(
@@ -81,86 +82,118 @@ class TriageHandlers:
         return self.casework.answers()
 
     async def report_received(self, envelope: Envelope[EventData]) -> None:
-        report = envelope.data
-        assert isinstance(report, ReportReceived)
-        if report.fragments_only:
-            # Answers, stickers or voice notes alone: kept by intake as evidence, not a case.
-            log.info("report %s holds only fragments: no case", report.report_id)
-            return
+        (outcome,) = await self.reports_received([envelope])
+        if outcome is not None:
+            raise outcome
+
+    async def reports_received(self, envelopes: Sequence[Envelope[EventData]]) -> list[BaseException | None]:
+        """A fetched batch in one transaction: its reads and writes a few set-based statements
+        whatever its size. A batch that fails as a whole is raised, and the consumer hands its
+        reports in again one at a time, so only the report at fault fails."""
+        reports: list[ReportReceived] = []
+        for envelope in envelopes:
+            assert isinstance(envelope.data, ReportReceived)
+            if envelope.data.fragments_only:
+                # Answers, stickers or voice notes alone: kept by intake as evidence, not a case.
+                log.info("report %s holds only fragments: no case", envelope.data.report_id)
+            else:
+                reports.append(envelope.data)
+        if not reports:
+            return [None] * len(envelopes)
         await self._claims.refresh(self._pool)
-        found = await self._analyse(report.text or "")
-        found = found.with_claims(await self._claims.visible(self._pool, report.agency_id, found.claims))
+        analyses = await self._visible(reports, self._analyser.analyse([r.text or "" for r in reports]))
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                await self._triage(conn, report, found)
-                await self.revisions.attached(conn, report.report_id)
+                await self._triage(conn, reports, analyses)
         except asyncpg.UniqueViolationError as race:
+            if len(reports) > 1:
+                raise
             # Another instance opened the case for this content a moment ago: retry to join it.
-            raise RetryLater(str(race)) from race
+            return [RetryLater(str(race)) if e.data is reports[0] else None for e in envelopes]
+        except asyncpg.DataError as bad:
+            if len(reports) > 1:
+                raise
+            # Content PostgreSQL cannot store (a NUL character, say): no retry will change that.
+            return [
+                Reject(f"{type(bad).__name__}: {bad}") if e.data is reports[0] else None for e in envelopes
+            ]
         self._outbox.committed()
+        return [None] * len(envelopes)
 
-    async def _triage(self, conn: Connection, report: ReportReceived, found: Analysis) -> None:
-        if await repository.already_attached(conn, report.report_id):
-            return
-        print_ = found.fingerprint
+    async def _visible(self, reports: list[ReportReceived], analyses: list[Analysis]) -> list[Analysis]:
+        """Each analysis with only the claims its agency may use (read only for a match, rare)."""
+        return [
+            found.with_claims(await self._claims.visible(self._pool, report.agency_id, found.claims))
+            if found.claims
+            else found
+            for report, found in zip(reports, analyses, strict=True)
+        ]
+
+    async def _triage(
+        self, conn: Connection, reports: list[ReportReceived], analyses: list[Analysis]
+    ) -> None:
         now = datetime.now(UTC)
-        case = await repository.open_case_for(
-            conn, report.agency_id, report.canonical_url, report.content_sha256
-        )
-        if case is None and print_ is not None and report.canonical_url is None:
-            case = await self._near_duplicate(conn, report.agency_id, print_)
-        if case is None:
-            assessment = await self._rules.assess(conn, report, found.categories, found.campaign_cues)
-            await self._open(conn, report, assessment, found.claims, print_, now)
+        seen = await repository.attached(conn, [r.report_id for r in reports])
+        todo: list[tuple[ReportReceived, Analysis]] = []
+        for report, found in zip(reports, analyses, strict=True):
+            if report.report_id not in seen:  # a redelivery, or twice in this batch
+                seen.add(report.report_id)
+                todo.append((report, found))
+        if not todo:
             return
-        reports, reporters = await repository.attach_report(
-            conn, case.case_id, report.report_id, _independent(report), now, counted=_counted(report)
-        )
-        priority = assess(
-            case.categories,
-            reporters=reporters,
-            reports=reports,
-            reach=max(case.reach or 0, report.reach or 0) or None,
-            factors=case.priority_factors,
-        )
-        await repository.set_priority(conn, case.case_id, priority.score, priority.level, priority.reasons)
-        await self._outbox.stage(
-            conn,
-            CaseUpdated(
-                case_id=case.case_id,
-                agency_id=case.agency_id,
-                updated_at=now,
-                change="report_attached",
-                state=case.state,
-                region_code=case.region_code,
-                categories=case.categories,
-                priority=priority.score,
-                priority_level=priority.level,
-                report_count=reports,
-                reporter_count=reporters,
-                report_id=report.report_id,
-                routed_to=case.routed_to,
-            ),
-        )
+        book, stored_best = await self._read(conn, now, todo)
+        for report, found in todo:
+            case = book.same_content(report)
+            if case is None and found.fingerprint is not None and report.canonical_url is None:
+                case = book.near_duplicate(
+                    report.agency_id, found.fingerprint, stored_best.get(report.report_id)
+                )
+            if case is None:
+                assessment = await self._rules.assess(conn, report, found.categories, found.campaign_cues)
+                self._open(book, report, assessment, found, now)
+            else:
+                book.attach(case, report)
+        await repository.insert_cases(conn, book.opened())
+        await repository.attach_reports(conn, book.attachments)
+        await repository.update_counts(conn, book.updated())
+        await self._outbox.stage_many(conn, book.events)
+        # Changes their reporters made while the reports were in no case go into the case's
+        # history now; almost always none, so one look-up for the batch.
+        for report_id in await repository.revised_before_attached(conn, [r.report_id for r, _ in todo]):
+            await self.revisions.attached(conn, report_id)
 
-    async def _near_duplicate(
-        self, conn: Connection, agency_id: str, print_: Fingerprint
-    ) -> repository.Case | None:
-        best: tuple[float, UUID] | None = None
-        for row in await repository.near_duplicate_candidates(conn, agency_id, print_.band_keys):
-            score = similarity(print_, Fingerprint.from_bytes("", row["signature"]))
-            if score >= SIMILARITY_THRESHOLD and (best is None or score > best[0]):
-                best = (score, row["case_id"])
-        return await repository.lock_case(conn, best[1]) if best else None
+    async def _read(
+        self, conn: Connection, now: datetime, todo: list[tuple[ReportReceived, Analysis]]
+    ) -> tuple[CaseBook, dict[UUID, tuple[float, UUID]]]:
+        """Every stored case the batch may join, locked, with the reporters already on them; and
+        per report without a link, its most similar stored case."""
+        keys = [
+            (r.agency_id, r.canonical_url, r.content_sha256)
+            for r, _ in todo
+            if r.canonical_url or r.content_sha256
+        ]
+        same = await repository.open_cases_about(conn, keys) if keys else []
+        printed = [
+            (r, f.fingerprint) for r, f in todo if f.fingerprint is not None and r.canonical_url is None
+        ]
+        best: dict[UUID, tuple[float, UUID]] = {}
+        if printed:
+            found = await repository.near_duplicate_candidates(
+                conn, [(r.agency_id, print_.band_keys) for r, print_ in printed]
+            )
+            for (report, print_), candidates in zip(printed, found, strict=True):
+                for candidate in candidates:
+                    score = similarity(print_, Fingerprint.from_bytes("", candidate.signature))
+                    if score >= SIMILARITY_THRESHOLD and score > best.get(report.report_id, (0.0,))[0]:
+                        best[report.report_id] = (score, candidate.case_id)
+        ids = sorted({*same, *(case_id for _, case_id in best.values())})
+        locked = await repository.lock_cases(conn, ids) if ids else []
+        reporters = sorted({r.reporter_id for r, _ in todo if r.reporter_id and not r.sender_flagged})
+        known = await repository.reporters_on(conn, ids, reporters) if ids and reporters else []
+        return CaseBook.of(now, locked, known), best
 
-    async def _open(
-        self,
-        conn: Connection,
-        report: ReportReceived,
-        assessment: Assessment,
-        claims: list[ClaimRef],
-        print_: Fingerprint | None,
-        now: datetime,
+    def _open(
+        self, book: CaseBook, report: ReportReceived, assessment: Assessment, found: Analysis, now: datetime
     ) -> None:
         categories = assessment.categories
         priority = assess(
@@ -189,14 +222,14 @@ class TriageHandlers:
             report_count=1,
             reporter_count=int(_counted(report)),
             routed_to=self._router.route(report.agency_id, report.region_code, categories),
-            claims=tuple(claims),
+            claims=tuple(found.claims),
         )
         stored = repository.Case.model_validate(
             {
                 **opened.model_dump(include=set(repository.CASE_COLUMNS)),
                 "updated_at": now,
                 "content_sha256": report.content_sha256,
-                # Counted when the first report is attached, just below.
+                # Counted when the first report is attached, by the book.
                 "report_count": 0,
                 "reporter_count": 0,
                 "resolution": None,
@@ -204,23 +237,9 @@ class TriageHandlers:
                 "reach": report.reach,
             }
         )
-        await repository.insert_case(conn, stored, report.text)
-        if print_ is not None:
-            await repository.insert_fingerprint(
-                conn, opened.case_id, report.agency_id, print_.band_keys, print_.to_bytes()
-            )
-        await repository.attach_report(
-            conn, opened.case_id, report.report_id, _independent(report), now, counted=_counted(report)
+        book.open(
+            opened, repository.NewCase(stored, report.text, found.fingerprint), found.fingerprint, report
         )
-        await repository.record_history(
-            conn, opened.case_id, at=now, change="opened", actor=None, from_state=None, to_state=CaseState.NEW
-        )
-        await self._outbox.stage(conn, opened)
-
-
-def _independent(report: ReportReceived) -> str | None:
-    """The reporter, unless flagged as a flood: a flood is not independent confirmation."""
-    return None if report.sender_flagged else report.reporter_id
 
 
 def _counted(report: ReportReceived) -> bool:

@@ -21,6 +21,8 @@ from pantau_shared.contract import (
 )
 from pantau_shared.postgres import Connection
 
+from .matching import Fingerprint
+
 CASE_COLUMNS = (
     "case_id",
     "agency_id",
@@ -86,16 +88,38 @@ class Case(BaseModel):
 
 
 def _case(row: asyncpg.Record | None) -> Case | None:
-    if row is None:
-        return None
+    return None if row is None else _parse(row)
+
+
+def _parse(row: asyncpg.Record) -> Case:
     case = dict(row)
     for column in JSON_COLUMNS:
         case[column] = json.loads(case[column])
     return Case.model_validate(case)
 
 
-async def already_attached(conn: Connection, report_id: UUID) -> bool:
-    return bool(await conn.fetchval("SELECT true FROM case_reports WHERE report_id = $1", report_id))
+async def attached(conn: Connection, report_ids: Sequence[UUID]) -> set[UUID]:
+    """Which of the reports are in a case already (a redelivery, or one handled meanwhile)."""
+    rows = await conn.fetch(
+        "SELECT report_id FROM case_reports WHERE report_id = ANY($1::uuid[])", report_ids
+    )
+    return {row["report_id"] for row in rows}
+
+
+async def open_cases_about(
+    conn: Connection, keys: Sequence[tuple[str, str | None, str | None]]
+) -> list[UUID]:
+    """The open cases about the same link or the same text as any (agency, url, sha256) key;
+    not locked here: the caller locks everything it touches in one ordered statement."""
+    keyed = "unnest($1::text[], $2::text[], $3::text[]) AS k(agency_id, url, sha) JOIN cases c"
+    rows = await conn.fetch(
+        f"SELECT c.case_id FROM {keyed} ON c.agency_id = k.agency_id AND c.canonical_url = k.url"
+        " AND c.state <> 'closed'"
+        f" UNION SELECT c.case_id FROM {keyed} ON c.agency_id = k.agency_id AND c.content_sha256 = k.sha"
+        " AND c.state <> 'closed'",
+        *(list(column) for column in zip(*keys, strict=True)),
+    )
+    return [row["case_id"] for row in rows]
 
 
 async def open_case_for(
@@ -111,84 +135,155 @@ async def open_case_for(
             value,
         )
         if row is not None:
-            return _case(row)
+            return _parse(row)
     return None
 
 
+@dataclass(frozen=True)
+class Candidate:
+    case_id: UUID
+    signature: bytes
+
+
 async def near_duplicate_candidates(
-    conn: Connection, agency_id: str, band_keys: list[int], limit: int = 50
-) -> list[asyncpg.Record]:
-    """Open cases sharing at least one LSH band with the text: an index lookup, however many
-    cases are stored; the caller verifies each candidate's similarity."""
-    return await conn.fetch(
-        "SELECT case_id, signature FROM case_fingerprints WHERE open AND agency_id = $1"
-        " AND band_keys && $2::bigint[] LIMIT $3",
-        agency_id,
-        band_keys,
+    conn: Connection, queries: Sequence[tuple[str, list[int]]], limit: int = 50
+) -> list[list[Candidate]]:
+    """Per (agency, band keys) query, the open cases sharing at least one LSH band with the text:
+    an index lookup each, however many cases are stored; the caller verifies each candidate's
+    similarity."""
+    rows = await conn.fetch(
+        "SELECT q.n, f.case_id, f.signature"
+        " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(agency_id, bands, n)"
+        " CROSS JOIN LATERAL (SELECT case_id, signature FROM case_fingerprints WHERE open"
+        "   AND agency_id = q.agency_id AND band_keys && q.bands::bigint[] LIMIT $3) f",
+        [agency for agency, _ in queries],
+        ["{" + ",".join(map(str, keys)) + "}" for _, keys in queries],
         limit,
+    )
+    found: list[list[Candidate]] = [[] for _ in queries]
+    for row in rows:
+        found[row["n"] - 1].append(Candidate(row["case_id"], row["signature"]))
+    return found
+
+
+async def lock_cases(conn: Connection, case_ids: Sequence[UUID]) -> list[Case]:
+    """Lock in case id order, the same order in every instance, so two batches cannot deadlock."""
+    rows = await conn.fetch(
+        f"{SELECT_CASE} WHERE case_id = ANY($1::uuid[]) ORDER BY case_id FOR UPDATE", case_ids
+    )
+    return [_parse(row) for row in rows]
+
+
+async def reporters_on(
+    conn: Connection, case_ids: Sequence[UUID], reporter_ids: Sequence[str]
+) -> list[tuple[UUID, str]]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT case_id, reporter_id FROM case_reports"
+        " WHERE case_id = ANY($1::uuid[]) AND reporter_id = ANY($2::text[])",
+        case_ids,
+        reporter_ids,
+    )
+    return [(row["case_id"], row["reporter_id"]) for row in rows]
+
+
+async def revised_before_attached(conn: Connection, report_ids: Sequence[UUID]) -> list[UUID]:
+    """Which of the reports their reporters edited or deleted before any case held them."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT report_id FROM report_revisions"
+        " WHERE report_id = ANY($1::uuid[]) AND NOT in_history",
+        report_ids,
+    )
+    return [row["report_id"] for row in rows]
+
+
+@dataclass(frozen=True)
+class NewCase:
+    case: Case
+    first_text: str | None
+    fingerprint: Fingerprint | None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    report_id: UUID
+    case_id: UUID
+    reporter_id: str | None
+    attached_at: datetime
+
+
+_INSERTED = ", ".join((*CASE_COLUMNS, "first_text"))
+# One JSON array of rows: the jsonb and text[] columns need no per-column encoding.
+INSERT_CASES = (
+    f"INSERT INTO cases ({_INSERTED}) SELECT {_INSERTED}"
+    " FROM jsonb_populate_recordset(NULL::cases, $1::jsonb)"
+)
+
+
+async def insert_case(conn: Connection, case: Case, first_text: str | None) -> None:
+    await conn.execute(INSERT_CASES, json.dumps([case.model_dump(mode="json") | {"first_text": first_text}]))
+
+
+async def insert_cases(conn: Connection, cases: Sequence[NewCase]) -> None:
+    """The cases, their fingerprints and their `opened` history entries, three statements."""
+    if not cases:
+        return
+    await conn.execute(
+        INSERT_CASES,
+        json.dumps([new.case.model_dump(mode="json") | {"first_text": new.first_text} for new in cases]),
+    )
+    printed = [new for new in cases if new.fingerprint is not None]
+    if printed:
+        await conn.execute(
+            "INSERT INTO case_fingerprints (case_id, agency_id, band_keys, signature)"
+            " SELECT case_id, agency_id, bands::bigint[], signature"
+            " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[])"
+            " AS f(case_id, agency_id, bands, signature)",
+            [new.case.case_id for new in printed],
+            [new.case.agency_id for new in printed],
+            ["{" + ",".join(map(str, new.fingerprint.band_keys)) + "}" for new in printed if new.fingerprint],
+            [new.fingerprint.to_bytes() for new in printed if new.fingerprint],
+        )
+    await conn.execute(
+        "INSERT INTO case_history (case_id, at, change, to_state)"
+        " SELECT case_id, at, 'opened', 'new' FROM unnest($1::uuid[], $2::timestamptz[]) AS h(case_id, at)",
+        [new.case.case_id for new in cases],
+        [new.case.opened_at for new in cases],
+    )
+
+
+async def attach_reports(conn: Connection, attachments: Sequence[Attachment]) -> None:
+    await conn.execute(
+        "INSERT INTO case_reports (report_id, case_id, reporter_id, attached_at)"
+        " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[])",
+        [a.report_id for a in attachments],
+        [a.case_id for a in attachments],
+        [a.reporter_id for a in attachments],
+        [a.attached_at for a in attachments],
+    )
+
+
+async def update_counts(conn: Connection, cases: Sequence[Case]) -> None:
+    """Counts, priority and time of stored cases that reports joined, one statement."""
+    if not cases:
+        return
+    await conn.execute(
+        "UPDATE cases c SET report_count = u.reports, reporter_count = u.reporters,"
+        " priority = u.priority, priority_level = u.level, priority_reasons = u.reasons, updated_at = u.at"
+        " FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[], $5::text[], $6::jsonb[],"
+        " $7::timestamptz[]) AS u(case_id, reports, reporters, priority, level, reasons, at)"
+        " WHERE c.case_id = u.case_id",
+        [c.case_id for c in cases],
+        [c.report_count for c in cases],
+        [c.reporter_count for c in cases],
+        [c.priority for c in cases],
+        [c.priority_level.value for c in cases],
+        [json.dumps(list(c.priority_reasons)) for c in cases],
+        [c.updated_at for c in cases],
     )
 
 
 async def lock_case(conn: Connection, case_id: UUID) -> Case | None:
     return _case(await conn.fetchrow(f"{SELECT_CASE} WHERE case_id = $1 FOR UPDATE", case_id))
-
-
-async def insert_case(conn: Connection, case: Case, first_text: str | None) -> None:
-    values = case.model_dump()
-    encoded = case.model_dump(mode="json")
-    for column in JSON_COLUMNS:
-        values[column] = json.dumps(encoded[column])
-    values["routed_to"] = list(case.routed_to)
-    columns = (*CASE_COLUMNS, "first_text")
-    values["first_text"] = first_text
-    await conn.execute(
-        f"INSERT INTO cases ({', '.join(columns)}) VALUES "
-        f"({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
-        *(values[c] for c in columns),
-    )
-
-
-async def insert_fingerprint(
-    conn: Connection, case_id: UUID, agency_id: str, band_keys: list[int], signature: bytes
-) -> None:
-    await conn.execute(
-        "INSERT INTO case_fingerprints (case_id, agency_id, band_keys, signature) VALUES ($1, $2, $3, $4)",
-        case_id,
-        agency_id,
-        band_keys,
-        signature,
-    )
-
-
-async def attach_report(
-    conn: Connection,
-    case_id: UUID,
-    report_id: UUID,
-    reporter_id: str | None,
-    at: datetime,
-    *,
-    counted: bool = True,
-) -> tuple[int, int]:
-    """Attach and return the case's new (report_count, reporter_count), in one statement.
-
-    A counted report is a new reporter unless its reporter is already on the case; one without
-    a reporter (an agency's API report) is somebody of its own, not nobody."""
-    row = await conn.fetchrow(
-        "WITH known AS (SELECT $5::bool AND ($3::text IS NULL OR NOT EXISTS (SELECT 1 FROM"
-        "   case_reports WHERE case_id = $1 AND reporter_id = $3)) AS new_reporter),"
-        " attached AS (INSERT INTO case_reports (report_id, case_id, reporter_id, attached_at)"
-        "   VALUES ($2, $1, $3, $4))"
-        " UPDATE cases SET report_count = report_count + 1,"
-        " reporter_count = reporter_count + (SELECT new_reporter::int FROM known),"
-        " updated_at = $4 WHERE case_id = $1 RETURNING report_count, reporter_count",
-        case_id,
-        report_id,
-        reporter_id,
-        at,
-        counted,
-    )
-    assert row is not None  # the case is locked by the caller
-    return row["report_count"], row["reporter_count"]
 
 
 async def set_priority(

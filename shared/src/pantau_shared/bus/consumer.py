@@ -174,6 +174,7 @@ class EventHandlerRunner:
             for message in messages:
                 try:
                     envelope = decode(message.headers, message.data)
+                    _check_sender(envelope, message.subject, self._subjects)
                 except ContractError as rejected:
                     await self._settle(message, rejected, started)
                     continue
