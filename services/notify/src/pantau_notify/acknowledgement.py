@@ -26,20 +26,20 @@ class Acknowledgements:
             row = await repository.acknowledge(conn, agency_id, delivery_id, actor)
             if row is None:
                 raise NotFound(f"notifikasi {delivery_id} tidak ditemukan")
-            if row["acknowledged_at"] is None:
+            if row.acknowledged_at is None:
                 await self._outbox.stage(
                     conn,
                     NotificationAcknowledged(
                         delivery_id=delivery_id,
                         agency_id=agency_id,
-                        case_id=row["case_id"],
+                        case_id=row.case_id,
                         acknowledged_at=datetime.now(UTC),
                         acknowledged_by=actor,
                         via=command.via,
                     ),
                 )
         self._outbox.committed()
-        if row["acknowledged_at"] is None and row["sent_at"] is not None:
-            elapsed = datetime.now(UTC) - row["sent_at"]
+        if row.acknowledged_at is None and row.sent_at is not None:
+            elapsed = datetime.now(UTC) - row.sent_at
             metrics.ACKNOWLEDGEMENT_SECONDS.labels(command.via).observe(elapsed.total_seconds())
-        return Acknowledged(delivery_id=delivery_id, case_id=row["case_id"], acknowledged=True)
+        return Acknowledged(delivery_id=delivery_id, case_id=row.case_id, acknowledged=True)

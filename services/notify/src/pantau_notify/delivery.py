@@ -9,7 +9,6 @@ gone out is marked 'unknown' and settled by the provider's status webhook, never
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from pantau_shared.providers import OutcomeUnknown, PermanentFailure, TransientF
 
 from . import repository
 from .channels import Outgoing, Senders, Template
+from .models import ClaimedDelivery
 from .settings import NotifySettings
 
 tracer = trace.get_tracer("pantau.notify")
@@ -138,7 +138,7 @@ class Delivery:
         return outcomes
 
     async def _attempt(
-        self, request: NotificationRequested, delivery: asyncpg.Record
+        self, request: NotificationRequested, delivery: ClaimedDelivery
     ) -> tuple[NotificationChannel, str] | Skipped | None:
         """Send one claimed delivery; failures are recorded here (None), successes by the caller."""
         try:
@@ -147,7 +147,7 @@ class Delivery:
         except OutcomeUnknown as error:
             await repository.mark_unknown(self._pool, request.delivery_id, str(error))
         except TransientFailure as error:
-            final = delivery["attempts"] >= self._settings.max_attempts
+            final = delivery.attempts >= self._settings.max_attempts
             await self._failed(request, str(error), permanent=False, final=final)
             if not final:
                 # Raised after the commit, so the attempt count survives the redelivery.
@@ -158,7 +158,7 @@ class Delivery:
 
     async def _claim(
         self, requests: list[NotificationRequested], outcomes: list[BaseException | None]
-    ) -> dict[int, asyncpg.Record]:
+    ) -> dict[int, ClaimedDelivery]:
         """The deliveries claimed, by index; one being sent elsewhere gets RetryLater."""
         ids = [r.delivery_id for r in requests]
         async with self._pool.acquire() as conn, conn.transaction():
@@ -169,22 +169,22 @@ class Delivery:
                 state = states.get(delivery_id)
                 if state is None or delivery_id in to_claim:
                     continue
-                if state["state"] == "sending":
-                    if not state["expired"]:
+                if state.state == "sending":
+                    if not state.expired:
                         outcomes[index] = RetryLater(
                             f"delivery {delivery_id} is being sent by another instance"
                         )
-                    elif state["channel"] == WHATSAPP:
+                    elif state.channel == WHATSAPP:
                         # Its sender died mid-send: the message may be out. The status webhook knows.
                         abandoned.append(delivery_id)
                     else:
                         to_claim[delivery_id] = index
-                elif state["state"] == "pending":
+                elif state.state == "pending":
                     to_claim[delivery_id] = index
                 # else settled already (sent, failed, skipped, unknown)
             await repository.mark_unknown_many(conn, abandoned, ABANDONED)
             rows = await repository.claim_many(conn, list(to_claim), self._settings.claim_lease_s)
-        return {to_claim[row["delivery_id"]]: row for row in rows}
+        return {to_claim[row.delivery_id]: row for row in rows}
 
     @contextlib.asynccontextmanager
     async def _lease(self, delivery_id: UUID) -> AsyncIterator[None]:
@@ -203,21 +203,21 @@ class Delivery:
             with contextlib.suppress(asyncio.CancelledError, OSError, asyncpg.PostgresError):
                 await renewing
 
-    async def _send(self, delivery: asyncpg.Record) -> tuple[NotificationChannel, str] | Skipped:
+    async def _send(self, delivery: ClaimedDelivery) -> tuple[NotificationChannel, str] | Skipped:
         """Try the delivery's routes in order; a permanent refusal moves on to the next."""
         routes = await self._routes(delivery)
         if isinstance(routes, Skipped):
             return routes
-        channel = delivery["channel"]
+        channel = delivery.channel
         for index, route in enumerate(routes):
             if route.channel != channel:
                 # Recorded before sending there, so a crash takes over on the channel in use.
                 await repository.switch_channel(
                     self._pool,
-                    delivery["delivery_id"],
+                    delivery.delivery_id,
                     route.channel.value,
                     # A reporter's contact is never stored: the row keeps the pseudonym.
-                    delivery["recipient"] if _for_reporter(delivery) else route.message.address,
+                    delivery.recipient if _for_reporter(delivery) else route.message.address,
                     f"{routes[index - 1].channel.value} ditolak; dikirim lewat {route.channel.value}"
                     if index
                     else None,
@@ -228,7 +228,7 @@ class Delivery:
                 with tracer.start_as_current_span(
                     f"send {route.channel.value}",
                     kind=trace.SpanKind.CLIENT,
-                    attributes={"pantau.delivery_id": str(delivery["delivery_id"])},
+                    attributes={"pantau.delivery_id": str(delivery.delivery_id)},
                 ):
                     sent = await self._senders[route.channel].send(route.message)
                 return route.channel, sent
@@ -237,13 +237,13 @@ class Delivery:
                     raise
         raise PermanentFailure("no channel can reach this recipient")
 
-    async def _routes(self, delivery: asyncpg.Record) -> list[Route] | Skipped:
-        template = Template(delivery["template"])
-        delivery_id = delivery["delivery_id"]
-        snapshot = json.loads(delivery["case_snapshot"])
+    async def _routes(self, delivery: ClaimedDelivery) -> list[Route] | Skipped:
+        template = Template(delivery.template)
+        delivery_id = delivery.delivery_id
+        snapshot = delivery.case_snapshot
         base: dict[str, Any] = {
             "delivery_id": delivery_id,
-            "agency_id": delivery["agency_id"],
+            "agency_id": delivery.agency_id,
             "template": template,
             "snapshot": snapshot,
         }
@@ -251,16 +251,16 @@ class Delivery:
         if _for_reporter(delivery):
             # Looked up at send time only, so notify never stores a reporter's contact.
             contact = await self._rpc.call(
-                delivery["agency_id"], REPORTER_CONTACT, ReporterQuery(reporter_id=delivery["recipient"])
+                delivery.agency_id, REPORTER_CONTACT, ReporterQuery(reporter_id=delivery.recipient)
             )
             if template is Template.REPORT_BACK and not contact.wants_updates:
                 return Skipped("pelapor tidak meminta kabar")
             extra = {"name": contact.name, "reply_to": snapshot.get("external_id")}
             if template is Template.REPORT_RECEIPT:
                 # Answered where the reporter wrote from.
-                address = contact.phone if delivery["channel"] == WHATSAPP else contact.email
+                address = contact.phone if delivery.channel == WHATSAPP else contact.email
                 if address:
-                    candidates.append((NotificationChannel(delivery["channel"]), address, extra))
+                    candidates.append((NotificationChannel(delivery.channel), address, extra))
             else:
                 if contact.phone:
                     candidates.append((WHATSAPP, contact.phone, extra))
@@ -268,16 +268,16 @@ class Delivery:
                     candidates.append((EMAIL, contact.email, extra))
         else:
             extra = {
-                "team": delivery["team_name"],
-                "ack_minutes": delivery["ack_minutes"] or 0,
-                "ack_url": self._links.ack_url(delivery["agency_id"], str(delivery_id), snapshot["case_id"])
-                if delivery["team_id"]
+                "team": delivery.team_name,
+                "ack_minutes": delivery.ack_minutes or 0,
+                "ack_url": self._links.ack_url(delivery.agency_id, str(delivery_id), snapshot["case_id"])
+                if delivery.team_id
                 else None,
-                "case_url": self._links.case_url(delivery["agency_id"], snapshot["case_id"]),
+                "case_url": self._links.case_url(delivery.agency_id, snapshot["case_id"]),
             }
-            candidates.append((NotificationChannel(delivery["channel"]), delivery["recipient"], extra))
-            if delivery["channel"] == WHATSAPP and delivery["member_email"]:
-                candidates.append((EMAIL, delivery["member_email"], extra))
+            candidates.append((NotificationChannel(delivery.channel), delivery.recipient, extra))
+            if delivery.channel == WHATSAPP and delivery.member_email:
+                candidates.append((EMAIL, delivery.member_email, extra))
         routes = [
             Route(channel, Outgoing(address=address, **base, **extra))
             for channel, address, extra in candidates
@@ -307,8 +307,8 @@ class Delivery:
             metrics.DELIVERIES.labels(request.channel, "failed").inc()
 
 
-def _for_reporter(delivery: asyncpg.Record) -> bool:
-    return delivery["template"] in (Template.REPORT_BACK, Template.REPORT_RECEIPT)
+def _for_reporter(delivery: ClaimedDelivery) -> bool:
+    return delivery.template in (Template.REPORT_BACK, Template.REPORT_RECEIPT)
 
 
 def _delivery_fields(request: NotificationRequested, channel: NotificationChannel) -> dict[str, Any]:

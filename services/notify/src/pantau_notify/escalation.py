@@ -2,7 +2,6 @@
 to the supervisor."""
 
 import asyncio
-import json
 import logging
 
 import asyncpg
@@ -28,19 +27,18 @@ class Escalation:
         escalated = 0
         async with self._pool.acquire() as conn, conn.transaction():
             for due in await repository.due_escalations(conn):
-                await repository.mark_escalated(conn, due["delivery_id"])
-                if await repository.team_case_acknowledged(conn, due["case_id"], due["team_id"]):
+                await repository.mark_escalated(conn, due.delivery_id)
+                if await repository.team_case_acknowledged(conn, due.case_id, due.team.team_id):
                     continue
-                if due["template"] == Template.CASE_ESCALATION:
+                if due.template == Template.CASE_ESCALATION:
                     continue  # the supervisor was the last step
-                # `due` carries the team's columns too (agency, region, supervisor, deadline).
                 escalated += await self._requests.alert_team(
                     conn,
-                    due,
-                    due["case_id"],
-                    json.loads(due["case_snapshot"]),
-                    level=due["escalation_level"] + 1,
-                    after=due["position"] if due["position"] is not None else -1,
+                    due.team,
+                    due.case_id,
+                    due.snapshot,
+                    level=due.escalation_level + 1,
+                    after=due.position if due.position is not None else -1,
                 )
         if escalated:
             self._outbox.committed()

@@ -61,6 +61,7 @@ class NotifyHandlers:
                 stream="CASES",
                 subject_suffix="case.>",
                 handler=self.fanout.case_changed,
+                batch=self.fanout.cases_changed,
                 events=(CaseOpened, CaseUpdated),
             ),
             Subscription(

@@ -1,12 +1,31 @@
+"""Notify's tables. Reads return the typed objects of `models`; nothing above this module sees
+a database row."""
+
 import json
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, time
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.contract import NotificationView, new_id
+from pantau_shared.contract import NotificationChannel, NotificationView, new_id
 from pantau_shared.postgres import Connection
+
+from .models import (
+    Acknowledgeable,
+    Audience,
+    CaseSnapshot,
+    ClaimedDelivery,
+    DeliveryRequest,
+    DeliveryState,
+    DueEscalation,
+    Member,
+    Settled,
+    Subscriber,
+    Team,
+)
+from .roster import Shift
 
 
 async def add_subscription(
@@ -38,85 +57,94 @@ async def add_subscription(
     return found
 
 
-async def matching_subscriptions(
-    conn: Connection,
-    *,
-    agencies: list[str],
-    region_code: str | None,
-    categories: list[str],
-    priority: int,
-) -> list[asyncpg.Record]:
-    # A case whose place is unknown (a WhatsApp or email report) reaches every team and mailbox
-    # of its agencies: one alert too many beats none.
-    return await conn.fetch(
-        "SELECT subscription_id, agency_id, channel, address FROM subscriptions WHERE active"
-        " AND agency_id = ANY($1::text[]) AND min_priority <= $4"
-        " AND (region_prefix IS NULL OR $2::text IS NULL OR $2::text LIKE region_prefix || '%')"
-        " AND (categories IS NULL OR categories && $3::text[])",
-        agencies,
-        region_code,
-        categories,
-        priority,
+async def subscriptions_of(conn: Connection, agencies: Iterable[str]) -> list[Subscriber]:
+    """The active subscriptions of these agencies; the caller matches each case against them
+    (a few per agency), so one read serves a whole batch of case events."""
+    rows = await conn.fetch(
+        "SELECT subscription_id, agency_id, channel, address, region_prefix, categories, min_priority"
+        " FROM subscriptions WHERE active AND agency_id = ANY($1::text[])",
+        sorted(set(agencies)),
+    )
+    return [
+        Subscriber(
+            row["subscription_id"], NotificationChannel(row["channel"]), row["address"], _audience(row)
+        )
+        for row in rows
+    ]
+
+
+def _audience(row: asyncpg.Record) -> Audience:
+    categories = row["categories"]
+    return Audience(
+        row["agency_id"],
+        row["region_prefix"],
+        tuple(categories) if categories is not None else None,
+        row["min_priority"],
     )
 
 
-async def create_delivery(
-    conn: Connection,
-    *,
-    case_id: UUID,
-    agency_id: str,
-    recipient_key: str,
-    channel: str,
-    address: str,
-    template: str,
-    snapshot: dict[str, Any],
-    subscription_id: UUID | None = None,
-    team_id: UUID | None = None,
-    member_id: UUID | None = None,
-    escalation_level: int = 0,
-    ack_minutes: int | None = None,
-) -> UUID | None:
-    """A new pending delivery, or None when this (case, recipient, template) already has one."""
-    found: UUID | None = await conn.fetchval(
+async def create_deliveries(
+    conn: Connection, requests: Sequence[DeliveryRequest]
+) -> list[tuple[DeliveryRequest, UUID]]:
+    """New pending deliveries, one statement; those whose (case, recipient, template) already
+    had one are left out of the answer."""
+    if not requests:
+        return []
+    unique = list({r.key: r for r in reversed(requests)}.values())[::-1]  # the first of each key
+    ids = [new_id() for _ in unique]
+    rows = await conn.fetch(
         "INSERT INTO deliveries (delivery_id, case_id, agency_id, subscription_id, channel,"
         " recipient, template, case_snapshot, recipient_key, team_id, member_id,"
-        " escalation_level, ack_due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10,"
-        " $11, $12, now() + make_interval(mins => $13))"
+        " escalation_level, ack_due_at)"
+        " SELECT d.id, d.case_id, d.agency_id, d.subscription_id, d.channel, d.recipient, d.template,"
+        "   d.snapshot, d.recipient_key, d.team_id, d.member_id, d.level,"
+        "   now() + make_interval(mins => d.ack_minutes)"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[],"
+        "   $7::text[], $8::jsonb[], $9::text[], $10::uuid[], $11::uuid[], $12::int[], $13::int[])"
+        "   AS d(id, case_id, agency_id, subscription_id, channel, recipient, template, snapshot,"
+        "   recipient_key, team_id, member_id, level, ack_minutes)"
         " ON CONFLICT (case_id, recipient_key, template) DO NOTHING RETURNING delivery_id",
-        new_id(),
-        case_id,
-        agency_id,
-        subscription_id,
-        channel,
-        address,
-        template,
-        json.dumps(snapshot),
-        recipient_key,
-        team_id,
-        member_id,
-        escalation_level,
-        ack_minutes,
+        ids,
+        [r.case_id for r in unique],
+        [r.agency_id for r in unique],
+        [r.subscription_id for r in unique],
+        [r.channel.value for r in unique],
+        [r.address for r in unique],
+        [r.template for r in unique],
+        [json.dumps(r.snapshot.fields) for r in unique],
+        [r.recipient_key for r in unique],
+        [r.team_id for r in unique],
+        [r.member_id for r in unique],
+        [r.escalation_level for r in unique],
+        [r.ack_minutes for r in unique],
     )
-    return found
+    created = {row["delivery_id"] for row in rows}
+    return [
+        (request, delivery_id)
+        for request, delivery_id in zip(unique, ids, strict=True)
+        if delivery_id in created
+    ]
 
 
 CLAIMED_MANY = (
-    "SELECT d.*, t.name AS team_name, t.ack_minutes, m.email AS member_email FROM deliveries d"
+    "SELECT d.delivery_id, d.agency_id, d.case_id, d.report_id, d.channel, d.recipient, d.template,"
+    " d.attempts, d.case_snapshot, d.team_id, t.name AS team_name, t.ack_minutes,"
+    " m.email AS member_email FROM deliveries d"
     " LEFT JOIN teams t USING (team_id) LEFT JOIN team_members m ON m.member_id = d.member_id"
     " WHERE d.delivery_id = ANY($1::uuid[])"
 )
 
 
-async def lock_states(conn: Connection, delivery_ids: list[UUID]) -> dict[UUID, asyncpg.Record]:
+async def lock_states(conn: Connection, delivery_ids: list[UUID]) -> dict[UUID, DeliveryState]:
     rows = await conn.fetch(
-        "SELECT delivery_id, state, channel, claimed_until < now() AS expired FROM deliveries"
-        " WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id FOR UPDATE",
+        "SELECT delivery_id, state, channel, coalesce(claimed_until < now(), false) AS expired"
+        " FROM deliveries WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id FOR UPDATE",
         delivery_ids,
     )
-    return {row["delivery_id"]: row for row in rows}
+    return {row["delivery_id"]: DeliveryState(**dict(row)) for row in rows}
 
 
-async def claim_many(conn: Connection, delivery_ids: list[UUID], lease_s: float) -> list[asyncpg.Record]:
+async def claim_many(conn: Connection, delivery_ids: list[UUID], lease_s: float) -> list[ClaimedDelivery]:
     """Mark deliveries (locked by `lock_states`) as being sent; the caller commits before sending."""
     if not delivery_ids:
         return []
@@ -126,7 +154,10 @@ async def claim_many(conn: Connection, delivery_ids: list[UUID], lease_s: float)
         delivery_ids,
         lease_s,
     )
-    return await conn.fetch(CLAIMED_MANY, delivery_ids)
+    return [
+        ClaimedDelivery(**(dict(row) | {"case_snapshot": json.loads(row["case_snapshot"])}))
+        for row in await conn.fetch(CLAIMED_MANY, delivery_ids)
+    ]
 
 
 async def mark_unknown_many(conn: Connection, delivery_ids: list[UUID], reason: str) -> None:
@@ -222,27 +253,37 @@ async def deliveries_for_case(pool: asyncpg.Pool, agency_id: str, case_id: UUID)
     return [NotificationView.model_validate(dict(row)) for row in rows]
 
 
-async def merge_case(
-    conn: Connection, case_id: UUID, agency_id: str, fields: dict[str, Any], *, opened: bool
-) -> dict[str, Any] | None:
-    """Merge a case event into the stored snapshot; None for an update of an unseen case."""
-    if opened:
-        row = await conn.fetchval(
-            "INSERT INTO cases (case_id, agency_id, snapshot) VALUES ($1, $2, $3::jsonb)"
-            " ON CONFLICT (case_id) DO UPDATE SET snapshot = EXCLUDED.snapshot || cases.snapshot"
-            " RETURNING snapshot",
-            case_id,
-            agency_id,
-            json.dumps(fields),
+async def lock_snapshots(conn: Connection, case_ids: Iterable[UUID]) -> dict[UUID, CaseSnapshot]:
+    """The stored snapshots of these cases, locked (in id order, as every instance locks them)
+    until the batch's events are merged into them."""
+    rows = await conn.fetch(
+        "SELECT case_id, snapshot FROM cases WHERE case_id = ANY($1::uuid[]) ORDER BY case_id FOR UPDATE",
+        sorted(set(case_ids)),
+    )
+    return {row["case_id"]: CaseSnapshot(json.loads(row["snapshot"])) for row in rows}
+
+
+async def save_snapshots(
+    conn: Connection, stored: dict[UUID, CaseSnapshot], new: dict[UUID, CaseSnapshot]
+) -> None:
+    """`stored` snapshots (locked by `lock_snapshots`) replaced; `new` ones inserted, merged under
+    what another instance stored meanwhile (an opening seen twice keeps the later fields)."""
+    if stored:
+        await conn.execute(
+            "UPDATE cases c SET snapshot = u.snapshot, updated_at = now()"
+            " FROM unnest($1::uuid[], $2::jsonb[]) AS u(case_id, snapshot) WHERE c.case_id = u.case_id",
+            list(stored),
+            [json.dumps(s.fields) for s in stored.values()],
         )
-    else:
-        row = await conn.fetchval(
-            "UPDATE cases SET snapshot = snapshot || $2::jsonb, updated_at = now()"
-            " WHERE case_id = $1 RETURNING snapshot",
-            case_id,
-            json.dumps(fields),
+    if new:
+        await conn.execute(
+            "INSERT INTO cases (case_id, agency_id, snapshot)"
+            " SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])"
+            " ON CONFLICT (case_id) DO UPDATE SET snapshot = EXCLUDED.snapshot || cases.snapshot",
+            list(new),
+            [s.fields["agency_id"] for s in new.values()],
+            [json.dumps(s.fields) for s in new.values()],
         )
-    return json.loads(row) if row is not None else None
 
 
 async def add_team(
@@ -306,48 +347,81 @@ async def add_member(
     return member_id
 
 
-async def matching_teams(
-    conn: Connection,
-    *,
-    agencies: list[str],
-    region_code: str | None,
-    categories: list[str],
-    priority: int,
-) -> list[asyncpg.Record]:
-    # As for subscriptions: an unknown place matches every region.
-    return await conn.fetch(
-        "SELECT * FROM teams WHERE agency_id = ANY($1::text[]) AND min_priority <= $4"
-        " AND (region_prefix IS NULL OR $2::text IS NULL OR $2::text LIKE region_prefix || '%')"
-        " AND (categories IS NULL OR categories && $3::text[])",
-        agencies,
-        region_code,
-        categories,
-        priority,
+async def teams_of(conn: Connection, agencies: Iterable[str]) -> list[Team]:
+    """The teams of these agencies with their active members, in roster order."""
+    rows = await conn.fetch(
+        "SELECT team_id, agency_id, name, region_prefix, categories, min_priority, ack_minutes,"
+        " supervisor_email FROM teams WHERE agency_id = ANY($1::text[])",
+        sorted(set(agencies)),
+    )
+    members = await members_of(conn, [row["team_id"] for row in rows]) if rows else {}
+    return [_team(row, members.get(row["team_id"], ())) for row in rows]
+
+
+def _team(row: asyncpg.Record, members: tuple[Member, ...]) -> Team:
+    return Team(
+        row["team_id"], row["name"], row["ack_minutes"], row["supervisor_email"], _audience(row), members
     )
 
 
-async def members_with_shifts(conn: Connection, team_id: UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT m.member_id, m.name, m.email, m.whatsapp, m.position,"
+async def members_of(conn: Connection, team_ids: Sequence[UUID]) -> dict[UUID, tuple[Member, ...]]:
+    rows = await conn.fetch(
+        "SELECT m.team_id, m.member_id, m.name, m.email, m.whatsapp, m.position,"
         " coalesce(array_agg(s.weekdays::text || '|' || s.starts::text || '|' || s.ends::text)"
         "   FILTER (WHERE s.shift_id IS NOT NULL), '{}') AS shifts"
         " FROM team_members m LEFT JOIN shifts s USING (member_id)"
-        " WHERE m.team_id = $1 AND m.active GROUP BY m.member_id ORDER BY m.position, m.name",
-        team_id,
+        " WHERE m.team_id = ANY($1::uuid[]) AND m.active GROUP BY m.member_id"
+        " ORDER BY m.position, m.name",
+        team_ids,
+    )
+    found: dict[UUID, list[Member]] = {}
+    for row in rows:
+        found.setdefault(row["team_id"], []).append(
+            Member(
+                row["member_id"],
+                row["name"],
+                row["email"],
+                row["whatsapp"],
+                row["position"],
+                tuple(_shift(text) for text in row["shifts"]),
+            )
+        )
+    return {team_id: tuple(members) for team_id, members in found.items()}
+
+
+def _shift(text: str) -> Shift:
+    weekdays, starts, ends = text.split("|")
+    return Shift(
+        frozenset(int(d) for d in weekdays.strip("{}").split(",")),
+        time.fromisoformat(starts),
+        time.fromisoformat(ends),
     )
 
 
-async def due_escalations(conn: Connection, limit: int = 100) -> list[asyncpg.Record]:
+async def due_escalations(conn: Connection, limit: int = 100) -> list[DueEscalation]:
     """Team alerts sent, unacknowledged and past their deadline; locked for this sweeper."""
-    return await conn.fetch(
-        "SELECT d.*, t.name, t.supervisor_email, t.ack_minutes, t.region_prefix, m.position"
-        " FROM deliveries d JOIN teams t USING (team_id)"
+    rows = await conn.fetch(
+        "SELECT d.delivery_id, d.case_id, d.template, d.escalation_level, d.case_snapshot, m.position,"
+        " t.team_id, t.agency_id, t.name, t.region_prefix, t.categories, t.min_priority, t.ack_minutes,"
+        " t.supervisor_email FROM deliveries d JOIN teams t USING (team_id)"
         " LEFT JOIN team_members m ON m.member_id = d.member_id"
         " WHERE d.team_id IS NOT NULL AND NOT d.escalated AND d.acknowledged_at IS NULL"
         " AND d.state IN ('sent', 'failed', 'unknown') AND d.ack_due_at <= now()"
         " ORDER BY d.ack_due_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED",
         limit,
     )
+    return [
+        DueEscalation(
+            row["delivery_id"],
+            row["case_id"],
+            row["template"],
+            row["escalation_level"],
+            CaseSnapshot(json.loads(row["case_snapshot"])),
+            row["position"],
+            _team(row, ()),
+        )
+        for row in rows
+    ]
 
 
 async def team_case_acknowledged(conn: Connection, case_id: UUID, team_id: UUID) -> bool:
@@ -370,13 +444,23 @@ async def alerted_members(conn: Connection, case_id: UUID, team_id: UUID) -> set
     return {row["member_id"] for row in rows}
 
 
+async def alerted_teams(conn: Connection, case_ids: Iterable[UUID]) -> set[tuple[UUID, UUID]]:
+    """(case, team) pairs with an alert already: a team is alerted once per case."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT case_id, team_id FROM deliveries"
+        " WHERE case_id = ANY($1::uuid[]) AND team_id IS NOT NULL",
+        sorted(set(case_ids)),
+    )
+    return {(row["case_id"], row["team_id"]) for row in rows}
+
+
 async def mark_escalated(conn: Connection, delivery_id: UUID) -> None:
     await conn.execute("UPDATE deliveries SET escalated = true WHERE delivery_id = $1", delivery_id)
 
 
 async def acknowledge(
     conn: Connection, agency_id: str, delivery_id: UUID, actor: str
-) -> asyncpg.Record | None:
+) -> Acknowledgeable | None:
     """Acknowledge a delivery and, for a team alert, the team's other alerts for the case."""
     row = await conn.fetchrow(
         "SELECT delivery_id, case_id, team_id, acknowledged_at, sent_at FROM deliveries"
@@ -384,8 +468,11 @@ async def acknowledge(
         delivery_id,
         agency_id,
     )
-    if row is None or row["acknowledged_at"] is not None:
-        return row
+    if row is None:
+        return None
+    found = Acknowledgeable(**dict(row))
+    if found.acknowledged_at is not None:
+        return found
     await conn.execute(
         "UPDATE deliveries SET acknowledged_at = now(), acknowledged_by = $3"
         " WHERE delivery_id = $1 OR (team_id = $2 AND case_id = $4 AND acknowledged_at IS NULL)",
@@ -394,7 +481,7 @@ async def acknowledge(
         actor,
         row["case_id"],
     )
-    return row
+    return found
 
 
 async def create_receipt(
@@ -430,11 +517,11 @@ async def resolve_unknown(
     status: str,
     at: datetime,
     reason: str | None,
-) -> asyncpg.Record | None:
+) -> Settled | None:
     """Settle a send whose outcome was unknown from the provider's status; the delivery, or None
     when it was not unknown (already settled, or another sender's callback)."""
     failed = status == "failed"
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         "UPDATE deliveries SET provider_message_id = $2,"
         " state = CASE WHEN $3 THEN 'failed' ELSE 'sent' END,"
         " sent_at = CASE WHEN $3 THEN sent_at ELSE $4 END,"
@@ -447,6 +534,7 @@ async def resolve_unknown(
         at,
         reason,
     )
+    return None if row is None else Settled(**(dict(row) | {"channel": NotificationChannel(row["channel"])}))
 
 
 async def record_provider_status(
@@ -466,11 +554,3 @@ async def record_provider_status(
             provider_message_id,
             at,
         )
-
-
-async def team_alerted(conn: Connection, case_id: UUID, team_id: UUID) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT true FROM deliveries WHERE case_id = $1 AND team_id = $2 LIMIT 1", case_id, team_id
-        )
-    )

@@ -1,12 +1,12 @@
-"""Asking for a message: the delivery row and its notification.requested event, written in the
-caller's transaction; and the team roster walk (first member on duty, else the supervisor)."""
+"""Asking for messages: delivery rows and their notification.requested events, written in the
+caller's transaction in one statement each; and the team roster walk (first member on duty,
+else the supervisor)."""
 
 import logging
-from datetime import UTC, datetime, time
-from typing import Any
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from uuid import UUID
-
-import asyncpg
 
 from pantau_shared.contract import NotificationChannel, NotificationRequested
 from pantau_shared.outbox import Outbox
@@ -14,7 +14,8 @@ from pantau_shared.postgres import Connection
 
 from . import repository
 from .channels import Template
-from .roster import Shift, on_duty
+from .models import CaseSnapshot, DeliveryRequest, Team
+from .roster import on_duty
 
 log = logging.getLogger(__name__)
 
@@ -24,107 +25,91 @@ class Requests:
         self._outbox = outbox
         self._whatsapp = NotificationChannel.WHATSAPP in channels
 
-    async def request(
-        self,
-        conn: Connection,
-        case_id: UUID,
-        snapshot: dict[str, Any],
-        *,
-        agency_id: str,
-        recipient_key: str,
-        channel: NotificationChannel,
-        address: str,
-        template: Template,
-        level: int = 0,
-        **target: Any,
-    ) -> bool:
-        """A new delivery and its request; False when (case, recipient, template) had one."""
-        delivery_id = await repository.create_delivery(
+    async def request_many(self, conn: Connection, requests: Sequence[DeliveryRequest]) -> int:
+        """New deliveries and their requests; a (case, recipient, template) that had one is left
+        alone. Returns how many were new."""
+        created = await repository.create_deliveries(conn, requests)
+        now = datetime.now(UTC)
+        await self._outbox.stage_many(
             conn,
-            case_id=case_id,
-            agency_id=agency_id,
-            recipient_key=recipient_key,
-            channel=channel.value,
-            address=address,
-            template=template.value,
-            snapshot=snapshot,
-            escalation_level=level,
-            **target,
+            [
+                NotificationRequested(
+                    delivery_id=delivery_id,
+                    agency_id=request.agency_id,
+                    case_id=request.case_id,
+                    channel=request.channel,
+                    template=request.template,
+                    recipient_id=request.recipient_key,
+                    requested_at=now,
+                    escalation_level=request.escalation_level,
+                )
+                for request, delivery_id in created
+            ],
         )
-        if delivery_id is None:
-            return False
-        await self._outbox.stage(
-            conn,
-            NotificationRequested(
-                delivery_id=delivery_id,
-                agency_id=agency_id,
-                case_id=case_id,
-                channel=channel,
-                template=template.value,
-                recipient_id=recipient_key,
-                requested_at=datetime.now(UTC),
-                escalation_level=level,
-            ),
-        )
-        return True
+        return len(created)
 
-    async def alert_team(
+    def team_alert(
         self,
-        conn: Connection,
-        team: asyncpg.Record,
+        team: Team,
         case_id: UUID,
-        snapshot: dict[str, Any],
+        snapshot: CaseSnapshot,
         *,
         level: int,
         after: int,
-    ) -> bool:
-        """Alert the first member on duty after position `after`; else the supervisor."""
-        alerted = await repository.alerted_members(conn, case_id, team["team_id"])
-        now = datetime.now(UTC)
-        for member in await repository.members_with_shifts(conn, team["team_id"]):
-            if member["position"] <= after or member["member_id"] in alerted:
+        alerted: Collection[UUID] = (),
+        now: datetime | None = None,
+    ) -> DeliveryRequest | None:
+        """The alert for the first member on duty after position `after` not alerted yet;
+        else for the supervisor; None when the team has neither."""
+        moment = now or datetime.now(UTC)
+        for member in team.members:
+            if member.position <= after or member.member_id in alerted:
                 continue
             # Patrol members on shift see WhatsApp first; email stays the fallback.
-            by_whatsapp = bool(member["whatsapp"]) and self._whatsapp
-            if not (member["email"] or by_whatsapp):
+            by_whatsapp = bool(member.whatsapp) and self._whatsapp
+            if not (member.email or by_whatsapp):
                 continue
-            if not on_duty([_shift(text) for text in member["shifts"]], now, team["region_prefix"]):
+            if not on_duty(list(member.shifts), moment, team.audience.region_prefix):
                 continue
-            return await self.request(
-                conn,
-                case_id,
-                snapshot,
-                agency_id=team["agency_id"],
-                recipient_key=f"member:{member['member_id']}",
+            return DeliveryRequest(
+                case_id=case_id,
+                agency_id=team.agency_id,
+                recipient_key=f"member:{member.member_id}",
                 channel=NotificationChannel.WHATSAPP if by_whatsapp else NotificationChannel.EMAIL,
-                address=member["whatsapp"] if by_whatsapp else member["email"],
-                template=Template.CASE_ALERT,
-                level=level,
-                team_id=team["team_id"],
-                member_id=member["member_id"],
-                ack_minutes=team["ack_minutes"],
+                address=(member.whatsapp if by_whatsapp else member.email) or "",
+                template=Template.CASE_ALERT.value,
+                snapshot=snapshot,
+                escalation_level=level,
+                team_id=team.team_id,
+                member_id=member.member_id,
+                ack_minutes=team.ack_minutes,
             )
-        if team["supervisor_email"]:
-            return await self.request(
-                conn,
-                case_id,
-                snapshot,
-                agency_id=team["agency_id"],
-                recipient_key=f"supervisor:{team['team_id']}",
+        if team.supervisor_email:
+            return DeliveryRequest(
+                case_id=case_id,
+                agency_id=team.agency_id,
+                recipient_key=f"supervisor:{team.team_id}",
                 channel=NotificationChannel.EMAIL,
-                address=team["supervisor_email"],
-                template=Template.CASE_ESCALATION,
-                level=level,
-                team_id=team["team_id"],
+                address=team.supervisor_email,
+                template=Template.CASE_ESCALATION.value,
+                snapshot=snapshot,
+                escalation_level=level,
+                team_id=team.team_id,
             )
-        log.warning("team %s has nobody on duty and no supervisor for case %s", team["name"], case_id)
-        return False
+        log.warning("team %s has nobody on duty and no supervisor for case %s", team.name, case_id)
+        return None
 
-
-def _shift(text: str) -> Shift:
-    weekdays, starts, ends = text.split("|")
-    return Shift(
-        frozenset(int(d) for d in weekdays.strip("{}").split(",")),
-        time.fromisoformat(starts),
-        time.fromisoformat(ends),
-    )
+    async def alert_team(
+        self, conn: Connection, team: Team, case_id: UUID, snapshot: CaseSnapshot, *, level: int, after: int
+    ) -> bool:
+        """Alert the next member on duty of `team` for a case (an escalation step)."""
+        members = (await repository.members_of(conn, [team.team_id])).get(team.team_id, ())
+        request = self.team_alert(
+            replace(team, members=members),
+            case_id,
+            snapshot,
+            level=level,
+            after=after,
+            alerted=await repository.alerted_members(conn, case_id, team.team_id),
+        )
+        return request is not None and await self.request_many(conn, [request]) > 0

@@ -1,12 +1,13 @@
 """What providers report later about sent messages (WhatsApp delivered, read, failed); the
 report also settles a send whose outcome was unknown, with the same sent/failed events."""
 
+from typing import Any
+
 import asyncpg
 
 from pantau_shared.contract import (
     Envelope,
     EventData,
-    NotificationChannel,
     NotificationFailed,
     NotificationSent,
     NotificationStatus,
@@ -36,14 +37,14 @@ class Statuses:
             )
             if settled is None:
                 return
-            fields = {
-                "delivery_id": settled["delivery_id"],
-                "agency_id": settled["agency_id"],
-                "case_id": settled["case_id"],
-                "report_id": settled["report_id"],
-                "channel": NotificationChannel(settled["channel"]),
-                "template": settled["template"],
-                "recipient_id": settled["recipient_key"],
+            fields: dict[str, Any] = {
+                "delivery_id": settled.delivery_id,
+                "agency_id": settled.agency_id,
+                "case_id": settled.case_id,
+                "report_id": settled.report_id,
+                "channel": settled.channel,
+                "template": settled.template,
+                "recipient_id": settled.recipient_key,
             }
             event: EventData
             if status.status == "failed":
