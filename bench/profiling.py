@@ -12,6 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 PY_SPY = Path(sys.executable).with_name("py-spy")
+# Our frames at the bottom of every stack: a sample whose deepest frame of ours is one of these
+# was in the event loop itself (socket writes, protocol callbacks), not in a step of ours.
+ROOTS = {"<module>", "main", "worker_main", "run_until_signalled"}
 
 
 class Profiler:
@@ -76,8 +79,8 @@ def summarise(path: Path, top: int = 12) -> str:
             inclusive[frame] += samples
         if frames:
             leaf[frames[-1]] += samples
-        ours = [frame for frame in frames if "pantau_" in frame]
-        own[ours[-1] if ours else "(outside our code: event loop, libraries' callbacks)"] += samples
+        ours = [frame for frame in frames if "pantau_" in frame and frame.split(" ")[0] not in ROOTS]
+        own[ours[-1] if ours else "(the event loop: socket writes, protocol callbacks)"] += samples
     lines = [f"--- {path.stem}: {total} samples"]
     informative = [(f, n) for f, n in inclusive.most_common() if "pantau_" in f and n < 0.8 * total]
     lines += [f"  incl {100 * n / total:5.1f}%  {frame}" for frame, n in informative[:top]]

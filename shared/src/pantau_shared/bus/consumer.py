@@ -61,7 +61,9 @@ class PullLoop:
         self._handle = handle
         # Set when the handler takes whole batches (a runner whose subscription has `batch`).
         self._handle_batch: RawBatchHandler | None = getattr(handle, "handle_batch", None)
-        self._capacity = capacity
+        # Batches of at most half the capacity, so under load one batch is fetched and analysed
+        # while the one before waits on the database.
+        self._batch_limit = max(1, capacity // 2) if self._handle_batch is not None else capacity
         self._slots = asyncio.Semaphore(capacity)
         self._fetch_timeout = fetch_timeout
         self._tasks: set[asyncio.Task[None]] = set()
@@ -77,7 +79,7 @@ class PullLoop:
             while not stopping.is_set():
                 await self._slots.acquire()
                 free = 1
-                while free < self._capacity and not self._slots.locked():
+                while free < self._batch_limit and not self._slots.locked():
                     await self._slots.acquire()
                     free += 1
                 try:
