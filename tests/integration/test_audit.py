@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+from typing import Annotated
 
 import asyncpg
 import pytest
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from pantau_gateway import audit
 from pantau_gateway.app import create_app
 from pantau_gateway.commands import revoke_key, verify_audit
+from pantau_gateway.roles import Principal, Role, Scope, require
 from pantau_gateway.settings import GatewaySettings
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
@@ -391,3 +393,39 @@ def test_a_confirmation_through_an_alert_link_is_logged_as_the_link(
         "POST /ack/{agency_id}/{delivery_id}",
         403,
     )
+
+
+def test_a_change_that_fails_inside_the_server_is_logged_as_a_500(
+    platform: PlatformSettings, agency: str
+) -> None:
+    app = create_app(platform, SETTINGS)
+
+    @app.post("/v1/uji/rusak")
+    async def broken(caller: Annotated[Principal, require(Role.PATROL, scope=Scope.CASES_WRITE)]) -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False, base_url="https://testserver") as gateway:
+        patrol = {
+            "X-API-Key": people.key(platform, SETTINGS, agency, "patrol"),
+            "X-Request-ID": "permintaan-uji-1",
+        }
+        assert gateway.post("/v1/uji/rusak", headers=patrol).status_code == 500
+        admin = {"X-API-Key": people.key(platform, SETTINGS, agency, "admin")}
+        (entry,) = entries(gateway, admin)
+    assert (entry["action"], entry["outcome"]) == ("POST /v1/uji/rusak", 500)
+    assert entry["detail"]["request_id"] == "permintaan-uji-1"
+
+
+async def test_the_heads_logged_as_the_chain_grows_are_anchors(
+    pool: asyncpg.Pool, agency: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="pantau_gateway.audit"):
+        await chain(pool, agency, 3)
+    logged = [r.getMessage().split()[-1] for r in caplog.records if agency in r.getMessage()]
+    # Once a minute per agency: the first append's head.
+    assert len(logged) == 1
+    _, seq, head = logged[0].rsplit(":", 2)
+    assert seq == "1"
+    assert (await audit.verify(pool, agency, anchor=(1, bytes.fromhex(head)))).intact
+    await by_hand(pool, f"UPDATE audit_log SET principal = 'key:x' WHERE agency_id = '{agency}' AND seq = 1")
+    assert not (await audit.verify(pool, agency, anchor=(1, bytes.fromhex(head)))).intact

@@ -15,6 +15,7 @@ from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import audit
+from .middleware import REQUEST_ID
 from .problems import MEDIA_TYPE, TITLES, problem_body
 
 log = logging.getLogger(__name__)
@@ -52,32 +53,48 @@ class AuditTrail:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refused = False
+        refused = started = False
 
         async def send_logged(message: Message) -> None:
-            nonlocal refused
+            nonlocal refused, started
             if refused:
                 return
-            marked: Marked | None = scope.get("state", {}).get("audit")
-            if message["type"] == "http.response.start" and marked is not None:
-                event = audit.Event(
-                    agency_id=marked.agency_id,
-                    principal=marked.principal,
-                    action=_action(scope),
-                    outcome=message["status"],
-                    address=marked.address,
-                    detail={"path": dict(scope.get("path_params", {})), **marked.detail},
-                )
-                try:
-                    await scope["state"]["pantau"].audit.append(event)
-                except Exception:
-                    log.exception("audit log not written; answering 503 instead of %s", message["status"])
+            marked = _marked(scope)
+            if message["type"] == "http.response.start":
+                started = True
+                if marked is not None and not await _append(scope, marked, message["status"]):
                     refused = True
                     await _unavailable(send)
                     return
             await send(message)
 
-        await self.app(scope, receive, send_logged)
+        try:
+            await self.app(scope, receive, send_logged)
+        except Exception:
+            # The server answers 500 after this; the attempt is logged all the same.
+            marked = _marked(scope)
+            if marked is not None and not started:
+                await _append(scope, marked, 500)
+            raise
+
+
+def _marked(scope: Scope) -> Marked | None:
+    found: Marked | None = scope.get("state", {}).get("audit")
+    return found
+
+
+async def _append(scope: Scope, marked: Marked, status: int) -> bool:
+    """Whether the entry is written; a failure is logged here."""
+    detail: dict[str, audit.JSON] = {"path": dict(scope.get("path_params", {})), **marked.detail}
+    if REQUEST_ID in scope:
+        detail["request_id"] = scope[REQUEST_ID]
+    event = audit.Event(marked.agency_id, marked.principal, _action(scope), status, marked.address, detail)
+    try:
+        await scope["state"]["pantau"].audit.append(event)
+    except Exception:
+        log.exception("audit log not written for a %s answer", status)
+        return False
+    return True
 
 
 async def _unavailable(send: Send) -> None:

@@ -10,6 +10,9 @@ from pantau_shared.contract import new_id
 
 from .problems import MEDIA_TYPE, TITLES, problem_body
 
+# Where the request's id waits in the ASGI scope for those inside (the audit log).
+REQUEST_ID = "pantau.request_id"
+
 
 class RequestContext:
     """Gives every request an `X-Request-ID` (the caller's, or a new one), echoed in the
@@ -24,6 +27,7 @@ class RequestContext:
             return
         given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
         request_id = given.decode("latin-1")[:128] or str(new_id())
+        scope[REQUEST_ID] = request_id
         trace.get_current_span().set_attribute("pantau.request_id", request_id)
 
         async def send_with_id(message: Message) -> None:
