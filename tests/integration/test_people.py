@@ -108,6 +108,12 @@ def test_wrong_or_unknown_credentials_are_refused_alike_and_repeated_failures_ar
         blocked = gateway.post("/v1/sessions", json={"email": email(agency), "password": people.PASSWORD})
         is_problem(blocked, 429)
         assert 1 <= int(blocked.headers["retry-after"]) <= 60
+        # Counted apart from API keys: the machines behind the same address are not locked out.
+        key = {"X-API-Key": people.key(platform, SETTINGS, agency, "patrol")}
+        assert (
+            gateway.post("/v1/reports", json={"text": "dari alamat yang sama"}, headers=key).status_code
+            == 202
+        )
 
 
 def test_signing_out_ends_the_session_on_every_instance(platform: PlatformSettings, agency: str) -> None:

@@ -16,14 +16,16 @@ class RateLimiter:
         """Count a request; None when allowed, else the seconds until the window resets."""
         return await self._count(f"ratelimit:{key_id}", limit)
 
-    async def failed_auth(self, address: str) -> int | None:
-        """Count a failed authentication; None while under the limit, else the seconds to wait."""
-        return await self._count(f"authfail:{address}", self._auth_failure_limit)
+    async def failed_auth(self, address: str, surface: str = "authfail") -> int | None:
+        """Count a failed authentication; None while under the limit, else the seconds to wait.
+        API keys and console sign-ins (`surface="signinfail"`) are counted apart, so a person
+        mistyping a password never locks out the machines behind the same address."""
+        return await self._count(f"{surface}:{address}", self._auth_failure_limit)
 
-    async def auth_blocked(self, address: str) -> int | None:
-        """Seconds until the address may try a key again, None when it may now."""
+    async def auth_blocked(self, address: str, surface: str = "authfail") -> int | None:
+        """Seconds until the address may try a key (or sign in) again, None when it may now."""
         now = time.time()
-        count = await self._redis.get(self._name(f"authfail:{address}", now))
+        count = await self._redis.get(self._name(f"{surface}:{address}", now))
         if count is None or int(count) < self._auth_failure_limit:
             return None
         return _until_next_window(now)

@@ -18,6 +18,8 @@ from .roles import ALL_ROLES, Principal, Role, public, require, session_cookie
 from .sessions import clear_cookie, csrf_token, set_cookie
 
 router = APIRouter(prefix="/v1")
+# Failed sign-ins are counted apart from wrong API keys (see RateLimiter.failed_auth).
+SIGN_IN = "signinfail"
 
 
 class UserOut(BaseModel):
@@ -65,10 +67,10 @@ async def sign_in(
     """Checks the password (limited per client address, as API keys are), starts a session and
     sets its cookie on `response`."""
     address = request.client.host if request.client else "unknown"
-    blocked = await state.limiter.auth_blocked(address)
+    blocked = await state.limiter.auth_blocked(address, SIGN_IN)
     user = None if blocked is not None else await users.authenticate(state.infra.pool, email, password)
     if user is None and blocked is None:
-        blocked = await state.limiter.failed_auth(address)
+        blocked = await state.limiter.failed_auth(address, SIGN_IN)
     if blocked is not None:
         raise Problem(
             429,
@@ -140,7 +142,7 @@ async def change_password(
     this one is replaced by a new one (a new cookie and CSRF token)."""
     user = await _session_user(state, caller)
     if await users.authenticate(state.infra.pool, user.email, body.current) is None:
-        await state.limiter.failed_auth(caller.address)
+        await state.limiter.failed_auth(caller.address, SIGN_IN)
         raise Problem(403, "kata sandi saat ini salah")
     changed = await users.update(state.infra.pool, caller.agency_id, user.user_id, password=body.new)
     assert changed is not None
