@@ -261,3 +261,19 @@ async def test_another_agencys_claims_match_only_after_subscribing(world: World,
     assert await claims_of_a_new_report() == [world.claim_id]
     assert (await stranger.delete(f"/v1/claims/subscriptions/{world.owner}")).json() == {"publishers": []}
     assert await claims_of_a_new_report() == []
+
+
+async def test_the_alert_list_shows_each_agency_its_own_alerts_only(world: World) -> None:
+    owner = await world.clients[world.owner].get("/v1/notifications")
+    assert owner.status_code == 200, owner.text
+    assert [n["delivery_id"] for n in owner.json()["notifications"]] == [world.delivery_id]
+    for other in (ROUTED, world.stranger):
+        listed = (await world.clients[other].get("/v1/notifications")).json()
+        assert world.delivery_id not in {n["delivery_id"] for n in listed["notifications"]}
+    unacknowledged = await world.clients[world.owner].get(
+        "/v1/notifications", params={"unacknowledged": True}
+    )
+    assert unacknowledged.json()["notifications"] == [], "a subscription's alert is not a team alert"
+    tag = owner.headers["etag"]
+    again = await world.clients[world.owner].get("/v1/notifications", headers={"If-None-Match": tag})
+    assert again.status_code == 304

@@ -27,6 +27,7 @@ from . import (
     oidc,
     pages,
     problems,
+    queue,
     referrals,
     revocation,
     signin,
@@ -125,6 +126,7 @@ def create_app(
     app.include_router(metrics_router(), dependencies=[public("scraped by Prometheus inside the deployment")])
     app.include_router(handlers.router)
     app.include_router(bulk.router)
+    app.include_router(queue.router)
     app.include_router(referrals.router)
     app.include_router(monitoring.router)
     app.include_router(acknowledgements.router)

@@ -18,6 +18,7 @@ from pantau_shared.contract import (
     ReportSubmitted,
     stable_id,
 )
+from pantau_shared.contract.queue import REPORT_LIST
 from pantau_shared.contract.rpc import (
     REPORT_GET,
     REPORTER_CONTACT,
@@ -31,6 +32,7 @@ from pantau_shared.postgres import Connection
 from . import normalise, repository
 from .conversations import Conversations
 from .flood import FloodGuard
+from .listing import ReportListing
 from .mail_intake import MailIntake
 from .media import MediaEvidence
 from .revisions import Revisions
@@ -87,7 +89,11 @@ class IntakeHandlers:
         await self._media.aclose()
 
     def answers(self) -> list[Answer[Any, Any]]:
-        return [Answer(REPORT_GET, self.get_report), Answer(REPORTER_CONTACT, self.reporter_contact)]
+        return [
+            Answer(REPORT_GET, self.get_report),
+            Answer(REPORTER_CONTACT, self.reporter_contact),
+            Answer(REPORT_LIST, ReportListing(self._pool).list_reports),
+        ]
 
     async def reports_submitted(self, envelopes: Sequence[Envelope[EventData]]) -> list[BaseException | None]:
         """A fetched batch. New plain reports, the bulk of any burst, are stored set-based: one

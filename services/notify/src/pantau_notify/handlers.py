@@ -16,6 +16,7 @@ from pantau_shared.contract import (
     NotificationStatus,
     ReportReceived,
 )
+from pantau_shared.contract.queue import DELIVERY_LIST
 from pantau_shared.contract.rpc import NOTIFICATION_ACK, NOTIFICATION_LIST, CaseQuery, Notifications
 from pantau_shared.outbox import Outbox
 
@@ -25,6 +26,7 @@ from .channels import Senders
 from .delivery import AckLinks, Delivery
 from .escalation import Escalation
 from .fanout import FanOut
+from .listing import DeliveryListing
 from .receipts import Receipts
 from .requesting import Requests
 from .settings import NotifySettings
@@ -92,6 +94,7 @@ class NotifyHandlers:
         return [
             Answer(NOTIFICATION_LIST, self.list_for_case),
             Answer(NOTIFICATION_ACK, self.acknowledgements.acknowledge),
+            Answer(DELIVERY_LIST, DeliveryListing(self._pool).list_deliveries),
         ]
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:

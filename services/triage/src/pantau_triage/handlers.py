@@ -33,6 +33,7 @@ from .joining import CaseBook
 from .matching import SIMILARITY_THRESHOLD, Fingerprint, similarity
 from .priority import assess, unverified_sender
 from .revisions import ReportRevisions
+from .queue import CaseQueue
 from .routing import Router
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class TriageHandlers:
         self._analyser = Analyser(classifier, claims)
         self.casework = CaseWork(pool, outbox, claims)
         self.revisions = ReportRevisions(pool)
+        self.queue = CaseQueue(pool, self.casework)
 
     def subscriptions(self) -> list[Subscription]:
         return [
@@ -79,7 +81,7 @@ class TriageHandlers:
         ]
 
     def answers(self) -> list[Answer[Any, Any]]:
-        return self.casework.answers()
+        return [*self.casework.answers(), *self.queue.answers()]
 
     async def report_received(self, envelope: Envelope[EventData]) -> None:
         (outcome,) = await self.reports_received([envelope])

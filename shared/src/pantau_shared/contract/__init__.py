@@ -59,6 +59,16 @@ from .monitoring import (
     MONITORING_POSTS,
     MONITORING_WATCHLIST,
 )
+from .queue import (
+    CASE_ASSIGN,
+    CASE_LIST,
+    CASE_NOTE,
+    CASE_NOTES,
+    CASE_TRANSITION_MANY,
+    DELIVERY_LIST,
+    QUEUE_METHODS,
+    REPORT_LIST,
+)
 from .reads import CaseHistoryEntry, CaseView, NotificationView, Referral, ReferralState, ReportView
 from .revisions import REVISION_EVENTS, MessageRevoked, ReportRevised
 from .rpc import METHODS
@@ -70,10 +80,17 @@ EVENT_TYPES.update({model.TYPE: model for model in FEDERATION_EVENTS})
 EVENT_TYPES.update({model.TYPE: model for model in REVISION_EVENTS})
 METHODS.update({method.name: method for method in FEDERATION_METHODS})
 METHODS.update({method.name: method for method in MONITORING_METHODS})
+METHODS.update({method.name: method for method in QUEUE_METHODS})
 
 __all__ = [
+    "CASE_ASSIGN",
+    "CASE_LIST",
+    "CASE_NOTE",
+    "CASE_NOTES",
     "CASE_REFERRALS",
+    "CASE_TRANSITION_MANY",
     "CONTRACT_MAJOR",
+    "DELIVERY_LIST",
     "EVENT_TYPES",
     "FEDERATION_EVENTS",
     "FEDERATION_METHODS",
@@ -83,9 +100,11 @@ __all__ = [
     "MONITORING_METHODS",
     "MONITORING_POSTS",
     "MONITORING_WATCHLIST",
+    "QUEUE_METHODS",
     "REFERRAL_ACCEPT",
     "REFERRAL_DECLINE",
     "REFERRAL_LIST",
+    "REPORT_LIST",
     "TAXONOMY",
     "Attachment",
     "CaseHistoryEntry",
