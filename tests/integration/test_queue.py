@@ -2,19 +2,35 @@
 HTTP server and triage answering over real NATS. No agency sees, pages to, assigns, notes or
 moves another's case; routed cases are read, not changed; cursors and ETags hold."""
 
+import csv
+import io
+import json
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
-from pantau_shared.bus.rpc import serve
-from pantau_shared.contract import CaseState, CategoryScore, Platform, PriorityLevel, new_id
+from pantau_intake.listing import ReportListing
+from pantau_shared.bus.rpc import Answer, serve
+from pantau_shared.contract import (
+    TAXONOMY,
+    CaseState,
+    Category,
+    CategoryScore,
+    Platform,
+    PriorityLevel,
+    new_id,
+)
+from pantau_shared.contract.queue import REPORT_LIST
 from pantau_shared.settings import PlatformSettings
 from pantau_triage import repository
+from tests.conftest import connect
 from tests.integration.test_case_workflow import triage  # noqa: F401 - fixture
 from tests.integration.test_gateway import create_key
 from tests.integration.test_ownership import _gateway
@@ -266,3 +282,134 @@ async def test_assignment_notes_and_bulk_transitions_respect_ownership(agencies:
     assert again.json()["outcomes"][0]["status"] == 409  # closing needs a resolution
     assert "verifying" not in again.json()["outcomes"][0]["allowed"]
     assert (await b.get(f"/v1/cases/{open_of_a[0]}")).status_code == 404
+
+
+@pytest.fixture
+async def reports(platform: PlatformSettings, agencies: Agencies, triage) -> AsyncIterator[dict[str, str]]:  # noqa: F811 - fixture
+    """Intake answering `report.list`, with two reports (an author, hashes, a photo) on one case
+    of agency a; returns that case's id and the report's author."""
+    triage_infra, _ = triage
+    infra = await connect(platform, "intake")
+    answering = await serve(
+        infra.nc, infra.subjects, "intake", [Answer(REPORT_LIST, ReportListing(infra.pool).list_reports)]
+    )
+    case_id = next(cid for cid, (owner, _) in agencies.cases.items() if owner == agencies.names["a"])
+    sent = datetime(2024, 2, 12, 1, 15, tzinfo=UTC)
+    for n in range(2):
+        report_id = new_id()
+        await infra.pool.execute(
+            "INSERT INTO reports (report_id, agency_id, channel, submitted_at, received_at, platform, text,"
+            " url, canonical_url, author_handle, raw_sha256, content_sha256, attachments, reporter_id)"
+            " VALUES ($1, $2, 'whatsapp', $3, $3, 'facebook', 'amplop', $4, $4, '@kabar.pekalongan', $5,"
+            " NULL, $6, 'r1')",
+            report_id,
+            agencies.names["a"],
+            sent + timedelta(minutes=n),
+            f"https://facebook.com/posts/{n}",
+            f"{n}" * 64,
+            json.dumps([{"sha256": "e" * 64, "mime_type": "image/jpeg"}]),
+        )
+        await triage_infra.pool.execute(
+            "INSERT INTO case_reports (report_id, case_id, reporter_id, attached_at)"
+            " VALUES ($1, $2, 'r1', $3)",
+            report_id,
+            UUID(case_id),
+            sent + timedelta(minutes=n),
+        )
+    try:
+        yield {"case_id": case_id, "author": "@kabar.pekalongan"}
+    finally:
+        for subscription in answering:
+            await subscription.unsubscribe()
+        await infra.close()
+
+
+async def test_exports_carry_the_forms_fields_for_exactly_the_queues_cases(
+    agencies: Agencies, reports: dict[str, str]
+) -> None:
+    client = agencies.clients["a"]
+    queued = {c["case_id"]: c for c in await _all_pages(client, {"state": ["new"]})}
+    response = await client.get("/v1/exports/cases", params={"state": "new"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith("\ufeff".encode())
+    table = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert {r["nomor_kasus"] for r in table} == set(queued)
+    # Oldest first, as the export sorts by default.
+    assert [r["dibuka_pada_utc"] for r in table] == sorted(r["dibuka_pada_utc"] for r in table)
+    for line in table:
+        case = queued[line["nomor_kasus"]]
+        category = case["categories"][0]["category"]
+        assert line["pasal_yang_dilanggar"] == "; ".join(TAXONOMY[Category(category)].legal_basis)
+        assert line["kategori"] == TAXONOMY[Category(category)].label
+        assert line["kode_wilayah"] == case["region_code"] and line["status"] == "new"
+    with_reports = (
+        next(r for r in table if r["nomor_kasus"] == reports["case_id"])
+        if reports["case_id"] in queued
+        else None
+    )
+    ndjson = await client.get("/v1/exports/cases", params={"format": "ndjson"})
+    lines = [json.loads(line) for line in ndjson.text.splitlines()]
+    assert {line["case_id"] for line in lines} == agencies.visible("a")
+    full = next(line for line in lines if line["case_id"] == reports["case_id"])
+    assert full["authors"] == [reports["author"]]
+    assert full["event_at"] == "2024-02-12T01:15:00Z"
+    assert full["event_local_time"].endswith("WIB") or full["event_local_time"].endswith("WITA")
+    assert set(full["evidence_sha256"]) == {"0" * 64, "1" * 64, "e" * 64}
+    assert full["evidence_urls"] == ["https://facebook.com/posts/0", "https://facebook.com/posts/1"]
+    assert len(full["report_ids"]) == 2
+    if with_reports is not None:
+        # A cell starting with @ would run as a formula in a spreadsheet: it is quoted.
+        assert with_reports["terlapor_akun"] == "'" + reports["author"]
+    # Another agency's export holds none of a's cases.
+    other = await agencies.clients["b"].get("/v1/exports/cases", params={"format": "ndjson"})
+    assert {json.loads(line)["case_id"] for line in other.text.splitlines()} == agencies.visible("b")
+    book = await client.get("/v1/exports/cases", params={"format": "xlsx", "state": "new"})
+    sheet = load_workbook(io.BytesIO(book.content), read_only=True)["kasus"]
+    listed = [values for values in sheet.iter_rows(values_only=True)]
+    assert listed[0][0] == "nomor_kasus" and {v[0] for v in listed[1:]} == set(queued)
+
+
+async def test_a_formula_in_a_summary_is_text_in_the_export(agencies: Agencies, triage) -> None:  # noqa: F811 - fixture
+    infra, _ = triage
+    case = _case(agencies.names["a"], (), 7, datetime.now(UTC))
+    case = case.model_copy(update={"summary": '=HYPERLINK("http://x.example","klik")', "canonical_url": None})
+    async with infra.pool.acquire() as conn:
+        await repository.insert_case(conn, case, None)
+    response = await agencies.clients["a"].get("/v1/exports/cases", params={"text": "HYPERLINK"})
+    table = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [r["uraian_kejadian"] for r in table] == ["'" + case.summary]
+
+
+async def test_statistics_add_up_to_the_queue_and_follow_its_filters(agencies: Agencies) -> None:
+    client = agencies.clients["a"]
+    cases = await _all_pages(client, {})
+    case_id = next(c["case_id"] for c in cases if c["state"] == "new")
+    await client.put(f"/v1/cases/{case_id}/assignee", json={"assignee": "siti", "actor": "Budi"})
+    closing = next(c["case_id"] for c in cases if c["state"] == "new" and c["case_id"] != case_id)
+    await client.post(
+        f"/v1/cases/{closing}/transitions", json={"to": "closed", "actor": "B", "resolution": "duplicate"}
+    )
+    response = await client.get("/v1/statistics/cases", params={"region_level": "province"})
+    assert response.status_code == 200, response.text
+    figures = response.json()
+    assert figures["total"] == len(cases) == len(agencies.visible("a"))
+    for tally in ("by_state", "by_region", "by_source", "by_category"):
+        assert sum(t["count"] for t in figures[tally]) == len(cases), tally
+    assert sum(d["count"] for d in figures["by_day"]) == len(cases)
+    assert {t["key"] for t in figures["by_region"]} == {"33", "17"}
+    states = {t["key"]: t["count"] for t in figures["by_state"]}
+    assert states["closed"] == sum(c["state"] == "closed" for c in cases) + 1
+    assert figures["time_to_acknowledge"]["count"] == 2  # the assignment and the closing
+    assert figures["time_to_close"]["count"] == 1 and figures["time_to_close"]["median_s"] > 0
+    assert figures["referred"] == sum(bool(c["routed_to"]) for c in cases)
+    assert figures["referrals_by_agency"] == [{"key": agencies.names["c"], "count": figures["referred"]}]
+    assert figures["referrals_by_state"] == [{"key": "pending", "count": figures["referred"]}]
+    assert figures["takedowns"] is None
+    narrowed = (await client.get("/v1/statistics/cases", params={"state": "closed"})).json()
+    assert narrowed["total"] == states["closed"]
+    routed = (await agencies.clients["c"].get("/v1/statistics/cases")).json()
+    assert routed["total"] == len(agencies.visible("c"))
+    assert (await agencies.clients["b"].get("/v1/statistics/cases", params={"text": "zzzzzz"})).json()[
+        "total"
+    ] == 0

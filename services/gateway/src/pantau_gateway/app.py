@@ -22,6 +22,7 @@ from . import (
     audit_api,
     bulk,
     contacts,
+    exports,
     handlers,
     monitoring,
     oidc,
@@ -31,6 +32,7 @@ from . import (
     referrals,
     revocation,
     signin,
+    statistics,
     whatsapp,
 )
 from .audit import AuditLog
@@ -127,6 +129,8 @@ def create_app(
     app.include_router(handlers.router)
     app.include_router(bulk.router)
     app.include_router(queue.router)
+    app.include_router(exports.router)
+    app.include_router(statistics.router)
     app.include_router(referrals.router)
     app.include_router(monitoring.router)
     app.include_router(acknowledgements.router)

@@ -11,8 +11,8 @@ from pantau_shared import paging
 from pantau_shared.contract.queue import ReportListQuery, ReportPage, ReportSummary
 
 COLUMNS = (
-    "report_id, agency_id, channel, received_at, platform, region_code, text, url, canonical_url,"
-    " author_handle, raw_sha256, content_sha256, attachments, reporter_id"
+    "report_id, agency_id, channel, submitted_at, received_at, platform, region_code, text, url,"
+    " canonical_url, author_handle, raw_sha256, content_sha256, attachments, reporter_id"
 )
 KIND = "reports"
 

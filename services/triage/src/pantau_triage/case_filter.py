@@ -13,6 +13,9 @@ from pantau_shared.contract import CaseState
 from pantau_shared.contract.queue import CaseFilter, CaseScope
 from pantau_shared.paging import Where
 
+from . import repository
+
+QUEUE_COLUMNS = (*repository.CASE_COLUMNS, "assignee", "assigned_at", "source")
 OWNED = "agency_id = $1"
 ROUTED = "routed_to @> ARRAY[$1]::text[] AND agency_id <> $1"
 

@@ -18,9 +18,11 @@ from pantau_shared.bus import Answer, Forbidden, NotFound, RpcError
 from pantau_shared.contract import Referral, stable_id
 from pantau_shared.contract.queue import (
     CASE_ASSIGN,
+    CASE_EXPORT,
     CASE_LIST,
     CASE_NOTE,
     CASE_NOTES,
+    CASE_STATISTICS,
     CASE_TRANSITION_MANY,
     AddNote,
     AssignCase,
@@ -31,6 +33,8 @@ from pantau_shared.contract.queue import (
     CaseOutcome,
     CasePage,
     CaseSort,
+    ExportCase,
+    ExportPage,
     QueueCase,
     TransitionCases,
 )
@@ -38,10 +42,10 @@ from pantau_shared.contract.rpc import CaseQuery, TransitionCase
 from pantau_shared.postgres import Connection
 
 from . import repository
-from .case_filter import conditions, scopes
+from .case_filter import QUEUE_COLUMNS, conditions, scopes
 from .casework import CaseWork
+from .statistics import CaseFigures
 
-QUEUE_COLUMNS = (*repository.CASE_COLUMNS, "assignee", "assigned_at", "source")
 # Each sort: its key columns, whether the first runs high to low, and the key's types in a cursor.
 SORTS: dict[CaseSort, tuple[str, bool, tuple[type[paging.Key], ...]]] = {
     CaseSort.PRIORITY: ("priority", True, (int, UUID)),
@@ -92,23 +96,43 @@ async def referrals_of(
     ]
 
 
-async def cases_page(conn: asyncpg.Pool | Connection, agency_id: str, query: CaseListQuery) -> CasePage:
+async def page_rows(
+    conn: asyncpg.Pool | Connection, agency_id: str, query: CaseListQuery
+) -> tuple[list[asyncpg.Record], list[list[Referral]], str | None]:
     sql, args = page_sql(agency_id, query)
     rows = await conn.fetch(sql, *args)
     cursor = paging.next_cursor(rows, query.limit, query.sort.value, (SORTS[query.sort][0], "case_id"))
     rows = rows[: query.limit]
-    cases = [queue_case(row, refs) for row, refs in zip(rows, await referrals_of(conn, rows), strict=True)]
-    return CasePage(cases=cases, next_cursor=cursor)
+    return rows, await referrals_of(conn, rows), cursor
+
+
+async def reports_of(
+    conn: asyncpg.Pool | Connection, rows: Sequence[asyncpg.Record]
+) -> dict[UUID, list[UUID]]:
+    """Each case's first reports, in the order they were attached (at most 20 a case)."""
+    found = await conn.fetch(
+        "SELECT case_id, report_id FROM (SELECT case_id, report_id, row_number() OVER"
+        " (PARTITION BY case_id ORDER BY attached_at, report_id) AS n FROM case_reports"
+        " WHERE case_id = ANY($1::uuid[])) first WHERE n <= 20 ORDER BY case_id, n",
+        [row["case_id"] for row in rows],
+    )
+    reports: dict[UUID, list[UUID]] = {}
+    for row in found:
+        reports.setdefault(row["case_id"], []).append(row["report_id"])
+    return reports
 
 
 class CaseQueue:
     def __init__(self, pool: asyncpg.Pool, casework: CaseWork) -> None:
         self._pool = pool
         self._casework = casework
+        self._statistics = CaseFigures(pool)
 
     def answers(self) -> list[Answer[Any, Any]]:
         return [
             Answer(CASE_LIST, self.list_cases),
+            Answer(CASE_EXPORT, self.export_page),
+            Answer(CASE_STATISTICS, self._statistics.figures),
             Answer(CASE_ASSIGN, self.assign),
             Answer(CASE_NOTE, self.add_note),
             Answer(CASE_NOTES, self.notes),
@@ -116,7 +140,21 @@ class CaseQueue:
         ]
 
     async def list_cases(self, agency_id: str, query: CaseListQuery) -> CasePage:
-        return await cases_page(self._pool, agency_id, query)
+        rows, referrals, cursor = await page_rows(self._pool, agency_id, query)
+        cases = [queue_case(row, refs) for row, refs in zip(rows, referrals, strict=True)]
+        return CasePage(cases=cases, next_cursor=cursor)
+
+    async def export_page(self, agency_id: str, query: CaseListQuery) -> ExportPage:
+        rows, referrals, cursor = await page_rows(self._pool, agency_id, query)
+        reports = await reports_of(self._pool, rows)
+        cases = [
+            ExportCase.model_validate(
+                {**queue_case(row, refs).model_dump(), "content_sha256": row["content_sha256"]}
+                | {"report_ids": reports.get(row["case_id"], [])}
+            )
+            for row, refs in zip(rows, referrals, strict=True)
+        ]
+        return ExportPage(cases=cases, next_cursor=cursor)
 
     async def assign(self, agency_id: str, command: AssignCase) -> QueueCase:
         now = datetime.now(UTC)

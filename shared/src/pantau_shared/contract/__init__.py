@@ -61,9 +61,11 @@ from .monitoring import (
 )
 from .queue import (
     CASE_ASSIGN,
+    CASE_EXPORT,
     CASE_LIST,
     CASE_NOTE,
     CASE_NOTES,
+    CASE_STATISTICS,
     CASE_TRANSITION_MANY,
     DELIVERY_LIST,
     QUEUE_METHODS,
@@ -84,10 +86,12 @@ METHODS.update({method.name: method for method in QUEUE_METHODS})
 
 __all__ = [
     "CASE_ASSIGN",
+    "CASE_EXPORT",
     "CASE_LIST",
     "CASE_NOTE",
     "CASE_NOTES",
     "CASE_REFERRALS",
+    "CASE_STATISTICS",
     "CASE_TRANSITION_MANY",
     "CONTRACT_MAJOR",
     "DELIVERY_LIST",

@@ -7,7 +7,7 @@ never shifts a page already read. The agency in the subject decides what is visi
 it owns and those routed to it, as for `case.get`.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -162,6 +162,66 @@ class BulkOutcomes(BaseModel):
     outcomes: list[CaseOutcome]
 
 
+class ExportCase(QueueCase):
+    """A case as an export row needs it: besides the queue's view, its first reports (whose
+    authors, times and evidence hashes intake keeps) and the hash of its normalised text."""
+
+    content_sha256: str | None = None
+    report_ids: list[UUID] = Field(default=[], max_length=20)
+
+
+class ExportPage(BaseModel):
+    cases: list[ExportCase]
+    next_cursor: str | None
+
+
+class StatisticsQuery(CaseFilter, Request):
+    """The figures of the cases the filter selects; days are counted in the given time zone."""
+
+    time_zone: Literal["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"] = "Asia/Jakarta"
+    region_level: Literal["province", "regency"] = Field(
+        default="regency", description="Group regions by province (33) or regency/city (33.75)"
+    )
+
+
+class Tally(BaseModel):
+    key: str
+    count: int
+
+
+class DayTally(BaseModel):
+    day: date
+    count: int
+    by_category: dict[str, int]
+
+
+class Durations(BaseModel):
+    """Seconds from a case's opening to an event, over the cases that reached it."""
+
+    count: int
+    median_s: float | None
+    p90_s: float | None
+    mean_s: float | None
+
+
+class CaseStatistics(BaseModel):
+    total: int
+    by_state: list[Tally]
+    by_category: list[Tally]
+    by_region: list[Tally]
+    by_source: list[Tally]
+    by_day: list[DayTally]
+    time_to_acknowledge: Durations = Field(
+        description="To the first change a person made (assignment, state change, correction)"
+    )
+    time_to_close: Durations
+    referred: int = Field(description="Cases routed to at least one other agency")
+    referrals_by_agency: list[Tally]
+    referrals_by_state: list[Tally] = Field(description="What the agencies routed to recorded")
+    # Takedown requests and their outcomes come with triage's takedown records (issue 13).
+    takedowns: list[Tally] | None = None
+
+
 # Reports and deliveries, listed by the services that keep them.
 
 
@@ -181,6 +241,7 @@ class ReportSummary(BaseModel):
     report_id: UUID
     agency_id: str
     channel: Channel
+    submitted_at: datetime
     received_at: datetime
     platform: Platform
     region_code: str | None
@@ -229,8 +290,17 @@ DELIVERY_LIST = Method(
     "notification.deliveries", Q, "notify", DeliveryListQuery, DeliveryPage, "A page of the agency's alerts"
 )
 
+CASE_EXPORT = Method(
+    "case.export", Q, "triage", CaseListQuery, ExportPage, "A page of cases with their first reports' ids"
+)
+CASE_STATISTICS = Method(
+    "case.statistics", Q, "triage", StatisticsQuery, CaseStatistics, "Figures of the agency's cases"
+)
+
 QUEUE_METHODS: tuple[Method[Any, Any], ...] = (
     CASE_LIST,
+    CASE_EXPORT,
+    CASE_STATISTICS,
     CASE_ASSIGN,
     CASE_NOTE,
     CASE_NOTES,
