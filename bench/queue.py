@@ -32,7 +32,8 @@ from typing import Any
 import asyncpg
 
 # In place of this script's folder, which would shadow the standard library's `queue` module.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+sys.path.pop(0)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pantau_devstack.stack import drop_database, ensure_database, start_servers
 from pantau_shared import paging
@@ -188,9 +189,8 @@ async def run(pool: asyncpg.Pool) -> bool:
             ok = ok and not seq
             shown = ", ".join(dict.fromkeys(n for n in plan if "Scan" in n))
             mark = " SEQ" if seq else ""
-            print(
-                f"{label:28} {indexed_ms:10.2f} {indexed_buffers:8} {seq_ms:11.1f} {seq_buffers:8}  {shown}{mark}"
-            )
+            figures = f"{indexed_ms:10.2f} {indexed_buffers:8} {seq_ms:11.1f} {seq_buffers:8}"
+            print(f"{label:28} {figures}  {shown}{mark}")
         # asyncpg prepares statements; after five runs PostgreSQL may keep a generic plan.
         async with conn.transaction():
             await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
