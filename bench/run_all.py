@@ -13,6 +13,8 @@ BENCHES = [
     "matching.py",
     "registries.py",
     "audit.py",
+    "queue_indexes.py",
+    "exports.py",
 ]
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The SQL of a `CaseFilter`: one WHERE clause that the queue, the export and the statistics share.
 
-Each condition is written so an index of migration 008 can serve it (bench/queue.py shows the
+Each condition is written so an index of migration 008 can serve it (bench/queue_indexes.py shows the
 plans on 1,000,000 cases): the owner leads every btree, a routed agency is found through the GIN
 index on `routed_to` (`@>`, which `= ANY` could not use), categories through the GIN index on the
 JSON, text through the trigram index, and a queue without closed cases says `state <> 'closed'`

@@ -1,5 +1,5 @@
 -- The work queue: who a case is handed to, notes on it, and the indexes behind each filter and
--- sort of `case.list` (bench/queue.py shows them used on 1,000,000 cases).
+-- sort of `case.list` (bench/queue_indexes.py shows them used on 1,000,000 cases).
 ALTER TABLE cases ADD COLUMN assignee text;
 ALTER TABLE cases ADD COLUMN assigned_at timestamptz;
 -- A citizen's report or the agency's own monitoring of watched accounts (triage's observed-post

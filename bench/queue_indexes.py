@@ -12,7 +12,10 @@ The data: one large agency (60% of the cases, a national Bawaslu), 40 regency ag
 the rest, a fifth of all cases routed to Komdigi, 85% closed; priorities, regions, categories,
 assignees and summary words drawn at random with a fixed seed.
 
-    python bench/queue.py [--cases 1000000] [--keep]
+    python bench/queue_indexes.py [--cases 1000000] [--keep]
+
+(Not `bench/queue.py`: a script's folder comes first on `sys.path`, and that name would shadow
+the standard library's `queue` for every benchmark here.)
 """
 
 import argparse
@@ -31,8 +34,6 @@ from typing import Any
 
 import asyncpg
 
-# In place of this script's folder, which would shadow the standard library's `queue` module.
-sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pantau_devstack.stack import drop_database, ensure_database, start_servers
