@@ -413,3 +413,25 @@ async def test_statistics_add_up_to_the_queue_and_follow_its_filters(agencies: A
     assert (await agencies.clients["b"].get("/v1/statistics/cases", params={"text": "zzzzzz"})).json()[
         "total"
     ] == 0
+
+
+async def test_the_report_list_pages_an_agencys_own_reports_without_contacts(
+    agencies: Agencies, reports: dict[str, str]
+) -> None:
+    a, b = agencies.clients["a"], agencies.clients["b"]
+    first = await a.get("/v1/reports", params={"limit": 1})
+    assert first.status_code == 200, first.text
+    page = first.json()
+    second = (await a.get("/v1/reports", params={"limit": 1, "cursor": page["next_cursor"]})).json()
+    listed = page["reports"] + second["reports"]
+    assert second["next_cursor"] is None and len({r["report_id"] for r in listed}) == 2
+    assert [r["submitted_at"] for r in listed] == sorted((r["submitted_at"] for r in listed), reverse=True)
+    assert all(r["author_handle"] == reports["author"] and r["reporter_id"] == "r1" for r in listed)
+    assert not {"reporter", "email", "phone", "contacts"} & set(listed[0])
+    assert (await b.get("/v1/reports")).json()["reports"] == []
+    assert (await a.get("/v1/reports", params={"channel": "email"})).json()["reports"] == []
+    assert len((await a.get("/v1/reports", params={"region": "33"})).json()["reports"]) == 0  # no region
+    tag = first.headers["etag"]
+    assert (
+        await a.get("/v1/reports", params={"limit": 1}, headers={"If-None-Match": tag})
+    ).status_code == 304
