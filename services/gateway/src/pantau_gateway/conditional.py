@@ -15,7 +15,7 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
 }
 IfNoneMatch = Annotated[
     str | None,
-    Header(max_length=2_000, description="The ETag of a page already read: 304 if it is unchanged"),
+    Header(description="The ETag of a page already read: 304 if it is unchanged"),
 ]
 
 

@@ -7,12 +7,13 @@ never shifts a page already read. The agency in the subject decides what is visi
 it owns and those routed to it, as for `case.get`.
 """
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from .events import CaseState, Channel, NotificationChannel, Platform, Resolution
 from .fields import REGION_PATTERN, Text
@@ -20,6 +21,17 @@ from .reads import CaseView, NotificationView
 from .rpc import Actor, CaseQuery, Command, Method, MethodKind, Note, Request
 from .taxonomy import Category
 
+_ISO_MOMENT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
+
+
+def _iso_moment(value: object) -> object:
+    # pydantic would read 0.5 (or "0.5" in a query string) as seconds since 1970.
+    if not isinstance(value, datetime) and not (isinstance(value, str) and _ISO_MOMENT.match(value)):
+        raise ValueError("harus berupa waktu ISO 8601 dengan zona waktu, misalnya 2024-02-14T07:00:00+07:00")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_moment)]
 Cursor = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[A-Za-z0-9_-]+$")]
 PageSize = Annotated[int, Field(ge=1, le=200)]
 RegionPrefix = Annotated[
@@ -62,10 +74,10 @@ class CaseFilter(BaseModel):
     source: CaseSource | None = None
     assignee: Assignee | None = None
     unassigned: bool = Field(default=False, description="Only cases nobody has been given")
-    opened_from: AwareDatetime | None = None
-    opened_to: AwareDatetime | None = None
-    updated_from: AwareDatetime | None = None
-    updated_to: AwareDatetime | None = None
+    opened_from: Moment | None = None
+    opened_to: Moment | None = None
+    updated_from: Moment | None = None
+    updated_to: Moment | None = None
     text: Annotated[Text, Field(min_length=3, max_length=200)] | None = Field(
         default=None, description="Words in the case's summary (case-insensitive)"
     )
@@ -226,8 +238,8 @@ class CaseStatistics(BaseModel):
 
 
 class ReportListQuery(Request):
-    received_from: AwareDatetime | None = None
-    received_to: AwareDatetime | None = None
+    received_from: Moment | None = None
+    received_to: Moment | None = None
     channel: list[Channel] = Field(default=[], max_length=10)
     region: RegionPrefix | None = None
     report_ids: list[UUID] = Field(default=[], max_length=1_000, description="Only these")
@@ -264,8 +276,8 @@ class DeliveryListQuery(Request):
     state: list[Literal["pending", "sending", "sent", "failed", "skipped"]] = Field(default=[], max_length=5)
     channel: list[NotificationChannel] = Field(default=[], max_length=5)
     unacknowledged: bool = Field(default=False, description="Only team alerts nobody acknowledged")
-    created_from: AwareDatetime | None = None
-    created_to: AwareDatetime | None = None
+    created_from: Moment | None = None
+    created_to: Moment | None = None
     cursor: Cursor | None = None
     limit: PageSize = 50
 
