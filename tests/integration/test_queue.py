@@ -31,6 +31,7 @@ from pantau_shared.contract.queue import REPORT_LIST
 from pantau_shared.settings import PlatformSettings
 from pantau_triage import repository
 from tests.conftest import connect
+from tests.integration import people
 from tests.integration.test_case_workflow import triage  # noqa: F401 - fixture
 from tests.integration.test_gateway import create_key
 from tests.integration.test_ownership import _gateway
@@ -46,6 +47,9 @@ class Agencies:
     clients: dict[str, httpx.AsyncClient]
     # Ground truth, as inserted: case id -> (owner, routed to)
     cases: dict[str, tuple[str, tuple[str, ...]]]
+    # A patrol member of agency a, and one of agency b: who cases are handed to.
+    siti: str
+    stranger: str
 
     def visible(self, role: str) -> set[str]:
         agency = self.names[role]
@@ -100,7 +104,9 @@ async def agencies(platform: PlatformSettings, triage, agency: str) -> AsyncIter
         role: httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}) for role, key in keys.items()
     }
     try:
-        yield Agencies(names, clients, cases)
+        siti = await people._user(platform, names["a"], f"siti@{names['a']}.go.id", ["patrol"], False)
+        stranger = await people._user(platform, names["b"], f"eko@{names['b']}.go.id", ["patrol"], False)
+        yield Agencies(names, clients, cases, siti, stranger)
     finally:
         for client in clients.values():
             await client.aclose()
@@ -224,7 +230,7 @@ async def test_an_unchanged_page_is_a_304_and_a_change_gives_a_new_etag(agencies
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tag
     case_id = first.json()["cases"][0]["case_id"]
     assigned = await client.put(
-        f"/v1/cases/{case_id}/assignee", json={"assignee": "siti", "actor": "Budi (koordinator)"}
+        f"/v1/cases/{case_id}/assignee", json={"assignee": agencies.siti, "actor": "Budi (koordinator)"}
     )
     assert assigned.status_code == 200, assigned.text
     changed = await client.get("/v1/cases", params={"limit": 5}, headers={"If-None-Match": tag})
@@ -235,15 +241,30 @@ async def test_assignment_notes_and_bulk_transitions_respect_ownership(agencies:
     a, b, c = (agencies.clients[r] for r in ("a", "b", "c"))
     owned_by_a = [cid for cid, (owner, _) in agencies.cases.items() if owner == agencies.names["a"]]
     routed_to_c = next(cid for cid in owned_by_a if agencies.cases[cid][1])
-    body = {"assignee": "siti", "actor": "Budi"}
+    body = {"assignee": agencies.siti, "actor": "Budi"}
     assert (await a.put(f"/v1/cases/{routed_to_c}/assignee", json=body)).status_code == 200
-    assert (await c.put(f"/v1/cases/{routed_to_c}/assignee", json=body)).status_code == 403
-    assert (await b.put(f"/v1/cases/{routed_to_c}/assignee", json=body)).status_code == 404
-    mine = await _all_pages(a, {"assignee": "siti"})
-    assert [x["case_id"] for x in mine] == [routed_to_c] and mine[0]["assignee"] == "siti"
+    # Taking the case back needs no user of theirs: the routed agency may not (403), and for a
+    # stranger the case does not exist (404).
+    take_back = {"assignee": None, "actor": "Budi"}
+    assert (await c.put(f"/v1/cases/{routed_to_c}/assignee", json=take_back)).status_code == 403
+    assert (await b.put(f"/v1/cases/{routed_to_c}/assignee", json=take_back)).status_code == 404
+    assert (
+        await b.put(f"/v1/cases/{routed_to_c}/assignee", json={**body, "assignee": agencies.stranger})
+    ).status_code == 404
+    mine = await _all_pages(a, {"assignee": agencies.siti})
+    assert [x["case_id"] for x in mine] == [routed_to_c] and mine[0]["assignee"] == agencies.siti
+    # Only an active user of the agency is given a case: not a name, not another agency's user.
+    for nobody in ("siti", agencies.stranger, str(new_id())):
+        refused = await a.put(f"/v1/cases/{routed_to_c}/assignee", json={**body, "assignee": nobody})
+        assert refused.status_code == 422, refused.text
+    assert (await a.put(f"/v1/cases/{routed_to_c}/assignee", json={**body, "assignee": None})).json()[
+        "assignee"
+    ] is None
+    assert (await a.put(f"/v1/cases/{routed_to_c}/assignee", json=body)).status_code == 200
     assert routed_to_c not in {x["case_id"] for x in await _all_pages(a, {"unassigned": True})}
     history = (await a.get(f"/v1/cases/{routed_to_c}/history")).json()
-    assert history[-1]["change"] == "assigned" and history[-1]["note"] == "Ditugaskan kepada siti"
+    assert history[-1]["change"] == "assigned" and history[-1]["note"] == f"Ditugaskan kepada {agencies.siti}"
+    assert history[-2]["note"] == "Penugasan dicabut"
 
     # Notes: the owner's and the routed agency's each stay their own; a stranger gets 404.
     note = {"text": "Sudah dicek ke lokasi", "actor": "Siti"}
@@ -385,7 +406,7 @@ async def test_statistics_add_up_to_the_queue_and_follow_its_filters(agencies: A
     client = agencies.clients["a"]
     cases = await _all_pages(client, {})
     case_id = next(c["case_id"] for c in cases if c["state"] == "new")
-    await client.put(f"/v1/cases/{case_id}/assignee", json={"assignee": "siti", "actor": "Budi"})
+    await client.put(f"/v1/cases/{case_id}/assignee", json={"assignee": agencies.siti, "actor": "Budi"})
     closing = next(c["case_id"] for c in cases if c["state"] == "new" and c["case_id"] != case_id)
     await client.post(
         f"/v1/cases/{closing}/transitions", json={"to": "closed", "actor": "B", "resolution": "duplicate"}

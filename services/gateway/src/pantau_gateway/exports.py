@@ -40,7 +40,8 @@ from pantau_shared.contract.queue import (
 )
 from pantau_shared.regions import local_time, zone_of
 
-from .deps import CallerDep, StateDep
+from .deps import StateDep
+from .roles import ALL_ROLES, Principal, Scope, require
 
 router = APIRouter(prefix="/v1")
 PAGE = 50
@@ -241,7 +242,9 @@ async def _workbook(pages: AsyncIterator[list[ExportRow]], first: list[ExportRow
     },
 )
 async def export_cases(
-    query: Annotated[ExportQuery, Query()], state: StateDep, caller: CallerDep
+    query: Annotated[ExportQuery, Query()],
+    state: StateDep,
+    caller: Annotated[Principal, require(*ALL_ROLES, scope=Scope.EXPORTS_READ)],
 ) -> StreamingResponse:
     """Every case the filter selects (the queue's filters), for the finding and report forms:
     time and place of the event, the accounts reported, what happened, the articles of law,

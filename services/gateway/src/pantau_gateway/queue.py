@@ -32,17 +32,25 @@ from pantau_shared.contract.queue import (
 )
 from pantau_shared.contract.rpc import CaseQuery
 
+from . import users
 from .conditional import NOT_MODIFIED, IfNoneMatch, conditional
-from .deps import CallerDep, OriginDep, StateDep
+from .deps import OriginDep, StateDep
+from .problems import Problem
+from .roles import ALL_ROLES, STAFF, Principal, Role, Scope, require
 
 router = APIRouter(prefix="/v1")
+CaseReader = Annotated[Principal, require(*ALL_ROLES, scope=Scope.CASES_READ)]
+CaseWorker = Annotated[Principal, require(*STAFF, scope=Scope.CASES_WRITE)]
+# Handing cases out is a supervisor's (or an admin's) decision.
+Dispatcher = Annotated[Principal, require(Role.ADMIN, Role.SUPERVISOR, scope=Scope.CASES_WRITE)]
+ReportReader = Annotated[Principal, require(*ALL_ROLES, scope=Scope.REPORTS_READ)]
 
 
 @router.get("/cases", response_model=CasePage, responses={**NOT_MODIFIED, 422: {}})
 async def list_cases(
     query: Annotated[CaseListQuery, Query()],
     state: StateDep,
-    caller: CallerDep,
+    caller: CaseReader,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """The agency's queue: the cases it owns and those routed to it (`scope`), filtered, sorted
@@ -56,7 +64,7 @@ async def list_cases(
 async def list_reports(
     query: Annotated[ReportListQuery, Query()],
     state: StateDep,
-    caller: CallerDep,
+    caller: ReportReader,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """The agency's reports, newest first; never the reporters' contacts."""
@@ -68,7 +76,7 @@ async def list_reports(
 async def list_deliveries(
     query: Annotated[DeliveryListQuery, Query()],
     state: StateDep,
-    caller: CallerDep,
+    caller: CaseReader,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """The alerts and news the agency's teams and reporters were sent, newest first."""
@@ -76,18 +84,31 @@ async def list_deliveries(
     return conditional(page, if_none_match)
 
 
-@router.put("/cases/{case_id}/assignee", response_model=QueueCase, responses={403: {}, 404: {}})
+@router.put("/cases/{case_id}/assignee", response_model=QueueCase, responses={403: {}, 404: {}, 422: {}})
 async def assign_case(
-    case_id: UUID, assignment: Assignment, state: StateDep, caller: CallerDep, origin: OriginDep
+    case_id: UUID, assignment: Assignment, state: StateDep, caller: Dispatcher, origin: OriginDep
 ) -> QueueCase:
-    """Hand an owned case to someone (`assignee: null` takes it back); recorded in its history."""
+    """Hand an owned case to one of the agency's users (`assignee`: the user id, as
+    `GET /v1/users` lists it; `null` takes it back); recorded in its history."""
+    if assignment.assignee is not None:
+        await _check_assignee(state, caller.agency_id, assignment.assignee)
     command = AssignCase.model_validate({**dict(assignment), "case_id": case_id, **origin.fields()})
     return await state.rpc.call(caller.agency_id, CASE_ASSIGN, command)
 
 
+async def _check_assignee(state: StateDep, agency_id: str, assignee: str) -> None:
+    try:
+        user_id = UUID(assignee)
+    except ValueError:
+        user_id = None
+    user = await users.get(state.infra.pool, agency_id, user_id) if user_id else None
+    if user is None or user.disabled_at is not None:
+        raise Problem(422, f"{assignee} bukan pengguna aktif instansi ini; tugaskan kepada id pengguna")
+
+
 @router.post("/cases/{case_id}/notes", status_code=201, response_model=CaseNote, responses={404: {}})
 async def add_note(
-    case_id: UUID, note: NoteIn, state: StateDep, caller: CallerDep, origin: OriginDep
+    case_id: UUID, note: NoteIn, state: StateDep, caller: CaseWorker, origin: OriginDep
 ) -> CaseNote:
     """A note on a case the agency owns or was routed to; only this agency reads its notes."""
     command = AddNote.model_validate({**dict(note), "case_id": case_id, **origin.fields()})
@@ -95,13 +116,13 @@ async def add_note(
 
 
 @router.get("/cases/{case_id}/notes", response_model=list[CaseNote], responses={404: {}})
-async def case_notes(case_id: UUID, state: StateDep, caller: CallerDep) -> list[CaseNote]:
+async def case_notes(case_id: UUID, state: StateDep, caller: CaseReader) -> list[CaseNote]:
     return (await state.rpc.call(caller.agency_id, CASE_NOTES, CaseQuery(case_id=case_id))).notes
 
 
 @router.post("/cases:transition", response_model=BulkOutcomes, responses={422: {}})
 async def transition_cases(
-    change: BulkStateChange, state: StateDep, caller: CallerDep, origin: OriginDep
+    change: BulkStateChange, state: StateDep, caller: CaseWorker, origin: OriginDep
 ) -> BulkOutcomes:
     """Move up to 200 cases to one state. Each case is changed or refused on its own, with the
     status a single transition would give it (403 routed to this agency, 404 unknown, 409 not

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Response
 from pantau_shared.contract.queue import CASE_STATISTICS, CaseStatistics, StatisticsQuery
 
 from .conditional import NOT_MODIFIED, IfNoneMatch, conditional
-from .deps import CallerDep, StateDep
+from .deps import StateDep
+from .roles import ALL_ROLES, Principal, Scope, require
 
 router = APIRouter(prefix="/v1")
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1")
 async def case_statistics(
     query: Annotated[StatisticsQuery, Query()],
     state: StateDep,
-    caller: CallerDep,
+    caller: Annotated[Principal, require(*ALL_ROLES, scope=Scope.CASES_READ)],
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """The week's figures, for example: `opened_from=2024-02-05T00:00:00%2B07:00&opened_to=…`.
