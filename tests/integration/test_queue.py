@@ -253,10 +253,13 @@ async def test_assignment_notes_and_bulk_transitions_respect_ownership(agencies:
     ).status_code == 404
     mine = await _all_pages(a, {"assignee": agencies.siti})
     assert [x["case_id"] for x in mine] == [routed_to_c] and mine[0]["assignee"] == agencies.siti
-    # Only an active user of the agency is given a case: not a name, not another agency's user.
-    for nobody in ("siti", agencies.stranger, str(new_id())):
+    # Only an active user of the agency is given a case: a name is not an id, and another
+    # agency's user is as unknown as a made-up one.
+    named = await a.put(f"/v1/cases/{routed_to_c}/assignee", json={**body, "assignee": "siti"})
+    assert named.status_code == 422, named.text
+    for nobody in (agencies.stranger, str(new_id())):
         refused = await a.put(f"/v1/cases/{routed_to_c}/assignee", json={**body, "assignee": nobody})
-        assert refused.status_code == 422, refused.text
+        assert refused.status_code == 404 and "pengguna" in refused.json()["detail"], refused.text
     assert (await a.put(f"/v1/cases/{routed_to_c}/assignee", json={**body, "assignee": None})).json()[
         "assignee"
     ] is None
@@ -370,6 +373,7 @@ async def test_exports_carry_the_forms_fields_for_exactly_the_queues_cases(
         else None
     )
     ndjson = await client.get("/v1/exports/cases", params={"format": "ndjson"})
+    assert ndjson.status_code == 200, ndjson.text
     lines = [json.loads(line) for line in ndjson.text.splitlines()]
     assert {line["case_id"] for line in lines} == agencies.visible("a")
     full = next(line for line in lines if line["case_id"] == reports["case_id"])
@@ -384,6 +388,7 @@ async def test_exports_carry_the_forms_fields_for_exactly_the_queues_cases(
         assert with_reports["terlapor_akun"] == "'" + reports["author"]
     # Another agency's export holds none of a's cases.
     other = await agencies.clients["b"].get("/v1/exports/cases", params={"format": "ndjson"})
+    assert other.status_code == 200, other.text
     assert {json.loads(line)["case_id"] for line in other.text.splitlines()} == agencies.visible("b")
     book = await client.get("/v1/exports/cases", params={"format": "xlsx", "state": "new"})
     sheet = load_workbook(io.BytesIO(book.content), read_only=True)["kasus"]

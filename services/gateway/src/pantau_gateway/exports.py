@@ -26,7 +26,7 @@ from fastapi.responses import StreamingResponse
 from openpyxl import Workbook
 from pydantic import BaseModel, ConfigDict
 
-from pantau_shared.bus import RpcClient
+from pantau_shared.bus import RpcClient, RpcError
 from pantau_shared.contract import TAXONOMY
 from pantau_shared.contract.queue import (
     CASE_EXPORT,
@@ -38,6 +38,7 @@ from pantau_shared.contract.queue import (
     ReportListQuery,
     ReportSummary,
 )
+from pantau_shared.contract.rpc import ErrorCode, Method, RequestT, ResponseT
 from pantau_shared.regions import local_time, zone_of
 
 from .deps import StateDep
@@ -45,6 +46,7 @@ from .roles import ALL_ROLES, Principal, Scope, require
 
 router = APIRouter(prefix="/v1")
 PAGE = 50
+RETRIES = 3
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "ndjson": "application/x-ndjson",
@@ -172,7 +174,7 @@ async def rows(rpc: RpcClient, agency_id: str, query: ExportQuery) -> AsyncItera
     refusal is still a problem and not a cut-off file."""
     listing = CaseListQuery.model_validate({**query.model_dump(exclude={"format"}), "limit": PAGE})
     while True:
-        page = await rpc.call(agency_id, CASE_EXPORT, listing)
+        page = await _ask(rpc, agency_id, CASE_EXPORT, listing)
         reports = await _reports(rpc, agency_id, [r for case in page.cases for r in case.report_ids])
         yield [row(case, reports) for case in page.cases]
         if page.next_cursor is None:
@@ -180,11 +182,25 @@ async def rows(rpc: RpcClient, agency_id: str, query: ExportQuery) -> AsyncItera
         listing = listing.model_copy(update={"cursor": page.next_cursor})
 
 
+async def _ask(
+    rpc: RpcClient, agency_id: str, method: Method[RequestT, ResponseT], query: RequestT
+) -> ResponseT:
+    """A page, asked again once if it timed out: a query is safe to repeat, and a long export
+    should not end in a cut-off file for one slow page."""
+    for attempt in range(1, RETRIES + 1):
+        try:
+            return await rpc.call(agency_id, method, query)
+        except RpcError as error:
+            if error.code not in (ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE) or attempt == RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def _reports(rpc: RpcClient, agency_id: str, report_ids: list[UUID]) -> dict[UUID, ReportSummary]:
     found: dict[UUID, ReportSummary] = {}
     for start in range(0, len(report_ids), 200):
         query = ReportListQuery(report_ids=report_ids[start : start + 200], limit=200)
-        for report in (await rpc.call(agency_id, REPORT_LIST, query)).reports:
+        for report in (await _ask(rpc, agency_id, REPORT_LIST, query)).reports:
             found[report.report_id] = report
     return found
 

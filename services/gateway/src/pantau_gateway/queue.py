@@ -84,26 +84,23 @@ async def list_deliveries(
     return conditional(page, if_none_match)
 
 
-@router.put("/cases/{case_id}/assignee", response_model=QueueCase, responses={403: {}, 404: {}, 422: {}})
+@router.put("/cases/{case_id}/assignee", response_model=QueueCase, responses={403: {}, 404: {}})
 async def assign_case(
     case_id: UUID, assignment: Assignment, state: StateDep, caller: Dispatcher, origin: OriginDep
 ) -> QueueCase:
     """Hand an owned case to one of the agency's users (`assignee`: the user id, as
-    `GET /v1/users` lists it; `null` takes it back); recorded in its history."""
+    `GET /v1/users` lists it; `null` takes it back); recorded in its history. An unknown or
+    disabled user, or another agency's, is a 404 as an unknown case is."""
     if assignment.assignee is not None:
         await _check_assignee(state, caller.agency_id, assignment.assignee)
     command = AssignCase.model_validate({**dict(assignment), "case_id": case_id, **origin.fields()})
     return await state.rpc.call(caller.agency_id, CASE_ASSIGN, command)
 
 
-async def _check_assignee(state: StateDep, agency_id: str, assignee: str) -> None:
-    try:
-        user_id = UUID(assignee)
-    except ValueError:
-        user_id = None
-    user = await users.get(state.infra.pool, agency_id, user_id) if user_id else None
+async def _check_assignee(state: StateDep, agency_id: str, assignee: UUID) -> None:
+    user = await users.get(state.infra.pool, agency_id, assignee)
     if user is None or user.disabled_at is not None:
-        raise Problem(422, f"{assignee} bukan pengguna aktif instansi ini; tugaskan kepada id pengguna")
+        raise Problem(404, f"pengguna {assignee} tidak ada atau tidak aktif di instansi ini")
 
 
 @router.post("/cases/{case_id}/notes", status_code=201, response_model=CaseNote, responses={404: {}})

@@ -54,7 +54,7 @@ def conditions(agency_id: str, selected: CaseFilter) -> Where:
     if selected.unassigned:
         where.add("assignee IS NULL")
     elif selected.assignee is not None:
-        where.add(f"assignee = {where.param(selected.assignee)}")
+        where.add(f"assignee = {where.param(str(selected.assignee))}")
     for column, lower, upper in (
         ("opened_at", selected.opened_from, selected.opened_to),
         ("updated_at", selected.updated_from, selected.updated_to),

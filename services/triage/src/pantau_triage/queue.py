@@ -168,7 +168,7 @@ class CaseQueue:
                 await conn.execute(
                     "UPDATE cases SET assignee = $2, assigned_at = $3, updated_at = $3 WHERE case_id = $1",
                     case.case_id,
-                    command.assignee,
+                    str(command.assignee) if command.assignee else None,
                     now,
                 )
                 said = f"Ditugaskan kepada {command.assignee}" if command.assignee else "Penugasan dicabut"

@@ -37,9 +37,7 @@ PageSize = Annotated[int, Field(ge=1, le=200)]
 RegionPrefix = Annotated[
     str, Field(pattern=REGION_PATTERN, examples=["33", "33.75"], description="Kemendagri code prefix")
 ]
-Assignee = Annotated[
-    Text, Field(max_length=200, description="Who the case is handed to: a user id, or a name until then")
-]
+Assignee = Annotated[UUID, Field(description="Who the case is handed to: a user of the agency (its id)")]
 MAX_BULK = 200
 
 
