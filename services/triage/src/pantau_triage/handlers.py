@@ -32,8 +32,8 @@ from .election_rules import Assessment, ElectionRules
 from .joining import CaseBook
 from .matching import SIMILARITY_THRESHOLD, Fingerprint, similarity
 from .priority import assess, unverified_sender
-from .revisions import ReportRevisions
 from .queue import CaseQueue
+from .revisions import ReportRevisions
 from .routing import Router
 
 log = logging.getLogger(__name__)
