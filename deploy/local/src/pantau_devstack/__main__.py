@@ -13,7 +13,9 @@ import contextlib
 import email.message
 import json
 import os
+import secrets
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -38,6 +40,8 @@ DEMO_REGION = "33.75"
 DEMO_PATROL = "patroli@bawaslu-pekalongan.example"
 DEMO_SUPERVISOR = "koordinator@bawaslu-pekalongan.example"
 DEMO_MAILBOX = "lapor@bawaslu-pekalongan.example"
+# The console's demo account: the supervisor who gets the escalations signs in with it.
+DEMO_OFFICER = "Koordinator Patroli"
 # Development-only secrets of the local WhatsApp Business app (the gateway refuses none of them,
 # but a production deployment sets its own).
 DEV_APP_SECRET = "dev-whatsapp-app-secret"
@@ -80,6 +84,35 @@ def demo_agency(platform: Platform, home: Path) -> str:
     return key
 
 
+def demo_officer(platform: Platform, home: Path) -> None:
+    """The demo supervisor's console password, kept in `home` like the key; the account is
+    created once (a second `add-user` for the same address is refused, and that is fine)."""
+    password_file = home / "demo-console-password"
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(12) + "\n")
+        password_file.chmod(0o600)
+    password = password_file.read_text().strip()
+    with open(os.devnull, "w") as quiet:
+        try:
+            platform.command(
+                "gateway",
+                "add-user",
+                "--agency",
+                DEMO_AGENCY,
+                "--email",
+                DEMO_SUPERVISOR,
+                "--name",
+                DEMO_OFFICER,
+                "--role",
+                "supervisor",
+                "--password-stdin",
+                output=quiet,
+                stdin=password + "\n",
+            )
+        except subprocess.CalledProcessError:
+            pass
+
+
 def demo_team(platform: Platform) -> None:
     team = platform.command(
         "notify",
@@ -111,7 +144,7 @@ def demo_team(platform: Platform) -> None:
     )
 
 
-def instructions(platform: Platform, key: str, mail_dir: Path) -> str:
+def instructions(platform: Platform, key: str, password: str, mail_dir: Path) -> str:
     api = f"http://127.0.0.1:{platform.gateway_port}"
     body = (
         '{"text": "Besok pagi serangan fajar di Kelurahan Podosugih, tiap rumah dapat amplop '
@@ -121,6 +154,7 @@ def instructions(platform: Platform, key: str, mail_dir: Path) -> str:
     return f"""
 Pantau is running. API: {api}  (OpenAPI: {api}/docs)
 Demo agency: Bawaslu Kota Pekalongan ({DEMO_AGENCY}), API key: {key}
+Console: {api}/konsol/  (sign in as {DEMO_SUPERVISOR}, password {password})
 
 Submit a report:
   curl -sS -X POST {api}/v1/reports -H 'X-API-Key: {key}' \\
@@ -249,20 +283,24 @@ def run_platform(home: Path, gateway_port: int) -> int:
         stamp = home / "seeded.json"
         # Skipped only where the data lives beside the stamp (the embedded PostgreSQL), so a
         # database reset elsewhere is never taken for seeded.
-        if servers.embedded_database and seeded(stamp, platform) and (home / "demo-api-key").exists():
+        demo_files = (home / "demo-api-key", home / "demo-console-password")
+        if servers.embedded_database and seeded(stamp, platform) and all(f.exists() for f in demo_files):
             key = (home / "demo-api-key").read_text().strip()
-            progress("demo agency, API key and patrol team already seeded")
+            progress("demo agency, API key, patrol team and console account already seeded")
         else:
-            progress("seeding the demo agency, its API key and its patrol team")
+            progress("seeding the demo agency, its API key, its patrol team and a console account")
             with ThreadPoolExecutor(2) as pool:
                 agency, team = pool.submit(demo_agency, platform, home), pool.submit(demo_team, platform)
                 key = agency.result()
                 team.result()
+            # After the agency: the account belongs to it.
+            demo_officer(platform, home)
             stamp.write_text(json.dumps(seed_stamp(platform)))
         services.wait_ready(on_ready=lambda name: progress(f"{name} ready"))
         progress("sample registry imported: " + monitoring_demo.import_sample_registry(platform.command))
         try:
-            print(instructions(platform, key, home / "mail"), flush=True)
+            password = (home / "demo-console-password").read_text().strip()
+            print(instructions(platform, key, password, home / "mail"), flush=True)
             api = f"http://127.0.0.1:{platform.gateway_port}"
             print(monitoring_demo.instructions(api, key, platforms), flush=True)
         except OSError:
@@ -275,7 +313,15 @@ def run_platform(home: Path, gateway_port: int) -> int:
 
 def seed_stamp(platform: Platform) -> dict[str, str]:
     """What the demo was seeded with, where: a change to either seeds again."""
-    demo = [DEMO_AGENCY, DEMO_AGENCY_NAME, DEMO_REGION, DEMO_PATROL, DEMO_SUPERVISOR, ACK_MINUTES]
+    demo = [
+        DEMO_AGENCY,
+        DEMO_AGENCY_NAME,
+        DEMO_REGION,
+        DEMO_PATROL,
+        DEMO_SUPERVISOR,
+        ACK_MINUTES,
+        DEMO_OFFICER,
+    ]
     return {"database": platform.database_url, "subject_root": platform.subject_root, "demo": "|".join(demo)}
 
 

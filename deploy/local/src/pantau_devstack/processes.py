@@ -55,11 +55,14 @@ class Platform:
         urls["gateway"] = f"http://127.0.0.1:{self.gateway_port}/readyz"
         return urls
 
-    def command(self, service: str, *args: str, output: IO[str] | None = None) -> str:
-        """Run one admin command of a service and return what it printed."""
+    def command(
+        self, service: str, *args: str, output: IO[str] | None = None, stdin: str | None = None
+    ) -> str:
+        """Run one admin command of a service (`stdin` given to it) and return what it printed."""
         done = subprocess.run(
             [sys.executable, "-m", f"pantau_{service}", *args],
             env=self.env(),
+            input=stdin,
             check=True,
             stdout=subprocess.PIPE,
             stderr=output,
