@@ -11,7 +11,16 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from pantau_shared.contract.queue import CASE_LIST, CaseListQuery, CaseScope, CaseSort, CaseSource
+from pantau_shared.bus import RpcError
+from pantau_shared.contract.queue import (
+    CASE_LIST,
+    DELIVERY_LIST,
+    CaseListQuery,
+    CaseScope,
+    CaseSort,
+    CaseSource,
+    DeliveryListQuery,
+)
 from pantau_shared.regions import zone_of
 
 from .. import users
@@ -93,6 +102,7 @@ async def queue(
         "cases": [],
         "next_page": None,
         "error": None,
+        "waiting": None,
     }
     try:
         query = query_of(params, officer)
@@ -101,6 +111,14 @@ async def queue(
         return render(request, "queue.html", 422, **context)
     page = await state.rpc.call(officer.agency_id, CASE_LIST, query)
     context["cases"] = page.cases
+    try:
+        # The alerts nobody has taken yet, above the queue: what the patrol on duty answers first.
+        waiting = await state.rpc.call(
+            officer.agency_id, DELIVERY_LIST, DeliveryListQuery(unacknowledged=True, limit=10)
+        )
+        context["waiting"] = waiting.notifications
+    except RpcError:
+        context["waiting"] = None
     if page.next_cursor:
         kept = [(k, v) for k, values in params.items() if k != "cursor" for v in values]
         context["next_page"] = "?" + urlencode([*kept, ("cursor", page.next_cursor)])
