@@ -94,7 +94,7 @@ def _step(maximum: int) -> int:
     if maximum <= 5:
         return 1
     raw = maximum / 4
-    power = 10 ** math.floor(math.log10(raw))
+    power: int = 10 ** math.floor(math.log10(raw))
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
 
