@@ -64,6 +64,9 @@ PUBLIC = {
     ("POST", "/v1/sessions"),
     ("GET", "/v1/sessions/oidc"),
     ("GET", "/v1/sessions/oidc/callback"),
+    ("GET", "/konsol/masuk"),
+    ("POST", "/konsol/masuk"),
+    ("GET", "/konsol/console.css"),
 }
 
 

@@ -21,6 +21,7 @@ from . import (
     admin,
     audit_api,
     bulk,
+    console,
     contacts,
     exports,
     handlers,
@@ -135,6 +136,7 @@ def create_app(
     app.include_router(monitoring.router)
     app.include_router(acknowledgements.router)
     app.include_router(pages.router)
+    app.include_router(console.router)
     app.include_router(whatsapp.router)
     app.include_router(signin.router)
     app.include_router(admin.router)
