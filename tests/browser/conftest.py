@@ -62,6 +62,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 class Console:
     url: str
     key: str
+    # An admin's key, to read the audit log.
+    auditor: str
     email: str
     name: str
     password: str
@@ -96,6 +98,7 @@ def console(platform: PlatformSettings, tmp_path_factory: pytest.TempPathFactory
         REGION,
     )
     key = stack.command("gateway", "add-key", "--agency", AGENCY, "--rate-limit", "100000")
+    auditor = stack.command("gateway", "add-key", "--agency", AGENCY, "--role", "admin")
     email, name, password = OFFICER
     stack.command(
         "gateway",
@@ -141,7 +144,7 @@ def console(platform: PlatformSettings, tmp_path_factory: pytest.TempPathFactory
         processes.start()
         try:
             processes.wait_ready(60)
-            yield Console(f"http://127.0.0.1:{stack.gateway_port}", key, email, name, password, log)
+            yield Console(f"http://127.0.0.1:{stack.gateway_port}", key, auditor, email, name, password, log)
         finally:
             processes.stop(timeout_s=20)
             sink.stop()

@@ -133,6 +133,15 @@ async def test_sign_in_filter_open_acknowledge_close_and_see_the_chart_change(
         assert REGION in regions.text
         photograph(browser, screenshots / "console-dashboard.png")
 
+        # Each of the officer's changes is in the agency's audit log, and the chain holds.
+        admin = {"X-API-Key": console.auditor}
+        entries = (await api.get("/v1/audit", params={"limit": 1000}, headers=admin)).json()["entries"]
+        done = {(e["action"], e["outcome"]) for e in entries if e["principal"].startswith("user:")}
+        assert ("POST /konsol/masuk", 303) in done
+        assert ("POST /konsol/kasus/{case_id}/akui", 303) in done
+        assert ("POST /konsol/kasus/{case_id}/status", 303) in done
+        assert (await api.get("/v1/audit/verification", headers=admin)).json()["intact"] is True
+
         # Signing out ends the session: the console asks to sign in again.
         browser.find_element(By.CSS_SELECTOR, "header form button").click()
         wait(browser).until(seen.presence_of_element_located((By.ID, "email")))

@@ -12,19 +12,20 @@ from fastapi.responses import Response
 
 from ..roles import public
 from . import case_page, dashboard, queue_page, signin
-from .errors import ConsoleRoute
+from .errors import console_router
 
 STYLESHEET = files(__package__).joinpath("static/console.css").read_bytes()
+assets = console_router()
 
-router = APIRouter(prefix="/konsol", include_in_schema=False, route_class=ConsoleRoute)
 
-
-@router.get("/console.css", dependencies=[public("the console's stylesheet")])
+@assets.get("/console.css", dependencies=[public("the console's stylesheet")])
 async def stylesheet() -> Response:
     return Response(STYLESHEET, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
 
-for part in (signin, queue_page, case_page, dashboard):
-    router.include_router(part.router)
+router = APIRouter()
+router.include_router(assets)
+for page in (signin, queue_page, case_page, dashboard):
+    router.include_router(page.router)
 
 __all__ = ["router"]

@@ -10,7 +10,7 @@ from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pantau_shared.bus import RpcClient, RpcError
@@ -30,12 +30,12 @@ from pantau_shared.contract.rpc import (
 
 from .. import users
 from ..deps import StateDep
-from .errors import ConsoleRoute
+from .errors import console_router
 from .forms import FormInvalid, build
 from .identity import Officer, signed_in
 from .rendering import render
 
-router = APIRouter(route_class=ConsoleRoute)
+router = console_router()
 T = TypeVar("T")
 ALERTS = ("case_alert", "case_escalation")
 DONE = {

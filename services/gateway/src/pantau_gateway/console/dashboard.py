@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from pantau_shared.contract import CaseState, Category
@@ -15,12 +15,12 @@ from pantau_shared.regions import WIB
 
 from ..deps import StateDep
 from .chart import DayCount, stacked_by_day
-from .errors import ConsoleRoute
+from .errors import console_router
 from .forms import FormInvalid, build
 from .identity import Officer, signed_in
 from .rendering import render
 
-router = APIRouter(route_class=ConsoleRoute)
+router = console_router()
 DAYS = 14
 STATUSES = {
     "": "semua",

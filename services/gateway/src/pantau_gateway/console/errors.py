@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from pantau_shared.bus import RpcError
 
 from ..problems import Problem
-from .identity import SIGN_IN
+from .identity import PREFIX, SIGN_IN
 from .rendering import render
 
 UNAVAILABLE = {
@@ -37,6 +37,12 @@ def sign_in_first(request: Request) -> RedirectResponse:
     else:
         target = urlsplit(request.headers.get("referer", "")).path or "/konsol/"
     return RedirectResponse(f"{SIGN_IN}?lanjut={quote(target, safe='')}", status_code=303)
+
+
+def console_router() -> APIRouter:
+    """A router of console pages. Each has the prefix itself, not its includer, so a route's
+    own path is the whole path (the audit log names the action by it)."""
+    return APIRouter(prefix=PREFIX, include_in_schema=False, route_class=ConsoleRoute)
 
 
 class ConsoleRoute(APIRoute):

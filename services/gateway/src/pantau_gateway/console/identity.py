@@ -17,7 +17,8 @@ from ..deps import State
 from ..roles import ALL_ROLES, STAFF, Principal, Requirement, Role, Scope, require
 from ..sessions import CSRF_FIELD
 
-SIGN_IN = "/konsol/masuk"
+PREFIX = "/konsol"
+SIGN_IN = f"{PREFIX}/masuk"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from pantau_shared.bus import RpcError
@@ -25,12 +25,12 @@ from pantau_shared.regions import zone_of
 
 from .. import users
 from ..deps import StateDep
-from .errors import ConsoleRoute
+from .errors import console_router
 from .forms import FormInvalid, build
 from .identity import Officer, signed_in
 from .rendering import render
 
-router = APIRouter(route_class=ConsoleRoute)
+router = console_router()
 SORTS = {
     CaseSort.PRIORITY: "prioritas tertinggi",
     CaseSort.OLDEST: "menunggu paling lama",

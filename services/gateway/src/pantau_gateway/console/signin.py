@@ -9,7 +9,7 @@ where they land.
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Form, Request
+from fastapi import Cookie, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from .. import sessions
@@ -17,11 +17,11 @@ from ..deps import StateDep
 from ..problems import Problem
 from ..roles import public
 from ..signin import sign_in as api_sign_in
-from .errors import ConsoleRoute
+from .errors import console_router
 from .identity import SIGN_IN, Officer, signed_in
 from .rendering import render
 
-router = APIRouter(route_class=ConsoleRoute)
+router = console_router()
 FORM_COOKIE = "__Host-pantau-masuk"
 HOME = "/konsol/"
 _REFUSED = {
@@ -52,16 +52,12 @@ def _form(request: Request, target: str, error: str | None = None, status: int =
     return response
 
 
-@router.get(
-    SIGN_IN.removeprefix("/konsol"), response_class=HTMLResponse, dependencies=[public("the sign-in form")]
-)
+@router.get("/masuk", response_class=HTMLResponse, dependencies=[public("the sign-in form")])
 async def sign_in_form(request: Request, lanjut: str = HOME) -> HTMLResponse:
     return _form(request, lanjut)
 
 
-@router.post(
-    SIGN_IN.removeprefix("/konsol"), dependencies=[public("signing in: the password is the authority")]
-)
+@router.post("/masuk", dependencies=[public("signing in: the password is the authority")])
 async def sign_in(
     request: Request,
     state: StateDep,
