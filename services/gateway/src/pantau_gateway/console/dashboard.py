@@ -56,6 +56,8 @@ def _date(text: str, fallback: date) -> date:
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    if seconds < 60:
+        return f"{seconds:.0f} detik"
     if seconds < 3600:
         return f"{seconds / 60:.0f} menit"
     if seconds < 2 * 86400:
