@@ -61,7 +61,7 @@ ACTIONS = {
     "assign": Action((Role.ADMIN, Role.SUPERVISOR), Scope.CASES_WRITE),
     "note": Action(STAFF, Scope.CASES_WRITE),
     "refer": Action(STAFF, Scope.CASES_WRITE),
-    "export": Action((Role.ADMIN, Role.SUPERVISOR, Role.ANALYST), Scope.EXPORTS_READ),
+    "export": Action(ALL_ROLES, Scope.EXPORTS_READ),
     # Signing out needs a session and nothing more.
     "sign_out": Action(ALL_ROLES, None),
 }
