@@ -45,6 +45,8 @@ def _form(request: Request, target: str, error: str | None = None, status: int =
         target=_landing(target),
         csrf=sessions.csrf_token(token),
         csrf_field=sessions.CSRF_FIELD,
+        # Where the agency signs its staff in with its own identity provider.
+        oidc=request.state.pantau.oidc is not None,
     )
     response.set_cookie(
         FORM_COOKIE, token, max_age=3600, path="/", secure=True, httponly=True, samesite="strict"
