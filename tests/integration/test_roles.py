@@ -140,7 +140,9 @@ def guarded(app_endpoints: list[Endpoint]) -> list[tuple[str, Endpoint]]:
     routes = [
         (method, e)
         for e in app_endpoints
-        if e.path not in FRAMEWORK and e.declared is not None and e.declared.requirement is not None
+        if e.path not in FRAMEWORK
+        and e.declared is not None
+        and e.declared.requirement is not None
         # The console answers with pages, not problems: tests/integration/test_console.py walks it.
         and not e.path.startswith(CONSOLE)
         for method in sorted(e.methods)
