@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from pantau_devstack.whatsapp_cloud import combine, encode, sign, text_message
+from pantau_devstack.whatsapp_cloud import combine, encode, message, sign, text_message
 from pantau_gateway import auth, repository
 from pantau_gateway.app import create_app
 from pantau_gateway.settings import GatewaySettings
@@ -302,6 +302,36 @@ def test_a_whatsapp_message_intake_would_refuse_is_skipped_and_the_rest_queued(
     [stored] = queued(platform, agency)
     assert stored["text"] == "Amplop, lihat http://localhost/x" and stored["url"] is None
     assert any("skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_whatsapp_log_lines_name_messages_not_senders(
+    platform: PlatformSettings, agency: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret, phone, name = b"uji-app-secret", "6281298765432", "Siti Pelapor Rahasia"
+    settings = SETTINGS.model_copy(
+        update={"whatsapp_app_secret": SecretStr(secret.decode()), "whatsapp_verify_token": SecretStr("v")}
+    )
+    unreadable = text_message(phone, "a\u0000b 6281298765432", wamid="wamid.NUL", name=name)
+    reaction = message(
+        phone, "reaction", {"message_id": "wamid.X", "emoji": "👍"}, wamid="wamid.R", name=name
+    )
+    empty = message(phone, "button", {"payload": "p", "text": ""}, wamid="wamid.E", name=name)
+    raw = encode(combine(unreadable, reaction, empty))
+    caplog.set_level("INFO")
+    with TestClient(create_app(platform, settings), raise_server_exceptions=False) as wa:
+        issue_key(platform, agency)
+        response = wa.post(
+            f"/webhooks/whatsapp/{agency}",
+            content=raw,
+            headers={"content-type": "application/json", "x-hub-signature-256": sign(secret, raw)},
+        )
+    assert response.status_code == 200, response.text
+    assert queued(platform, agency) == []
+    lines = [r.getMessage() for r in caplog.records if "WhatsApp" in r.getMessage()]
+    for wamid in ("wamid.NUL", "wamid.R", "wamid.E"):
+        assert any(wamid in line for line in lines), (wamid, lines)
+    for line in lines:
+        assert phone[:6] not in line and phone[-4:] not in line and "Siti" not in line, line
 
 
 def test_bulk_reports_are_each_validated_and_acknowledged_and_a_resent_batch_stores_nothing_twice(

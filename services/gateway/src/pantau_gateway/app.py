@@ -85,7 +85,7 @@ def create_app(
             state = State(
                 infra=state_infra,
                 publisher=Publisher(state_infra.js, state_infra.subjects, source="/pantau/gateway"),
-                rpc=RpcClient(state_infra.nc, state_infra.subjects, timeout=settings.rpc_timeout_s),
+                rpc=RpcClient(state_infra.nc, state_infra.subjects, settings.rpc_retry()),
                 keys=keys,
                 audit=AuditLog(state_infra.pool),
                 sessions=SessionStore(

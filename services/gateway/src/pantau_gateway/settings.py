@@ -1,6 +1,7 @@
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from pantau_shared.bus.rpc import RetryPolicy
 from pantau_shared.settings import ServiceSettings
 
 DEV_PEPPER = "dev-only-api-key-pepper"
@@ -22,7 +23,9 @@ class GatewaySettings(ServiceSettings):
     key_cache_s: float = 30.0
     # Failed authentications a minute from one client address before it gets 429 (brute force).
     auth_failure_limit: int = 20
+    # One request to another service, and how long to keep asking when nobody answers in time.
     rpc_timeout_s: float = 2.0
+    rpc_deadline_s: float = 5.0
     # Console sessions end this long after signing in, or after this long without a request.
     session_lifetime_s: int = 12 * 3600
     session_idle_s: int = 2 * 3600
@@ -39,3 +42,6 @@ class GatewaySettings(ServiceSettings):
     # The WhatsApp Business app's secret (signs webhooks) and the verify token given to Meta.
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
+
+    def rpc_retry(self) -> RetryPolicy:
+        return RetryPolicy(attempt_timeout_s=self.rpc_timeout_s, deadline_s=self.rpc_deadline_s)

@@ -8,6 +8,7 @@ from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pantau_shared.contract import Platform, Reporter, ReportReceived, ReportSubmitted
+from pantau_shared.contract.fields import ascii_host
 from pantau_shared.contract.platforms import platform_of_host
 from pantau_shared.regions import region_at
 
@@ -35,7 +36,7 @@ def canonical_url(url: str) -> tuple[str, Platform]:
     if "://" not in raw:
         raw = "https://" + raw
     parts = urlsplit(raw)
-    host = (parts.hostname or "").lower().rstrip(".")
+    host = ascii_host(parts.hostname or "")
     if host.startswith("www."):
         host = host[4:]
     host = HOST_ALIASES.get(host, host)

@@ -5,8 +5,11 @@ Methods and their models are in `pantau_shared.contract.rpc`. Requests go to
 subject is the caller's, so a service never answers for another tenant's data.
 """
 
+import asyncio
 import json
 import logging
+import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
@@ -130,26 +133,60 @@ async def serve(
     return subscriptions
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long a caller keeps asking when nobody answers in time.
+
+    A restarting service has no responders for a moment and a dropped reply looks like a
+    timeout: both are retried, with a doubling, jittered pause, until `deadline_s` has passed
+    since the first attempt. Queries are safe to ask again; commands too, since a retried
+    command carries its `command_id` and the owner applies it once.
+    """
+
+    attempt_timeout_s: float = 2.0
+    deadline_s: float = 5.0
+    first_pause_s: float = 0.05
+    max_pause_s: float = 0.5
+
+    def pause(self, attempt: int) -> float:
+        ceiling = min(self.max_pause_s, self.first_pause_s * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)
+
+
 class RpcClient:
-    def __init__(self, nc: NATS, subjects: Subjects, timeout: float = 2.0) -> None:
+    def __init__(self, nc: NATS, subjects: Subjects, retry: RetryPolicy | None = None) -> None:
         self._nc = nc
         self._subjects = subjects
-        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
 
     async def call(self, agency_id: str, method: Method[RequestT, ResponseT], request: RequestT) -> ResponseT:
         headers: dict[str, str] = {}
         propagate.inject(headers)
-        try:
-            reply = await self._nc.request(
-                self._subjects.rpc(agency_id, method.name),
-                request.model_dump_json().encode(),
-                timeout=self._timeout,
-                headers=headers,
-            )
-        except NoRespondersError:
-            raise RpcError(ErrorCode.UNAVAILABLE, f"no service answers {method.name}") from None
-        except NatsTimeoutError:
-            raise RpcError(ErrorCode.TIMEOUT, f"{method.name} timed out") from None
+        subject = self._subjects.rpc(agency_id, method.name)
+        payload = request.model_dump_json().encode()
+        policy = self._retry
+        deadline = time.monotonic() + policy.deadline_s
+        attempt = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                reply = await self._nc.request(
+                    subject,
+                    payload,
+                    timeout=max(0.01, min(policy.attempt_timeout_s, remaining)),
+                    headers=headers,
+                )
+                break
+            except NoRespondersError:
+                failure = RpcError(ErrorCode.UNAVAILABLE, f"no service answers {method.name}")
+            except NatsTimeoutError:
+                failure = RpcError(ErrorCode.TIMEOUT, f"{method.name} timed out")
+            pause = policy.pause(attempt)
+            attempt += 1
+            if time.monotonic() + pause >= deadline:
+                raise failure
+            log.info("rpc %s: %s, asking again (attempt %d)", method.name, failure.code, attempt + 1)
+            await asyncio.sleep(pause)
         body = json.loads(reply.data)
         if "error" in body:
             raise RpcError.of(RpcFailure.model_validate(body["error"]))

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Annotated
 from urllib.parse import urlsplit
 
+import idna
 from pydantic import AfterValidator, BeforeValidator, Field
 
 # C0 controls but tab, line feed and carriage return; DEL; C1 controls. (Lone surrogates, which
@@ -33,9 +34,22 @@ REGION_PATTERN = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$"
 # control characters. No credentials, no IP literals: reports point at public web content, and
 # an address naming a machine directly is either private or not what a reporter copies.
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+# Internationalised names (pemilu.例え.jp, bücher.de, пример.рф): a label with at least one letter
+# of these scripts: Latin-1, Greek (lower case), Cyrillic, Thai, kana, CJK, Hangul. Lower-cased,
+# each is PVALID in IDNA 2008 on its own, is no combining mark, joiner or right-to-left letter,
+# and composes with none of the others, so every label the pattern allows passes the `idna`
+# package's checks too (tests/unit/contract/test_idn_hosts.py checks both).
+_IDN_LETTER = (
+    "[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff\u03ac-\u03ce\u0400-\u045f\u0e01-\u0e30\u0e32\u0e40-\u0e46"
+    "\u3041-\u3096\u30a1-\u30fa\u30fc\u4e00-\u9fef\uac00-\ud7a3]"
+)
+_IDN_LABEL = (
+    rf"(?:[A-Za-z0-9](?:-?[A-Za-z0-9]){{0,15}}-?)?{_IDN_LETTER}(?:-?(?:[A-Za-z0-9]|{_IDN_LETTER})){{0,30}}"
+)
 URL_PATTERN = (
     r"^(?:[Hh][Tt][Tt][Pp][Ss]?://)?"
-    rf"(?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|[Xx][Nn]--[A-Za-z0-9-]{{1,59}})\.?"
+    rf"(?:(?:{_LABEL}|{_IDN_LABEL})\.)+"
+    rf"(?:[A-Za-z]{{2,63}}|[Xx][Nn]--[A-Za-z0-9-]{{1,59}}|{_IDN_LETTER}{{2,30}})\.?"
     r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
     f"(?:[/?#][^\\s{_CONTROL}]*)?$"
 )
@@ -75,7 +89,10 @@ def check_url(value: str) -> str:
             "harus berupa alamat web publik http atau https, misalnya https://www.facebook.com/..."
         )
     host = urlsplit(value if "://" in value else "https://" + value).hostname or ""
-    host = host.rstrip(".").lower()
+    try:
+        host = ascii_host(host)
+    except idna.IDNAError as error:
+        raise ValueError(f"nama domain internasional tidak sah: {error}") from error
     if any(host == suffix or host.endswith("." + suffix) for suffix in _PRIVATE_SUFFIXES):
         raise ValueError("alamat web harus dapat dibuka dari internet, bukan alamat jaringan lokal")
     try:
@@ -84,6 +101,21 @@ def check_url(value: str) -> str:
     except ValueError:
         return value
     raise ValueError("alamat web harus memakai nama domain, bukan alamat IP")
+
+
+def ascii_host(host: str) -> str:
+    """A host name in the form DNS uses: lower case, no final dot, each internationalised label
+    checked against IDNA 2008 and written as its A-label (`xn--...`), so the two spellings of
+    one name compare equal."""
+    labels = host.rstrip(".").lower().split(".")
+    return ".".join(label if label.isascii() else _a_label(label) for label in labels)
+
+
+def _a_label(label: str) -> str:
+    idna.check_label(label)
+    # The punycode codec rather than idna.alabel: a label within the pattern's bounds may still
+    # be longer than DNS allows once encoded, and such a link is kept, not refused.
+    return "xn--" + label.encode("punycode").decode("ascii")
 
 
 def is_public_url(value: str) -> bool:
