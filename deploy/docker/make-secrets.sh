@@ -18,6 +18,22 @@ keep nats_sys_password "$(random)"
 keep PANTAU_ACK_LINK_SECRET "$(random)"
 keep PANTAU_GATEWAY_API_KEY_PEPPER "$(random)"
 keep PANTAU_INTAKE_REPORTER_PEPPER "$(random)"
+# Reporters' contacts cross the bus sealed to intake's X25519 key (docs/reporter-contacts.md):
+# intake keeps the private key (a JSON list, so a key can be rotated), the gateway the public one.
+if [ ! -s secrets/PANTAU_INTAKE_REPORTER_PRIVATE_KEYS ]; then
+    # PKCS#8 DER of an X25519 key ends with the 32 raw bytes of the key; the public key's DER too.
+    private=$(openssl genpkey -algorithm X25519 -outform DER | tail -c 32 | base64)
+    printf '["%s"]' "$private" > secrets/PANTAU_INTAKE_REPORTER_PRIVATE_KEYS
+    rm -f secrets/PANTAU_GATEWAY_REPORTER_PUBLIC_KEY
+fi
+if [ ! -s secrets/PANTAU_GATEWAY_REPORTER_PUBLIC_KEY ]; then
+    # The public key of the first (current) private key.
+    first=$(sed 's/^\["\([^"]*\)".*/\1/' secrets/PANTAU_INTAKE_REPORTER_PRIVATE_KEYS)
+    x25519_der='\060\056\002\001\000\060\005\006\003\053\145\156\004\042\004\040'
+    { printf "$x25519_der"; printf '%s' "$first" | base64 -d; } \
+        | openssl pkey -inform DER -pubout -outform DER | tail -c 32 | base64 \
+        | tr -d '\n' > secrets/PANTAU_GATEWAY_REPORTER_PUBLIC_KEY
+fi
 keep PANTAU_DATABASE_URL "postgresql://pantau:$(cat secrets/postgres_password)@postgres:5432/pantau"
 keep PANTAU_REDIS_URL "redis://:$(cat secrets/redis_password)@redis:6379/0"
 keep PANTAU_NATS_URL "nats://pantau:$(cat secrets/nats_pantau_password)@nats:4222"

@@ -2,10 +2,16 @@
 gates, pinned images, and the same NATS account as Kubernetes."""
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from pantau_gateway.settings import GatewaySettings
+from pantau_intake.settings import IntakeSettings
+from pantau_shared.sealing import DEV_PRIVATE_KEY, public_key_of
 
 from .manifests import ROOT, SERVICES, nats_accounts, nats_conf, rendered
 from .test_manifests import setting_names
@@ -41,6 +47,8 @@ def test_the_services_run_in_production_mode_with_secrets_as_files() -> None:
         assert service["read_only"] is True and service["cap_drop"] == ["ALL"]
     assert "PANTAU_INTAKE_REPORTER_PEPPER" in {s["target"] for s in services()["intake"]["secrets"]}
     assert "PANTAU_GATEWAY_API_KEY_PEPPER" in {s["target"] for s in services()["gateway"]["secrets"]}
+    assert "PANTAU_INTAKE_REPORTER_PRIVATE_KEYS" in {s["target"] for s in services()["intake"]["secrets"]}
+    assert "PANTAU_GATEWAY_REPORTER_PUBLIC_KEY" in {s["target"] for s in services()["gateway"]["secrets"]}
     for secret in COMPOSE["secrets"].values():
         assert secret["file"].startswith("./deploy/docker/secrets/")
     assert "/deploy/docker/secrets/" in (ROOT / ".gitignore").read_text()
@@ -90,3 +98,19 @@ def test_the_smoke_script_runs_the_newcomer_flow() -> None:
         "compose down",
     ):
         assert step in script
+
+
+def test_make_secrets_writes_a_sealing_key_pair_the_services_accept(tmp_path: Path) -> None:
+    script = tmp_path / "make-secrets.sh"
+    shutil.copy(ROOT / "deploy" / "docker" / "make-secrets.sh", script)
+    subprocess.run(["sh", str(script)], check=True, capture_output=True, timeout=60)
+    secrets = tmp_path / "secrets"
+    intake = IntakeSettings(_secrets_dir=secrets)
+    gateway = GatewaySettings(_secrets_dir=secrets)
+    [private] = [key.get_secret_value() for key in intake.reporter_private_keys]
+    assert public_key_of(private) == gateway.reporter_public_key
+    assert private != DEV_PRIVATE_KEY
+    # A second run keeps the pair.
+    subprocess.run(["sh", str(script)], check=True, capture_output=True, timeout=60)
+    assert IntakeSettings(_secrets_dir=secrets).reporter_private_keys == intake.reporter_private_keys
+    assert GatewaySettings(_secrets_dir=secrets).reporter_public_key == gateway.reporter_public_key

@@ -3,8 +3,10 @@
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -26,7 +28,9 @@ from pantau_devstack.whatsapp_cloud import (
     text_message,
     verify_subscription,
 )
-from pantau_shared.contract import Subjects, stable_id
+from pantau_shared.bus import Publisher, stream_configs
+from pantau_shared.contract import Channel, Reporter, ReportSubmitted, Subjects, new_id, stable_id
+from pantau_shared.sealing import Keyring, Sealer, new_key_pair, seal_report
 from pantau_shared.settings import PlatformSettings
 from tests.waiting import eventually
 
@@ -41,6 +45,10 @@ REPORT_MAILBOX = "lapor@bawaslu-pekalongan.example"
 WA_REGION, WA_MEMBER = "33.76", "6285700011122"
 FALLBACK_REGION, FALLBACK_MEMBER = "33.77", "6285700033344"
 VERIFY_TOKEN = "e2e-verify-token"
+# Reporters' contacts are sealed to intake's keys, mid-rotation: intake holds a new key (first,
+# its mail channel seals to it) and the old one the gateway still seals to.
+OLD_KEY, OLD_PUBLIC = new_key_pair()
+NEW_KEY, _ = new_key_pair()
 
 
 @dataclass
@@ -91,6 +99,8 @@ async def running(
             "PANTAU_INTAKE_EMAIL_SMTP_PORT": str(mail_in_port),
             "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({REPORT_MAILBOX: AGENCY}),
             "PANTAU_NOTIFY_AGENCY_NAMES": json.dumps({AGENCY: "Bawaslu Kota Pekalongan"}),
+            "PANTAU_INTAKE_REPORTER_PRIVATE_KEYS": json.dumps([NEW_KEY, OLD_KEY]),
+            "PANTAU_GATEWAY_REPORTER_PUBLIC_KEY": OLD_PUBLIC,
         },
     )
     for service in ("intake", "triage", "notify", "gateway"):
@@ -634,3 +644,166 @@ async def test_an_alert_whatsapp_refuses_goes_to_the_members_email(
         assert done.status_code == 200 and "dicatat ditangani oleh Rina" in done.text
     listed = (await api.get(f"/v1/cases/{report['case_id']}/notifications")).json()
     assert listed[0]["acknowledged_by"] == "Rina"
+
+
+async def raw_messages(js: nats.js.JetStreamContext, stream: str) -> list[tuple[dict[str, str], bytes]]:
+    """Every message a stream keeps, read directly by sequence: its headers, and its subject,
+    headers and data as stored, in one string of bytes."""
+    try:
+        state = (await js.stream_info(stream)).state
+    except nats.js.errors.NotFoundError:
+        return []
+    found = []
+    if not state.messages:
+        return found
+    for sequence in range(state.first_seq, state.last_seq + 1):
+        try:
+            stored = await js.get_msg(stream, sequence)
+        except nats.js.errors.NotFoundError:
+            continue  # deleted or aged out
+        headers = dict(stored.headers or {})
+        raw = (stored.subject or "").encode() + json.dumps(headers).encode() + (stored.data or b"")
+        found.append((headers, raw))
+    return found
+
+
+async def test_no_contact_crosses_the_bus_in_clear_and_receipts_still_reach_reporters(
+    running: Running, api: httpx.AsyncClient
+) -> None:
+    token = secrets.token_hex(4)
+    digits = lambda: "".join(secrets.choice("0123456789") for _ in range(8))  # noqa: E731
+    api_reporter = {
+        "name": "Larasati Prameswari",
+        "email": f"larasati.{token}@example.id",
+        "phone": "0813" + digits(),
+        "wants_updates": True,
+    }
+    mail_name, mail_address = "Sekar Ayuningtyas", f"sekar.ayu.{token}@example.id"
+    wa_name, wa_phone = "Wulan Kencanawati", "62857" + digits()
+    card_name, card_phone = "Sugeng Wiraatmaja", "62819" + digits()
+    rogue_name, rogue_address = "Bambang Sutejo", f"bambang.{token}@example.id"
+
+    # By API: the reporter asked to hear back.
+    accepted = await api.post(
+        "/v1/reports",
+        json={
+            "text": "Spanduk kampanye dipasang di pagar sekolah dasar saat masa tenang",
+            "region_code": "33.75",
+            "reporter": api_reporter,
+        },
+    )
+    assert accepted.status_code == 202
+    # By email, from a sender the trusted receiving server verified.
+    mail = EmailMessage()
+    mail["From"] = f"{mail_name} <{mail_address}>"
+    mail["To"] = REPORT_MAILBOX
+    mail["Subject"] = "Laporan: politik uang menjelang pemungutan suara"
+    mail["Message-ID"] = f"<e2e-segel-{token}@example.id>"
+    mail["Authentication-Results"] = (
+        "mx.e2e.test; spf=pass smtp.mailfrom=example.id; dmarc=pass header.from=example.id"
+    )
+    mail.set_content("Beredar amplop berisi uang di RW 07 Podosugih untuk memilih paslon 1.")
+    answer = await aiosmtplib.send(mail, hostname="127.0.0.1", port=running.mail_in_port)
+    assert answer[1].startswith("2.0.0 OK: report")
+    # By WhatsApp: a text, then a contact card of the man handing out envelopes.
+    hook = f"{running.api}/webhooks/whatsapp/{AGENCY}"
+    said = text_message(wa_phone, "Ini orang yang bagi amplop di Podosugih", name=wa_name)
+    card = message(wa_phone, "contacts", None, name=wa_name)
+    card["entry"][0]["changes"][0]["value"]["messages"][0]["contacts"] = [
+        {"name": {"formatted_name": card_name}, "phones": [{"phone": card_phone}]}
+    ]
+    for payload in (said, card):
+        assert (await post_webhook(hook, payload, APP_SECRET)).status_code == 200
+
+    # Receipts and news still reach each of them: intake opened what was sealed and keeps it.
+    async def wa_receipt() -> list | None:
+        return [r for r in running.whatsapp.received if r.to == wa_phone] or None
+
+    async def mail_receipt() -> list | None:
+        return [m for m in running.sink.messages() if m["To"] == mail_address] or None
+
+    assert (
+        "sudah kami terima" in (await eventually(wa_receipt, what="WhatsApp receipt"))[0].body["text"]["body"]
+    )
+    assert len(await eventually(mail_receipt, what="mail receipt")) == 1
+    report = await eventually(lambda: report_with_case(api, accepted.json()["report_id"]), what="triaged")
+    moved = await api.post(
+        f"/v1/cases/{report['case_id']}/transitions", json={"to": "verifying", "actor": "Siti"}
+    )
+    assert moved.status_code == 200
+    api_phone = "62" + api_reporter["phone"][1:]
+
+    async def news() -> list | None:
+        by_whatsapp = [r for r in running.whatsapp.received if r.to == api_phone]
+        by_mail = [m for m in running.sink.messages() if m["To"] == api_reporter["email"]]
+        return by_whatsapp + by_mail or None
+
+    await eventually(news, what="report-back to the API reporter")
+    wa_report = str(
+        stable_id("whatsapp", f"{AGENCY}:{said['entry'][0]['changes'][0]['value']['messages'][0]['id']}")
+    )
+    kept = await eventually(lambda: report_with_case(api, wa_report), what="WhatsApp conversation stored")
+    assert [c["name"] for c in kept["contacts"]] == [card_name]  # the API reads it from intake
+
+    # A submission sealed to a key intake does not hold is dead-lettered, still sealed.
+    subjects = Subjects(running.platform.subject_root)
+    nc = await nats.connect(running.platform.nats_url)
+    js = nc.jetstream()
+    stranger = Sealer(new_key_pair()[1])
+    rogue = seal_report(
+        ReportSubmitted(
+            report_id=new_id(),
+            agency_id=AGENCY,
+            channel=Channel.API,
+            submitted_at=datetime.now(UTC),
+            text="Laporan yang disegel dengan kunci lain",
+            reporter=Reporter(name=rogue_name, email=rogue_address, wants_updates=True),
+        ),
+        stranger,
+    )
+    publisher = Publisher(js, subjects, source="/pantau/e2e")
+    rogue_envelope = publisher.envelope(rogue, event_id=rogue.event_id())
+    await publisher.publish(rogue_envelope)
+
+    async def rogue_dead() -> dict[str, str] | None:
+        letters = await raw_messages(js, subjects.stream("DEADLETTER"))
+        return next((h for h, _ in letters if h.get("ce-id") == str(rogue_envelope.id)), None)
+
+    dead = await eventually(rogue_dead, what="dead letter of the stranger's submission")
+    assert f"sealed to key {stranger.key_id}, which intake does not hold" in dead["Pantau-Dead-Reason"]
+
+    # Now every stream, byte for byte: no address, number or name of these reporters anywhere.
+    clear = [
+        api_reporter["name"],
+        "Prameswari",
+        api_reporter["email"],
+        f"larasati.{token}",
+        api_reporter["phone"][-9:],
+        mail_name,
+        "Ayuningtyas",
+        mail_address,
+        f"sekar.ayu.{token}",
+        wa_name,
+        "Kencanawati",
+        wa_phone[-9:],
+        card_name,
+        "Wiraatmaja",
+        card_phone[-9:],
+        rogue_name,
+        "Sutejo",
+        rogue_address,
+    ]
+    sealed_to: set[str] = set()
+    scanned: dict[str, int] = {}
+    for config in stream_configs(subjects):
+        name = config.name or ""
+        for headers, raw in await raw_messages(js, name):
+            scanned[name] = scanned.get(name, 0) + 1
+            for value in clear:
+                assert value.encode() not in raw, (value, name, raw[:400])
+            if headers.get("ce-type") == "report.submitted.v1":
+                sealed_to.update(re.findall(r'"key_id": ?"([0-9a-f]{16})"', raw.decode()))
+    await nc.close()
+    assert scanned[subjects.stream("REPORTS")] > 5 and scanned[subjects.stream("DEADLETTER")] >= 1
+    # The gateway sealed to the old key, intake's mail channel to the new one: both were opened.
+    assert {Sealer(OLD_PUBLIC).key_id, Keyring([NEW_KEY]).sealer().key_id} <= sealed_to

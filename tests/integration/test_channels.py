@@ -31,6 +31,7 @@ from pantau_shared.contract import (
     stable_id,
 )
 from pantau_shared.contract.rpc import ReportQuery
+from pantau_shared.sealing import DEV_PRIVATE_KEY, Keyring, open_report
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.whatsapp import WhatsAppClient
 from tests.conftest import connect
@@ -122,7 +123,10 @@ def test_places_contacts_and_edits_are_queued_as_structured_content(
     assert post(gateway, agency, meta.combine(place, card, edit)) == 200
     by_kind = {r["message_kind"]: r for r in queued(platform, agency)}
     assert by_kind["location"]["location"]["name"] == "Balai RW 05"
-    assert by_kind["contacts"]["contacts"][0]["name"] == "Pak Darto"
+    # Contact cards are personal data: on the bus only sealed, opened by intake alone.
+    assert "Pak Darto" not in json.dumps(by_kind["contacts"])
+    cards = open_report(ReportSubmitted.model_validate(by_kind["contacts"]), Keyring([DEV_PRIVATE_KEY]))
+    assert cards.contacts[0].name == "Pak Darto"
     assert (by_kind["edit"]["revises"], by_kind["edit"]["text"]) == ("wamid.ASLI", "RT 04")
 
 

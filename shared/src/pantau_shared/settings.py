@@ -12,6 +12,7 @@ from typing import Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -84,8 +85,27 @@ def secrets_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
+class DevelopmentDefault:
+    """Marks a setting whose default only development may use (`Annotated[..., DEVELOPMENT]`),
+    such as the sealing keys: production refuses it, also as one item of a list."""
+
+
+DEVELOPMENT = DevelopmentDefault()
+
+
+def _is_development_default(field: FieldInfo, value: object) -> bool:
+    if isinstance(field.default, SecretStr):
+        return value == field.default
+    if not any(isinstance(meta, DevelopmentDefault) for meta in field.metadata):
+        return False
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, list) and isinstance(value, list):
+        return any(item in default for item in value)
+    return bool(value == default)
+
+
 def production_errors(*models: BaseSettings) -> list[str]:
-    """Why these settings may not run in production: any secret left at its development
+    """Why these settings may not run in production: any secret or key left at its development
     default, links (the public URL, link bases) that point at this machine, and a fetcher's
     test allowlist of private networks."""
     errors: list[str] = []
@@ -94,7 +114,7 @@ def production_errors(*models: BaseSettings) -> list[str]:
         for name, field in type(model).model_fields.items():
             variable = (prefix + name).upper()
             value = getattr(model, name)
-            if isinstance(field.default, SecretStr) and value == field.default:
+            if _is_development_default(field, value):
                 errors.append(f"{variable} is the development default; set a secret of your own")
             elif (name == "public_url" or name.endswith("_link_base")) and _local(str(value)):
                 errors.append(f"{variable} is {value}; set the address people open links at")

@@ -1,11 +1,15 @@
 """Production mode refuses development secrets and links that point at this machine."""
 
+import json
+from pathlib import Path
+
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from pantau_gateway.settings import GatewaySettings
 from pantau_intake.settings import IntakeSettings
 from pantau_notify.settings import NotifySettings
+from pantau_shared.sealing import DEV_PRIVATE_KEY, new_key_pair
 from pantau_shared.settings import PlatformSettings, production_errors
 
 GOOD = PlatformSettings(
@@ -37,20 +41,48 @@ def test_a_public_url_on_this_machine_is_refused(url: str) -> None:
     assert variables(production_errors(GOOD.model_copy(update={"public_url": url}))) == ["PANTAU_PUBLIC_URL"]
 
 
+PRIVATE, PUBLIC = new_key_pair()
+
+
 @pytest.mark.parametrize(
-    ("settings", "variable"),
+    ("settings", "expected"),
     [
-        (GatewaySettings(), "PANTAU_GATEWAY_API_KEY_PEPPER"),
-        (IntakeSettings(), "PANTAU_INTAKE_REPORTER_PEPPER"),
+        (GatewaySettings(), ["PANTAU_GATEWAY_API_KEY_PEPPER", "PANTAU_GATEWAY_REPORTER_PUBLIC_KEY"]),
+        (IntakeSettings(), ["PANTAU_INTAKE_REPORTER_PEPPER", "PANTAU_INTAKE_REPORTER_PRIVATE_KEYS"]),
         # Notify's links (case page, acknowledging) all start at PANTAU_PUBLIC_URL, checked above.
-        (NotifySettings(), None),
+        (NotifySettings(), []),
     ],
 )
-def test_each_service_default_secret_or_local_link_is_refused(settings, variable: str | None) -> None:
-    assert variables(production_errors(GOOD, settings)) == ([variable] if variable else [])
+def test_each_service_default_secret_or_local_link_is_refused(settings, expected: list[str]) -> None:
+    assert variables(production_errors(GOOD, settings)) == expected
 
 
 def test_set_secrets_pass() -> None:
-    gateway = GatewaySettings(api_key_pepper=SecretStr("pepper-from-the-vault"))
-    intake = IntakeSettings(reporter_pepper=SecretStr("another-pepper-from-the-vault"))
+    gateway = GatewaySettings(api_key_pepper=SecretStr("pepper-from-the-vault"), reporter_public_key=PUBLIC)
+    intake = IntakeSettings(
+        reporter_pepper=SecretStr("another-pepper-from-the-vault"), reporter_private_keys=[SecretStr(PRIVATE)]
+    )
     assert production_errors(GOOD, gateway) == production_errors(GOOD, intake) == []
+
+
+def test_the_development_sealing_key_is_refused_even_beside_a_real_one() -> None:
+    intake = IntakeSettings(
+        reporter_pepper=SecretStr("another-pepper-from-the-vault"),
+        reporter_private_keys=[SecretStr(PRIVATE), SecretStr(DEV_PRIVATE_KEY)],
+    )
+    assert variables(production_errors(GOOD, intake)) == ["PANTAU_INTAKE_REPORTER_PRIVATE_KEYS"]
+
+
+def test_sealing_keys_come_from_the_secrets_directory(tmp_path: Path) -> None:
+    (tmp_path / "PANTAU_INTAKE_REPORTER_PRIVATE_KEYS").write_text(json.dumps([PRIVATE, DEV_PRIVATE_KEY]))
+    (tmp_path / "PANTAU_GATEWAY_REPORTER_PUBLIC_KEY").write_text(PUBLIC + "\n")
+    intake = IntakeSettings(_secrets_dir=tmp_path)
+    gateway = GatewaySettings(_secrets_dir=tmp_path)
+    assert [key.get_secret_value() for key in intake.reporter_private_keys] == [PRIVATE, DEV_PRIVATE_KEY]
+    assert gateway.reporter_public_key == PUBLIC
+
+
+@pytest.mark.parametrize("keys", [[], ["not-a-key"]])
+def test_intake_does_not_start_without_a_usable_private_key(keys: list[str]) -> None:
+    with pytest.raises(ValidationError):
+        IntakeSettings(reporter_private_keys=keys)

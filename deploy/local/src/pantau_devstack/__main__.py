@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from pantau_shared.sealing import new_key_pair, public_key_of
+
 from . import monitoring_demo
 from .federated_up import up_federation
 from .local_channels import LocalWhatsApp, send_mail, send_whatsapp
@@ -111,6 +113,20 @@ def demo_officer(platform: Platform, home: Path) -> None:
             )
         except subprocess.CalledProcessError:
             pass
+
+
+def sealing_keys(home: Path) -> dict[str, str]:
+    """This data directory's own key pair for reporters' contacts on the bus (kept across
+    restarts, so what is on the streams stays readable), as the two services take it."""
+    key_file = home / "reporter-private-key"
+    if not key_file.exists():
+        key_file.write_text(new_key_pair()[0])
+        key_file.chmod(0o600)
+    private = key_file.read_text().strip()
+    return {
+        "PANTAU_INTAKE_REPORTER_PRIVATE_KEYS": json.dumps([private]),
+        "PANTAU_GATEWAY_REPORTER_PUBLIC_KEY": public_key_of(private),
+    }
 
 
 def demo_team(platform: Platform) -> None:
@@ -268,6 +284,7 @@ def run_platform(home: Path, gateway_port: int) -> int:
                 "PANTAU_INTAKE_EMAIL_RECIPIENTS": json.dumps({DEMO_MAILBOX: DEMO_AGENCY}),
                 "PANTAU_NOTIFY_AGENCY_NAMES": json.dumps({DEMO_AGENCY: DEMO_AGENCY_NAME}),
                 **monitoring_demo.demo_env(platforms, home, DEMO_AGENCY, DEMO_REGION),
+                **sealing_keys(home),
             },
         )
         services = ServiceProcesses(platform)

@@ -14,6 +14,7 @@ from pantau_shared.bus import Publisher, RpcClient, provision
 from pantau_shared.health import Readiness, health_router
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.metrics import HttpMetrics, metrics_router
+from pantau_shared.sealing import Sealer
 from pantau_shared.settings import PlatformSettings
 
 from . import (
@@ -100,6 +101,7 @@ def create_app(
                 ),
                 platform=platform,
                 user_rate_limit=settings.user_rate_limit,
+                sealer=Sealer(settings.reporter_public_key),
                 oidc=_oidc(settings, platform, own),
             )
             yield {"pantau": state}

@@ -101,7 +101,7 @@ async def submit_reports(
 
 async def _publish(state: State, agency_id: str, report: ReportIn, identity: str) -> None:
     report_id = stable_id(agency_id, identity)
-    event = submission(report, agency_id, report_id)
+    event = submission(report, agency_id, report_id, state.sealer)
     await state.publisher.publish(state.publisher.envelope(event, event_id=event.event_id()))
 
 

@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from pantau_shared.bus import Publisher, RpcClient
 from pantau_shared.contract import new_id, stable_id
 from pantau_shared.infrastructure import Infrastructure
+from pantau_shared.sealing import Sealer
 from pantau_shared.settings import PlatformSettings
 
 from .audit import AuditLog
@@ -33,6 +34,8 @@ class State:
     platform: PlatformSettings
     # Requests a minute per signed-in user.
     user_rate_limit: int
+    # Seals reporters' contacts to intake's public key before a report is published.
+    sealer: Sealer
     # The agency's OpenID Connect provider, when one is configured.
     oidc: "OidcClient | None" = None
 

@@ -48,6 +48,7 @@ from pantau_shared.contract.rpc import (
     TransitionCase,
     UpdateReferral,
 )
+from pantau_shared.sealing import Sealer, seal_report
 
 from .deps import OriginDep, StateDep
 from .problems import Problem
@@ -92,8 +93,9 @@ class ReportIn(BaseModel):
         return self
 
 
-def submission(report: ReportIn, agency_id: str, report_id: UUID) -> ReportSubmitted:
-    return ReportSubmitted(
+def submission(report: ReportIn, agency_id: str, report_id: UUID, sealer: Sealer) -> ReportSubmitted:
+    """The event to publish, the reporter's contacts sealed for intake alone."""
+    event = ReportSubmitted(
         report_id=report_id,
         agency_id=agency_id,
         channel=Channel(report.channel),
@@ -105,6 +107,7 @@ def submission(report: ReportIn, agency_id: str, report_id: UUID) -> ReportSubmi
         reporter=report.reporter,
         reach=report.reach,
     )
+    return seal_report(event, sealer)
 
 
 class Accepted(BaseModel):
@@ -130,7 +133,7 @@ async def submit_report(
     # A retried request with the same Idempotency-Key gets the same id, and the bus and intake
     # both drop the duplicate.
     report_id = stable_id(caller.agency_id, idempotency_key) if idempotency_key else new_id()
-    event = submission(report, caller.agency_id, report_id)
+    event = submission(report, caller.agency_id, report_id, state.sealer)
     try:
         await state.publisher.publish(state.publisher.envelope(event, event_id=event.event_id()))
     except (NatsError, TimeoutError) as error:

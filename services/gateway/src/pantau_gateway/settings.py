@@ -1,8 +1,11 @@
-from pydantic import SecretStr
+from typing import Annotated
+
+from pydantic import AfterValidator, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from pantau_shared.bus.rpc import RetryPolicy
-from pantau_shared.settings import ServiceSettings
+from pantau_shared.sealing import DEV_PUBLIC_KEY, check_public_key
+from pantau_shared.settings import DEVELOPMENT, ServiceSettings
 
 DEV_PEPPER = "dev-only-api-key-pepper"
 
@@ -39,6 +42,9 @@ class GatewaySettings(ServiceSettings):
     # Requests per minute per signed-in user (a person clicking, htmx polling).
     user_rate_limit: int = 600
     api_key_pepper: SecretStr = SecretStr(DEV_PEPPER)
+    # Intake's public key (base64): reporters' contacts are sealed to it before they are
+    # published, so only intake reads them (docs/reporter-contacts.md).
+    reporter_public_key: Annotated[str, AfterValidator(check_public_key), DEVELOPMENT] = DEV_PUBLIC_KEY
     # The WhatsApp Business app's secret (signs webhooks) and the verify token given to Meta.
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None

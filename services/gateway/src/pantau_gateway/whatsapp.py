@@ -28,7 +28,9 @@ from pantau_shared.contract import (
     stable_id,
 )
 from pantau_shared.contract.fields import is_public_url
+from pantau_shared.contract.reasons import reasons
 from pantau_shared.contract.rpc import NOTIFICATION_ACK, AcknowledgeNotification
+from pantau_shared.sealing import Sealer, seal_report
 
 from . import repository
 from .deps import StateDep
@@ -135,11 +137,11 @@ async def receive(request: Request, agency_id: str, state: StateDep) -> Response
                 )
                 continue
             try:
-                report = to_report(agency_id, message)
+                report = to_report(agency_id, message, state.sealer)
             except ValidationError as error:
                 # Refused now, as intake would refuse it later; Meta must not retry it.
                 log.warning(
-                    "WhatsApp message %s for %s skipped: %s", message.wamid, agency_id, _reasons(error)
+                    "WhatsApp message %s for %s skipped: %s", message.wamid, agency_id, reasons(error)
                 )
                 continue
             await state.publisher.publish(state.publisher.envelope(report, event_id=report.event_id()))
@@ -195,7 +197,8 @@ async def acknowledge(state: Any, agency_id: str, message: InboundMessage) -> No
         log.warning("acknowledgement from WhatsApp refused: %s", error)
 
 
-def to_report(agency_id: str, message: InboundMessage) -> ReportSubmitted:
+def to_report(agency_id: str, message: InboundMessage, sealer: Sealer) -> ReportSubmitted:
+    """The event to publish, the sender's number and name and any contact cards sealed."""
     text = message.content or None
     link = next((m.group(0) for m in URL.finditer(text or "") if is_public_url(m.group(0))), None)
     attachments: tuple[Attachment, ...] = ()
@@ -208,7 +211,7 @@ def to_report(agency_id: str, message: InboundMessage) -> ReportSubmitted:
                 filename=message.media.filename,
             ),
         )
-    return ReportSubmitted(
+    event = ReportSubmitted(
         report_id=report_id(agency_id, message.wamid),
         agency_id=agency_id,
         channel=Channel.WHATSAPP,
@@ -225,6 +228,7 @@ def to_report(agency_id: str, message: InboundMessage) -> ReportSubmitted:
         contacts=message.contacts,
         revises=message.revises,
     )
+    return seal_report(event, sealer)
 
 
 def _uuid(text: str | None) -> UUID | None:
@@ -237,11 +241,3 @@ def _uuid(text: str | None) -> UUID | None:
 def report_id(agency_id: str, wamid: str) -> UUID:
     """Per agency and message: Meta's retries map to one report, other agencies' never collide."""
     return stable_id("whatsapp", f"{agency_id}:{wamid}")
-
-
-def _reasons(error: ValidationError) -> str:
-    # Where and why, never the input: it holds the sender's number, name and words, and logs are
-    # not the place for personal data (UU 27/2022). The message id finds the rest.
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or '-'}: {e['msg']}" for e in error.errors(include_url=False)
-    )

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 from pantau_shared.bus import Publisher, RpcClient
 from pantau_shared.infrastructure import Infrastructure
+from pantau_shared.sealing import Keyring
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.whatsapp import WhatsAppClient
 from pantau_shared.worker import worker_main
@@ -19,8 +20,12 @@ from .settings import IntakeSettings
 
 
 def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSettings) -> WithMonitoring:
+    keyring = Keyring([key.get_secret_value() for key in settings.reporter_private_keys])
     mail = MailIntake(
-        settings, Publisher(infra.js, infra.subjects, source="/pantau/intake/email"), platform.drain_timeout_s
+        settings,
+        Publisher(infra.js, infra.subjects, source="/pantau/intake/email"),
+        keyring.sealer(),
+        platform.drain_timeout_s,
     )
     whatsapp = None
     if settings.whatsapp_base_url and settings.whatsapp_access_token:
@@ -46,6 +51,7 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSet
         mail,
         MediaEvidence(whatsapp),
         conversations,
+        keyring=keyring,
     )
     rpc = RpcClient(infra.nc, infra.subjects)
     monitoring = Monitoring.build(infra.pool, infra.outbox, infra.redis, rpc, settings, platform.subject_root)

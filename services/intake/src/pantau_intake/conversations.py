@@ -92,7 +92,7 @@ class Conversations:
                     }
                 )
                 await repository.insert_report(
-                    conn, record, report.content_digest(), self._outbox.row(record)[1]
+                    conn, record, report.content_digest(), self._outbox.row(record.on_bus())[1]
                 )
                 await repository.close_conversation(conn, due.report_id)
             self._outbox.committed()

@@ -28,6 +28,7 @@ from pantau_shared.contract.rpc import (
 )
 from pantau_shared.outbox import Outbox
 from pantau_shared.postgres import Connection
+from pantau_shared.sealing import DEV_PRIVATE_KEY, Keyring, UnsealError, open_report
 
 from . import normalise, repository
 from .conversations import Conversations
@@ -50,7 +51,11 @@ class IntakeHandlers:
         mail: "MailIntake | None" = None,
         media: MediaEvidence | None = None,
         conversations: Conversations | None = None,
+        *,
+        keyring: Keyring | None = None,
     ) -> None:
+        # Opens the reporters' contacts sealed on the bus (development's key unless given).
+        self._keyring = keyring or Keyring([DEV_PRIVATE_KEY])
         self._conversations = conversations
         self._mail = mail
         self._media = media or MediaEvidence(None)
@@ -100,14 +105,20 @@ class IntakeHandlers:
         lookup, one contacts upsert, one Redis round trip, one statement for the reports and
         their events. The rest (seen before, edits, refusals, media to fetch, an agency that
         does not match) take the careful path one at a time."""
-        reports: list[ReportSubmitted] = []
-        for envelope in envelopes:
-            assert isinstance(envelope.data, ReportSubmitted)
-            reports.append(envelope.data)
+        reports: list[ReportSubmitted | None] = []
+        outcomes: list[BaseException | None] = [None] * len(envelopes)
+        for index, envelope in enumerate(envelopes):
+            try:
+                reports.append(self._opened(envelope))
+            except Reject as refused:
+                reports.append(None)
+                outcomes[index] = refused
         async with self._pool.acquire() as conn:
-            known = await repository.known_ids(conn, [r.report_id for r in reports])
+            known = await repository.known_ids(conn, [r.report_id for r in reports if r is not None])
         plain: dict[int, ReportSubmitted] = {}
         for index, (envelope, report) in enumerate(zip(envelopes, reports, strict=True)):
+            if report is None:
+                continue
             simple = (
                 report.agency_id == envelope.agency_id
                 and report.revises is None
@@ -118,9 +129,8 @@ class IntakeHandlers:
                 known.add(report.report_id)  # twice in one batch: the second goes the careful way
                 plain[index] = report
         stored = await self._store_many(list(plain.values())) if plain else set()
-        outcomes: list[BaseException | None] = [None] * len(envelopes)
-        for index, envelope in enumerate(envelopes):
-            if index in plain and reports[index].report_id in stored:
+        for index, (envelope, report) in enumerate(zip(envelopes, reports, strict=True)):
+            if report is None or (index in plain and report.report_id in stored):
                 continue
             # Raced with another instance, or unusual: sorted out the careful way.
             try:
@@ -166,15 +176,24 @@ class IntakeHandlers:
                     record = record.model_copy(
                         update={"sender_reports_today": count, "sender_flagged": self._flood.over(count)}
                     )
-                records.append((record, report.content_digest(), self._outbox.row(record)[1]))
+                records.append((record, report.content_digest(), self._outbox.row(record.on_bus())[1]))
             stored = await repository.insert_reports(conn, records)
         if stored:
             self._outbox.committed()
         return stored
 
-    async def report_submitted(self, envelope: Envelope[EventData]) -> None:
+    def _opened(self, envelope: Envelope[EventData]) -> ReportSubmitted:
+        """The submission with the reporter's contacts opened, or a Reject naming why not (the
+        dead letter keeps the message sealed, to replay once the key is back)."""
         report = envelope.data
         assert isinstance(report, ReportSubmitted)
+        try:
+            return open_report(report, self._keyring)
+        except UnsealError as error:
+            raise Reject(str(error)) from error
+
+    async def report_submitted(self, envelope: Envelope[EventData]) -> None:
+        report = self._opened(envelope)
         mismatch = None
         if report.agency_id != envelope.agency_id:
             mismatch = "agency in the data differs from the agency in the envelope"
@@ -251,7 +270,7 @@ class IntakeHandlers:
                     record = record.model_copy(
                         update={"sender_reports_today": count, "sender_flagged": self._flood.over(count)}
                     )
-                if await repository.insert_report(conn, record, digest, self._outbox.row(record)[1]):
+                if await repository.insert_report(conn, record, digest, self._outbox.row(record.on_bus())[1]):
                     break
                 # Stored meanwhile by another instance: the same content, or a reused channel id.
                 seen = await repository.seen(conn, report.report_id, digest)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pantau_shared.bus import Publisher
 from pantau_shared.contract import ReportSubmitted
+from pantau_shared.sealing import Sealer, seal_report
 
 from .email import ImapPoller, ReportMailHandler, SmtpReceiver
 from .email.sender_auth import SenderCheck, default_dns
@@ -22,16 +23,21 @@ log = logging.getLogger(__name__)
 
 
 class MailIntake:
-    def __init__(self, settings: IntakeSettings, publisher: Publisher, drain_timeout_s: float) -> None:
+    def __init__(
+        self, settings: IntakeSettings, publisher: Publisher, sealer: Sealer, drain_timeout_s: float
+    ) -> None:
         self._settings = settings
         self._publisher = publisher
+        self._sealer = sealer
         self._drain_timeout_s = drain_timeout_s
         self._check = SenderCheck(
             settings.email_trusted_authserv_ids, default_dns() if settings.email_verify_dkim else None
         )
 
     async def submit(self, report: ReportSubmitted) -> None:
-        await self._publisher.publish(self._publisher.envelope(report, event_id=report.event_id()))
+        # The sender's address and name cross the bus sealed, as the gateway's reports do.
+        event = seal_report(report, self._sealer)
+        await self._publisher.publish(self._publisher.envelope(event, event_id=event.event_id()))
 
     async def rejected(self, uid: int, reason: str) -> None:
         log.warning("mail %s not taken as a report: %s", uid, reason)

@@ -1,14 +1,20 @@
 from datetime import timedelta
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from pantau_shared.fetching import FetchLimits
 from pantau_shared.objectstore import ObjectStoreSettings
-from pantau_shared.settings import ServiceSettings
+from pantau_shared.sealing import DEV_PRIVATE_KEY, check_private_key
+from pantau_shared.settings import DEVELOPMENT, ServiceSettings
 
 DEV_PEPPER = "dev-only-reporter-pepper"
+
+
+def _private_key(key: SecretStr) -> SecretStr:
+    check_private_key(key.get_secret_value())
+    return key
 
 
 class ImapMailbox(BaseModel):
@@ -99,6 +105,12 @@ class IntakeSettings(ServiceSettings):
     health_port: int = 8081
     # Keys the pseudonymous reporter id; changing it unlinks every reporter from their history.
     reporter_pepper: SecretStr = SecretStr(DEV_PEPPER)
+    # Private keys (base64, JSON list) that open reporters' contacts sealed on the bus; the
+    # first is the current one (its public key goes to the gateway), the others are kept while
+    # messages sealed to them may still be on a stream (docs/reporter-contacts.md).
+    reporter_private_keys: Annotated[
+        list[Annotated[SecretStr, AfterValidator(_private_key)]], Field(min_length=1), DEVELOPMENT
+    ] = Field(default_factory=lambda: [SecretStr(DEV_PRIVATE_KEY)])
     # Reports a day from one sender before the rest are flagged as a flood (never dropped).
     sender_daily_limit: int = 50
     # Mail forwarded to Pantau: an SMTP receiver, and which address reports to which agency,

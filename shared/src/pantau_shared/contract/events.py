@@ -25,6 +25,7 @@ from pydantic import (
 from .content import ContactCard, Location, SenderAuth
 from .fields import Count, EmailAddress, ExternalId, Name, PhoneNumber, RegionCode, ReportText, WebUrl
 from .ids import stable_id
+from .sealed import SealedBox
 from .taxonomy import Category
 
 if TYPE_CHECKING:
@@ -126,6 +127,16 @@ class Reporter(BaseModel):
         return cls.model_validate(kept | {"wants_updates": wants_updates}) if kept else None
 
 
+class PersonalData(BaseModel):
+    """What the sealed box of a submission holds (as JSON): who sent it and the contact cards
+    they passed on. Only intake opens it (`pantau_shared.sealing`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    reporter: Reporter | None = None
+    contacts: tuple[ContactCard, ...] = Field(default=(), max_length=20)
+
+
 class Attachment(BaseModel):
     """A file sent with a report: the provider's media id, and its hash when known."""
 
@@ -154,6 +165,11 @@ class ReportSubmitted(EventData):
     url: WebUrl | None = None
     region_code: RegionCode | None = None
     author_handle: Name = None
+    # The reporter and the contact cards, sealed to intake's public key: `PersonalData`, which
+    # only intake can open. The clear `reporter` and `contacts` below are what an entry point
+    # builds before sealing, and what messages published before sealing carry: intake still
+    # reads them, publishers never send them (`pantau_shared.sealing.seal_report`).
+    sealed_personal: SealedBox | None = None
     reporter: Reporter | None = None
     # Followers of the author or views of the post, when the reporter or a crawler knows it.
     reach: Count | None = None
@@ -172,7 +188,9 @@ class ReportSubmitted(EventData):
 
     def content_digest(self) -> str:
         """SHA-256 of what the sender said (not when, nor the ids): two submissions with one
-        channel id and different digests are two reports, never a duplicate."""
+        channel id and different digests are two reports, never a duplicate. A sealed box is left
+        out (each sealing of the same data differs), so a resent submission keeps its event id;
+        intake takes the digest of the opened submission, contact cards included."""
         content = self.model_dump(
             mode="json", include={"text", "url", "region_code", "author_handle", "location", "contacts"}
         )
@@ -188,8 +206,11 @@ class ReportSubmitted(EventData):
 
     @model_validator(mode="after")
     def _something_to_check(self) -> "ReportSubmitted":
+        if self.sealed_personal is not None and (self.reporter is not None or self.contacts):
+            raise ValueError("data pribadi dikirim tersegel atau terbuka, tidak keduanya")
         nothing = self.text is None and self.url is None and not self.attachments
-        if nothing and self.location is None and not self.contacts:
+        # Sealed contact cards are content too: checked when intake opens them.
+        if nothing and self.location is None and not self.contacts and self.sealed_personal is None:
             raise ValueError("laporan harus berisi teks, tautan, lampiran, lokasi, atau kontak")
         return self
 
@@ -223,12 +244,18 @@ class ReportReceived(EventData):
     forwarded: bool = False
     attachments: tuple[Attachment, ...] = ()
     location: Location | None = None
+    # Contact cards the reporter passed on: personal data, answered by `report.get` from intake's
+    # store and always empty on the bus (`on_bus`).
     contacts: tuple[ContactCard, ...] = ()
     sender_auth: SenderAuth | None = None
     # Channel messages gathered into this report (a WhatsApp conversation: text, photo, place).
     parts: int = 1
     # Only answers, stickers or voice notes without text: kept as evidence, opens no case.
     fragments_only: bool = False
+
+    def on_bus(self) -> "ReportReceived":
+        """The event as published: without the contact cards, which stay in intake."""
+        return self.model_copy(update={"contacts": ()}) if self.contacts else self
 
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
