@@ -250,6 +250,14 @@ async def test_a_report_becomes_a_case_and_a_patrol_alert(running: Running, api:
         assert (await other.get(f"/v1/cases/{case['case_id']}")).status_code == 404
         assert (await other.get(f"/v1/reports/{report_id}")).status_code == 404
 
+    # Acknowledged by API: the record names the key that did it, besides the name typed.
+    delivery = notifications[0]["delivery_id"]
+    acked = await api.post(f"/v1/notifications/{delivery}/ack", json={"actor": "Andi"})
+    assert acked.status_code == 200 and acked.json()["acknowledged"] is True
+    listed = (await api.get(f"/v1/cases/{case['case_id']}/notifications")).json()
+    key_id = running.key.split("_")[1]
+    assert (listed[0]["acknowledged_by"], listed[0]["acknowledged_principal"]) == ("Andi", f"key:{key_id}")
+
 
 async def test_the_same_link_reported_again_joins_the_case(api: httpx.AsyncClient) -> None:
     first = (
@@ -605,7 +613,11 @@ async def test_patrol_alerts_on_whatsapp_are_acknowledged_with_the_button(
         return found or None
 
     (ack,) = await eventually(acknowledged, what="acknowledged from WhatsApp")
-    assert (ack["channel"], ack["recipient"]) == ("whatsapp", WA_MEMBER)
+    assert (ack["channel"], ack["recipient"], ack["acknowledged_principal"]) == (
+        "whatsapp",
+        WA_MEMBER,
+        "whatsapp",
+    )
     # The button press was not taken as a new report.
     case = (await api.get(f"/v1/cases/{report['case_id']}")).json()
     assert case["report_count"] == 1
@@ -643,7 +655,7 @@ async def test_an_alert_whatsapp_refuses_goes_to_the_members_email(
         done = await browser.post(ack.group(1).split("?")[0], data={**fields, "actor": "Rina"})
         assert done.status_code == 200 and "dicatat ditangani oleh Rina" in done.text
     listed = (await api.get(f"/v1/cases/{report['case_id']}/notifications")).json()
-    assert listed[0]["acknowledged_by"] == "Rina"
+    assert (listed[0]["acknowledged_by"], listed[0]["acknowledged_principal"]) == ("Rina", "link")
 
 
 async def raw_messages(js: nats.js.JetStreamContext, stream: str) -> list[tuple[dict[str, str], bytes]]:

@@ -102,17 +102,22 @@ async def test_acknowledging_stops_the_escalation(notify, agency: str) -> None:
     await send_requested(infra, handlers, agency)
     first = (await notifications(handlers, agency, case.case_id))[0]
     answer = await handlers.acknowledgements.acknowledge(
-        agency, AcknowledgeNotification(delivery_id=first.delivery_id, actor="Andi", via="link")
+        agency,
+        AcknowledgeNotification(delivery_id=first.delivery_id, actor="Andi", via="link", principal="link"),
     )
     assert answer.acknowledged is True
     assert await handlers.escalation.escalate_due() == 0
     assert await send_requested(infra, handlers, agency) == []
     listed = await notifications(handlers, agency, case.case_id)
-    assert [(n.acknowledged_by, n.escalation_level) for n in listed] == [("Andi", 0)]
-    event = await infra.pool.fetchval(
-        "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.acknowledged'", agency
+    assert [(n.acknowledged_by, n.acknowledged_principal, n.escalation_level) for n in listed] == [
+        ("Andi", "link", 0)
+    ]
+    event = json.loads(
+        await infra.pool.fetchval(
+            "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.acknowledged'", agency
+        )
     )
-    assert json.loads(event)["acknowledged_by"] == "Andi"
+    assert (event["acknowledged_by"], event["principal"]) == ("Andi", "link")
     # Another agency cannot acknowledge it.
     with pytest.raises(Exception, match="tidak ditemukan"):
         await handlers.acknowledgements.acknowledge(

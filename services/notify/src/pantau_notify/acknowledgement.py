@@ -23,7 +23,7 @@ class Acknowledgements:
         actor = command.actor.strip()
         delivery_id = command.delivery_id
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await repository.acknowledge(conn, agency_id, delivery_id, actor)
+            row = await repository.acknowledge(conn, agency_id, delivery_id, actor, command.principal)
             if row is None:
                 raise NotFound(f"notifikasi {delivery_id} tidak ditemukan")
             if row.acknowledged_at is None:
@@ -36,6 +36,7 @@ class Acknowledgements:
                         acknowledged_at=datetime.now(UTC),
                         acknowledged_by=actor,
                         via=command.via,
+                        principal=command.principal,
                     ),
                 )
         self._outbox.committed()

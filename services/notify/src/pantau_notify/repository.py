@@ -245,7 +245,7 @@ async def deliveries_for_case(pool: asyncpg.Pool, agency_id: str, case_id: UUID)
     rows = await pool.fetch(
         "SELECT delivery_id, case_id, channel, template, recipient, state, attempts, last_error,"
         " provider_message_id, created_at, sent_at, escalation_level, acknowledged_at,"
-        " acknowledged_by FROM deliveries"
+        " acknowledged_by, acknowledged_principal FROM deliveries"
         " WHERE case_id = $1 AND agency_id = $2 ORDER BY created_at",
         case_id,
         agency_id,
@@ -459,7 +459,7 @@ async def mark_escalated(conn: Connection, delivery_id: UUID) -> None:
 
 
 async def acknowledge(
-    conn: Connection, agency_id: str, delivery_id: UUID, actor: str
+    conn: Connection, agency_id: str, delivery_id: UUID, actor: str, principal: str | None
 ) -> Acknowledgeable | None:
     """Acknowledge a delivery and, for a team alert, the team's other alerts for the case."""
     row = await conn.fetchrow(
@@ -474,12 +474,13 @@ async def acknowledge(
     if found.acknowledged_at is not None:
         return found
     await conn.execute(
-        "UPDATE deliveries SET acknowledged_at = now(), acknowledged_by = $3"
+        "UPDATE deliveries SET acknowledged_at = now(), acknowledged_by = $3, acknowledged_principal = $5"
         " WHERE delivery_id = $1 OR (team_id = $2 AND case_id = $4 AND acknowledged_at IS NULL)",
         delivery_id,
         row["team_id"],
         actor,
         row["case_id"],
+        principal,
     )
     return found
 

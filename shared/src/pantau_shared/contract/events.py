@@ -424,6 +424,8 @@ class NotificationAcknowledged(EventData):
     acknowledged_at: AwareDatetime
     acknowledged_by: str
     via: Literal["api", "link", "whatsapp"]
+    # Who sent it within the agency, besides the name typed: `key:<API key id>`, `link`, `whatsapp`.
+    principal: str | None = None
 
 
 class NotificationStatus(EventData):

@@ -103,3 +103,5 @@ class NotificationView(BaseModel):
     escalation_level: int = 0
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
+    # `key:<API key id>`, `link` or `whatsapp`: how the acknowledgement came.
+    acknowledged_principal: str | None = None
