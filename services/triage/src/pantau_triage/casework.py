@@ -47,6 +47,7 @@ from pantau_shared.postgres import Connection
 
 from . import repository, workflow
 from .claims_registry import ClaimRegistry, import_claims, subscribe
+from .federation.news import referral_news
 from .priority import assess
 
 
@@ -197,7 +198,12 @@ class CaseWork:
                     by=_by(agency_id, command),
                     referral_state=command.state,
                 )
+                news = referral_news(
+                    case, now, agency_id, command.state, actor=command.actor, note=command.note
+                )
+                await self._outbox.stage(conn, news)
             view = await self._view(conn, agency_id, command.case_id)
+        self._outbox.committed()
         return view
 
     async def _visible_case(self, conn: Connection, agency_id: str, case_id: UUID) -> repository.Case:

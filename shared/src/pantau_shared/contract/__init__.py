@@ -22,6 +22,7 @@ from .events import (
     Platform,
     PostObserved,
     PriorityLevel,
+    ReferralState,
     Reporter,
     ReportReceived,
     ReportSubmitted,
@@ -71,7 +72,7 @@ from .queue import (
     QUEUE_METHODS,
     REPORT_LIST,
 )
-from .reads import CaseHistoryEntry, CaseView, NotificationView, Referral, ReferralState, ReportView
+from .reads import CaseHistoryEntry, CaseView, NotificationView, Referral, ReportView
 from .revisions import REVISION_EVENTS, MessageRevoked, ReportRevised
 from .rpc import METHODS
 from .subjects import CONTRACT_MAJOR, Subjects

@@ -318,6 +318,16 @@ class Resolution(StrEnum):
     REFERRED_ELSEWHERE = "referred_elsewhere"
 
 
+class ReferralState(StrEnum):
+    """Where an agency a case was routed to stands with it (not the owner's case state)."""
+
+    PENDING = "pending"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    DECLINED = "declined"
+
+
 class ClaimRef(BaseModel):
     """A fact-checked claim the case's content matches."""
 
@@ -376,10 +386,14 @@ class CaseUpdated(EventData):
     resolution: Resolution | None = None
     note: str | None = None
     routed_to: tuple[AgencyId, ...] = ()
-    # For "partner_status": what an agency on another instance did with its referral of the case.
+    # For "partner_status": what an agency the case was referred to did with it, on this instance
+    # (its referral record) or another (its own case's state and resolution); either way the
+    # owner's case gets this one event per step (`pantau_triage.federation.news`).
     partner_agency: AgencyId | None = None
     partner_state: CaseState | None = None
     partner_resolution: Resolution | None = None
+    # The routed agency's record on the owner's case after this step.
+    partner_referral_state: ReferralState | None = None
 
 
 class NotificationChannel(StrEnum):

@@ -1,7 +1,6 @@
 """Views of stored records that queries return, shared by the answering service and the gateway."""
 
 from datetime import datetime
-from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -13,6 +12,7 @@ from .events import (
     NotificationChannel,
     Platform,
     PriorityLevel,
+    ReferralState,
     ReportReceived,
     Resolution,
 )
@@ -20,16 +20,6 @@ from .events import (
 
 class ReportView(ReportReceived):
     case_id: UUID | None = None
-
-
-class ReferralState(StrEnum):
-    """Where an agency a case was routed to stands with it (not the owner's case state)."""
-
-    PENDING = "pending"
-    ACKNOWLEDGED = "acknowledged"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    DECLINED = "declined"
 
 
 class Referral(BaseModel):

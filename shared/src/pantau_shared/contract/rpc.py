@@ -16,10 +16,10 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from .events import AgencyId, CaseState, ReportReceived, Resolution
+from .events import AgencyId, CaseState, ReferralState, ReportReceived, Resolution
 from .fields import IsoDate, Text, WebUrl
 from .ids import new_id
-from .reads import CaseHistoryEntry, CaseView, NotificationView, ReferralState
+from .reads import CaseHistoryEntry, CaseView, NotificationView
 from .taxonomy import Category
 
 RequestT = TypeVar("RequestT", bound=BaseModel)

@@ -58,6 +58,7 @@ from pantau_shared.postgres import Connection
 
 from .. import repository as cases
 from . import repository
+from .news import case_event, referral_news
 from .targets import Target, targets
 
 REFERRAL_NOTES = {
@@ -358,10 +359,21 @@ class FederationHandlers:
                 by=cases.ChangedBy(agency_id=event.agency_id, principal="federation"),
                 referral_state=shown,
             )
-            if isinstance(event, PartnerCaseStatus):
+            if shown is not None or isinstance(event, PartnerCaseStatus):
                 case = await cases.lock_case(conn, sent["case_id"])
                 assert case is not None
-                await self._outbox.stage(conn, _partner_news(case, event, now))
+                status = event if isinstance(event, PartnerCaseStatus) else None
+                news = referral_news(
+                    case,
+                    now,
+                    event.agency_id,
+                    shown,
+                    actor=event.actor,
+                    note=event.note,
+                    partner_state=status.state if status else None,
+                    partner_resolution=status.resolution if status else None,
+                )
+                await self._outbox.stage(conn, news)
         self._outbox.committed()
 
     # Reads and commands.
@@ -438,7 +450,7 @@ class FederationHandlers:
             resolution=Resolution.REFERRED_ELSEWHERE.value,
             note=decision.note,
         )
-        closed = _case_event(
+        closed = case_event(
             case,
             now,
             "state_changed",
@@ -449,36 +461,3 @@ class FederationHandlers:
             resolution=Resolution.REFERRED_ELSEWHERE,
         )
         await self._outbox.stage(conn, closed)
-
-
-def _case_event(case: cases.Case, now: datetime, change: str, state: CaseState, **fields: Any) -> CaseUpdated:
-    return CaseUpdated(
-        case_id=case.case_id,
-        agency_id=case.agency_id,
-        updated_at=now,
-        change=change,  # type: ignore[arg-type]
-        state=state,
-        region_code=case.region_code,
-        categories=case.categories,
-        priority=case.priority,
-        priority_level=case.priority_level,
-        report_count=case.report_count,
-        reporter_count=case.reporter_count,
-        routed_to=case.routed_to,
-        **fields,
-    )
-
-
-def _partner_news(case: cases.Case, event: PartnerCaseStatus, now: datetime) -> CaseUpdated:
-    """The origin's own case event saying what the partner did, so its reporters hear it."""
-    return _case_event(
-        case,
-        now,
-        "partner_status",
-        case.state,
-        actor=event.actor,
-        note=event.note,
-        partner_agency=event.agency_id,
-        partner_state=event.state,
-        partner_resolution=event.resolution,
-    )
