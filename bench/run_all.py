@@ -15,6 +15,7 @@ BENCHES = [
     "audit.py",
     "queue_indexes.py",
     "exports.py",
+    "sealing.py",
 ]
 
 if __name__ == "__main__":

@@ -102,8 +102,9 @@ async def test_nobody_answering_ends_at_the_deadline(nc: NATS, subjects: Subject
         await RpcClient(nc, subjects, policy).call(agency, REPORTER_CONTACT, ReporterQuery(reporter_id="r"))
     elapsed = time.monotonic() - started
     assert raised.value.code is ErrorCode.UNAVAILABLE and raised.value.status == 503
-    # It kept asking for most of its deadline and did not outlive it by more than one pause.
-    assert 0.5 <= elapsed <= 1.0 + 0.2 + 1.0, elapsed
+    # It kept asking for most of its deadline and stopped soon after it (the bound leaves room
+    # for a loaded machine, which runs late, never early).
+    assert 0.5 <= elapsed <= 1.0 + 0.2 + 2.5, elapsed
 
 
 async def test_a_responder_that_never_replies_times_out_at_the_deadline(

@@ -17,6 +17,11 @@ from pantau_shared.contract.rpc import ClaimIn
 
 from .matching import Claim, ClaimMatcher
 
+# Claims considered per report before visibility is applied: agencies import the same
+# fact-check (one Turn Back Hoax item in every regency), and the best match overall may be
+# another agency's claim the reporter's agency does not see, while its own copy ties with it.
+CANDIDATES = 20
+
 
 class ClaimRegistry:
     def __init__(self, refresh_s: float = 30.0) -> None:
@@ -46,7 +51,7 @@ class ClaimRegistry:
         self._version = version
 
     async def visible(self, pool: asyncpg.Pool, agency_id: str, claims: Sequence[ClaimRef]) -> list[ClaimRef]:
-        """The matched claims an agency sees: its own, and its subscriptions'.
+        """The best matched claim an agency sees: its own, or its subscriptions'.
 
         Subscriptions are read when a report matched something (rarely), not cached: another
         instance may have answered the subscribe command a moment ago."""
@@ -54,7 +59,8 @@ class ClaimRegistry:
             return []
         rows = await pool.fetch("SELECT publisher FROM claim_subscriptions WHERE agency_id = $1", agency_id)
         allowed = {r["publisher"] for r in rows} | {agency_id}
-        return [c for c in claims if self._publisher.get(c.claim_id) in allowed]
+        # The best the agency may see, as one claim per report was before visibility.
+        return [c for c in claims if self._publisher.get(c.claim_id) in allowed][:1]
 
     def match(self, text: str) -> list[ClaimRef]:
         return self.match_many([text])[0]
@@ -73,7 +79,7 @@ class ClaimRegistry:
                 for m in matches
                 if m.accepted
             ]
-            for matches in self._matcher.match(texts)
+            for matches in self._matcher.match(texts, top_k=CANDIDATES)
         ]
 
 
