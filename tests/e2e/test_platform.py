@@ -240,7 +240,8 @@ async def test_a_report_becomes_a_case_and_a_patrol_alert(running: Running, api:
     async with httpx.AsyncClient() as browser:
         page = await browser.get(link.group(1))
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-        for shown in (f"Kasus {case['case_id'][:8].upper()}", "Politik uang", "Podosugih", "Facebook"):
+        quoted = f"{case['case_id'][:8]}-{case['case_id'][-4:]}".upper()
+        for shown in (f"Kasus {quoted}", "Politik uang", "Podosugih", "Facebook"):
             assert shown in page.text
         tampered = await browser.get(link.group(1)[:-4] + "0000")
         assert tampered.status_code == 403 and "Tautan tidak berlaku" in tampered.text
@@ -521,7 +522,7 @@ async def test_a_mail_from_the_public_becomes_a_report_with_a_receipt(
 
     receipts = await eventually(receipt, what="receipt mail")
     assert len(receipts) == 1
-    number = report_id.split("-")[0].upper()
+    number = f"{report_id[:8]}-{report_id[-4:]}".upper()
     assert receipts[0]["Subject"] == f"Laporan Anda diterima: nomor {number}"
     assert receipts[0]["In-Reply-To"] == "<e2e-laporan-1@example.id>"
 
@@ -649,7 +650,8 @@ async def test_an_alert_whatsapp_refuses_goes_to_the_members_email(
     async with httpx.AsyncClient() as browser:
         page = await browser.get(ack.group(1))
         assert page.status_code == 200
-        for shown in (f"Nomor kasus</td><td>{report['case_id'][:8].upper()}", "sembako", "Saya tangani"):
+        quoted = f"{report['case_id'][:8]}-{report['case_id'][-4:]}".upper()
+        for shown in (f"Nomor kasus</td><td>{quoted}", "sembako", "Saya tangani"):
             assert shown in page.text
         fields = dict(re.findall(r"name='(\w)' value='([^']*)'", page.text))
         done = await browser.post(ack.group(1).split("?")[0], data={**fields, "actor": "Rina"})

@@ -76,11 +76,15 @@ def team_label(name: str | None) -> str:
 
 
 def number(identifier: UUID | str) -> str:
-    """The number people quote for a report or a case: the first group of its id, upper case.
+    """The number people quote for a report or a case: the first and the last four characters
+    of its id's first and last groups, upper case (`2152F563-4A5B`).
 
-    The same eight characters everywhere a reporter or an officer sees it (receipt, news of the
-    case, the case page), so a number read over the phone finds the record."""
-    return str(identifier).split("-")[0].upper()
+    Ids are UUIDv7: the first group is the time (it changes only every 65 seconds, so cases opened
+    in the same minute share it) and the last group is random, which tells them apart. The same
+    characters everywhere a reporter or an officer sees it (receipt, news of the case, the case
+    page, the console), so a number read over the phone finds the record."""
+    text = str(identifier)
+    return f"{text.split('-')[0]}-{text[-4:]}".upper()
 
 
 def excerpt(text: str | None, limit: int) -> str:

@@ -37,4 +37,6 @@ def test_names_where_ids_would_show() -> None:
     assert team_label("Patroli siber") == "tim Patroli siber"
     assert team_label(None) == "tim patroli"
     assert platform_label("unknown") == "tidak diketahui" and platform_label("x") == "X (Twitter)"
-    assert number("2152f563-1c2d-7e3f-8a9b-0c1d2e3f4a5b") == "2152F563"
+    assert number("2152f563-1c2d-7e3f-8a9b-0c1d2e3f4a5b") == "2152F563-4A5B"
+    # Two ids of the same minute share the time group; the number still tells them apart.
+    assert number("2152f563-1c2d-7e3f-8a9b-0c1d2e3f4a5b") != number("2152f563-9d0e-7e3f-8a9b-0c1d2e3f9c01")

@@ -75,13 +75,6 @@ def _resolution(resolution: str | None) -> str:
         return str(resolution)
 
 
-def _case_number(case_id: object) -> str:
-    """The number people quote, and the id's last characters: the number is the id's time
-    prefix, which two cases opened within about a minute share."""
-    text = str(case_id)
-    return f"{number(text)}·{text[-4:].upper()}"
-
-
 def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("pantau_gateway.console", "templates"),
@@ -93,7 +86,7 @@ def environment() -> Environment:
     env.filters.update(
         when=_when,
         number=number,
-        case_number=_case_number,
+        case_number=number,
         state=state_label,
         priority=lambda level: PRIORITY_LABELS.get(level, level),
         platform=platform_label,
