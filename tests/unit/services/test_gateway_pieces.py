@@ -42,3 +42,27 @@ def test_retry_delays_grow_and_stay_bounded() -> None:
     for delivery in range(1, 12):
         ceiling = min(60.0, 0.5 * 2 ** (delivery - 1))
         assert ceiling / 2 <= retry_delay(delivery) <= ceiling
+
+
+@pytest.mark.parametrize("email", ["budi\x00@contoh.id", "budi@contoh.id\x1b", "\x7fbudi@contoh.id"])
+def test_typed_in_fields_refuse_control_characters_that_postgresql_cannot_store(email: str) -> None:
+    # A NUL in a sign-in email reached PostgreSQL and came back as a 500 (found by schemathesis).
+    from pydantic import ValidationError
+
+    from pantau_gateway.admin import KeyIn, UserIn
+    from pantau_gateway.signin import Credentials
+
+    with pytest.raises(ValidationError, match="karakter kendali"):
+        Credentials.model_validate({"email": email, "password": "rahasia"})
+    with pytest.raises(ValidationError, match="karakter kendali"):
+        UserIn.model_validate({"email": email, "name": "Budi", "password": "x" * 12, "roles": ["patrol"]})
+    with pytest.raises(ValidationError, match="karakter kendali"):
+        UserIn.model_validate(
+            {"email": "budi@contoh.id", "name": "Bu\x00di", "password": "x" * 12, "roles": ["patrol"]}
+        )
+    with pytest.raises(ValidationError, match="karakter kendali"):
+        KeyIn.model_validate({"label": "kunci\x00", "roles": ["patrol"]})
+    assert (
+        Credentials.model_validate({"email": "budi@contoh.id", "password": "rahasia"}).email
+        == "budi@contoh.id"
+    )

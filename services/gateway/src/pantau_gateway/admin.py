@@ -6,7 +6,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from pantau_shared.contract.fields import no_controls
 
 from . import auth, repository, revocation, users
 from .deps import StateDep
@@ -18,13 +20,14 @@ from .signin import UserOut
 router = APIRouter(prefix="/v1")
 Admin = Annotated[Principal, require(Role.ADMIN, scope=Scope.PEOPLE_ADMIN)]
 Roles = Annotated[list[Role], Field(min_length=1, max_length=len(Role))]
+Typed = AfterValidator(no_controls)
 
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
-    name: str = Field(min_length=1, max_length=200)
+    email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"), Typed]
+    name: Annotated[str, Field(min_length=1, max_length=200), Typed]
     password: users.Password
     roles: Roles
     contacts: bool = Field(default=False, description="May see reporter contacts (UU 27/2022)")
@@ -35,7 +38,7 @@ class UserChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Annotated[str, Field(min_length=1, max_length=200), Typed] | None = None
     roles: Roles | None = None
     contacts: bool | None = None
     disabled: bool | None = None
@@ -45,7 +48,7 @@ class UserChange(BaseModel):
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field(default="", max_length=200)
+    label: Annotated[str, Field(max_length=200), Typed] = ""
     roles: Roles
     scopes: list[Scope] | None = Field(
         default=None, description="Only these; all the roles allow when absent"

@@ -8,7 +8,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, Security
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from pantau_shared.contract.fields import no_controls
 
 from . import users
 from .auditing import mark
@@ -49,7 +51,7 @@ class UserOut(BaseModel):
 class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=320)
+    email: Annotated[str, Field(min_length=3, max_length=320), AfterValidator(no_controls)]
     password: str = Field(min_length=1, max_length=1_000)
 
 

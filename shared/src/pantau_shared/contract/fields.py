@@ -75,6 +75,14 @@ def check_text(value: str) -> str:
     return value
 
 
+def no_controls(value: str) -> str:
+    """Typed-in words kept as typed (an email to sign in with, a user's name), but never a NUL or
+    a control character, which PostgreSQL cannot store and no person means."""
+    if _ANY_CONTROL.search(value):
+        raise ValueError("tidak boleh berisi karakter NUL atau karakter kendali")
+    return value
+
+
 def single_line(value: object) -> object:
     """Names and handles: control characters and line breaks become one space."""
     if isinstance(value, str):
