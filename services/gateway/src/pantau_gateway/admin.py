@@ -6,9 +6,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from pantau_shared.contract.fields import no_controls
+from pantau_shared.contract.fields import LOOSE_EMAIL_PATTERN, Typed
 
 from . import auth, repository, revocation, users
 from .deps import StateDep
@@ -20,14 +20,13 @@ from .signin import UserOut
 router = APIRouter(prefix="/v1")
 Admin = Annotated[Principal, require(Role.ADMIN, scope=Scope.PEOPLE_ADMIN)]
 Roles = Annotated[list[Role], Field(min_length=1, max_length=len(Role))]
-Typed = AfterValidator(no_controls)
 
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"), Typed]
-    name: Annotated[str, Field(min_length=1, max_length=200), Typed]
+    email: str = Field(min_length=3, max_length=320, pattern=LOOSE_EMAIL_PATTERN)
+    name: Annotated[Typed, Field(min_length=1, max_length=200)]
     password: users.Password
     roles: Roles
     contacts: bool = Field(default=False, description="May see reporter contacts (UU 27/2022)")
@@ -38,7 +37,7 @@ class UserChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=200), Typed] | None = None
+    name: Annotated[Typed, Field(min_length=1, max_length=200)] | None = None
     roles: Roles | None = None
     contacts: bool | None = None
     disabled: bool | None = None
@@ -48,7 +47,7 @@ class UserChange(BaseModel):
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: Annotated[str, Field(max_length=200), Typed] = ""
+    label: Annotated[Typed, Field(max_length=200)] = ""
     roles: Roles
     scopes: list[Scope] | None = Field(
         default=None, description="Only these; all the roles allow when absent"

@@ -8,9 +8,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, Security
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from pantau_shared.contract.fields import no_controls
+from pantau_shared.contract.fields import Typed
 
 from . import users
 from .auditing import mark
@@ -51,7 +51,7 @@ class UserOut(BaseModel):
 class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[str, Field(min_length=3, max_length=320), AfterValidator(no_controls)]
+    email: Annotated[Typed, Field(min_length=3, max_length=320)]
     password: str = Field(min_length=1, max_length=1_000)
 
 

@@ -75,6 +75,12 @@ def check_text(value: str) -> str:
     return value
 
 
+# Typed-in words: anything but a control character (the schema says so too, for clients and fuzzers).
+NO_CONTROLS_PATTERN = f"^{_ALLOWED}*$"
+# An address as an admin types it: loose (staff mail may be on an intranet domain), one token.
+LOOSE_EMAIL_PATTERN = f"^[^@\\s{_CONTROL}]+@[^@\\s{_CONTROL}]+$"
+
+
 def no_controls(value: str) -> str:
     """Typed-in words kept as typed (an email to sign in with, a user's name), but never a NUL or
     a control character, which PostgreSQL cannot store and no person means."""
@@ -215,6 +221,7 @@ Line500 = Annotated[Annotated[str, Field(max_length=500)] | None, BeforeValidato
 Line1000 = Annotated[Annotated[str, Field(max_length=1_000)] | None, BeforeValidator(single_line)]
 # The channel's own id of a message (WhatsApp wamid, email Message-ID): one line, bounded.
 ExternalId = Line500
+Typed = Annotated[str, Field(json_schema_extra={"pattern": NO_CONTROLS_PATTERN}), AfterValidator(no_controls)]
 EmailAddress = Annotated[
     str, Field(max_length=320, json_schema_extra={"pattern": EMAIL_PATTERN}), AfterValidator(check_email)
 ]
