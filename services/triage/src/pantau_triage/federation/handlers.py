@@ -68,12 +68,18 @@ REFERRAL_NOTES = {
 }
 
 
-# What the origin's own record of a routed agency shows, from the partner's news.
-PARTNER_REFERRAL_STATE = {
-    "accepted": ReferralState.ACKNOWLEDGED,
-    "declined": ReferralState.DECLINED,
-    CaseState.CLOSED.value: ReferralState.DONE,
-}
+def partner_referral_state(decision: str, partner_state: str | None) -> ReferralState:
+    """What the origin's own record of a routed agency shows, from what is stored of the
+    partner's news: its decision and its case's latest state. News is handled concurrently and
+    may arrive in any order; derived from the stored row, the record ends the same whatever the
+    order (an "accepted" handled after "closed" leaves it done)."""
+    if decision == "declined":
+        return ReferralState.DECLINED
+    if partner_state == CaseState.CLOSED.value:
+        return ReferralState.DONE
+    if partner_state is not None:
+        return ReferralState.IN_PROGRESS
+    return ReferralState.ACKNOWLEDGED if decision == "accepted" else ReferralState.PENDING
 
 
 class FederationHandlers:
@@ -333,13 +339,14 @@ class FederationHandlers:
             if not await repository.record_update(conn, event_id, event, change, state, resolution):
                 return
             latest = event.sequence > sent["last_sequence"]
-            await repository.apply_update(
+            stored = await repository.apply_update(
                 conn, event, referral_state=referral_state, partner_state=state, resolution=resolution
             )
-            # The origin's own record of the routed agency, as for one on this instance.
-            shown = PARTNER_REFERRAL_STATE.get(referral_state or "") or (
-                PARTNER_REFERRAL_STATE.get(state or "", ReferralState.IN_PROGRESS) if latest else None
-            )
+            # The origin's own record of the routed agency, as for one on this instance: moved by
+            # the latest news, or by late news that changes it (a decline); stale news leaves it.
+            before = partner_referral_state(sent["state"], sent["partner_state"])
+            after = partner_referral_state(stored["state"], stored["partner_state"])
+            shown = after if latest or after != before else None
             if shown is not None:
                 record = Referral(
                     agency_id=event.agency_id, state=shown, note=event.note, updated_at=event.at
@@ -359,7 +366,7 @@ class FederationHandlers:
                 by=cases.ChangedBy(agency_id=event.agency_id, principal="federation"),
                 referral_state=shown,
             )
-            if shown is not None or isinstance(event, PartnerCaseStatus):
+            if shown is not None:
                 case = await cases.lock_case(conn, sent["case_id"])
                 assert case is not None
                 status = event if isinstance(event, PartnerCaseStatus) else None

@@ -66,17 +66,17 @@ async def apply_update(
     referral_state: str | None,
     partner_state: str | None,
     resolution: str | None,
-) -> None:
+) -> asyncpg.Record:
     """Apply a partner message: the decision whenever it arrives, the partner's case state only
-    if no later message was applied already (they are handled concurrently)."""
-    await conn.execute(
+    if no later message was applied already (they are handled concurrently). The row after."""
+    row = await conn.fetchrow(
         "UPDATE referrals_out SET state = coalesce($3, state),"
         " partner_state = CASE WHEN $2 > last_sequence AND $4::text IS NOT NULL THEN $4"
         "   ELSE partner_state END,"
         " partner_resolution = CASE WHEN $2 > last_sequence AND $4::text IS NOT NULL THEN $5"
         "   ELSE partner_resolution END,"
         " partner_case_id = $6, last_sequence = greatest(last_sequence, $2),"
-        " updated_at = greatest(updated_at, $7) WHERE referral_id = $1",
+        " updated_at = greatest(updated_at, $7) WHERE referral_id = $1 RETURNING state, partner_state",
         event.referral_id,
         event.sequence,
         referral_state,
@@ -85,6 +85,8 @@ async def apply_update(
         event.partner_case_id,
         event.at,
     )
+    assert row is not None, "locked by lock_sent in the same transaction"
+    return row
 
 
 async def record_received(conn: Connection, event: CaseReferred, case_id: UUID, at: datetime) -> None:
