@@ -10,20 +10,41 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from pantau_gateway.app import create_app
+from pantau_intake.flood import FloodGuard
+from pantau_intake.handlers import IntakeHandlers
 from pantau_intake.monitoring import schedule
 from pantau_intake.monitoring.coverage import CoverageReader
 from pantau_intake.monitoring.schedule import Listed
 from pantau_intake.settings import MonitoredAgency, MonitoringSettings
 from pantau_shared.bus import Answer
 from pantau_shared.bus.rpc import serve as serve_rpc
-from pantau_shared.contract import Platform
+from pantau_shared.contract import Platform, ReportReceived
 from pantau_shared.contract.monitoring import MONITORING_ACCOUNT, MONITORING_COVERAGE
 from pantau_shared.settings import PlatformSettings
+from pantau_triage.casework import CaseWork
+from pantau_triage.claims_registry import ClaimRegistry
+from pantau_triage.classify import TriageClassifier
+from pantau_triage.election_rules import ElectionRules
+from pantau_triage.elections import Calendar
+from pantau_triage.handlers import TriageHandlers
+from pantau_triage.routing import Router
 from tests.conftest import connect
 from tests.integration.test_gateway import SETTINGS, create_key, is_problem
 from tests.integration.test_monitoring_triage import _post, _triage
+from tests.integration.test_services import wrap
 
 NOW = datetime.now(UTC)
+
+
+def _opening(triage) -> TriageHandlers:
+    return TriageHandlers(
+        triage.pool,
+        triage.outbox,
+        TriageClassifier.packaged(),
+        Router.load(),
+        ClaimRegistry(),
+        ElectionRules(Calendar.load()),
+    )
 
 
 @pytest.fixture
@@ -35,8 +56,13 @@ async def answering(platform: PlatformSettings):
         periods = dict.fromkeys(agencies, "quiet")
         reader = CoverageReader(intake.pool, MonitoringSettings(), agencies, periods)
         answers = [Answer(MONITORING_COVERAGE, reader.coverage), Answer(MONITORING_ACCOUNT, reader.account)]
+        flood = FloodGuard(intake.redis, platform.subject_root, daily_limit=50)
+        answers += IntakeHandlers(intake.pool, intake.outbox, b"test-pepper-0123456789", flood).answers()
         served.extend(await serve_rpc(intake.nc, intake.subjects, "intake", answers))
-        served.extend(await serve_rpc(triage.nc, triage.subjects, "triage", _triage(triage).answers()))
+        casework = CaseWork(triage.pool, triage.outbox, ClaimRegistry()).answers()
+        served.extend(
+            await serve_rpc(triage.nc, triage.subjects, "triage", _triage(triage).answers() + casework)
+        )
         # Subscribed at the server before the gateway's connection asks.
         await intake.nc.flush()
         await triage.nc.flush()
@@ -85,6 +111,11 @@ async def test_coverage_lists_the_accounts_missing_the_slo_first_and_stays_withi
         NOW - timedelta(minutes=40),
     )
     assert await _triage(triage, clock=lambda: NOW).posts_observed([finding]) == [None]
+    [staged] = await triage.pool.fetch(
+        "SELECT body FROM outbox WHERE subject LIKE '%.' || $1 || '.report.received'", agency
+    )
+    report = ReportReceived.model_validate_json(bytes(staged["body"]))
+    await _opening(triage).report_received(wrap(report))
 
     with TestClient(create_app(platform, SETTINGS), raise_server_exceptions=False) as client:
         # Keys once the app has migrated its schema.
@@ -118,6 +149,14 @@ async def test_coverage_lists_the_accounts_missing_the_slo_first_and_stays_withi
         assert (
             await asyncio.to_thread(client.get, "/v1/monitoring/accounts/x/fresh", headers=other_key)
         ).json()["posts"] == []
+        # The report the finding became reads like any other, though intake never stored it.
+        read = await asyncio.to_thread(client.get, f"/v1/reports/{report.report_id}", headers=key)
+        assert read.status_code == 200, read.text
+        assert (read.json()["channel"], read.json()["author_handle"]) == ("monitoring", "fresh")
+        assert read.json()["case_id"] is not None
+        is_problem(
+            await asyncio.to_thread(client.get, f"/v1/reports/{report.report_id}", headers=other_key), 404
+        )
         unfed = await asyncio.to_thread(
             client.get, "/v1/monitoring/cases/018d9a1e-3c40-7b3b-8c1e-5f2a6b7c8d91", headers=key
         )

@@ -11,9 +11,10 @@ import pytest
 from pantau_intake.monitoring.watchlist import WatchlistSync
 from pantau_intake.settings import MonitoredAgency
 from pantau_shared.bus import RpcClient, RpcError
+from pantau_shared.bus.rpc import NotFound
 from pantau_shared.bus.rpc import serve as serve_rpc
 from pantau_shared.contract import Envelope, Platform, PostObserved, ReportReceived
-from pantau_shared.contract.rpc import CaseQuery, ErrorCode
+from pantau_shared.contract.rpc import CaseQuery, ErrorCode, ReportQuery
 from pantau_shared.settings import PlatformSettings
 from pantau_triage.analysis import Analyser
 from pantau_triage.claims_registry import ClaimRegistry
@@ -223,6 +224,13 @@ async def test_every_post_is_kept_and_only_findings_become_monitoring_reports(
 
     listed = await observed.posts(agency, _posts_query(f"budi{suffix}"))
     assert [p.finding for p in listed.posts] == [True] and listed.posts[0].case_id is None
+
+    # `GET /v1/reports/{id}` reads a monitoring report from triage: exactly as published, for
+    # its own agency only.
+    for published in reports:
+        assert await observed.report(agency, ReportQuery(report_id=published.report_id)) == published
+    with pytest.raises(NotFound):
+        await observed.report("agency-other", ReportQuery(report_id=quiet_report.report_id))
 
     # Triage's own report path opens the case; the case's observed post says whose, posted when.
     handlers = TriageHandlers(

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from uuid import UUID
 
-from .contract import CaseState, Platform, PriorityLevel
+from .contract import CaseState, Channel, Platform, PriorityLevel
 
 PRIORITY_LABELS = {
     PriorityLevel.LOW: "rendah",
@@ -36,6 +36,25 @@ PLATFORM_LABELS = {
     Platform.WEB: "situs web",
     Platform.UNKNOWN: "tidak diketahui",
 }
+# Where a case's first report came from, as an alert says it: a person or a collector.
+CHANNEL_LABELS = {
+    Channel.API: "laporan melalui API instansi mitra",
+    Channel.WEB: "laporan masyarakat melalui situs web",
+    Channel.EMAIL: "laporan masyarakat melalui email",
+    Channel.WHATSAPP: "laporan masyarakat melalui WhatsApp",
+    Channel.PATROL: "temuan tim patroli siber",
+    Channel.CRAWLER: "temuan penelusuran otomatis",
+    Channel.MONITORING: "pemantauan otomatis akun terdaftar (bukan laporan masyarakat)",
+}
+
+
+def channel_label(channel: str | None) -> str:
+    try:
+        return CHANNEL_LABELS[Channel(channel)] if channel else "tidak tercatat"
+    except ValueError:
+        return channel or "tidak diketahui"
+
+
 # The kind of agency is the first part of its id (`bawaslu-3375`, `komdigi`, `diskominfo-3375`).
 _AGENCY_KINDS = {"bawaslu": "Bawaslu", "komdigi": "Komdigi", "kominfo": "Kominfo", "diskominfo": "Diskominfo"}
 ELLIPSIS = "…"

@@ -160,6 +160,30 @@ def test_alert_names_the_case_the_agency_and_the_team_and_links_to_pages() -> No
     assert "kepada tim patroli Bawaslu Kota Pekalongan." in mailbox and "/ack/" not in mailbox
 
 
+def test_an_alert_says_whether_a_person_reported_or_monitoring_found_the_post() -> None:
+    def source(channel: str | None, template: str = "case_alert") -> tuple[str, str]:
+        snapshot = SNAPSHOT | {"channel": channel, "reporter_count": 0 if channel == "monitoring" else 1}
+        message = received(
+            render_case_alert(
+                snapshot,
+                settings=SETTINGS,
+                recipient="p@example.id",
+                delivery_id=DELIVERY_ID,
+                case_url=CASE_URL,
+                template=template,
+            )
+        )
+        return message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
+
+    plain, html = source("monitoring")
+    assert "Sumber      : pemantauan otomatis akun terdaftar (bukan laporan masyarakat)" in plain
+    assert "pemantauan otomatis akun terdaftar" in html
+    assert "pemantauan otomatis" in source("monitoring", "case_escalation")[0]
+    assert "Sumber      : laporan masyarakat melalui WhatsApp" in source("whatsapp")[0]
+    # An event from before the field existed does not claim a source.
+    assert "Sumber      : tidak tercatat" in source(None)[0]
+
+
 def test_escalation_names_the_team_once_and_the_supervisor() -> None:
     plain = received(alert(template="case_escalation")).get_body(("plain",)).get_content()
     assert "petugas jaga Tim Patroli Siber Kota Pekalongan, tetapi" in plain

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Header, Path, Response
 from nats.errors import Error as NatsError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pantau_shared.bus.rpc import RpcError
 from pantau_shared.contract import (
+    MONITORING_REPORT_GET,
     CaseHistoryEntry,
     CaseView,
     Channel,
@@ -39,6 +41,7 @@ from pantau_shared.contract.rpc import (
     ClaimBatch,
     ClaimsImported,
     ClaimSubscriptions,
+    ErrorCode,
     ImportClaims,
     ReclassifyCase,
     ReferralChange,
@@ -157,6 +160,10 @@ async def get_report(
         state.rpc.call(caller.agency_id, CASE_FOR_REPORT, query),
         return_exceptions=True,
     )
+    if isinstance(report, RpcError) and report.code == ErrorCode.NOT_FOUND:
+        # A report a monitoring finding opened was published by triage and never stored by
+        # intake; triage keeps the post it came from.
+        report = await state.rpc.call(caller.agency_id, MONITORING_REPORT_GET, query)
     if isinstance(report, BaseException):
         raise report
     case_id = case.case_id if isinstance(case, CaseOfReport) else None

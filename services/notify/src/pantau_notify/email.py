@@ -22,6 +22,7 @@ from pantau_shared.regions import local_time
 from pantau_shared.wording import (
     PRIORITY_LABELS,
     agency_name,
+    channel_label,
     excerpt,
     number,
     platform_label,
@@ -105,6 +106,7 @@ def render_case_alert(
         ),
         "report_count": snapshot["report_count"],
         "reporter_count": snapshot["reporter_count"],
+        "source": channel_label(snapshot.get("channel")),
         "summary": excerpt(snapshot.get("summary"), 2 * QUOTE_LENGTH) or "-",
         "reasons": "\n".join(f"- {reason}" for reason in reasons),
         "case_link": case_url,

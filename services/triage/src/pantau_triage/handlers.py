@@ -225,6 +225,7 @@ class TriageHandlers:
             reporter_count=int(_counted(report)),
             routed_to=self._router.route(report.agency_id, report.region_code, categories),
             claims=tuple(found.claims),
+            channel=report.channel,
         )
         stored = repository.Case.model_validate(
             {

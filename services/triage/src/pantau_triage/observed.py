@@ -12,17 +12,21 @@ and the case's report says it came from monitoring, from which account, posted w
 
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
+from uuid import UUID
 
 import asyncpg
 
 from pantau_shared.bus import Answer, Subscription
+from pantau_shared.bus.rpc import NotFound
 from pantau_shared.contract import (
     Attachment,
     Channel,
     Envelope,
     EventData,
+    Platform,
     PostObserved,
     ReportReceived,
     stable_id,
@@ -30,12 +34,13 @@ from pantau_shared.contract import (
 from pantau_shared.contract.monitoring import (
     MONITORING_CASE_POSTS,
     MONITORING_POSTS,
+    MONITORING_REPORT_GET,
     MONITORING_WATCHLIST,
     ObservedPosts,
     ObservedPostView,
     PostsQuery,
 )
-from pantau_shared.contract.rpc import CaseQuery
+from pantau_shared.contract.rpc import CaseQuery, ReportQuery
 from pantau_shared.outbox import Outbox
 
 from .analysis import Analyser, Analysis
@@ -52,18 +57,18 @@ LOOKALIKE_MARK = "(perlu ditinjau)"
 INSERT = (
     "INSERT INTO observed_posts (observation_id, agency_id, platform, account_id, account_handle, post_id,"
     " url, text, media_sha256, posted_at, observed_at, reach, evidence_sha256, finding, categories, reasons,"
-    " report_id)"
+    " report_id, region_code, account_kind)"
     " SELECT o, a, p, acc, h, pid, u, t, string_to_array(m, ' '), pa, oa, r, e, f,"
-    "  string_to_array(c, ' '), string_to_array(re, chr(31)), rid"
+    "  string_to_array(c, ' '), string_to_array(re, chr(31)), rid, rc, k"
     " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
     "  $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::bigint[], $13::text[],"
-    "  $14::bool[], $15::text[], $16::text[], $17::uuid[])"
-    "  AS x(o, a, p, acc, h, pid, u, t, m, pa, oa, r, e, f, c, re, rid)"
+    "  $14::bool[], $15::text[], $16::text[], $17::uuid[], $18::text[], $19::text[])"
+    "  AS x(o, a, p, acc, h, pid, u, t, m, pa, oa, r, e, f, c, re, rid, rc, k)"
     " ON CONFLICT DO NOTHING RETURNING observation_id"
 )
 
 
-def as_report(post: PostObserved) -> ReportReceived:
+def as_report(post: "PostObserved | StoredPost") -> ReportReceived:
     """The report a post with a finding becomes: submitted when it was posted, received when
     it was observed, by no reporter (so no receipt goes anywhere)."""
     return ReportReceived(
@@ -128,6 +133,7 @@ class ObservedPostsTriage:
             Answer(MONITORING_WATCHLIST, self.watchlists.watchlist),
             Answer(MONITORING_POSTS, self.posts),
             Answer(MONITORING_CASE_POSTS, self.case_posts),
+            Answer(MONITORING_REPORT_GET, self.report),
         ]
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
@@ -195,6 +201,16 @@ class ObservedPostsTriage:
         )
         return ObservedPosts(posts=[ObservedPostView.model_validate(dict(r)) for r in rows])
 
+    async def report(self, agency_id: str, query: ReportQuery) -> ReportReceived:
+        """The report a finding became, exactly as it was published: intake never saw it, so
+        `GET /v1/reports/{id}` asks here when intake knows no such report."""
+        row = await self._pool.fetchrow(
+            "SELECT * FROM observed_posts WHERE report_id = $1 AND agency_id = $2", query.report_id, agency_id
+        )
+        if row is None:
+            raise NotFound(f"tidak ada laporan {query.report_id}")
+        return as_report(StoredPost.of(row))
+
     async def case_posts(self, agency_id: str, query: CaseQuery) -> ObservedPosts:
         rows = await self._pool.fetch(
             "SELECT o.*, cr.case_id FROM observed_posts o JOIN case_reports cr ON cr.report_id = o.report_id"
@@ -203,6 +219,34 @@ class ObservedPostsTriage:
             query.case_id,
         )
         return ObservedPosts(posts=[ObservedPostView.model_validate(dict(r)) for r in rows])
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPost:
+    """An observed post as `observed_posts` keeps it: what `as_report` reads of a post."""
+
+    observation_id: UUID
+    agency_id: str
+    platform: Platform
+    account_id: str
+    account_handle: str | None
+    account_kind: Literal["participant", "official", "feed"] | None
+    post_id: str
+    url: str | None
+    text: str | None
+    media_sha256: tuple[str, ...]
+    posted_at: datetime
+    observed_at: datetime
+    reach: int | None
+    evidence_sha256: str
+    region_code: str | None
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> "StoredPost":
+        values = {name: row[name] for name in cls.__slots__}
+        return cls(
+            **values | {"platform": Platform(row["platform"]), "media_sha256": tuple(row["media_sha256"])}
+        )
 
 
 def _columns(judged: list[tuple[PostObserved, Assessment | None]]) -> list[list[Any]]:
@@ -227,6 +271,8 @@ def _columns(judged: list[tuple[PostObserved, Assessment | None]]) -> list[list[
             for _, a in judged
         ],
         [as_report(p).report_id if a is not None else None for p, a in judged],
+        [p.region_code for p, _ in judged],
+        [p.account_kind for p, _ in judged],
     ]
 
 

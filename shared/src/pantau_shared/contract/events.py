@@ -362,6 +362,9 @@ class CaseOpened(EventData):
     # Agencies with jurisdiction besides the owner (e.g. Komdigi for a hoax takedown).
     routed_to: tuple[AgencyId, ...] = ()
     claims: tuple[ClaimRef, ...] = ()
+    # The first report's channel: `monitoring` says a collector found the post on a watched
+    # account and no person reported it, which an alert must say (optional within v1).
+    channel: Channel | None = None
 
 
 class CaseUpdated(EventData):

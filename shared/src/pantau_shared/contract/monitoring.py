@@ -18,9 +18,9 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from .events import AgencyId, Platform
+from .events import AgencyId, Platform, ReportReceived
 from .fields import RegionCode
-from .rpc import CaseQuery, Method, MethodKind, Request
+from .rpc import CaseQuery, Method, MethodKind, ReportQuery, Request
 
 # The election calendar's stage where the agency's regions are now ("none": no election).
 Period = Literal["before_campaign", "campaign", "quiet", "voting_day", "after", "none"]
@@ -213,10 +213,19 @@ MONITORING_CASE_POSTS = Method(
     ObservedPosts,
     "The observed posts whose findings opened or joined a case: which account, posted when",
 )
+MONITORING_REPORT_GET = Method(
+    "monitoring.report.get",
+    MethodKind.QUERY,
+    "triage",
+    ReportQuery,
+    ReportReceived,
+    "The report a monitoring finding became, as it was published (intake never stores it)",
+)
 MONITORING_METHODS: tuple[Method[Any, Any], ...] = (
     MONITORING_WATCHLIST,
     MONITORING_COVERAGE,
     MONITORING_ACCOUNT,
     MONITORING_POSTS,
     MONITORING_CASE_POSTS,
+    MONITORING_REPORT_GET,
 )
