@@ -79,22 +79,25 @@ class Instances:
 
 async def load(
     client: aiohttp.ClientSession, run: str, rate: float, seconds: float
-) -> tuple[dict[str, float], int]:
+) -> tuple[dict[str, float], list[tuple[str, float]]]:
+    """The reports accepted (id -> when) and the requests refused (reason, when sent)."""
     accepted: dict[str, float] = {}
-    errors = 0
+    refused: list[tuple[str, float]] = []
     start = time.perf_counter()
 
     async def one(i: int) -> None:
-        nonlocal errors
+        sent = time.perf_counter()
         try:
             async with client.post("/v1/reports", json=report_body(run, i)) as response:
-                body = await response.json()
+                body = await response.json(content_type=None)
                 if response.status == 202:
-                    accepted[body["report_id"]] = time.perf_counter()
+                    accepted[body["report_id"]] = sent
                 else:
-                    errors += 1
-        except (aiohttp.ClientError, TimeoutError):
-            errors += 1  # refused while the gateway was down: never accepted, so not lost
+                    title = body.get("title", "") if isinstance(body, dict) else ""
+                    refused.append((f"{response.status} {title}".strip(), sent))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            # Refused while the gateway was down: never accepted, so not lost.
+            refused.append((type(error).__name__, sent))
 
     tasks = []
     for i in range(int(rate * seconds)):
@@ -103,7 +106,46 @@ async def load(
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i)))
     await asyncio.gather(*tasks)
-    return accepted, errors
+    return accepted, refused
+
+
+async def gateway_ready(client: aiohttp.ClientSession, deadline_s: float = 60) -> None:
+    deadline = time.perf_counter() + deadline_s
+    while time.perf_counter() < deadline:
+        try:
+            async with client.get("/readyz") as response:
+                if response.status == 200:
+                    return
+        except (aiohttp.ClientError, TimeoutError):
+            pass
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"the gateway was not ready within {deadline_s:.0f} s")
+
+
+async def pipeline_ready(
+    client: aiohttp.ClientSession, run: str, observer: Observer, deadline_s: float = 90
+) -> None:
+    """The gateway answers and one report reaches its case and its alert."""
+    await gateway_ready(client, deadline_s)
+    async with client.post("/v1/reports", json=report_body(f"{run}-probe", 0)) as response:
+        assert response.status == 202, await response.text()
+        report_id = (await response.json())["report_id"]
+    deadline = time.perf_counter() + deadline_s
+    while report_id not in observer.notified_at:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"the probe report was not alerted within {deadline_s:.0f} s")
+        await asyncio.sleep(0.1)
+
+
+def print_refusals(refused: list[tuple[str, float]], faults: list[tuple[str, float]]) -> None:
+    """Each refusal by its reason and by the fault it followed (what was down, or restarting)."""
+    by_reason: Counter[tuple[str, str]] = Counter()
+    for reason, at in refused:
+        after = [(target, t) for target, t in faults if t <= at]
+        fault = f"{after[-1][0]} +{at - after[-1][1]:.0f}s" if after else "before any kill"
+        by_reason[(fault, reason)] += 1
+    for (fault, reason), count in sorted(by_reason.items()):
+        print(f"  refused after kill -9 {fault}: {count} x {reason}")
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -135,33 +177,40 @@ async def main(args: argparse.Namespace) -> int:
     nc = None
     faults: list[tuple[str, float]] = []
     try:
-        await asyncio.sleep(8)  # started, migrated, connected
         nc = await observer.start(nats_server.url, Subjects(run))
-
-        async def inject() -> None:
-            for target in ("intake#1", "triage#1", "notify#1", "gateway#1", "nats"):
-                await asyncio.sleep(args.spacing)
-                faults.append((target, time.perf_counter()))
-                print(f"kill -9 {target}", flush=True)
-                if target == "nats":
-                    assert nats_server.process is not None
-                    nats_server.process.send_signal(signal.SIGKILL)
-                    nats_server.process.wait()
-                    await asyncio.sleep(2)
-                    nats_server.start()
-                else:
-                    instances.kill(target)
-                    await asyncio.sleep(1 if target.startswith("gateway") else 3)
-                    instances.start(target)
-
-        seconds = args.spacing * 6
         async with aiohttp.ClientSession(
             base_url=f"http://127.0.0.1:{platform.gateway_port}",
             headers={"X-API-Key": key},
             timeout=aiohttp.ClientTimeout(total=10),
         ) as client:
-            (accepted, errors), _ = await asyncio.gather(load(client, run, args.rate, seconds), inject())
-        print(f"{len(accepted)} reports accepted, {errors} refused while something was down", flush=True)
+            # Load starts once a report has gone all the way through: the refusals and take-over
+            # latencies counted are then the faults', not those of a stack still starting.
+            await pipeline_ready(client, run, observer)
+
+            async def inject() -> None:
+                for target in ("intake#1", "triage#1", "notify#1", "gateway#1", "nats"):
+                    await asyncio.sleep(args.spacing)
+                    faults.append((target, time.perf_counter()))
+                    print(f"kill -9 {target}", flush=True)
+                    if target == "nats":
+                        assert nats_server.process is not None
+                        nats_server.process.send_signal(signal.SIGKILL)
+                        nats_server.process.wait()
+                        await asyncio.sleep(2)
+                        nats_server.start()
+                    else:
+                        instances.kill(target)
+                        await asyncio.sleep(1 if target.startswith("gateway") else 3)
+                        instances.start(target)
+                    if target.startswith("gateway"):
+                        await gateway_ready(client)
+                        down = time.perf_counter() - faults[-1][1]
+                        print(f"gateway answering again {down:.1f} s after its kill", flush=True)
+
+            seconds = args.spacing * 6
+            (accepted, refused), _ = await asyncio.gather(load(client, run, args.rate, seconds), inject())
+        print(f"{len(accepted)} reports accepted, {len(refused)} refused", flush=True)
+        print_refusals(refused, faults)
         deadline = time.perf_counter() + 120
         while time.perf_counter() < deadline and not all(r in observer.notified_at for r in accepted):
             await asyncio.sleep(0.5)

@@ -66,7 +66,10 @@ class Observer:
         self.notified_at: dict[str, float] = {}  # report id -> notification.sent
 
     async def start(self, url: str, subjects: Subjects) -> nats.aio.client.Client:
-        nc = await nats.connect(url)
+        async def quiet(error: Exception) -> None:
+            pass  # the kill test restarts NATS under this connection; it reconnects
+
+        nc = await nats.connect(url, max_reconnect_attempts=-1, error_cb=quiet)
 
         async def on_case(msg) -> None:
             now = time.perf_counter()
