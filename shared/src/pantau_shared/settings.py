@@ -23,7 +23,9 @@ DEV_PUBLIC_URL = "http://127.0.0.1:8080"
 class PlatformSettings(BaseSettings):
     """`PANTAU_*`: where the shared servers are and how every process behaves."""
 
-    model_config = SettingsConfigDict(env_prefix="PANTAU_", extra="ignore")
+    # Settings carry secrets (passwords in URLs, keys): an error names the setting and the
+    # rule it breaks, never the value given.
+    model_config = SettingsConfigDict(env_prefix="PANTAU_", extra="ignore", hide_input_in_errors=True)
 
     environment: Environment = "development"
     nats_url: str = "nats://127.0.0.1:4222"
@@ -59,7 +61,8 @@ class PlatformSettings(BaseSettings):
 class ServiceSettings(BaseSettings):
     """Base of each service's own settings (health port, limits); subclasses set `env_prefix`."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    # As above: the subclasses' configs merge with this one, so no service echoes a secret.
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
 
     health_host: str = "127.0.0.1"
     health_port: int = 0

@@ -86,3 +86,16 @@ def test_sealing_keys_come_from_the_secrets_directory(tmp_path: Path) -> None:
 def test_intake_does_not_start_without_a_usable_private_key(keys: list[str]) -> None:
     with pytest.raises(ValidationError):
         IntakeSettings(reporter_private_keys=keys)
+
+
+def test_a_refused_setting_names_the_rule_and_never_echoes_the_value(monkeypatch) -> None:
+    # A key of the wrong length, as an operator's typo would give it, read from the environment.
+    wrong = "c2VjcmV0LWJ1dC10b28tc2hvcnQ="
+    monkeypatch.setenv("PANTAU_INTAKE_REPORTER_PRIVATE_KEYS", json.dumps([wrong]))
+    with pytest.raises(ValidationError) as refused:
+        IntakeSettings()
+    assert "32 bytes" in str(refused.value) and wrong not in str(refused.value)
+    monkeypatch.setenv("PANTAU_ENVIRONMENT", "prod-with-password-s3cr3t")
+    with pytest.raises(ValidationError) as platform:
+        PlatformSettings()
+    assert "environment" in str(platform.value) and "s3cr3t" not in str(platform.value)
