@@ -27,7 +27,7 @@ from pantau_shared.contract import (
     Subjects,
     decode,
 )
-from pantau_shared.contract.rpc import CaseQuery
+from pantau_shared.contract.rpc import CaseQuery, ReportQuery
 from pantau_shared.settings import PlatformSettings
 from pantau_triage.claims_registry import ClaimRegistry
 from pantau_triage.classify import TriageClassifier
@@ -124,6 +124,9 @@ async def test_a_late_edit_and_a_deletion_reach_the_case_history(
         "SELECT text, withdrawn_at FROM reports WHERE report_id = $1", report.report_id
     )
     assert row["text"] == report.text and row["withdrawn_at"] is not None  # evidence kept
+    # What `GET /v1/reports/{id}` shows: the report as received, and when its sender withdrew it.
+    stored = await intake.get_report(agency, ReportQuery(report_id=report.report_id))
+    assert stored.text == report.text and stored.withdrawn_at == revoke.revoked_at
     assert any("revoke wamid.HAPUS applied" in r.getMessage() for r in caplog.records)
 
     for envelope in [*revisions, *revisions]:

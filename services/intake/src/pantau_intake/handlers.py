@@ -16,6 +16,7 @@ from pantau_shared.contract import (
     MessageRevoked,
     ReportReceived,
     ReportSubmitted,
+    StoredReport,
     stable_id,
 )
 from pantau_shared.contract.queue import REPORT_LIST
@@ -279,7 +280,7 @@ class IntakeHandlers:
                 report = self._variant(report, digest)
         self._outbox.committed()
 
-    async def get_report(self, agency_id: str, request: ReportQuery) -> ReportReceived:
+    async def get_report(self, agency_id: str, request: ReportQuery) -> StoredReport:
         report = await repository.get_report(self._pool, agency_id, request.report_id)
         if report is None:
             raise NotFound(f"laporan {request.report_id} tidak ditemukan")

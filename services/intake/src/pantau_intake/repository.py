@@ -5,7 +5,7 @@ from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.contract import Reporter, ReportReceived, ReportSubmitted
+from pantau_shared.contract import Reporter, ReportReceived, ReportSubmitted, StoredReport
 from pantau_shared.contract.rpc import ReporterContact
 from pantau_shared.postgres import Connection
 
@@ -153,16 +153,17 @@ async def reporter_for(conn: Connection, contact_keys: list[str], new_id: str, r
     return reporter_id
 
 
-async def get_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> ReportReceived | None:
+async def get_report(pool: asyncpg.Pool, agency_id: str, report_id: UUID) -> StoredReport | None:
     row = await pool.fetchrow(
-        f"SELECT {', '.join(REPORT_COLUMNS)} FROM reports WHERE report_id = $1 AND agency_id = $2",
+        f"SELECT {', '.join(REPORT_COLUMNS)}, withdrawn_at FROM reports"
+        " WHERE report_id = $1 AND agency_id = $2",
         report_id,
         agency_id,
     )
     if row is None:
         return None
     decoded = {c: json.loads(row[c]) if row[c] is not None else None for c in JSON_COLUMNS}
-    return ReportReceived.model_validate(dict(row) | decoded)
+    return StoredReport.model_validate(dict(row) | decoded)
 
 
 async def reporter_contact(pool: asyncpg.Pool, agency_id: str, reporter_id: str) -> ReporterContact | None:

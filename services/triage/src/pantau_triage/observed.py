@@ -29,6 +29,7 @@ from pantau_shared.contract import (
     Platform,
     PostObserved,
     ReportReceived,
+    StoredReport,
     stable_id,
 )
 from pantau_shared.contract.monitoring import (
@@ -201,7 +202,7 @@ class ObservedPostsTriage:
         )
         return ObservedPosts(posts=[ObservedPostView.model_validate(dict(r)) for r in rows])
 
-    async def report(self, agency_id: str, query: ReportQuery) -> ReportReceived:
+    async def report(self, agency_id: str, query: ReportQuery) -> StoredReport:
         """The report a finding became, exactly as it was published: intake never saw it, so
         `GET /v1/reports/{id}` asks here when intake knows no such report."""
         row = await self._pool.fetchrow(
@@ -209,7 +210,8 @@ class ObservedPostsTriage:
         )
         if row is None:
             raise NotFound(f"tidak ada laporan {query.report_id}")
-        return as_report(StoredPost.of(row))
+        # Never withdrawn: a post its author deleted is a takedown's business, not a reporter's.
+        return StoredReport.model_validate(as_report(StoredPost.of(row)).model_dump())
 
     async def case_posts(self, agency_id: str, query: CaseQuery) -> ObservedPosts:
         rows = await self._pool.fetch(

@@ -73,7 +73,7 @@ from .queue import (
     QUEUE_METHODS,
     REPORT_LIST,
 )
-from .reads import CaseHistoryEntry, CaseView, NotificationView, Referral, ReportView
+from .reads import CaseHistoryEntry, CaseView, NotificationView, Referral, ReportView, StoredReport
 from .revisions import REVISION_EVENTS, MessageRevoked, ReportRevised
 from .rpc import METHODS
 from .subjects import CONTRACT_MAJOR, Subjects
@@ -164,6 +164,7 @@ __all__ = [
     "Reporter",
     "Resolution",
     "SenderAuth",
+    "StoredReport",
     "Subjects",
     "decode",
     "federation_subject",

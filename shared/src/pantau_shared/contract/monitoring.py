@@ -18,8 +18,9 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from .events import AgencyId, Platform, ReportReceived
+from .events import AgencyId, Platform
 from .fields import RegionCode
+from .reads import StoredReport
 from .rpc import CaseQuery, Method, MethodKind, ReportQuery, Request
 
 # The election calendar's stage where the agency's regions are now ("none": no election).
@@ -218,7 +219,7 @@ MONITORING_REPORT_GET = Method(
     MethodKind.QUERY,
     "triage",
     ReportQuery,
-    ReportReceived,
+    StoredReport,
     "The report a monitoring finding became, as it was published (intake never stores it)",
 )
 MONITORING_METHODS: tuple[Method[Any, Any], ...] = (

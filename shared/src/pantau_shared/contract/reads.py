@@ -18,7 +18,14 @@ from .events import (
 )
 
 
-class ReportView(ReportReceived):
+class StoredReport(ReportReceived):
+    """A report as intake keeps it: what was received, and whether its sender has since
+    withdrawn it (deleted the message in the chat; the report and its evidence stay)."""
+
+    withdrawn_at: datetime | None = None
+
+
+class ReportView(StoredReport):
     case_id: UUID | None = None
 
 

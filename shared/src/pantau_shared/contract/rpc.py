@@ -16,10 +16,10 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from .events import AgencyId, CaseState, ReferralState, ReportReceived, Resolution
+from .events import AgencyId, CaseState, ReferralState, Resolution
 from .fields import IsoDate, Text, WebUrl
 from .ids import new_id
-from .reads import CaseHistoryEntry, CaseView, NotificationView
+from .reads import CaseHistoryEntry, CaseView, NotificationView, StoredReport
 from .taxonomy import Category
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
@@ -210,7 +210,7 @@ class Method(Generic[RequestT, ResponseT]):
 
 
 Q, C = MethodKind.QUERY, MethodKind.COMMAND
-REPORT_GET = Method("report.get", Q, "intake", ReportQuery, ReportReceived, "A report as stored")
+REPORT_GET = Method("report.get", Q, "intake", ReportQuery, StoredReport, "A report as stored")
 REPORTER_CONTACT = Method(
     "reporter.contact", Q, "intake", ReporterQuery, ReporterContact, "A reporter's contact, if they opted in"
 )
