@@ -28,6 +28,7 @@ from .events import (
     ReportSubmitted,
     Resolution,
 )
+from .evidence_bundle import BundleFile, BundleManifest, CustodyAction, CustodyEntry
 from .federation import (
     CASE_REFERRALS,
     FEDERATION_EVENTS,
@@ -51,6 +52,7 @@ from .federation import (
     ReferralView,
     federation_subject,
 )
+from .file_formats import FILE_FORMATS
 from .ids import new_id, stable_id
 from .monitoring import (
     MONITORING_ACCOUNT,
@@ -100,6 +102,7 @@ __all__ = [
     "EVENT_TYPES",
     "FEDERATION_EVENTS",
     "FEDERATION_METHODS",
+    "FILE_FORMATS",
     "MONITORING_ACCOUNT",
     "MONITORING_CASE_POSTS",
     "MONITORING_COVERAGE",
@@ -114,6 +117,8 @@ __all__ = [
     "REPORT_LIST",
     "TAXONOMY",
     "Attachment",
+    "BundleFile",
+    "BundleManifest",
     "CaseHistoryEntry",
     "CaseOpened",
     "CaseReferred",
@@ -127,6 +132,8 @@ __all__ = [
     "ClaimRef",
     "ContactCard",
     "ContractError",
+    "CustodyAction",
+    "CustodyEntry",
     "DecideReferral",
     "Envelope",
     "EventData",

@@ -10,6 +10,7 @@ from typing import Any
 
 from .events import EVENT_TYPES
 from .federation import FederationEvent
+from .file_formats import FILE_FORMATS
 from .rpc import METHODS, RpcFailure
 from .subjects import CONTRACT_MAJOR
 
@@ -153,6 +154,10 @@ def render() -> dict[str, str]:
     files.update(
         (f"schemas/rpc/{name}.json", json.dumps(schema, indent=2, sort_keys=True) + "\n")
         for name, schema in method_schemas().items()
+    )
+    files.update(
+        (f"schemas/files/{name}.json", json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n")
+        for name, model in FILE_FORMATS.items()
     )
     files["asyncapi.json"] = json.dumps(asyncapi(), indent=2, sort_keys=True) + "\n"
     return files

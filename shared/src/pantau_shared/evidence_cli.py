@@ -1,0 +1,134 @@
+"""`pantau-evidence`: check an evidence bundle offline, or make a bundle signing key.
+
+    pantau-evidence verify BUNDLE.zip [--public-key FILE|HEX]
+    pantau-evidence keygen OUT        (writes OUT, the private key, and OUT.pub)
+
+`verify` prints every check and a verdict in Bahasa Indonesia, for the lawyers, police and
+judges who run it; it exits 0 only when everything verifies, 1 when the bundle is not intact,
+2 on a usage error. It needs nothing but the installed package: no network, no Pantau server.
+"""
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from .bundle_keys import fingerprint, generate_key_pair, public_key_from_text
+from .bundles import BundleVerdict, verify_bundle
+
+__all__ = ["main", "render"]
+
+WIB = timezone(timedelta(hours=7), "WIB")
+
+
+def _when(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    return f"{moment.astimezone(WIB):%d-%m-%Y %H:%M:%S} WIB ({utc:%Y-%m-%d %H:%M:%S} UTC)"
+
+
+def render(verdict: BundleVerdict, source: str) -> str:
+    """The report a person reads: what the bundle is, each check, the times, the verdict."""
+    lines = [f"Pemeriksaan bundel bukti: {source}"]
+    manifest = verdict.manifest
+    if manifest is not None:
+        lines += [
+            f"Perkara: {manifest.case_number} (id {manifest.case_id})",
+            f"Dibuat: {_when(manifest.created_at)}",
+            f"Penanda tangan: kunci {manifest.signer.key_id}",
+        ]
+    lines.append("")
+    for check in verdict.checks:
+        lines.append(f"[{'OK' if check.ok else 'GAGAL'}] {check.name}: {check.detail}")
+    if verdict.timestamps and manifest is not None:
+        lines += ["", "Waktu menurut otoritas cap waktu (TSA), terverifikasi:"]
+        for file in manifest.files:
+            if file.path in verdict.timestamps and file.timestamp is not None:
+                lines.append(f"  {file.path}: {_when(verdict.timestamps[file.path])}, {file.timestamp.tsa}")
+    if verdict.custody_head is not None and manifest is not None:
+        lines += ["", f"Kepala rantai kustodi ({manifest.custody.entries} entri): {verdict.custody_head}"]
+    if verdict.fingerprint is not None:
+        lines += ["", f"Sidik jari kunci penanda tangan (SHA-256): {verdict.fingerprint}"]
+        if verdict.key_source == "bundle":
+            lines.append(
+                "PERHATIAN: kunci publik diambil dari bundel itu sendiri. Pemeriksaan ini hanya "
+                "membuktikan bundel tidak berubah sejak ditandatangani pemegang kunci tersebut. "
+                "Cocokkan sidik jari di atas dengan yang diumumkan instansi penerbit, atau jalankan "
+                "ulang dengan --public-key."
+            )
+    lines.append("")
+    failures = verdict.failures
+    if verdict.ok:
+        lines.append("BUKTI UTUH: semua pemeriksaan lolos.")
+    else:
+        reasons = "; ".join(f"{check.name}: {check.detail}" for check in failures) or "tidak ada pemeriksaan"
+        lines.append(f"BUKTI TIDAK UTUH: {len(failures)} pemeriksaan gagal ({reasons})")
+    return "\n".join(lines) + "\n"
+
+
+def _public_key(value: str) -> bytes:
+    path = Path(value)
+    text = path.read_text("ascii") if path.is_file() else value
+    return public_key_from_text(text)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    public_key: bytes | None = None
+    if args.public_key is not None:
+        try:
+            public_key = _public_key(args.public_key)
+        except (ValueError, OSError, UnicodeDecodeError):
+            print(
+                "Kunci publik tidak dapat dibaca: berikan berkas PEM atau 64 digit heksadesimal.",
+                file=sys.stderr,
+            )
+            return 2
+    try:
+        data = Path(args.bundle).read_bytes()
+    except OSError as error:
+        print(f"Berkas bundel tidak dapat dibuka: {error.strerror or error}", file=sys.stderr)
+        return 2
+    verdict = verify_bundle(data, public_key=public_key)
+    sys.stdout.write(render(verdict, args.bundle))
+    return 0 if verdict.ok else 1
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    private_path, public_path = Path(args.out), Path(f"{args.out}.pub")
+    if private_path.exists() or public_path.exists():
+        print(f"{private_path} atau {public_path} sudah ada; tidak ditimpa.", file=sys.stderr)
+        return 2
+    pair = generate_key_pair()
+    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as private_file:
+        private_file.write(pair.private_pem)
+    public_path.write_bytes(pair.public_pem)
+    print(f"Kunci privat: {private_path} (simpan sebagai rahasia, jangan dibagikan)")
+    print(f"Kunci publik: {public_path}")
+    print(f"Kunci publik (heksadesimal): {pair.public_hex}")
+    print(f"Sidik jari (SHA-256): {fingerprint(bytes.fromhex(pair.public_hex))}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="pantau-evidence", description="Memeriksa bundel bukti Pantau secara luring."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    verify = commands.add_parser("verify", help="periksa keutuhan bundel bukti (.zip)")
+    verify.add_argument("bundle", help="berkas bundel bukti (.zip)")
+    verify.add_argument(
+        "--public-key", help="kunci publik instansi penerbit: berkas PEM atau 64 digit heksadesimal"
+    )
+    verify.set_defaults(run=_verify)
+    keygen = commands.add_parser("keygen", help="buat pasangan kunci penanda tangan bundel")
+    keygen.add_argument("out", help="berkas kunci privat; kunci publik ditulis ke OUT.pub")
+    keygen.set_defaults(run=_keygen)
+    args = parser.parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
