@@ -129,5 +129,9 @@ class ContentClassifier:
         return probabilities
 
     @property
+    def vectoriser(self) -> Vectoriser:
+        return self._vectoriser
+
+    @property
     def thresholds(self) -> dict[str, float]:
         return {label: float(t) for label, t in zip(self.labels, self._thresholds, strict=True)}
