@@ -82,7 +82,9 @@ class _Rule:
     rule_id: str
     weight: float
     reason: str
-    groups: tuple[frozenset[str], ...]
+    # Each group's phrases in sorted order: the phrase a reason cites is the first that
+    # matches, the same in every process (a set's order changes with the hash seed).
+    groups: tuple[tuple[str, ...], ...]
     unless: frozenset[str]
     within: int
     needs_calendar: bool
@@ -175,9 +177,9 @@ def _evaluate(rule: _Rule, occurrences: _Occurrences) -> RuleHit | None:
 
 
 def _nearest_in_group(
-    group: frozenset[str], occurrences: _Occurrences, anchor: int, within: int
+    group: tuple[str, ...], occurrences: _Occurrences, anchor: int, within: int
 ) -> str | None:
-    for phrase in sorted(group):
+    for phrase in group:
         if any(abs(pos - anchor) <= within for pos in occurrences.get(phrase, ())):
             return phrase
     return None
@@ -205,9 +207,9 @@ def _parse_file(document: dict[str, object], source: str, normaliser: Callable[[
         if ("any" in raw) == ("all" in raw):
             raise ValueError(f"{source}: rule {rule_id} needs exactly one of 'any' or 'all'")
         if "any" in raw:
-            groups: tuple[frozenset[str], ...] = (phrases(raw["any"], f"{rule_id}.any"),)
+            groups = (tuple(sorted(phrases(raw["any"], f"{rule_id}.any"))),)
         else:
-            groups = tuple(phrases(g, f"{rule_id}.all") for g in raw["all"])
+            groups = tuple(tuple(sorted(phrases(g, f"{rule_id}.all"))) for g in raw["all"])
         if not all(groups):
             raise ValueError(f"{source}: rule {rule_id} has an empty phrase group")
         rules.append(
