@@ -109,14 +109,15 @@ class ContentClassifier:
         """Score a batch; a label is set when its score reaches the label's tuned threshold."""
         normalised = [self._normaliser(text) for text in texts]
         probabilities = self.predict_normalised(normalised)
-        passed = probabilities >= self._thresholds
+        passed = (probabilities >= self._thresholds).tolist()
         return [
             Prediction(
                 normalised=text,
-                scores={label: float(p) for label, p in zip(self.labels, row, strict=True)},
+                scores=dict(zip(self.labels, row, strict=True)),
                 labels=frozenset(label for label, on in zip(self.labels, hits, strict=True) if on),
             )
-            for text, row, hits in zip(normalised, probabilities, passed, strict=True)
+            # As Python floats and bools in one call each, not one numpy scalar at a time.
+            for text, row, hits in zip(normalised, probabilities.tolist(), passed, strict=True)
         ]
 
     def predict_normalised(self, normalised: Sequence[str]) -> np.ndarray:

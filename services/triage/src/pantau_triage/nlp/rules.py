@@ -207,7 +207,7 @@ def _parse_file(document: dict[str, object], source: str, normaliser: Callable[[
         if ("any" in raw) == ("all" in raw):
             raise ValueError(f"{source}: rule {rule_id} needs exactly one of 'any' or 'all'")
         if "any" in raw:
-            groups = (tuple(sorted(phrases(raw["any"], f"{rule_id}.any"))),)
+            groups: tuple[tuple[str, ...], ...] = (tuple(sorted(phrases(raw["any"], f"{rule_id}.any"))),)
         else:
             groups = tuple(tuple(sorted(phrases(g, f"{rule_id}.all"))) for g in raw["all"])
         if not all(groups):
