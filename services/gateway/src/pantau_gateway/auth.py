@@ -55,6 +55,16 @@ class KeyVerifier:
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, bytes, Caller]] = {}
 
+    def cached(self, key: str) -> Caller | None:
+        """The key's holder when the key was verified within the last `cache_seconds` (and not
+        revoked since); None means: look it up (`verify`)."""
+        parts = split_key(key)
+        cached = self._cache.get(parts[0]) if parts is not None else None
+        if parts is None or cached is None or cached[0] <= time.monotonic():
+            return None
+        _, stored, caller = cached
+        return caller if hmac.compare_digest(stored, secret_hash(self._pepper, parts[1])) else None
+
     async def verify(self, key: str) -> Caller | None:
         parts = split_key(key)
         if parts is None:
