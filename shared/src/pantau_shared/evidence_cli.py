@@ -1,11 +1,12 @@
 """`pantau-evidence`: check an evidence bundle offline, or make a bundle signing key.
 
-    pantau-evidence verify BUNDLE.zip [--public-key FILE|HEX]
+    pantau-evidence verify BUNDLE.zip [--public-key FILE|HEX] [--tsa-root FILE]... [--json]
     pantau-evidence keygen OUT        (writes OUT, the private key, and OUT.pub)
 
 `verify` prints every check and a verdict in Bahasa Indonesia, for the lawyers, police and
 judges who run it; it exits 0 only when everything verifies, 1 when the bundle is not intact,
 2 on a usage error. It needs nothing but the installed package: no network, no Pantau server.
+`--json` prints the verdict as JSON instead (the same checks), for other tools.
 """
 
 import argparse
@@ -17,10 +18,19 @@ from pathlib import Path
 
 from .bundle_keys import fingerprint, generate_key_pair, public_key_from_text
 from .bundles import BundleVerdict, verify_bundle
+from .contract.evidence_bundle import CustodyAction
 
 __all__ = ["main", "render"]
 
 WIB = timezone(timedelta(hours=7), "WIB")
+ACTION_LABELS = {
+    CustodyAction.PRESERVED: "diamankan",
+    CustodyAction.TIMESTAMPED: "diberi cap waktu",
+    CustodyAction.ACCESSED: "diakses",
+    CustodyAction.EXPORTED: "diekspor",
+    CustodyAction.DELETED: "dihapus",
+    CustodyAction.VERIFIED: "diverifikasi",
+}
 
 
 def _when(moment: datetime) -> str:
@@ -46,8 +56,14 @@ def render(verdict: BundleVerdict, source: str) -> str:
         for file in manifest.files:
             if file.path in verdict.timestamps and file.timestamp is not None:
                 lines.append(f"  {file.path}: {_when(verdict.timestamps[file.path])}, {file.timestamp.tsa}")
-    if verdict.custody_head is not None and manifest is not None:
-        lines += ["", f"Kepala rantai kustodi ({manifest.custody.entries} entri): {verdict.custody_head}"]
+    if verdict.tsa_roots:
+        source = (
+            "yang diberikan"
+            if verdict.tsa_roots_source == "given"
+            else "dari bundel (dijamin penanda tangan)"
+        )
+        lines += ["", f"Akar TSA tepercaya, {source}:", *(f"  {root}" for root in verdict.tsa_roots)]
+    lines += _custody_lines(verdict)
     if verdict.fingerprint is not None:
         lines += ["", f"Sidik jari kunci penanda tangan (SHA-256): {verdict.fingerprint}"]
         if verdict.key_source == "bundle":
@@ -67,6 +83,20 @@ def render(verdict: BundleVerdict, source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _custody_lines(verdict: BundleVerdict) -> list[str]:
+    if verdict.custody_head is None:
+        return []
+    lines = ["", f"Riwayat kustodi perkara ({len(verdict.custody)} entri, terverifikasi):"]
+    for entry in verdict.custody:
+        what = f"{ACTION_LABELS[entry.action]} oleh {entry.actor}: {entry.subject}"
+        lines.append(
+            f"  {entry.sequence}. {_when(entry.at)} {what}" + (f" ({entry.detail})" if entry.detail else "")
+        )
+    lines.append(f"Kepala rantai kustodi perkara: {verdict.custody_head}")
+    lines += [f"Kepala rantai {path}: {head}" for path, head in verdict.chain_heads.items()]
+    return lines
+
+
 def _public_key(value: str) -> bytes:
     path = Path(value)
     text = path.read_text("ascii") if path.is_file() else value
@@ -84,13 +114,19 @@ def _verify(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+    roots: list[bytes] | None = None
     try:
+        if args.tsa_root:
+            roots = [Path(path).read_bytes() for path in args.tsa_root]
         data = Path(args.bundle).read_bytes()
     except OSError as error:
-        print(f"Berkas bundel tidak dapat dibuka: {error.strerror or error}", file=sys.stderr)
+        print(f"Berkas tidak dapat dibuka: {error.filename}: {error.strerror or error}", file=sys.stderr)
         return 2
-    verdict = verify_bundle(data, public_key=public_key)
-    sys.stdout.write(render(verdict, args.bundle))
+    verdict = verify_bundle(data, public_key=public_key, tsa_roots_pem=roots)
+    if args.json:
+        sys.stdout.write(verdict.model_dump_json(indent=2) + "\n")
+    else:
+        sys.stdout.write(render(verdict, args.bundle))
     return 0 if verdict.ok else 1
 
 
@@ -121,6 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     verify.add_argument(
         "--public-key", help="kunci publik instansi penerbit: berkas PEM atau 64 digit heksadesimal"
     )
+    verify.add_argument(
+        "--tsa-root",
+        action="append",
+        metavar="FILE",
+        help="sertifikat akar TSA (PEM) yang diumumkan TSA; tanpa ini dipakai akar dari bundel",
+    )
+    verify.add_argument("--json", action="store_true", help="cetak hasil sebagai JSON")
     verify.set_defaults(run=_verify)
     keygen = commands.add_parser("keygen", help="buat pasangan kunci penanda tangan bundel")
     keygen.add_argument("out", help="berkas kunci privat; kunci publik ditulis ke OUT.pub")

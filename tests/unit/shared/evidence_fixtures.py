@@ -13,6 +13,7 @@ from pantau_shared.timestamping import request
 
 FETCHED = datetime(2024, 2, 11, 8, 0, tzinfo=UTC)
 KEY_ID = "bawaslu-3375-2024"
+REPORT = "0d3f9a52-7c1e-4b8a-9e2f-5a6b7c8d9e01"
 
 
 def item(identity: TsaIdentity | None, name: str, data: bytes, media_type: str) -> BundleItem:
@@ -63,6 +64,7 @@ def bundle(
     key: Ed25519PrivateKey,
     items: list[BundleItem],
     entries: list[CustodyEntry] | None = None,
+    chains: dict[str, list[CustodyEntry]] | None = None,
 ) -> bytes:
     return build_bundle(
         case_id="5f0c7b52-2f41-4d43-9a57-6b1f8d1e0c11",
@@ -73,4 +75,5 @@ def bundle(
         signing_key=key,
         key_id=KEY_ID,
         created_at=FETCHED + timedelta(hours=2),
+        chains={REPORT: custody(items[:1])} if chains is None else chains,
     )

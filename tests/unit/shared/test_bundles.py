@@ -4,6 +4,7 @@ import zipfile
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +13,7 @@ from pantau_shared.bundle_keys import raw_public_key
 from pantau_shared.bundles import BundleItem, build_bundle, verify_bundle
 from pantau_shared.contract.evidence_bundle import BundleManifest
 from pantau_shared.custody import CustodyAction, link
-from tests.unit.shared.evidence_fixtures import FETCHED, KEY_ID, bundle, custody, evidence
+from tests.unit.shared.evidence_fixtures import FETCHED, KEY_ID, REPORT, bundle, custody, evidence
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +61,15 @@ def test_a_fresh_bundle_verifies_with_its_agencys_key(good: bytes, key: Ed25519P
     assert verdict.ok, verdict.failures
     assert verdict.key_source == "given"
     names = [check.name for check in verdict.checks]
-    for expected in ("arsip", "segel arsip", "tanda tangan manifest", "rantai kustodi", "daftar berkas"):
+    for expected in ("arsip", "segel arsip", "tanda tangan manifest", "daftar berkas"):
         assert expected in names
+    assert {"rantai kustodi custody.jsonl", f"rantai kustodi custody/{REPORT}.jsonl"} <= set(names)
     assert set(verdict.timestamps) == {"evidence/page.warc", "evidence/screenshot.png"}
     assert verdict.manifest is not None and verdict.manifest.custody.entries == 6
-    assert verdict.custody_head == verdict.manifest.custody.head_hash
+    assert verdict.custody_head == verdict.manifest.custody.head_hash == verdict.custody[-1].hash
+    assert len(verdict.custody) == 6
+    assert verdict.chain_heads == {f"custody/{REPORT}.jsonl": verdict.manifest.chains[0].head_hash}
+    assert verdict.tsa_roots_source == "bundle" and len(verdict.tsa_roots) == 1
 
 
 def test_the_zip_holds_what_the_manifest_lists_with_their_hashes(
@@ -73,7 +78,8 @@ def test_the_zip_holds_what_the_manifest_lists_with_their_hashes(
     files = members(good)
     manifest = BundleManifest.model_validate_json(files["manifest.json"])
     assert set(files) == {
-        "manifest.json", "manifest.sig", "signer.pem", "tsa-roots.pem", "custody.jsonl",
+        "manifest.json", "manifest.sig", "signer.pem", "tsa-roots.pem",
+        "custody.jsonl", f"custody/{REPORT}.jsonl",
         "evidence/page.warc", "evidence/screenshot.png", "evidence/voice.ogg",
         "timestamps/page.warc.tsr", "timestamps/screenshot.png.tsr",
     }  # fmt: skip
@@ -221,6 +227,7 @@ def test_malformed_archives_give_a_verdict_never_a_traceback(good: bytes, data: 
         sample = bytes(flipped)
     verdict = verify_bundle(sample)
     assert verdict.ok == (sample == good)
+    assert "pemeriksaan" not in {check.name for check in verdict.checks}  # no unforeseen exception
 
 
 def test_compressed_or_bomb_shaped_zips_are_refused_without_inflating(good: bytes) -> None:
@@ -242,3 +249,49 @@ def test_an_empty_case_builds_and_verifies(identity: TsaIdentity, key: Ed25519Pr
         created_at=FETCHED,
     )
     assert verify_bundle(data, public_key=raw_public_key(key)).ok
+
+
+def test_a_report_chain_is_checked_like_the_case_chain(
+    identity: TsaIdentity, key: Ed25519PrivateKey, items: list[BundleItem], good: bytes
+) -> None:
+    entries = custody(items)
+    with pytest.raises(ValueError):
+        bundle(identity, key, items, chains={REPORT: [entries[1]]})
+    # Re-signed by the key holder with a chain whose middle was rewritten: still caught.
+    forged = entries[2].model_copy(update={"detail": "tidak pernah diakses"})
+    files = members(good)
+    files[f"custody/{REPORT}.jsonl"] = b"".join(
+        e.model_dump_json().encode() + b"\n" for e in [*entries[:2], forged]
+    )
+    manifest = BundleManifest.model_validate_json(files["manifest.json"])
+    chain = manifest.chains[0].model_copy(
+        update={
+            "sha256": hashlib.sha256(files[f"custody/{REPORT}.jsonl"]).hexdigest(),
+            "size": len(files[f"custody/{REPORT}.jsonl"]),
+            "entries": 3,
+            "head_hash": forged.hash,
+        }
+    )
+    files["manifest.json"] = (
+        manifest.model_copy(update={"chains": [chain]}).model_dump_json(indent=2).encode()
+    )
+    files["manifest.sig"] = key.sign(files["manifest.json"])
+    verdict = verify_bundle(rezip(files), public_key=raw_public_key(key))
+    assert f"rantai kustodi custody/{REPORT}.jsonl" in {c.name for c in verdict.failures}
+    assert verdict.chain_heads == {}
+
+
+def test_timestamps_are_checked_against_the_roots_given_instead_of_the_bundles(
+    identity: TsaIdentity, good: bytes
+) -> None:
+    published = identity.root.public_bytes(Encoding.PEM)
+    verdict = verify_bundle(good, tsa_roots_pem=[published])
+    assert verdict.ok and verdict.tsa_roots_source == "given"
+    # A signer who ran their own "TSA" and shipped its root: the TSA's published root refuses it.
+    other = TsaIdentity.generate().root.public_bytes(Encoding.PEM)
+    verdict = verify_bundle(good, tsa_roots_pem=[other])
+    assert {c.name for c in verdict.failures} == {
+        "cap waktu evidence/page.warc",
+        "cap waktu evidence/screenshot.png",
+    }
+    assert verdict.tsa_roots[0].startswith("CN=Pantau Local TSA Root")

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from pantau_devstack.tsa import TsaIdentity
 from pantau_shared.bundle_keys import load_signing_key, public_key_from_text, public_key_pem, raw_public_key
+from pantau_shared.bundles import BundleVerdict
 from pantau_shared.contract.evidence_bundle import BundleManifest
-from tests.unit.shared.evidence_fixtures import bundle, evidence
+from tests.unit.shared.evidence_fixtures import REPORT, bundle, evidence
 
 SCRIPT = Path(sys.executable).with_name("pantau-evidence")
 
@@ -34,6 +36,8 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Ed25519Priva
     directory = tmp_path_factory.mktemp("bundle")
     key, identity = Ed25519PrivateKey.generate(), TsaIdentity.generate()
     (directory / "kasus.zip").write_bytes(bundle(identity, key, evidence(identity)))
+    (directory / "tsa-root.pem").write_bytes(identity.root.public_bytes(Encoding.PEM))
+    (directory / "other-root.pem").write_bytes(TsaIdentity.generate().root.public_bytes(Encoding.PEM))
     return directory, key
 
 
@@ -45,8 +49,29 @@ def test_an_intact_bundle_says_bukti_utuh_and_exits_0(signed: tuple[Path, Ed2551
     assert "[GAGAL]" not in result.stdout
     assert "Perkara: 2152F563-4A5B" in result.stdout
     assert "evidence/page.warc: " in result.stdout and "WIB" in result.stdout  # the TSA's time
-    assert "Kepala rantai kustodi (6 entri)" in result.stdout
+    assert "Riwayat kustodi perkara (6 entri, terverifikasi):" in result.stdout
+    assert "1. 11-02-2024 15:00:00 WIB (2024-02-11 08:00:00 UTC) diamankan oleh intake" in result.stdout
+    assert "Kepala rantai kustodi perkara: " in result.stdout
+    assert f"Kepala rantai custody/{REPORT}.jsonl: " in result.stdout
+    assert "Akar TSA tepercaya, dari bundel" in result.stdout
     assert "PERHATIAN" not in result.stdout
+
+
+def test_the_tsas_published_root_can_replace_the_bundles(signed: tuple[Path, Ed25519PrivateKey]) -> None:
+    directory, _ = signed
+    published = run("verify", "kasus.zip", "--tsa-root", "tsa-root.pem", cwd=directory)
+    assert published.returncode == 0 and "Akar TSA tepercaya, yang diberikan" in published.stdout
+    other = run("verify", "kasus.zip", "--tsa-root", "other-root.pem", cwd=directory)
+    assert other.returncode == 1
+    assert "[GAGAL] cap waktu evidence/page.warc: " in other.stdout and "akar TSA" in other.stdout
+
+
+def test_json_output_carries_the_same_verdict(signed: tuple[Path, Ed25519PrivateKey]) -> None:
+    directory, _ = signed
+    result = run("verify", "kasus.zip", "--json", cwd=directory)
+    assert result.returncode == 0
+    verdict = BundleVerdict.model_validate_json(result.stdout)
+    assert verdict.ok and verdict.manifest is not None and len(verdict.custody) == 6
 
 
 def test_without_a_key_it_warns_and_prints_the_fingerprint(signed: tuple[Path, Ed25519PrivateKey]) -> None:

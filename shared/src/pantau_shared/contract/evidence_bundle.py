@@ -119,6 +119,9 @@ class BundleManifest(BaseModel):
     case_number: Annotated[str, Field(min_length=1, max_length=100)]
     created_at: AwareDatetime
     files: list[BundleFile]
-    custody: CustodySummary
+    custody: CustodySummary = Field(description="The case's custody chain")
+    chains: list[CustodySummary] = Field(
+        default=[], description="Further custody chains the case's chain pins, one per report"
+    )
     tsa_roots: BundlePart
     signer: BundleSigner
