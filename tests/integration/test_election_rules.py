@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
+import asyncpg
 import pytest
 
 from pantau_shared.contract import Channel, Platform, ReportReceived, new_id
@@ -120,3 +121,37 @@ async def test_an_unregistered_look_alike_account_is_marked_for_review(triage, a
     )
     case = await case_for(handlers, agency, report)
     assert any("perlu ditinjau" in r and f"budisantoso{suffix}" in r for r in case.priority_reasons)
+
+
+async def test_a_batchs_authors_are_asked_in_a_few_statements_with_each_reports_answer(
+    triage, agency: str
+) -> None:
+    """The registries' answers for a batch, asked at once, are each report's own answer; and
+    the batch costs the same few statements whatever its size."""
+    infra, _, suffix = triage
+    rules = ElectionRules(Calendar.load())
+    urls = [
+        f"https://instagram.com/budisantoso{suffix}",  # a participant's account
+        f"https://www.facebook.com/kades.gerung{suffix}",  # a watched official
+        f"https://instagram.com/budisantoso{suffix}_official",  # imitates the participant
+        f"https://instagram.com/budisantoso{suffix}.fans",  # imitates the participant
+        "https://instagram.com/seseorang_lain_sekali",  # no registry knows it
+        "https://www.facebook.com/groups/123/posts/456",  # names no account
+    ]
+    batch = [post(agency, "teks", url, CAMPAIGN) for url in urls * 5]
+    statements: list[str] = []
+    async with infra.pool.acquire() as conn:
+        one_by_one = [(await rules.authors(conn, [report]))[0] for report in batch]
+
+        def logged(record: asyncpg.connection.LoggedQuery) -> None:
+            statements.append(record.query)
+
+        conn.add_query_logger(logged)
+        together = await rules.authors(conn, batch)
+        conn.remove_query_logger(logged)
+    assert together == one_by_one
+    kinds = [
+        type(a.account).__name__ if a.account else ("lookalike" if a.similar else None) for a in together
+    ]
+    assert kinds[:6] == ["RegisteredAccount", "WatchedOfficial", "lookalike", "lookalike", None, None]
+    assert len(statements) <= 4, statements

@@ -144,14 +144,16 @@ class TriageHandlers:
         if not todo:
             return
         book, stored_best = await self._read(conn, now, todo)
-        for report, found in todo:
+        # Asked of the registries for every report at once; used by those that open a case.
+        authors = await self._rules.authors(conn, [r for r, _ in todo])
+        for (report, found), author in zip(todo, authors, strict=True):
             case = book.same_content(report)
             if case is None and found.fingerprint is not None and report.canonical_url is None:
                 case = book.near_duplicate(
                     report.agency_id, found.fingerprint, stored_best.get(report.report_id)
                 )
             if case is None:
-                assessment = await self._rules.assess(conn, report, found.categories, found.campaign_cues)
+                assessment = self._rules.assess(report, found.categories, found.campaign_cues, author)
                 self._open(book, report, assessment, found, now)
             else:
                 book.attach(case, report)

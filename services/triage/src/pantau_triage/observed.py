@@ -46,7 +46,7 @@ from pantau_shared.outbox import Outbox
 
 from .analysis import Analyser, Analysis
 from .claims_registry import ClaimRegistry
-from .election_rules import Assessment, ElectionRules
+from .election_rules import Assessment, Author, ElectionRules
 from .elections import Calendar
 from .observed_partitions import Partitions
 from .watchlist import Watchlists
@@ -157,9 +157,11 @@ class ObservedPostsTriage:
             for post, found in zip(observed, analyses, strict=True)
         ]
         async with self._pool.acquire() as conn, conn.transaction():
+            reports = [as_report(post) for post in observed]
+            authors = await self._rules.authors(conn, reports)
             judged = [
-                (post, await self._judge(conn, post, found))
-                for post, found in zip(observed, analyses, strict=True)
+                (post, self._judge(report, found, author))
+                for post, report, found, author in zip(observed, reports, analyses, authors, strict=True)
             ]
             kept = await conn.fetch(INSERT, *_columns(judged))
             new = {row["observation_id"] for row in kept}
@@ -169,9 +171,9 @@ class ObservedPostsTriage:
         self._outbox.committed()
         return [None] * len(envelopes)
 
-    async def _judge(self, conn: Any, post: PostObserved, found: Analysis) -> Assessment | None:
+    def _judge(self, report: ReportReceived, found: Analysis, author: Author) -> Assessment | None:
         """The rules' assessment when something was found, else None."""
-        assessment = await self._rules.assess(conn, as_report(post), found.categories, found.campaign_cues)
+        assessment = self._rules.assess(report, found.categories, found.campaign_cues, author)
         return assessment if is_finding(assessment) else None
 
     async def recent_findings(self, agency_id: str, accounts: list[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -218,77 +218,124 @@ async def _upsert(
     return ImportResult(len(records), inserted, updated, len(records) - inserted - updated, removed)
 
 
+Handle = tuple[str, str]  # (platform, handle) as given
+
+
+def _normalised(wanted: Handle) -> Handle | None:
+    try:
+        platform = normalise_platform(wanted[0])
+        return platform, normalise_handle(platform, wanted[1])
+    except HandleError:
+        return None
+
+
 async def lookup(conn: Connection, platform: str, handle: str) -> RegisteredAccount | WatchedOfficial | None:
     """The registered participant account, else the watched official, behind a handle or
     profile URL on a platform; None when neither registry has it (or it is no valid handle)."""
-    try:
-        platform = normalise_platform(platform)
-        handle = normalise_handle(platform, handle)
-    except HandleError:
-        return None
-    row = await conn.fetchrow(
-        "SELECT platform, handle, participant, party, election_id, region_code, url"
-        " FROM registered_accounts WHERE platform = $1 AND handle = $2",
-        platform,
-        handle,
-    )
-    if row is not None:
-        return RegisteredAccount(**row)
-    row = await conn.fetchrow(
-        "SELECT platform, handle, name, role, institution, region_code, url"
-        " FROM watched_officials WHERE platform = $1 AND handle = $2",
-        platform,
-        handle,
-    )
-    return WatchedOfficial(**row) if row is not None else None
+    return (await lookup_many(conn, [(platform, handle)]))[0]
+
+
+async def lookup_many(
+    conn: Connection, wanted: Sequence[Handle]
+) -> list[RegisteredAccount | WatchedOfficial | None]:
+    """`lookup` for many handles in two statements (one per registry), whatever their number."""
+    keys = [_normalised(w) for w in wanted]
+    valid = sorted({k for k in keys if k is not None})
+    if not valid:
+        return [None] * len(keys)
+    platforms, handles = [p for p, _ in valid], [h for _, h in valid]
+    found: dict[Handle, RegisteredAccount | WatchedOfficial] = {}
+    for row in await conn.fetch(
+        "SELECT platform, handle, name, role, institution, region_code, url FROM watched_officials"
+        " WHERE (platform, handle) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        platforms,
+        handles,
+    ):
+        found[(row["platform"], row["handle"])] = WatchedOfficial(**row)
+    # A participant's account wins over a watched official with the same handle.
+    for row in await conn.fetch(
+        "SELECT platform, handle, participant, party, election_id, region_code, url FROM registered_accounts"
+        " WHERE (platform, handle) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        platforms,
+        handles,
+    ):
+        found[(row["platform"], row["handle"])] = RegisteredAccount(**row)
+    return [found.get(k) if k is not None else None for k in keys]
 
 
 async def lookalikes(conn: Connection, platform: str, handle: str, *, limit: int = 5) -> list[Lookalike]:
     """Registered accounts that the unregistered `handle` on `platform` imitates, best first,
     at most one per participant; empty when the handle is itself registered there."""
-    try:
-        platform = normalise_platform(platform)
-        handle = normalise_handle(platform, handle)
-    except HandleError:
-        return []
-    key = skeleton(handle)
-    if len(key) < 4:
-        return []
+    return (await lookalikes_many(conn, [(platform, handle)], limit=limit))[0]
+
+
+async def lookalikes_many(
+    conn: Connection, wanted: Sequence[Handle], *, limit: int = 5
+) -> list[list[Lookalike]]:
+    """`lookalikes` for many handles in two statements, whatever their number."""
+    keys = [_normalised(w) for w in wanted]
+    probed = sorted({k for k in keys if k is not None and len(skeleton(k[1])) >= 4})
+    if not probed:
+        return [[] for _ in keys]
+    skeletons = [skeleton(h) for _, h in probed]
     # Exact skeletons of the handle and of its prefixes ("budisantosofans" starts with
     # "budisantoso") through the btree; near misses through the trigram index.
-    probes = [key[:end] for end in range(MIN_CONTAINED, len(key) + 1)] or [key]
+    probes = [
+        (i, key[:end]) for i, key in enumerate(skeletons) for end in range(MIN_CONTAINED, len(key) + 1)
+    ] + [(i, key) for i, key in enumerate(skeletons) if len(key) < MIN_CONTAINED]
     # Two steps: candidate skeletons (few, short) first, scored here; then only the accounts
     # behind the ones that pass. Names repeat (20 accounts a person, namesakes), so fetching
     # every account of every trigram neighbour costs more than the second round trip.
-    candidates = await conn.fetchrow(
+    candidates = await conn.fetch(
         """
-        SELECT EXISTS (SELECT 1 FROM registered_accounts WHERE platform = $4 AND handle = $5)
+        SELECT k.i,
+               EXISTS (SELECT 1 FROM registered_accounts WHERE platform = k.platform AND handle = k.handle)
                    AS registered,
-               ARRAY(SELECT skeleton FROM registered_accounts WHERE skeleton = ANY($2::text[])
+               ARRAY(SELECT skeleton FROM registered_accounts
+                     WHERE skeleton = ANY(ARRAY(
+                         SELECT p.probe FROM unnest($5::int[], $6::text[]) AS p(i, probe) WHERE p.i = k.i))
                      UNION
                      SELECT skeleton FROM (
-                         SELECT skeleton FROM registered_accounts WHERE skeleton % $1
-                         GROUP BY skeleton ORDER BY similarity(skeleton, $1) DESC LIMIT $3) near
+                         SELECT skeleton FROM registered_accounts WHERE skeleton % k.key
+                         GROUP BY skeleton ORDER BY similarity(skeleton, k.key) DESC LIMIT $7) near
                ) AS skeletons
+        FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) AS k(i, key, platform, handle)
         """,
-        key,
-        probes,
+        list(range(len(probed))),
+        skeletons,
+        [p for p, _ in probed],
+        [h for _, h in probed],
+        [i for i, _ in probes],
+        [probe for _, probe in probes],
         _TRIGRAM_CANDIDATES,
-        platform,
-        handle,
     )
-    assert candidates is not None  # an aggregate always has a row
-    if candidates["registered"]:
-        return []
-    scored = {s: compare_skeletons(key, s) for s in candidates["skeletons"]}
-    passing = [s for s, r in scored.items() if r is not None]
-    if not passing:
-        return []
-    rows = await conn.fetch(
-        "SELECT skeleton, platform, handle, participant, party, election_id, region_code, url"
-        " FROM registered_accounts WHERE skeleton = ANY($1::text[])",
-        passing,
+    scored: dict[int, dict[str, Resemblance | None]] = {
+        row["i"]: {s: compare_skeletons(skeletons[row["i"]], s) for s in row["skeletons"]}
+        for row in candidates
+        if not row["registered"]
+    }
+    passing = sorted({s for found in scored.values() for s, r in found.items() if r is not None})
+    rows = (
+        await conn.fetch(
+            "SELECT skeleton, platform, handle, participant, party, election_id, region_code, url"
+            " FROM registered_accounts WHERE skeleton = ANY($1::text[])",
+            passing,
+        )
+        if passing
+        else []
     )
+    found = {
+        probed[i]: _best(probed[i], scores, [r for r in rows if scores.get(r["skeleton"]) is not None], limit)
+        for i, scores in scored.items()
+    }
+    return [found.get(k, []) if k is not None else [] for k in keys]
+
+
+def _best(
+    wanted: Handle, scored: dict[str, Resemblance | None], rows: list[asyncpg.Record], limit: int
+) -> list[Lookalike]:
+    """The accounts behind the passing skeletons, at most one per participant, best first."""
+    platform, handle = wanted
     best: dict[tuple[str, str, str], Lookalike] = {}
     for row in rows:
         account = RegisteredAccount(**{k: v for k, v in row.items() if k != "skeleton"})
