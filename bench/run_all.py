@@ -16,6 +16,7 @@ BENCHES = [
     "queue_indexes.py",
     "exports.py",
     "sealing.py",
+    "bundles.py",
 ]
 
 if __name__ == "__main__":

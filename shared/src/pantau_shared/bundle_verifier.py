@@ -13,7 +13,8 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from pathlib import Path
+from typing import BinaryIO, Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -23,12 +24,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from . import timestamping
 from .bundle_keys import fingerprint, public_key_from_text
-from .bundle_layout import MANIFEST, SEAL_DOMAIN, SEAL_LENGTH, SEAL_PREFIX, SIGNATURE, SIGNER
+from .bundle_layout import EVIDENCE_DIR, MANIFEST, SEAL_DOMAIN, SEAL_LENGTH, SEAL_PREFIX, SIGNATURE, SIGNER
 from .contract.evidence_bundle import BundleManifest, BundlePart, CustodySummary
 from .contract.reasons import reasons
 from .custody import GENESIS, ChainBroken, CustodyEntry, verify_chain
 
 __all__ = ["BundleCheck", "BundleVerdict", "verify_bundle"]
+
+_CHUNK = 1 << 20
+# Members the checks read whole (everything but evidence): a bundle's are a few KiB to MiB.
+_KEEP_BYTES = 64 << 20
 
 
 class BundleCheck(BaseModel):
@@ -76,10 +81,36 @@ class _Checks:
         return ok
 
 
-def _read_members(data: bytes, checks: _Checks) -> tuple[dict[str, bytes], bytes] | None:
+class _Members:
+    """What the zip holds: every member's SHA-256 and size, read in chunks, and the bytes of the
+    small ones the checks read (the manifest, keys, roots, chains, tokens). Evidence files are
+    only hashed, so a bundle of any size verifies in little memory."""
+
+    def __init__(self) -> None:
+        self.digests: dict[str, tuple[str, int]] = {}
+        self.kept: dict[str, bytes] = {}
+
+    def get(self, name: str) -> bytes:
+        return self.kept.get(name, b"")
+
+    def read(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+        keep = not info.filename.startswith(EVIDENCE_DIR) and info.file_size <= _KEEP_BYTES
+        digest, size, chunks = hashlib.sha256(), 0, []
+        with archive.open(info) as member:
+            while chunk := member.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                if keep:
+                    chunks.append(chunk)
+        self.digests[info.filename] = (digest.hexdigest(), size)
+        if keep:
+            self.kept[info.filename] = b"".join(chunks)
+
+
+def _read_members(file: BinaryIO, size: int, checks: _Checks) -> tuple[_Members, bytes] | None:
     """The members and the zip comment, or None (with the failed check) if it is no bundle zip."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(file)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
         checks.add("arsip", False, f"bukan berkas zip yang dapat dibaca ({error})")
         return None
@@ -93,13 +124,13 @@ def _read_members(data: bytes, checks: _Checks) -> tuple[dict[str, bytes], bytes
             # A bundle stores members uncompressed: anything else is not ours (or a zip bomb).
             checks.add("arsip", False, "berkas di dalam zip dimampatkan, bukan format bundel Pantau")
             return None
-        if sum(info.file_size for info in infos) > len(data):
+        if sum(info.file_size for info in infos) > size:
             checks.add("arsip", False, "ukuran berkas yang tercatat melebihi ukuran arsip")
             return None
-        members: dict[str, bytes] = {}
+        members = _Members()
         for info in infos:
             try:
-                members[info.filename] = archive.read(info)
+                members.read(archive, info)
             except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
                 # Named again by the check of the file itself, so the verdict says which one changed.
                 checks.damaged.add(info.filename)
@@ -109,16 +140,16 @@ def _read_members(data: bytes, checks: _Checks) -> tuple[dict[str, bytes], bytes
                 "arsip", False, f"zip terbaca, tetapi isi berkas ini tidak cocok dengan CRC-32: {damaged}"
             )
         else:
-            checks.add("arsip", True, f"zip terbaca, {len(members)} berkas")
+            checks.add("arsip", True, f"zip terbaca, {len(members.digests)} berkas")
         return members, archive.comment
 
 
 def _trusted_key(
-    members: dict[str, bytes], given: bytes | None, checks: _Checks
+    members: _Members, given: bytes | None, checks: _Checks
 ) -> tuple[Ed25519PublicKey | None, bytes | None]:
     own: bytes | None = None
     try:
-        own = public_key_from_text(members.get(SIGNER, b"").decode("ascii"))
+        own = public_key_from_text(members.get(SIGNER).decode("ascii"))
     except (ValueError, UnicodeDecodeError):
         checks.add("kunci penanda tangan", False, f"{SIGNER} tidak ada atau bukan kunci publik Ed25519")
     raw = given if given is not None else own
@@ -149,8 +180,18 @@ def _signed(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
     return True
 
 
-def _check_seal(data: bytes, comment: bytes, key: Ed25519PublicKey, checks: _Checks) -> None:
-    if len(comment) != SEAL_LENGTH or not comment.startswith(SEAL_PREFIX) or not data.endswith(comment):
+def _prefix_digest(file: BinaryIO, length: int) -> bytes:
+    digest = hashlib.sha512()
+    file.seek(0)
+    while length > 0 and (chunk := file.read(min(_CHUNK, length))):
+        digest.update(chunk)
+        length -= len(chunk)
+    return digest.digest()
+
+
+def _check_seal(file: BinaryIO, size: int, comment: bytes, key: Ed25519PublicKey, checks: _Checks) -> None:
+    file.seek(max(size - len(comment), 0))
+    if len(comment) != SEAL_LENGTH or not comment.startswith(SEAL_PREFIX) or file.read() != comment:
         checks.add("segel arsip", False, "segel arsip tidak ada atau ada data tambahan di akhir zip")
         return
     written = comment[len(SEAL_PREFIX) :]
@@ -161,23 +202,23 @@ def _check_seal(data: bytes, comment: bytes, key: Ed25519PublicKey, checks: _Che
     if signature.hex().encode() != written:  # one spelling only: lower-case hex
         checks.add("segel arsip", False, "segel arsip rusak")
         return
-    if _signed(key, signature, SEAL_DOMAIN + data[: -len(comment)]):
+    if _signed(key, signature, SEAL_DOMAIN + _prefix_digest(file, size - len(comment))):
         checks.add("segel arsip", True, "setiap bait arsip sesuai dengan yang ditandatangani")
     else:
         checks.add("segel arsip", False, "arsip zip diubah setelah ditandatangani")
 
 
 def _check_manifest(
-    members: dict[str, bytes], key: Ed25519PublicKey, raw_key: bytes, checks: _Checks
+    members: _Members, key: Ed25519PublicKey, raw_key: bytes, checks: _Checks
 ) -> BundleManifest | None:
-    manifest_bytes = members.get(MANIFEST)
+    manifest_bytes = members.kept.get(MANIFEST)
     if MANIFEST in checks.damaged:
         checks.add("tanda tangan manifest", False, "manifest.json berubah (CRC-32 zip tidak cocok)")
         return None
     if manifest_bytes is None:
-        checks.add("manifest", False, f"{MANIFEST} tidak ada")
+        checks.add("manifest", False, f"{MANIFEST} tidak ada atau terlalu besar")
         return None
-    if not _signed(key, members.get(SIGNATURE, b""), manifest_bytes):
+    if not _signed(key, members.get(SIGNATURE), manifest_bytes):
         checks.add("tanda tangan manifest", False, "tanda tangan atas manifest.json tidak sah atau tidak ada")
         return None
     checks.add("tanda tangan manifest", True, "tanda tangan Ed25519 atas manifest.json sah")
@@ -194,7 +235,7 @@ def _check_manifest(
     return manifest
 
 
-def _check_parts(members: dict[str, bytes], manifest: BundleManifest, checks: _Checks) -> set[str]:
+def _check_parts(members: _Members, manifest: BundleManifest, checks: _Checks) -> set[str]:
     """The paths whose bytes are as the manifest says."""
     parts: list[BundlePart] = [manifest.custody, *manifest.chains, manifest.tsa_roots]
     for file in manifest.files:
@@ -203,12 +244,12 @@ def _check_parts(members: dict[str, bytes], manifest: BundleManifest, checks: _C
             parts.append(file.timestamp)
     intact: set[str] = set()
     for part in parts:
-        data = members.get(part.path)
+        seen = members.digests.get(part.path)
         if part.path in checks.damaged:
             checks.add(f"berkas {part.path}", False, "isinya berubah (CRC-32 zip tidak cocok)")
-        elif data is None:
+        elif seen is None:
             checks.add(f"berkas {part.path}", False, "hilang dari bundel")
-        elif len(data) != part.size or hashlib.sha256(data).hexdigest() != part.sha256:
+        elif seen != (part.sha256, part.size):
             checks.add(
                 f"berkas {part.path}", False, "isinya berubah: hash SHA-256 tidak cocok dengan manifest"
             )
@@ -216,7 +257,7 @@ def _check_parts(members: dict[str, bytes], manifest: BundleManifest, checks: _C
             checks.add(f"berkas {part.path}", True, f"SHA-256 {part.sha256} cocok, {part.size} bait")
             intact.add(part.path)
     expected = {MANIFEST, SIGNATURE, SIGNER, *(part.path for part in parts)}
-    extra = sorted((set(members) | checks.damaged) - expected)
+    extra = sorted((set(members.digests) | checks.damaged) - expected)
     checks.add(
         "daftar berkas",
         not extra,
@@ -240,7 +281,7 @@ def _describe_roots(roots_pem: Sequence[bytes]) -> list[str]:
 
 
 def _check_timestamps(
-    members: dict[str, bytes],
+    members: _Members,
     manifest: BundleManifest,
     intact: set[str],
     roots: Sequence[bytes],
@@ -256,7 +297,7 @@ def _check_timestamps(
             checks.add(f"cap waktu {file.path}", False, "tidak berlaku: berkasnya tidak sama lagi")
             continue
         try:
-            time = timestamping.verify(members.get(file.timestamp.path, b""), file.sha256, roots)
+            time = timestamping.verify(members.get(file.timestamp.path), file.sha256, roots)
         except timestamping.TimestampInvalid as error:
             checks.add(f"cap waktu {file.path}", False, str(error))
             continue
@@ -268,14 +309,10 @@ def _check_timestamps(
     return verified
 
 
-def _check_chain(
-    members: dict[str, bytes], summary: CustodySummary, checks: _Checks
-) -> list[CustodyEntry] | None:
+def _check_chain(members: _Members, summary: CustodySummary, checks: _Checks) -> list[CustodyEntry] | None:
     name = f"rantai kustodi {summary.path}"
     try:
-        entries = [
-            CustodyEntry.model_validate_json(line) for line in members.get(summary.path, b"").splitlines()
-        ]
+        entries = [CustodyEntry.model_validate_json(line) for line in members.get(summary.path).splitlines()]
         verify_chain(entries)
     except ValidationError as error:
         checks.add(name, False, f"entri tidak sesuai format: {reasons(error)}")
@@ -303,14 +340,14 @@ class _Findings:
 
 
 def _check_contents(
-    members: dict[str, bytes],
+    members: _Members,
     manifest: BundleManifest,
     tsa_roots: Sequence[bytes] | None,
     checks: _Checks,
     found: _Findings,
 ) -> None:
     intact = _check_parts(members, manifest, checks)
-    roots = list(tsa_roots) if tsa_roots is not None else [members.get(manifest.tsa_roots.path, b"")]
+    roots = list(tsa_roots) if tsa_roots is not None else [members.get(manifest.tsa_roots.path)]
     found.tsa_roots = _describe_roots(roots)
     found.timestamps = _check_timestamps(members, manifest, intact, roots, checks)
     case_chain = _check_chain(members, manifest.custody, checks)
@@ -324,13 +361,15 @@ def _check_contents(
 
 
 def _verify(
-    data: bytes,
+    file: BinaryIO,
     public_key: bytes | None,
     tsa_roots: Sequence[bytes] | None,
     checks: _Checks,
     found: _Findings,
 ) -> None:
-    read = _read_members(data, checks)
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    read = _read_members(file, size, checks)
     if read is None:
         return
     members, comment = read
@@ -338,16 +377,16 @@ def _verify(
     if key is None or raw_key is None:
         return
     found.fingerprint = fingerprint(raw_key)
-    _check_seal(data, comment, key, checks)
+    _check_seal(file, size, comment, key, checks)
     found.manifest = _check_manifest(members, key, raw_key, checks)
     if found.manifest is not None:
         _check_contents(members, found.manifest, tsa_roots, checks, found)
 
 
 def verify_bundle(
-    data: bytes, *, public_key: bytes | None = None, tsa_roots_pem: Sequence[bytes] | None = None
+    bundle: bytes | Path, *, public_key: bytes | None = None, tsa_roots_pem: Sequence[bytes] | None = None
 ) -> BundleVerdict:
-    """Every check of a bundle.
+    """Every check of a bundle, given as bytes or as a file (read in chunks: any size).
 
     With `public_key` (32 raw bytes, from the issuing agency) the bundle must be signed by that
     key; without it the bundle's own key is used, which proves only that the bundle is
@@ -356,7 +395,10 @@ def verify_bundle(
     published roots) when given, else against the roots the signer put in the bundle."""
     checks, found = _Checks(), _Findings()
     try:
-        _verify(data, public_key, tsa_roots_pem, checks, found)
+        with open(bundle, "rb") if isinstance(bundle, Path) else io.BytesIO(bundle) as file:
+            _verify(file, public_key, tsa_roots_pem, checks, found)
+    except OSError as error:
+        checks.add("arsip", False, f"berkas tidak dapat dibaca ({error.strerror or error})")
     except Exception as error:
         # Belt and braces: whatever a crafted archive trips over is a failed check, never a crash.
         checks.add("pemeriksaan", False, f"bundel tidak dapat diperiksa ({type(error).__name__})")

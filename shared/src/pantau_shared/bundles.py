@@ -13,7 +13,8 @@
     timestamps/<name>.tsr   the RFC 3161 reply (DER) over each stamped file's SHA-256
 
 Members are stored uncompressed with fixed metadata, and the zip comment carries the archive
-seal: an Ed25519 signature over every byte before the comment (prefixed by `SEAL_DOMAIN`), so
+seal: an Ed25519 signature over `SEAL_DOMAIN` and the SHA-512 of every byte before the comment
+(a digest, so the verifier reads the archive in chunks), so
 a change anywhere, even in zip metadata that holds no evidence, fails verification.
 
 Ed25519 keys are cryptography's (`Ed25519PrivateKey`), not PyNaCl's: the same library already
@@ -176,5 +177,8 @@ def build_bundle(
         for name, data in members.items():
             archive.writestr(_member(name, created_at), data)
         archive.comment = b"\0" * SEAL_LENGTH
-    unsealed = buffer.getvalue()[:-SEAL_LENGTH]
-    return unsealed + SEAL_PREFIX + signing_key.sign(SEAL_DOMAIN + unsealed).hex().encode()
+    with buffer.getbuffer() as view:  # hashed in place: the archive is not copied to be sealed
+        prefix = hashlib.sha512(view[:-SEAL_LENGTH]).digest()
+    buffer.seek(-SEAL_LENGTH, io.SEEK_END)
+    buffer.write(SEAL_PREFIX + signing_key.sign(SEAL_DOMAIN + prefix).hex().encode())
+    return buffer.getvalue()

@@ -115,14 +115,17 @@ def _verify(args: argparse.Namespace) -> int:
             )
             return 2
     roots: list[bytes] | None = None
+    bundle = Path(args.bundle)
     try:
         if args.tsa_root:
             roots = [Path(path).read_bytes() for path in args.tsa_root]
-        data = Path(args.bundle).read_bytes()
+        if not bundle.is_file():
+            raise FileNotFoundError(2, "tidak ada berkas seperti itu", args.bundle)
     except OSError as error:
         print(f"Berkas tidak dapat dibuka: {error.filename}: {error.strerror or error}", file=sys.stderr)
         return 2
-    verdict = verify_bundle(data, public_key=public_key, tsa_roots_pem=roots)
+    # Read in chunks by the verifier: a bundle of gigabytes checks in little memory.
+    verdict = verify_bundle(bundle, public_key=public_key, tsa_roots_pem=roots)
     if args.json:
         sys.stdout.write(verdict.model_dump_json(indent=2) + "\n")
     else:

@@ -1,6 +1,7 @@
 import hashlib
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -50,7 +51,7 @@ def rezip(files: dict[str, bytes], comment: bytes = b"") -> bytes:
     return buffer.getvalue()
 
 
-def failed(data: bytes, **kwargs: bytes) -> set[str]:
+def failed(data: bytes | Path, **kwargs: bytes) -> set[str]:
     verdict = verify_bundle(data, **kwargs)
     assert not verdict.ok
     return {check.name for check in verdict.failures}
@@ -295,3 +296,27 @@ def test_timestamps_are_checked_against_the_roots_given_instead_of_the_bundles(
         "cap waktu evidence/screenshot.png",
     }
     assert verdict.tsa_roots[0].startswith("CN=Pantau Local TSA Root")
+
+
+def test_a_bundle_on_disk_is_read_in_chunks_and_checked_the_same(
+    good: bytes, key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    path = tmp_path / "kasus.zip"
+    path.write_bytes(good)
+    assert verify_bundle(path, public_key=raw_public_key(key)).ok
+    flipped = bytearray(good)
+    flipped[good.index(b"<p>hoaks</p>")] ^= 0x01
+    path.write_bytes(bytes(flipped))
+    assert "berkas evidence/page.warc" in failed(path)
+    assert failed(tmp_path / "tidak-ada.zip") == {"arsip"}
+
+
+def test_the_seal_is_the_documented_signature_over_the_prefix_digest(
+    good: bytes, key: Ed25519PrivateKey
+) -> None:
+    # Re-implemented from docs/evidence-bundles.md, as a court expert's script would.
+    comment = zipfile.ZipFile(io.BytesIO(good)).comment
+    assert comment.startswith(b"pantau-seal ed25519 ") and good.endswith(comment)
+    signature = bytes.fromhex(comment[len(b"pantau-seal ed25519 ") :].decode())
+    digest = hashlib.sha512(good[: -len(comment)]).digest()
+    key.public_key().verify(signature, b"pantau-evidence-bundle-seal-v1\n" + digest)  # raises if not
