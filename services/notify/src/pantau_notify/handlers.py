@@ -79,6 +79,7 @@ class NotifyHandlers:
                 stream="NOTIFICATIONS",
                 subject_suffix=NotificationStatus.SUBJECT,
                 handler=self.statuses.provider_status,
+                batch=self.statuses.provider_statuses,
                 events=(NotificationStatus,),
             ),
             Subscription(
@@ -86,6 +87,7 @@ class NotifyHandlers:
                 stream="REPORTS",
                 subject_suffix=ReportReceived.SUBJECT,
                 handler=self.receipts.report_received,
+                batch=self.receipts.reports_received,
                 events=(ReportReceived,),
             ),
         ]

@@ -3,6 +3,7 @@ a database row."""
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 from uuid import UUID
@@ -485,30 +486,36 @@ async def acknowledge(
     return found
 
 
-async def create_receipt(
-    conn: Connection,
-    *,
-    report_id: UUID,
-    agency_id: str,
-    reporter_id: str,
-    channel: str,
-    content: dict[str, Any],
-) -> UUID | None:
-    """The receipt delivery of a report; None when it already exists."""
-    found: UUID | None = await conn.fetchval(
+@dataclass(frozen=True)
+class Receipt:
+    """A receipt to create: to the reporter of a report, on the channel they wrote from."""
+
+    report_id: UUID
+    agency_id: str
+    reporter_id: str
+    channel: str
+    content: dict[str, Any]
+
+
+async def create_receipts(conn: Connection, receipts: Sequence[Receipt]) -> dict[UUID, UUID]:
+    """The receipt deliveries of reports in one statement: report id -> delivery id of each
+    created (a report whose receipt already exists is left out)."""
+    rows = await conn.fetch(
         "INSERT INTO deliveries (delivery_id, report_id, agency_id, channel, recipient, template,"
-        " case_snapshot, recipient_key) VALUES ($1, $2, $3, $6, $4, 'report_receipt',"
-        " $7::jsonb, $5) ON CONFLICT (report_id, template) WHERE report_id IS NOT NULL"
-        " DO NOTHING RETURNING delivery_id",
-        new_id(),
-        report_id,
-        agency_id,
-        reporter_id,
-        f"reporter:{reporter_id}",
-        channel,
-        json.dumps(content),
+        " case_snapshot, recipient_key)"
+        " SELECT d, r, a, c, p, 'report_receipt', s::jsonb, 'reporter:' || p"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[])"
+        "   AS t(d, r, a, c, p, s)"
+        " ON CONFLICT (report_id, template) WHERE report_id IS NOT NULL DO NOTHING"
+        " RETURNING report_id, delivery_id",
+        [new_id() for _ in receipts],
+        [r.report_id for r in receipts],
+        [r.agency_id for r in receipts],
+        [r.channel for r in receipts],
+        [r.reporter_id for r in receipts],
+        [json.dumps(r.content) for r in receipts],
     )
-    return found
+    return {row["report_id"]: row["delivery_id"] for row in rows}
 
 
 async def resolve_unknown(
