@@ -9,7 +9,7 @@ import pytest
 from asn1crypto import tsp
 
 from pantau_devstack.servers import free_port
-from pantau_devstack.tsa import LocalTsa
+from pantau_devstack.tsa import LocalTsa, Misbehaviour
 from pantau_shared.timestamping import Timestamper, TimestampFailed, TimestampInvalid, parse, verify
 
 DIGEST = hashlib.sha256(b"<html>Pilih nomor 3 atau desa tidak dapat bantuan</html>").hexdigest()
@@ -129,3 +129,33 @@ async def test_the_tsa_answers_only_timestamp_queries(tsa: LocalTsa, stamper: Ti
     status = tsp.PKIStatusInfo.load(garbage.content[2:])
     assert status["status"].native == "rejection"
     assert status["fail_info"].native == {"bad_data_format"}
+
+
+@pytest.mark.parametrize(
+    ("how", "error", "message"),
+    [
+        ("other_nonce", TimestampInvalid, "nonce"),
+        ("other_hash", TimestampInvalid, "another hash"),
+        ("oversized", TimestampFailed, "more than"),
+    ],
+)
+async def test_a_reply_that_does_not_match_the_request_is_refused(
+    tsa: LocalTsa, stamper: Timestamper, how: Misbehaviour, error: type[Exception], message: str
+) -> None:
+    tsa.misbehave_next(how)
+    with pytest.raises(error, match=message):
+        await stamper.stamp(DIGEST)
+
+
+async def test_a_stamper_given_the_roots_checks_each_token_as_it_comes(tsa: LocalTsa) -> None:
+    trusting = Timestamper(tsa.url, roots_pem=[tsa.root_pem])
+    async with LocalTsa(port=0) as stranger:
+        wary = Timestamper(stranger.url, roots_pem=[tsa.root_pem])
+        try:
+            stamp = await trusting.stamp(DIGEST)
+            assert verify(stamp.token, DIGEST, [tsa.root_pem]) == stamp.time
+            with pytest.raises(TimestampInvalid, match="akar TSA"):
+                await wary.stamp(DIGEST)
+        finally:
+            await trusting.aclose()
+            await wary.aclose()

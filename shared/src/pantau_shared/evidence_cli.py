@@ -51,11 +51,7 @@ def render(verdict: BundleVerdict, source: str) -> str:
     lines.append("")
     for check in verdict.checks:
         lines.append(f"[{'OK' if check.ok else 'GAGAL'}] {check.name}: {check.detail}")
-    if verdict.timestamps and manifest is not None:
-        lines += ["", "Waktu menurut otoritas cap waktu (TSA), terverifikasi:"]
-        for file in manifest.files:
-            if file.path in verdict.timestamps and file.timestamp is not None:
-                lines.append(f"  {file.path}: {_when(verdict.timestamps[file.path])}, {file.timestamp.tsa}")
+    lines += _evidence_lines(verdict)
     if verdict.tsa_roots:
         source = (
             "yang diberikan"
@@ -81,6 +77,27 @@ def render(verdict: BundleVerdict, source: str) -> str:
         reasons = "; ".join(f"{check.name}: {check.detail}" for check in failures) or "tidak ada pemeriksaan"
         lines.append(f"BUKTI TIDAK UTUH: {len(failures)} pemeriksaan gagal ({reasons})")
     return "\n".join(lines) + "\n"
+
+
+def _evidence_lines(verdict: BundleVerdict) -> list[str]:
+    """Each evidence file as a report cites it: what, from where, and the times that hold."""
+    if verdict.manifest is None or not verdict.manifest.files:
+        return []
+    lines = ["", "Berkas bukti:"]
+    for file in verdict.manifest.files:
+        lines += [
+            f"  {file.path} ({file.media_type}, {file.size} bait)",
+            f"    SHA-256: {file.sha256}",
+            f"    sumber: {file.source_url or 'lampiran laporan (tanpa tautan)'}",
+            f"    diambil menurut Pantau: {_when(file.fetched_at)}",
+        ]
+        if file.path in verdict.timestamps and file.timestamp is not None:
+            stamped = _when(verdict.timestamps[file.path])
+            lines.append(f"    ada paling lambat (cap waktu TSA, terverifikasi): {stamped}")
+            lines.append(f"    TSA: {file.timestamp.tsa}, nomor seri {file.timestamp.serial}")
+        else:
+            lines.append("    cap waktu TSA: tidak ada atau tidak sah")
+    return lines
 
 
 def _custody_lines(verdict: BundleVerdict) -> list[str]:

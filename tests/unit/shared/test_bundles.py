@@ -1,5 +1,6 @@
 import hashlib
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -320,3 +321,37 @@ def test_the_seal_is_the_documented_signature_over_the_prefix_digest(
     signature = bytes.fromhex(comment[len(b"pantau-seal ed25519 ") :].decode())
     digest = hashlib.sha512(good[: -len(comment)]).digest()
     key.public_key().verify(signature, b"pantau-evidence-bundle-seal-v1\n" + digest)  # raises if not
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=80),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_a_signed_manifest_of_any_shape_gives_a_verdict_never_a_traceback(
+    good: bytes, key: Ed25519PrivateKey, data: st.DataObject
+) -> None:
+    # The key holder signs nonsense: every check past the signature must cope with it.
+    files = members(good)
+    document = json.loads(files["manifest.json"])
+    target = document
+    while isinstance(target, dict | list) and target and data.draw(st.booleans()):
+        keys = list(target) if isinstance(target, dict) else list(range(len(target)))
+        chosen = data.draw(st.sampled_from(keys))
+        child = target[chosen]
+        if not isinstance(child, dict | list) or not child:
+            target[chosen] = data.draw(JSON_VALUES)
+            break
+        target = child
+    else:
+        if isinstance(target, dict):
+            target[data.draw(st.sampled_from([*target, "path"]))] = data.draw(JSON_VALUES)
+    files["manifest.json"] = json.dumps(document).encode()
+    files["manifest.sig"] = key.sign(files["manifest.json"])
+    verdict = verify_bundle(rezip(files), public_key=raw_public_key(key))
+    assert not verdict.ok  # the seal at least
+    assert "pemeriksaan" not in {check.name for check in verdict.checks}

@@ -48,7 +48,10 @@ def test_an_intact_bundle_says_bukti_utuh_and_exits_0(signed: tuple[Path, Ed2551
     assert "BUKTI UTUH" in result.stdout
     assert "[GAGAL]" not in result.stdout
     assert "Perkara: 2152F563-4A5B" in result.stdout
-    assert "evidence/page.warc: " in result.stdout and "WIB" in result.stdout  # the TSA's time
+    assert "  evidence/page.warc (application/warc, " in result.stdout
+    assert "    sumber: https://www.facebook.com/posts/page.warc" in result.stdout
+    # The two stamped files, not the voice note.
+    assert result.stdout.count("ada paling lambat (cap waktu TSA, terverifikasi): ") == 2
     assert "Riwayat kustodi perkara (6 entri, terverifikasi):" in result.stdout
     assert "1. 11-02-2024 15:00:00 WIB (2024-02-11 08:00:00 UTC) diamankan oleh intake" in result.stdout
     assert "Kepala rantai kustodi perkara: " in result.stdout

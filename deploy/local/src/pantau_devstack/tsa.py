@@ -16,7 +16,8 @@ the root a verifier was given. Run it inside the stack's event loop, for as long
 runs, with `async with` (or `await tsa.start()` ... `await tsa.stop()`).
 
 `refuse_next(n)` makes the next n requests answer status `rejection` (systemFailure), the way a
-TSA refuses when it cannot stamp, so callers' retry paths can be tested. The ASN.1 structures
+TSA refuses when it cannot stamp, so callers' retry paths can be tested; `misbehave_next(how)`
+answers the next one for another nonce, another hash, or with a megabyte of junk. The ASN.1 structures
 come from asn1crypto; keys and certificates from cryptography.
 """
 
@@ -25,7 +26,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from aiohttp import web
 from asn1crypto import algos, cms, core, tsp
@@ -35,12 +36,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["POLICY_OID", "TSA_NAME", "LocalTsa", "TsaIdentity"]
+__all__ = ["POLICY_OID", "TSA_NAME", "LocalTsa", "Misbehaviour", "TsaIdentity"]
 
 # The ITU-T example arc (2.999): a development TSA has no registered policy of its own.
 POLICY_OID = "2.999.3161.1"
 TSA_NAME = "Pantau Local TSA"
 _DIGEST_LENGTHS = {"sha256": 32, "sha384": 48, "sha512": 64}
+Misbehaviour = Literal["refuse", "other_nonce", "other_hash", "oversized"]
 
 
 def _name(common_name: str) -> x509.Name:
@@ -209,6 +211,19 @@ class TsaIdentity:
         return cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed_data)})
 
 
+def _altered(query: bytes, how: Misbehaviour) -> bytes:
+    """The request as a misbehaving TSA would have read it: another nonce, or another hash."""
+    request = tsp.TimeStampReq.load(query)
+    fields = {name: request[name] for name in ("version", "message_imprint", "cert_req")}
+    if how == "other_nonce":
+        fields["nonce"] = request["nonce"].native + 1
+    else:
+        fields["nonce"] = request["nonce"]
+        digest = bytes(byte ^ 0xFF for byte in request["message_imprint"]["hashed_message"].native)
+        fields["message_imprint"] = {"hash_algorithm": {"algorithm": "sha256"}, "hashed_message": digest}
+    return bytes(tsp.TimeStampReq(fields).dump())
+
+
 class _Rejection(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
     """A TimeStampResp without its token: asn1crypto's model requires the token RFC 3161 omits."""
 
@@ -227,7 +242,7 @@ class LocalTsa:
     host: str = "127.0.0.1"
     url: str = ""
     requests: int = 0
-    _refusals: int = 0
+    _misbehaviour: list[Misbehaviour] = field(default_factory=list)
     _identity: TsaIdentity | None = None
     _runner: web.AppRunner | None = field(default=None, repr=False)
 
@@ -242,18 +257,24 @@ class LocalTsa:
         return self.identity.root.public_bytes(serialization.Encoding.PEM)
 
     def refuse_next(self, n: int = 1) -> None:
-        self._refusals += n
+        self._misbehaviour += ["refuse"] * n
+
+    def misbehave_next(self, how: Misbehaviour) -> None:
+        """The next request is answered wrongly, as a broken or hostile TSA would."""
+        self._misbehaviour.append(how)
 
     async def _stamp(self, request: web.Request) -> web.Response:
         if request.content_type != "application/timestamp-query":
             return web.Response(status=415, text="expected application/timestamp-query")
         self.requests += 1
         query = await request.read()
-        if self._refusals > 0:
-            self._refusals -= 1
+        how = self._misbehaviour.pop(0) if self._misbehaviour else None
+        if how == "refuse":
             reply = _rejection("system_failure", "the time source is unavailable")
+        elif how == "oversized":
+            reply = b"\x30" * (1 << 20)
         else:
-            reply = self.identity.respond(query)
+            reply = self.identity.respond(_altered(query, how) if how is not None else query)
         return web.Response(body=reply, content_type="application/timestamp-reply")
 
     async def start(self) -> None:
