@@ -14,9 +14,11 @@ from pantau_shared.bus import RpcClient, RpcError
 from pantau_shared.bus.rpc import NotFound
 from pantau_shared.bus.rpc import serve as serve_rpc
 from pantau_shared.contract import Envelope, Platform, PostObserved, ReportReceived
+from pantau_shared.contract.queue import CaseListQuery, CaseSource
 from pantau_shared.contract.rpc import CaseQuery, ErrorCode, ReportQuery
 from pantau_shared.settings import PlatformSettings
 from pantau_triage.analysis import Analyser
+from pantau_triage.casework import CaseWork
 from pantau_triage.claims_registry import ClaimRegistry
 from pantau_triage.classify import TriageClassifier
 from pantau_triage.election_rules import ElectionRules
@@ -24,6 +26,7 @@ from pantau_triage.elections import Calendar
 from pantau_triage.handlers import TriageHandlers
 from pantau_triage.observed import ObservedPostsTriage
 from pantau_triage.observed_partitions import Partitions, partition_name
+from pantau_triage.queue import CaseQueue
 from pantau_triage.registries import parse_accounts, parse_officials
 from pantau_triage.registry_store import import_accounts, import_officials
 from pantau_triage.routing import Router
@@ -245,6 +248,11 @@ async def test_every_post_is_kept_and_only_findings_become_monitoring_reports(
     await handlers.report_received(wrap(quiet_report))
     [post] = (await observed.posts(agency, _posts_query(f"budi{suffix}"))).posts
     assert post.case_id is not None
+    # The queue tells monitoring's cases from the public's (`GET /v1/cases?source=monitoring`).
+    queue = CaseQueue(triage.pool, CaseWork(triage.pool, triage.outbox, ClaimRegistry()))
+    by_monitoring = await queue.list_cases(agency, CaseListQuery(source=CaseSource.MONITORING))
+    assert [(c.case_id, c.source) for c in by_monitoring.cases] == [(post.case_id, CaseSource.MONITORING)]
+    assert (await queue.list_cases(agency, CaseListQuery(source=CaseSource.REPORT))).cases == []
     [origin] = (await observed.case_posts(agency, CaseQuery(case_id=post.case_id))).posts
     assert (origin.platform, origin.account_id, origin.posted_at) == (Platform.X, f"budi{suffix}", QUIET)
     assert (await observed.case_posts("agency-other", CaseQuery(case_id=post.case_id))).posts == []

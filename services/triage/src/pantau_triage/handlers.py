@@ -4,7 +4,7 @@ answers are in `casework`, and which case each report joins is decided in `joini
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -13,6 +13,7 @@ from pantau_shared.bus import Answer, Reject, RetryLater, Subscription
 from pantau_shared.contract import (
     CaseOpened,
     CaseState,
+    Channel,
     Envelope,
     EventData,
     ReportReceived,
@@ -243,8 +244,15 @@ class TriageHandlers:
             }
         )
         book.open(
-            opened, repository.NewCase(stored, report.text, found.fingerprint), found.fingerprint, report
+            opened,
+            repository.NewCase(stored, report.text, found.fingerprint, _source(report)),
+            found.fingerprint,
+            report,
         )
+
+
+def _source(report: ReportReceived) -> Literal["report", "monitoring"]:
+    return "monitoring" if report.channel is Channel.MONITORING else "report"
 
 
 def _counted(report: ReportReceived) -> bool:

@@ -147,7 +147,7 @@ class CaseBook:
     def opened(self) -> list[NewCase]:
         """The cases this batch opened, as they stand after all its reports."""
         return [
-            NewCase(t.case, t.opened.first_text, t.opened.fingerprint)
+            NewCase(t.case, t.opened.first_text, t.opened.fingerprint, t.opened.source)
             for t in self._cases.values()
             if t.opened is not None
         ]

@@ -2,6 +2,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -201,6 +202,8 @@ class NewCase:
     case: Case
     first_text: str | None
     fingerprint: Fingerprint | None
+    # What opened it, for the queue's `source` filter: a report, or monitoring's finding.
+    source: Literal["report", "monitoring"] = "report"
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,7 @@ class Attachment:
     attached_at: datetime
 
 
-_INSERTED = ", ".join((*CASE_COLUMNS, "first_text"))
+_INSERTED = ", ".join((*CASE_COLUMNS, "first_text", "source"))
 # One JSON array of rows: the jsonb and text[] columns need no per-column encoding.
 INSERT_CASES = (
     f"INSERT INTO cases ({_INSERTED}) SELECT {_INSERTED}"
@@ -220,7 +223,12 @@ INSERT_CASES = (
 
 
 async def insert_case(conn: Connection, case: Case, first_text: str | None) -> None:
-    await conn.execute(INSERT_CASES, json.dumps([case.model_dump(mode="json") | {"first_text": first_text}]))
+    """A case alone, with no history entry (a partner's referral writes its own)."""
+    await conn.execute(INSERT_CASES, json.dumps([_row(NewCase(case, first_text, None))]))
+
+
+def _row(new: NewCase) -> dict[str, object]:
+    return new.case.model_dump(mode="json") | {"first_text": new.first_text, "source": new.source}
 
 
 async def insert_cases(conn: Connection, cases: Sequence[NewCase]) -> None:
@@ -229,7 +237,7 @@ async def insert_cases(conn: Connection, cases: Sequence[NewCase]) -> None:
         return
     await conn.execute(
         INSERT_CASES,
-        json.dumps([new.case.model_dump(mode="json") | {"first_text": new.first_text} for new in cases]),
+        json.dumps([_row(new) for new in cases]),
     )
     printed = [new for new in cases if new.fingerprint is not None]
     if printed:
