@@ -79,14 +79,17 @@ from .reads import CaseHistoryEntry, CaseView, NotificationView, Referral, Repor
 from .revisions import REVISION_EVENTS, MessageRevoked, ReportRevised
 from .rpc import METHODS
 from .subjects import CONTRACT_MAJOR, Subjects
+from .takedowns import TAKEDOWN_EVENTS, TAKEDOWN_METHODS
 from .taxonomy import TAXONOMY, Category, CategoryInfo
 
 # Events and methods between instances are part of the one contract: decoded, documented, tested.
 EVENT_TYPES.update({model.TYPE: model for model in FEDERATION_EVENTS})
 EVENT_TYPES.update({model.TYPE: model for model in REVISION_EVENTS})
+EVENT_TYPES.update({model.TYPE: model for model in TAKEDOWN_EVENTS})
 METHODS.update({method.name: method for method in FEDERATION_METHODS})
 METHODS.update({method.name: method for method in MONITORING_METHODS})
 METHODS.update({method.name: method for method in QUEUE_METHODS})
+METHODS.update({method.name: method for method in TAKEDOWN_METHODS})
 
 __all__ = [
     "CASE_ASSIGN",
@@ -115,6 +118,8 @@ __all__ = [
     "REFERRAL_DECLINE",
     "REFERRAL_LIST",
     "REPORT_LIST",
+    "TAKEDOWN_EVENTS",
+    "TAKEDOWN_METHODS",
     "TAXONOMY",
     "Attachment",
     "BundleFile",
