@@ -23,9 +23,10 @@ from .observed import ObservedPostsTriage, WithObserved
 from .registry_store import RegistryImportError, import_accounts, import_officials
 from .routing import Router
 from .settings import TriageSettings
+from .takedowns_service import WithTakedowns, takedown_loop
 
 
-def build(infra: Infrastructure, platform: PlatformSettings, settings: TriageSettings) -> WithObserved:
+def build(infra: Infrastructure, platform: PlatformSettings, settings: TriageSettings) -> WithTakedowns:
     classifier, claims = TriageClassifier.packaged(), ClaimRegistry()
     calendar = Calendar.load(settings.calendar_files or None)
     rules = ElectionRules(calendar)
@@ -48,7 +49,8 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: TriageSet
         calendar,
         retention_days=settings.observed_retention_days,
     )
-    return WithObserved(WithFederation(handlers, federation), observed)
+    triage = WithObserved(WithFederation(handlers, federation), observed)
+    return WithTakedowns(triage, takedown_loop(infra.pool, infra.outbox, settings))
 
 
 def configure_import(parser: argparse.ArgumentParser) -> None:

@@ -144,7 +144,9 @@ class TakedownResponseIn(BaseModel):
         default=None, description="Required for a refusal: the platform's reason"
     )
     platform_request_id: PlatformTicket | None = None
-    responded_at: Moment | None = Field(default=None, description="When the platform answered; now if left out")
+    responded_at: Moment | None = Field(
+        default=None, description="When the platform answered; now if left out"
+    )
     actor: Actor
     note: Note = None
 
