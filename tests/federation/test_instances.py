@@ -27,6 +27,15 @@ from tests.waiting import eventually
 HOAX = "Awas surat suara sudah dicoblos di gudang kecamatan, sebarkan sebelum dihapus!"
 PARTISAN = "Kepala desa Podosugih mengajak warga coblos nomor 2 waktu rapat desa kemarin"
 REPORTER = "warga.pelapor@example.id"
+# Takedown re-checks (tests/federation/test_takedowns.py) reach the test's posts site by a
+# public-looking name, often.
+TAKEDOWN_SITE = "posts.pantau.test"
+RECHECKS = {
+    "PANTAU_TRIAGE_TAKEDOWN_FETCH_TEST_ALLOWLIST": '["127.0.0.1/32"]',
+    "PANTAU_TRIAGE_TAKEDOWN_FETCH_TEST_HOSTS": json.dumps({TAKEDOWN_SITE: "127.0.0.1"}),
+    "PANTAU_TRIAGE_TAKEDOWN_RECHECK_S": "0.5",
+    "PANTAU_TRIAGE_TAKEDOWN_SWEEP_S": "0.2",
+}
 # Three instances' processes start on a machine whose two cores the other tiers share.
 pytestmark = pytest.mark.timeout(300)
 
@@ -63,7 +72,7 @@ def running(
         database_prefix=f"pantau_{run_id}",
     )
     try:
-        federation.prepare(extra_env={"PANTAU_DRAIN_TIMEOUT_S": "3"})
+        federation.prepare(extra_env={"PANTAU_DRAIN_TIMEOUT_S": "3", **RECHECKS})
         # The origin takes reports; every instance triages, alerts and answers its own API.
         partner = ("triage", "notify", "gateway")
         federation.start(

@@ -3,7 +3,6 @@ requests, the platform's answers, re-checks that see the content gone, time to r
 statistics, leases shared by replicas, refusals of private targets."""
 
 import asyncio
-import ipaddress
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -11,8 +10,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from pydantic import ValidationError
 
 from pantau_devstack.posts_site import PostsSite
+from pantau_notify import repository as notify_repository
+from pantau_notify.requesting import Requests
+from pantau_notify.takedown_alerts import TakedownAlerts
 from pantau_shared.bus import RpcError
 from pantau_shared.contract import (
     CaseState,
@@ -27,12 +30,12 @@ from pantau_shared.contract.takedowns import (
     RecordTakedownResponse,
     RemovalKind,
     RequestTakedown,
+    TakedownOverdue,
     TakedownQuery,
     TakedownStatisticsQuery,
     TakedownStatus,
     TakedownView,
 )
-from pantau_shared.fetching import FetchLimits, IPAddress, SafeFetcher
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 from pantau_triage import repository as cases
@@ -40,6 +43,8 @@ from pantau_triage.settings import TriageSettings
 from pantau_triage.takedowns_recheck import Rechecker
 from pantau_triage.takedowns_service import takedown_loop
 from tests.conftest import connect
+from tests.integration.test_escalation import ALWAYS, send_requested
+from tests.integration.test_services import opened, wrap
 from tests.waiting import eventually
 
 HOST = "posts.pantau.test"
@@ -52,11 +57,6 @@ FAST = TriageSettings(
     takedown_lease_s=5.0,
     takedown_fetch_timeout_s=3.0,
 )
-
-
-async def to_local(host: str, port: int) -> list[IPAddress]:
-    """The site's name resolves to this machine, as a public name's DNS might be made to."""
-    return [ipaddress.ip_address("127.0.0.1")]
 
 
 @pytest.fixture
@@ -73,8 +73,12 @@ async def site() -> AsyncIterator[PostsSite]:
 
 
 def rechecker(infra: Infrastructure, allow: tuple[str, ...] = LOCAL) -> Rechecker:
-    fetcher = SafeFetcher(FetchLimits.with_allowlist(allow, timeout_s=3.0, max_bytes=200_000), to_local)
-    return takedown_loop(infra.pool, infra.outbox, FAST, fetcher)
+    """A replica's re-checker; the site's public-looking name resolves to this machine, as a
+    public name's DNS might be made to."""
+    settings = FAST.model_copy(
+        update={"takedown_fetch_test_allowlist": allow, "takedown_fetch_test_hosts": {HOST: "127.0.0.1"}}
+    )
+    return takedown_loop(infra.pool, infra.outbox, settings)
 
 
 @pytest.fixture
@@ -131,6 +135,12 @@ def request(case_id: UUID, url: str, **fields: Any) -> RequestTakedown:
             "principal": "user:rina",
         }
         | fields
+    )
+
+
+def answered(takedown_id: UUID, **response: Any) -> RecordTakedownResponse:
+    return RecordTakedownResponse.model_validate(
+        {"takedown_id": takedown_id, "response": response, "principal": "user:rina"}
     )
 
 
@@ -235,13 +245,7 @@ async def test_a_retried_request_or_response_is_recorded_once(
     assert [t.takedown_id for t in listed.takedowns] == [first.takedown_id]
     assert len(await events(triage, agency, "case.takedown.requested")) == 1
 
-    answer = RecordTakedownResponse(
-        takedown_id=first.takedown_id,
-        kind="acknowledged",
-        platform_request_id="FB-LE-1",
-        actor="Rina",
-        principal="user:rina",
-    )
+    answer = answered(first.takedown_id, kind="acknowledged", platform_request_id="FB-LE-1", actor="Rina")
     await loop.work.respond(agency, answer)
     acknowledged = await loop.work.respond(agency, answer)
     assert acknowledged.status is TakedownStatus.ACKNOWLEDGED
@@ -250,18 +254,13 @@ async def test_a_retried_request_or_response_is_recorded_once(
 
     refused = await loop.work.respond(
         agency,
-        RecordTakedownResponse(
-            takedown_id=first.takedown_id,
-            kind="refused",
-            reason="Tidak melanggar standar komunitas",
-            actor="Rina",
-        ),
+        answered(first.takedown_id, kind="refused", reason="Tidak melanggar standar komunitas", actor="R"),
     )
     assert refused.status is TakedownStatus.REFUSED and refused.next_check_at is None
-    with pytest.raises(RpcError, match="alasan"):
-        await loop.work.respond(
-            agency, RecordTakedownResponse(takedown_id=first.takedown_id, kind="refused", actor="Rina")
-        )
+    assert refused.responses[-1].reason == "Tidak melanggar standar komunitas"
+    # A refusal without its reason is not a refusal the contract knows.
+    with pytest.raises(ValidationError, match="reason"):
+        answered(first.takedown_id, kind="refused", actor="Rina")
     # Another agency learns nothing of it.
     with pytest.raises(RpcError, match="tidak ditemukan"):
         await loop.work.get("agency-other", TakedownQuery(takedown_id=first.takedown_id))
@@ -286,8 +285,12 @@ async def test_statistics_count_only_requests_within_since_and_until(
     window = TakedownStatisticsQuery(since=now - timedelta(hours=12), until=now - timedelta(hours=5))
     assert (await loop.work.statistics(agency, window)).requested == 1
     assert (await loop.work.statistics(agency, TakedownStatisticsQuery(platform="facebook"))).requested == 0
-    with pytest.raises(RpcError):
-        await loop.work.statistics(agency, TakedownStatisticsQuery(since=now, until=now - timedelta(hours=1)))
+    empty = TakedownStatisticsQuery(since=now, until=now - timedelta(hours=1))
+    assert (await loop.work.statistics(agency, empty)).requested == 0
+    with pytest.raises(RpcError, match="masa depan"):
+        await loop.work.request(
+            agency, request(case_id, url_of(site, "f"), requested_at=now + timedelta(hours=1))
+        )
 
 
 async def test_replicas_share_the_rechecks_through_leases(
@@ -327,5 +330,86 @@ async def test_the_recheck_refuses_a_private_target_outside_the_allowlist(
 def test_production_refuses_a_recheck_allowlist() -> None:
     from pantau_shared.settings import production_errors
 
-    errors = production_errors(TriageSettings(takedown_fetch_test_allowlist=LOCAL))
+    errors = production_errors(
+        TriageSettings(takedown_fetch_test_allowlist=LOCAL, takedown_fetch_test_hosts={HOST: "127.0.0.1"})
+    )
     assert any("PANTAU_TRIAGE_TAKEDOWN_FETCH_TEST_ALLOWLIST" in e for e in errors)
+    assert any("PANTAU_TRIAGE_TAKEDOWN_FETCH_TEST_HOSTS" in e for e in errors)
+    assert production_errors(TriageSettings()) == []
+
+
+async def patrol_team(pool: Any, agency: str) -> None:
+    """One member always on duty; an hour to acknowledge, so no escalation sweep of another test
+    (they sweep every agency) finds this test's case alert due."""
+    team_id = await notify_repository.add_team(
+        pool,
+        agency_id=agency,
+        name="Patroli Siber",
+        region_prefix="33.75",
+        categories=None,
+        min_priority=0,
+        ack_minutes=60,
+        supervisor_email=None,
+    )
+    await notify_repository.add_member(
+        pool,
+        team_id=team_id,
+        name="Andi",
+        email=f"andi@{agency}.id",
+        whatsapp=None,
+        position=0,
+        shifts=[ALWAYS],
+    )
+
+
+async def test_a_passed_deadline_is_overdue_once_and_alerts_the_patrol_team_in_indonesian(
+    triage: Infrastructure, loop: Rechecker, site: PostsSite, notify: Any, agency: str
+) -> None:
+    notify_infra, handlers, sink = notify
+    await patrol_team(notify_infra.pool, agency)
+    case_id = await open_case(triage, agency)
+    await handlers.fanout.case_changed(wrap(opened(agency).model_copy(update={"case_id": case_id})))
+    # Sent 24 hours and a minute ago, by letter: the deadline has passed, the post is still up.
+    late = datetime.now(UTC) - timedelta(hours=24, minutes=1)
+    taken = await loop.work.request(
+        agency, request(case_id, url_of(site, "late"), requested_at=late, channel="letter")
+    )
+    overdue = await swept_until(loop, agency, taken.takedown_id, TakedownStatus.OVERDUE)
+    assert overdue.overdue_at is not None and overdue.last_seen_live_at is not None
+    assert overdue.next_check_at is not None  # re-checks go on: a late removal is still dated
+    await loop.sweep()
+    (event,) = await events(triage, agency, "case.takedown.overdue")
+    history = await cases.history(triage.pool, agency, case_id)
+    assert [h.change for h in history].count("takedown_overdue") == 1
+
+    alerts = TakedownAlerts(
+        notify_infra.pool, notify_infra.outbox, Requests(notify_infra.outbox, frozenset())
+    )
+    overdue_event = TakedownOverdue.model_validate(event)
+    # Delivered twice (a redelivery): the team hears once.
+    await alerts.takedown_overdue(wrap(overdue_event))
+    await alerts.takedown_overdue(wrap(overdue_event))
+    await send_requested(notify_infra, handlers, agency)
+
+    async def overdue_mails() -> list[Any] | None:
+        found = [m for m in sink.messages() if "TENGGAT TERLEWATI" in str(m["Subject"])]
+        return found or None
+
+    (mail,) = await eventually(overdue_mails, what="the overdue alert")
+    assert mail["To"] == f"andi@{agency}.id"
+    body = mail.get_content()
+    assert "Tenggat penurunan konten di Facebook terlewati" in body
+    assert "UU 7/2017 Pasal 280" in body and "(1 x 24 jam)" in body and "WIB" in body
+    statuses = await notify_infra.pool.fetch(
+        "SELECT state FROM deliveries WHERE case_id = $1 AND template = 'takedown_overdue'", case_id
+    )
+    assert [r["state"] for r in statuses] == ["sent"]
+
+    figures = await loop.work.statistics(agency, TakedownStatisticsQuery())
+    assert (figures.overdue, figures.open, figures.removed) == (1, 1, 0)
+    # Removed after all, late: dated, and not within the deadline.
+    site.remove_after("late", 0, "410")
+    removed = await swept_until(loop, agency, taken.takedown_id, TakedownStatus.REMOVED)
+    assert removed.within_deadline is False and removed.overdue_at == overdue.overdue_at
+    figures = await loop.work.statistics(agency, TakedownStatisticsQuery())
+    assert (figures.overdue, figures.removed, figures.removed_within_deadline) == (1, 1, 0)

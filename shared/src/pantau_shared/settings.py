@@ -121,7 +121,7 @@ def production_errors(*models: BaseSettings) -> list[str]:
                 errors.append(f"{variable} is the development default; set a secret of your own")
             elif (name == "public_url" or name.endswith("_link_base")) and _local(str(value)):
                 errors.append(f"{variable} is {value}; set the address people open links at")
-            elif name.endswith("_test_allowlist") and value:
+            elif name.endswith(("_test_allowlist", "_test_hosts")) and value:
                 errors.append(f"{variable} lets fetches reach private addresses; it is for tests only")
     return errors
 

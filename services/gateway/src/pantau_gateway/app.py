@@ -35,6 +35,7 @@ from . import (
     revocation,
     signin,
     statistics,
+    takedowns,
     whatsapp,
 )
 from .audit import AuditLog
@@ -135,6 +136,7 @@ def create_app(
     app.include_router(exports.router)
     app.include_router(statistics.router)
     app.include_router(referrals.router)
+    app.include_router(takedowns.router)
     app.include_router(monitoring.router)
     app.include_router(acknowledgements.router)
     app.include_router(pages.router)

@@ -18,15 +18,20 @@ from .channels.email import EmailSender
 from .channels.whatsapp import WhatsAppSender
 from .email import SmtpSender
 from .handlers import AckLinks, NotifyHandlers
+from .requesting import Requests
 from .roster import parse_shift
 from .settings import NotifySettings
+from .takedown_alerts import TakedownAlerts, WithTakedownAlerts
 
 
-def build(infra: Infrastructure, platform: PlatformSettings, settings: NotifySettings) -> NotifyHandlers:
+def build(infra: Infrastructure, platform: PlatformSettings, settings: NotifySettings) -> WithTakedownAlerts:
     links = AckLinks(platform.public_url, platform.ack_link_secret.get_secret_value().encode())
-    return NotifyHandlers(
-        infra.pool, infra.outbox, settings, senders(settings), links, RpcClient(infra.nc, infra.subjects)
+    registry = senders(settings)
+    handlers = NotifyHandlers(
+        infra.pool, infra.outbox, settings, registry, links, RpcClient(infra.nc, infra.subjects)
     )
+    alerts = TakedownAlerts(infra.pool, infra.outbox, Requests(infra.outbox, frozenset(registry)))
+    return WithTakedownAlerts(handlers, alerts)
 
 
 def senders(settings: NotifySettings) -> dict[NotificationChannel, Sender]:

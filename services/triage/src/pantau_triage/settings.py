@@ -39,6 +39,9 @@ class TriageSettings(ServiceSettings):
     # Networks the re-check may reach despite the SSRF rules: the local test servers only;
     # production refuses a non-empty list.
     takedown_fetch_test_allowlist: tuple[str, ...] = ()
+    # Names the re-check resolves to a given address instead of asking DNS (a test site's
+    # public-looking name); production refuses them too.
+    takedown_fetch_test_hosts: dict[str, str] = Field(default_factory=dict)
 
     def takedown_fetch_limits(self) -> FetchLimits:
         return FetchLimits.with_allowlist(

@@ -26,6 +26,7 @@ from pantau_shared.contract.takedowns import (
     TAKEDOWN_RESPOND,
     TAKEDOWN_STATISTICS,
     RecordTakedownResponse,
+    Refusal,
     RequestTakedown,
     ResponseKind,
     TakedownEvent,
@@ -72,10 +73,10 @@ class TakedownWork:
     async def request(self, agency_id: str, command: RequestTakedown) -> TakedownView:
         now = datetime.now(UTC)
         requested_at = command.requested_at or now
-        if requested_at > now + CLOCK_SKEW:
-            raise Invalid("waktu permintaan (requested_at) tidak boleh di masa depan")
         async with self._pool.acquire() as conn, conn.transaction():
             case = await _visible_case(conn, agency_id, command.case_id)
+            if requested_at > now + CLOCK_SKEW:
+                raise Invalid("waktu permintaan (requested_at) tidak boleh di masa depan")
             if (known := await store.by_command(conn, command.command_id)) is not None:
                 takedown_id = known
             else:
@@ -170,21 +171,22 @@ class TakedownWork:
         )
 
     async def respond(self, agency_id: str, command: RecordTakedownResponse) -> TakedownView:
-        if command.kind is ResponseKind.REFUSED and not command.reason:
-            raise Invalid("penolakan platform memerlukan alasan (reason)")
         now = datetime.now(UTC)
         async with self._pool.acquire() as conn, conn.transaction():
             takedown = await store.lock(conn, command.takedown_id)
             if takedown is None or takedown.agency_id != agency_id:
                 # Another agency's takedown is answered as a missing one: ids cannot be probed.
                 raise NotFound(f"permintaan penurunan {command.takedown_id} tidak ditemukan")
+            answer = command.response
+            if (answer.responded_at or now) > now + CLOCK_SKEW:
+                raise Invalid("waktu jawaban (responded_at) tidak boleh di masa depan")
             response = TakedownResponseView(
-                kind=command.kind,
-                reason=command.reason,
-                platform_request_id=command.platform_request_id,
-                responded_at=command.responded_at or now,
-                actor=command.actor,
-                note=command.note,
+                kind=answer.kind,
+                reason=answer.reason if isinstance(answer, Refusal) else None,
+                platform_request_id=answer.platform_request_id,
+                responded_at=answer.responded_at or now,
+                actor=answer.actor,
+                note=answer.note,
             )
             response_id = await store.insert_response(
                 conn, takedown.takedown_id, command.command_id, response, command.principal
@@ -229,8 +231,8 @@ class TakedownWork:
             conn,
             takedown,
             "takedown_response",
-            command.actor,
-            note + (f". {command.note}" if command.note else ""),
+            response.actor,
+            note + (f". {response.note}" if response.note else ""),
             cases.ChangedBy(takedown.agency_id, command.principal, command.command_id),
         )
         await self._outbox.stage(
@@ -241,7 +243,7 @@ class TakedownWork:
                 kind=response.kind,
                 reason=response.reason,
                 responded_at=response.responded_at,
-                actor=command.actor,
+                actor=response.actor,
             ),
         )
 
@@ -323,8 +325,7 @@ class TakedownWork:
         return Takedowns(takedowns=[await self._view(self._pool, t.takedown_id) for t in found])
 
     async def statistics(self, agency_id: str, request: TakedownStatisticsQuery) -> TakedownStatistics:
-        if request.since and request.until and request.since >= request.until:
-            raise Invalid("`since` harus sebelum `until`")
+        # An empty window ([since, until) with until not after since) has no takedowns: zeros.
         return await store.statistics(self._pool, agency_id, request.since, request.until, request.platform)
 
     async def _view(self, conn: asyncpg.Pool | Connection, takedown_id: UUID) -> TakedownView:

@@ -14,10 +14,12 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlsplit, urlunsplit
 from uuid import UUID
 
 import asyncpg
 
+from pantau_shared.contract.fields import ascii_host
 from pantau_shared.contract.takedowns import (
     RecheckOutcome,
     TakedownOverdue,
@@ -41,8 +43,7 @@ class Schedule:
     near_deadline_interval_s: float
     near_deadline_window_s: float
 
-    def next_check(self, now: datetime, takedown: store.Takedown) -> datetime:
-        deadline = takedown.deadline_at
+    def next_check(self, now: datetime, deadline: datetime) -> datetime:
         before = (deadline - now).total_seconds()
         near = 0 < before <= self.near_deadline_window_s
         step = timedelta(seconds=self.near_deadline_interval_s if near else self.interval_s)
@@ -74,7 +75,7 @@ class Rechecker:
         self._pool = pool
         self._outbox = outbox
         self.work = work
-        self._fetcher = fetcher
+        self.fetcher = fetcher
         self._schedule = schedule
         self._batch = batch
         self._slots = asyncio.Semaphore(concurrency)
@@ -83,7 +84,7 @@ class Rechecker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     async def close(self) -> None:
-        await self._fetcher.aclose()
+        await self.fetcher.aclose()
 
     async def sweep(self) -> list[Rechecked]:
         """One round: every due re-check this replica can claim, then deadlines passed unseen."""
@@ -99,6 +100,10 @@ class Rechecker:
                 done = await self.sweep()
             except (OSError, asyncpg.PostgresError) as error:
                 log.warning("takedown re-check sweep will retry: %s", error)
+                done = []
+            except Exception:
+                # A bug in one round must not end the replica's other work: logged, retried.
+                log.exception("takedown re-check sweep failed; the next sweep retries")
                 done = []
             if len(done) == self._batch:
                 continue  # more are due: no pause
@@ -126,7 +131,7 @@ class Rechecker:
                 await self._removed(conn, current, verdict, now)
             else:
                 changes: dict[str, object] = {
-                    "next_check_at": self._schedule.next_check(now, current),
+                    "next_check_at": self._schedule.next_check(now, current.deadline_at),
                     "lease_owner": None,
                     "lease_until": None,
                     "checks": current.checks + 1,
@@ -141,12 +146,16 @@ class Rechecker:
 
     async def _fetch(self, takedown: store.Takedown) -> tuple[Verdict, int | None]:
         try:
-            fetched = await self._fetcher.fetch(takedown.url)
+            fetched = await self.fetcher.fetch(fetchable(takedown.url))
         except FetchRefused as refused:
             log.warning("takedown %s: re-check refused: %s", takedown.takedown_id, refused)
             return Verdict(RecheckOutcome.REFUSED, detail=f"ditolak pengambil: {refused}"), None
         except FetchFailed as failed:
             return Verdict(RecheckOutcome.FAILED, detail=str(failed)), None
+        except Exception as unexpected:
+            # One odd URL must not stop every re-check of the replica: recorded, tried again.
+            log.exception("takedown %s: re-check failed unexpectedly", takedown.takedown_id)
+            return Verdict(RecheckOutcome.FAILED, detail=f"{type(unexpected).__name__}: {unexpected}"), None
         return judge(fetched.final, takedown.platform), fetched.final.status
 
     async def _removed(
@@ -220,6 +229,22 @@ class Rechecker:
                 ),
             )
         return len(marked)
+
+
+def fetchable(url: str) -> str:
+    """The URL as a request line carries it: https when the scheme was left out (as the contract
+    reads it), the host in IDNA A-labels, the path and query percent-encoded."""
+    parts = urlsplit(url if "://" in url else "https://" + url)
+    try:
+        host = ascii_host(parts.hostname or "")
+    except (UnicodeError, ValueError) as error:
+        raise FetchRefused(f"nama domain tidak sah: {error}") from error
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    query = quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
 def duration_words(seconds: float) -> str:

@@ -2,6 +2,7 @@
 scheduler as background work of every replica."""
 
 import asyncio
+import ipaddress
 from collections.abc import Coroutine
 from typing import Any
 
@@ -9,7 +10,7 @@ import asyncpg
 from nats.js.api import StreamConfig
 
 from pantau_shared.bus import Answer, Subscription
-from pantau_shared.fetching import SafeFetcher
+from pantau_shared.fetching import IPAddress, Resolver, SafeFetcher, system_resolver
 from pantau_shared.outbox import Outbox
 
 from .settings import TriageSettings
@@ -26,7 +27,8 @@ def takedown_loop(
         pool,
         outbox,
         TakedownWork(pool, outbox),
-        fetcher or SafeFetcher(settings.takedown_fetch_limits()),
+        fetcher
+        or SafeFetcher(settings.takedown_fetch_limits(), _resolver(settings.takedown_fetch_test_hosts)),
         Schedule(
             interval_s=settings.takedown_recheck_s,
             near_deadline_interval_s=settings.takedown_near_deadline_recheck_s,
@@ -37,6 +39,18 @@ def takedown_loop(
         lease_s=settings.takedown_lease_s,
         sweep_s=settings.takedown_sweep_s,
     )
+
+
+def _resolver(test_hosts: dict[str, str]) -> Resolver:
+    if not test_hosts:
+        return system_resolver
+    pinned = {host.lower(): ipaddress.ip_address(address) for host, address in test_hosts.items()}
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        found = pinned.get(host.lower())
+        return [found] if found is not None else await system_resolver(host, port)
+
+    return resolve
 
 
 class WithTakedowns:

@@ -79,7 +79,15 @@ from .reads import CaseHistoryEntry, CaseView, NotificationView, Referral, Repor
 from .revisions import REVISION_EVENTS, MessageRevoked, ReportRevised
 from .rpc import METHODS
 from .subjects import CONTRACT_MAJOR, Subjects
-from .takedowns import TAKEDOWN_EVENTS, TAKEDOWN_METHODS
+from .takedowns import (
+    TAKEDOWN_EVENTS,
+    TAKEDOWN_GET,
+    TAKEDOWN_LIST,
+    TAKEDOWN_METHODS,
+    TAKEDOWN_REQUEST,
+    TAKEDOWN_RESPOND,
+    TAKEDOWN_STATISTICS,
+)
 from .taxonomy import TAXONOMY, Category, CategoryInfo
 
 # Events and methods between instances are part of the one contract: decoded, documented, tested.
@@ -119,7 +127,12 @@ __all__ = [
     "REFERRAL_LIST",
     "REPORT_LIST",
     "TAKEDOWN_EVENTS",
+    "TAKEDOWN_GET",
+    "TAKEDOWN_LIST",
     "TAKEDOWN_METHODS",
+    "TAKEDOWN_REQUEST",
+    "TAKEDOWN_RESPOND",
+    "TAKEDOWN_STATISTICS",
     "TAXONOMY",
     "Attachment",
     "BundleFile",

@@ -15,10 +15,10 @@ The events travel in the CASES stream (subjects `case.takedown.*`), since each i
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from .events import AgencyId, AwareDatetime, EventData, Platform
 from .fields import Text, WebUrl
@@ -118,7 +118,7 @@ class TakedownRequestIn(BaseModel):
     platform: Platform
     legal_basis: LegalBasis
     channel: TakedownChannel
-    urgent: bool = False
+    urgent: StrictBool = False
     platform_request_id: PlatformTicket | None = Field(
         default=None, description="The platform's ticket or request id, when it gave one"
     )
@@ -133,26 +133,43 @@ class RequestTakedown(TakedownRequestIn, Command):
     case_id: UUID
 
 
-class TakedownResponseIn(BaseModel):
-    """What the platform answered: it has the request, it refuses (why), or it says the content
-    is removed (a re-check follows at once; only a re-check marks it removed)."""
-
+class _PlatformAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: ResponseKind
-    reason: Annotated[Text, Field(max_length=2_000)] | None = Field(
-        default=None, description="Required for a refusal: the platform's reason"
-    )
     platform_request_id: PlatformTicket | None = None
     responded_at: Moment | None = Field(
-        default=None, description="When the platform answered; now if left out"
+        default=None, description="When the platform answered; now if left out. Not in the future"
     )
     actor: Actor
     note: Note = None
 
 
-class RecordTakedownResponse(TakedownResponseIn, Command):
+class Acknowledgement(_PlatformAnswer):
+    """The platform has the request (often with its ticket)."""
+
+    kind: Literal[ResponseKind.ACKNOWLEDGED]
+
+
+class Refusal(_PlatformAnswer):
+    """The platform refuses, and says why; re-checks stop."""
+
+    kind: Literal[ResponseKind.REFUSED]
+    reason: Annotated[Text, Field(max_length=2_000)]
+
+
+class RemovalClaim(_PlatformAnswer):
+    """The platform says the content is removed: a re-check follows at once, and only a
+    re-check marks it removed."""
+
+    kind: Literal[ResponseKind.CLAIMS_REMOVED]
+
+
+TakedownResponseIn = Annotated[Acknowledgement | Refusal | RemovalClaim, Field(discriminator="kind")]
+
+
+class RecordTakedownResponse(Command):
     takedown_id: UUID
+    response: TakedownResponseIn
 
 
 class TakedownQuery(Request):

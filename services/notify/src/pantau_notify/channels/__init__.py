@@ -15,6 +15,7 @@ class Template(StrEnum):
     CASE_ESCALATION = "case_escalation"
     REPORT_BACK = "report_back"
     REPORT_RECEIPT = "report_receipt"
+    TAKEDOWN_OVERDUE = "takedown_overdue"
 
 
 @dataclass(frozen=True)

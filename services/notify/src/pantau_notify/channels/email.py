@@ -4,6 +4,7 @@ from pantau_shared.wording import number
 
 from ..email import SmtpSender, render_case_alert, render_receipt, render_report_back
 from ..settings import NotifySettings
+from ..takedown_alerts import render_takedown_overdue
 from . import Outgoing, Template
 
 
@@ -31,6 +32,14 @@ class EmailSender:
                 recipient=message.address,
                 name=message.name,
                 delivery_id=delivery_id,
+            )
+        elif message.template is Template.TAKEDOWN_OVERDUE:
+            mime = render_takedown_overdue(
+                message.snapshot,
+                settings=self._settings,
+                recipient=message.address,
+                delivery_id=delivery_id,
+                case_url=message.case_url,
             )
         else:
             mime = render_case_alert(
