@@ -17,6 +17,7 @@ BENCHES = [
     "exports.py",
     "sealing.py",
     "bundles.py",
+    "takedowns.py",
 ]
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from pantau_devstack.posts_site import PostsSite
 from pantau_devstack.servers import PostgresServer, free_port
 from pantau_devstack.stack import drop_database, ensure_database
 from pantau_shared.contract import CaseState, Platform, PriorityLevel, Subjects, new_id
-from pantau_shared.contract.takedowns import LegalBasis, TakedownChannel, TakedownStatus, takedown_deadline
+from pantau_shared.contract.takedowns import LegalBasis, TakedownChannel, TakedownRequestIn
 from pantau_shared.fetching import SafeFetcher
 from pantau_shared.outbox import Outbox
 from pantau_shared.postgres import create_pool, migrate
@@ -87,27 +87,14 @@ async def seed(pool: asyncpg.Pool, urls: list[str]) -> None:
                 reach=None,
             )
             await cases.insert_case(conn, case, None)
-            takedown = store.Takedown(
-                takedown_id=new_id(),
-                case_id=case.case_id,
-                agency_id=AGENCY,
+            asked = TakedownRequestIn(
                 url=url,
                 platform=Platform.FACEBOOK,
                 legal_basis=LegalBasis.UU_ITE_PASAL_28,
                 channel=TakedownChannel.PORTAL,
-                urgent=False,
-                platform_request_id=None,
-                requested_at=now,
-                deadline_at=takedown_deadline(now, False),
-                requested_by="bench",
-                status=TakedownStatus.REQUESTED,
-                overdue_at=None,
-                last_seen_live_at=None,
-                removed_at=None,
-                removal_kind=None,
-                next_check_at=now,
-                checks=0,
+                actor="bench",
             )
+            takedown = store.Takedown.new(case.case_id, AGENCY, asked, now)
             await store.insert(conn, takedown, new_id(), None, None)
 
 

@@ -258,6 +258,11 @@ async def test_a_retried_request_or_response_is_recorded_once(
     )
     assert refused.status is TakedownStatus.REFUSED and refused.next_check_at is None
     assert refused.responses[-1].reason == "Tidak melanggar standar komunitas"
+    with pytest.raises(RpcError, match="masa depan"):
+        later = datetime.now(UTC) + timedelta(hours=2)
+        await loop.work.respond(
+            agency, answered(first.takedown_id, kind="acknowledged", responded_at=later, actor="R")
+        )
     # A refusal without its reason is not a refusal the contract knows.
     with pytest.raises(ValidationError, match="reason"):
         answered(first.takedown_id, kind="refused", actor="Rina")

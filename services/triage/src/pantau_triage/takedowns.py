@@ -15,7 +15,7 @@ from uuid import UUID
 import asyncpg
 
 from pantau_shared.bus import Answer, Conflict, Invalid, NotFound
-from pantau_shared.contract import CaseState, Resolution, new_id
+from pantau_shared.contract import CaseState, Resolution
 from pantau_shared.contract.rpc import CaseQuery
 from pantau_shared.contract.takedowns import (
     LEGAL_BASIS_LABELS,
@@ -39,7 +39,6 @@ from pantau_shared.contract.takedowns import (
     TakedownStatisticsQuery,
     TakedownStatus,
     TakedownView,
-    takedown_deadline,
 )
 from pantau_shared.outbox import Outbox
 from pantau_shared.postgres import Connection
@@ -84,28 +83,7 @@ class TakedownWork:
                     raise Conflict(
                         f"kasus {case.case_id} sudah ditutup; buka kembali sebelum meminta penurunan"
                     )
-                takedown = store.Takedown(
-                    takedown_id=new_id(),
-                    case_id=case.case_id,
-                    agency_id=agency_id,
-                    url=command.url,
-                    platform=command.platform,
-                    legal_basis=command.legal_basis,
-                    channel=command.channel,
-                    urgent=command.urgent,
-                    platform_request_id=command.platform_request_id,
-                    requested_at=requested_at,
-                    deadline_at=takedown_deadline(requested_at, command.urgent),
-                    requested_by=command.actor,
-                    status=TakedownStatus.REQUESTED,
-                    overdue_at=None,
-                    last_seen_live_at=None,
-                    removed_at=None,
-                    removal_kind=None,
-                    # The first re-check at once: it tells whether the content is still up.
-                    next_check_at=now,
-                    checks=0,
-                )
+                takedown = store.Takedown.new(case.case_id, agency_id, command, requested_at)
                 await store.insert(conn, takedown, command.command_id, command.principal, command.note)
                 takedown_id = takedown.takedown_id
                 await self._requested(conn, case, takedown, command, now)

@@ -2,7 +2,7 @@
 schedule of re-checks that several triage replicas share through leases."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
@@ -17,9 +17,11 @@ from pantau_shared.contract.takedowns import (
     RecheckView,
     RemovalKind,
     TakedownChannel,
+    TakedownRequestIn,
     TakedownResponseView,
     TakedownStatistics,
     TakedownStatus,
+    takedown_deadline,
 )
 from pantau_shared.postgres import Connection
 
@@ -48,6 +50,33 @@ class Takedown(BaseModel):
     removal_kind: RemovalKind | None
     next_check_at: datetime | None
     checks: int
+
+    @classmethod
+    def new(
+        cls, case_id: UUID, agency_id: str, request: TakedownRequestIn, requested_at: datetime
+    ) -> "Takedown":
+        """A request as recorded: its deadline from the urgency, its first re-check due at once."""
+        return cls(
+            takedown_id=new_id(),
+            case_id=case_id,
+            agency_id=agency_id,
+            url=request.url,
+            platform=request.platform,
+            legal_basis=request.legal_basis,
+            channel=request.channel,
+            urgent=request.urgent,
+            platform_request_id=request.platform_request_id,
+            requested_at=requested_at,
+            deadline_at=takedown_deadline(requested_at, request.urgent),
+            requested_by=request.actor,
+            status=TakedownStatus.REQUESTED,
+            overdue_at=None,
+            last_seen_live_at=None,
+            removed_at=None,
+            removal_kind=None,
+            next_check_at=datetime.now(UTC),
+            checks=0,
+        )
 
 
 COLUMNS = ", ".join(Takedown.model_fields)
