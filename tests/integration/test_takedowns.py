@@ -24,6 +24,7 @@ from pantau_shared.contract import (
     PriorityLevel,
     new_id,
 )
+from pantau_shared.contract.queue import StatisticsQuery, Tally
 from pantau_shared.contract.rpc import CaseQuery
 from pantau_shared.contract.takedowns import (
     RecheckOutcome,
@@ -40,6 +41,7 @@ from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.settings import PlatformSettings
 from pantau_triage import repository as cases
 from pantau_triage.settings import TriageSettings
+from pantau_triage.statistics import CaseFigures
 from pantau_triage.takedowns_recheck import Rechecker
 from pantau_triage.takedowns_service import takedown_loop
 from tests.conftest import connect
@@ -220,6 +222,8 @@ async def test_a_takedown_is_seen_removed_by_the_recheck_and_timed_in_the_statis
 
     figures = await loop.work.statistics(agency, TakedownStatisticsQuery())
     assert (figures.requested, figures.removed, figures.open, figures.removed_within_deadline) == (1, 1, 0, 1)
+    of_cases = await CaseFigures(triage.pool).figures(agency, StatisticsQuery())
+    assert of_cases.takedowns == [Tally(key="removed", count=1)]
     (facebook,) = figures.by_platform
     assert facebook.platform is Platform.FACEBOOK
     assert facebook.time_to_removal.count == 1

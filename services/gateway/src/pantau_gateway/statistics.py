@@ -23,7 +23,7 @@ async def case_statistics(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """The week's figures, for example: `opened_from=2024-02-05T00:00:00%2B07:00&opened_to=…`.
-    Days are counted in `time_zone` (WIB by default); `takedowns` is empty until triage keeps
-    takedown requests."""
+    Days are counted in `time_zone` (WIB by default); `takedowns` counts the selected cases'
+    takedown requests by status (`GET /v1/takedowns/statistics` has their times to removal)."""
     figures: CaseStatistics = await state.rpc.call(caller.agency_id, CASE_STATISTICS, query)
     return conditional(figures, if_none_match)

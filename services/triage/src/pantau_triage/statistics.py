@@ -131,4 +131,8 @@ class CaseFigures:
                     "selected s CROSS JOIN unnest(s.routed_to) agency"
                     " LEFT JOIN referrals r ON r.case_id = s.case_id AND r.agency_id = agency",
                 ),
+                # The selected cases' takedown requests by status (docs/takedowns.md).
+                takedowns=await _tallies(
+                    conn, cte, args, "t.status", "selected s JOIN takedowns t ON t.case_id = s.case_id"
+                ),
             )

@@ -228,7 +228,7 @@ class CaseStatistics(BaseModel):
     referred: int = Field(description="Cases routed to at least one other agency")
     referrals_by_agency: list[Tally]
     referrals_by_state: list[Tally] = Field(description="What the agencies routed to recorded")
-    # Takedown requests and their outcomes come with triage's takedown records (issue 13).
+    # The selected cases' takedown requests by status (null from instances before issue 13).
     takedowns: list[Tally] | None = None
 
 
