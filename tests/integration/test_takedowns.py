@@ -90,7 +90,12 @@ async def loop(triage: Infrastructure) -> AsyncIterator[Rechecker]:
     await made.close()
 
 
-async def open_case(infra: Infrastructure, agency: str, state: CaseState = CaseState.VERIFYING) -> UUID:
+async def open_case(
+    infra: Infrastructure,
+    agency: str,
+    state: CaseState = CaseState.VERIFYING,
+    routed_to: tuple[str, ...] = (),
+) -> UUID:
     now = datetime.now(UTC)
     case = cases.Case(
         case_id=new_id(),
@@ -109,7 +114,7 @@ async def open_case(infra: Infrastructure, agency: str, state: CaseState = CaseS
         priority_reasons=(),
         report_count=1,
         reporter_count=1,
-        routed_to=(),
+        routed_to=routed_to,
         claims=(),
         resolution=None,
         priority_factors=(),
@@ -422,3 +427,34 @@ async def test_a_passed_deadline_is_overdue_once_and_alerts_the_patrol_team_in_i
     assert removed.within_deadline is False and removed.overdue_at == overdue.overdue_at
     figures = await loop.work.statistics(agency, TakedownStatisticsQuery())
     assert (figures.overdue, figures.removed, figures.removed_within_deadline) == (1, 1, 0)
+
+
+async def test_a_routed_agencys_removal_marks_its_referral_done_and_tells_the_owner(
+    triage: Infrastructure, loop: Rechecker, site: PostsSite, agency: str
+) -> None:
+    komdigi = f"{agency}-komdigi"
+    case_id = await open_case(triage, agency, routed_to=(komdigi,))
+    taken = await loop.work.request(komdigi, request(case_id, url_of(site, "routed")))
+    await eventually(lambda: _checked(loop, komdigi, taken.takedown_id), what="a first re-check")
+    site.remove_after("routed", 0, "404")
+    await swept_until(loop, komdigi, taken.takedown_id, TakedownStatus.REMOVED)
+
+    # The owner's state is the owner's; Komdigi's record on the case is done, as taken down.
+    case = await cases.get_case(triage.pool, agency, case_id)
+    assert case is not None and case.state is CaseState.VERIFYING
+    record = await triage.pool.fetchrow(
+        "SELECT state, note FROM referrals WHERE case_id = $1 AND agency_id = $2", case_id, komdigi
+    )
+    assert record["state"] == "done" and "konten tidak lagi tersedia" in record["note"]
+    (news,) = await events(triage, agency, "case.updated")
+    assert (news["change"], news["partner_agency"], news["partner_state"], news["partner_resolution"]) == (
+        "partner_status",
+        komdigi,
+        "closed",
+        "taken_down",
+    )
+    # Both see the takedown; it counts in Komdigi's figures.
+    listed = await loop.work.list_for_case(agency, CaseQuery(case_id=case_id))
+    assert [t.agency_id for t in listed.takedowns] == [komdigi]
+    assert (await loop.work.statistics(komdigi, TakedownStatisticsQuery())).removed == 1
+    assert (await loop.work.statistics(agency, TakedownStatisticsQuery())).requested == 0

@@ -15,7 +15,7 @@ from uuid import UUID
 import asyncpg
 
 from pantau_shared.bus import Answer, Conflict, Invalid, NotFound
-from pantau_shared.contract import CaseState, Resolution
+from pantau_shared.contract import CaseState, Referral, ReferralState, Resolution
 from pantau_shared.contract.rpc import CaseQuery
 from pantau_shared.contract.takedowns import (
     LEGAL_BASIS_LABELS,
@@ -48,11 +48,13 @@ from pantau_shared.wording import platform_label
 from . import repository as cases
 from . import takedowns_repository as store
 from . import workflow
-from .federation.news import case_event
+from .federation.news import case_event, referral_news
 
 # A request may be recorded after it was sent (by letter yesterday), not before it is sent.
 CLOCK_SKEW = timedelta(minutes=5)
 RECHECK_ACTOR = "Pantau (pemeriksaan ulang)"
+# The principal of what the re-check changes, in the history and the audit of a case.
+RECHECKER = "takedown-recheck"
 
 
 class TakedownWork:
@@ -245,23 +247,27 @@ class TakedownWork:
             from_state=state,
             to_state=state,
             note=note,
-            by=by or cases.ChangedBy(takedown.agency_id, "takedown-recheck"),
+            by=by or cases.ChangedBy(takedown.agency_id, RECHECKER),
         )
 
     async def removed(self, conn: Connection, takedown: store.Takedown, note: str, now: datetime) -> None:
-        """The content of `takedown` is gone: the owner's case closes as taken down when it
-        waited for this takedown alone (a person closes it otherwise)."""
+        """The content of `takedown` is gone. The owner's case closes as taken down when it
+        waited in `takedown_requested` for no other takedown; an agency the case is routed to
+        has its referral record done (taken down) when none of its own takedowns is left: the
+        same news the owner gets from such an agency on another instance. Otherwise a person
+        decides, and the history says what the re-check saw."""
         case = await cases.lock_case(conn, takedown.case_id)
         assert case is not None
-        closes = (
-            takedown.agency_id == case.agency_id
-            and case.state is CaseState.TAKEDOWN_REQUESTED
-            and await store.open_on_case(conn, case.case_id) == 0
-        )
-        if not closes:
-            await self.history(conn, takedown, "takedown_removed", RECHECK_ACTOR, note)
+        if takedown.agency_id != case.agency_id:
+            if await store.open_on_case(conn, case.case_id, takedown.agency_id) == 0:
+                await self._routed_done(conn, case, takedown.agency_id, note, now)
+                return
+        elif case.state is CaseState.TAKEDOWN_REQUESTED and await store.open_on_case(conn, case.case_id) == 0:
+            await self._close(conn, case, note, now)
             return
-        by = cases.ChangedBy(takedown.agency_id, "takedown-recheck")
+        await self.history(conn, takedown, "takedown_removed", RECHECK_ACTOR, note)
+
+    async def _close(self, conn: Connection, case: cases.Case, note: str, now: datetime) -> None:
         resolution = Resolution.TAKEN_DOWN
         await cases.set_state(conn, case.case_id, CaseState.CLOSED, resolution.value, now)
         await cases.record_history(
@@ -274,7 +280,7 @@ class TakedownWork:
             to_state=CaseState.CLOSED,
             resolution=resolution.value,
             note=note,
-            by=by,
+            by=cases.ChangedBy(case.agency_id, RECHECKER),
         )
         await self._outbox.stage(
             conn,
@@ -289,6 +295,36 @@ class TakedownWork:
                 note=note,
             ),
         )
+
+    async def _routed_done(
+        self, conn: Connection, case: cases.Case, agency_id: str, note: str, now: datetime
+    ) -> None:
+        done = ReferralState.DONE
+        await cases.set_referral(
+            conn, case.case_id, Referral(agency_id=agency_id, state=done, note=note, updated_at=now)
+        )
+        await cases.record_history(
+            conn,
+            case.case_id,
+            at=now,
+            change="referral_updated",
+            actor=RECHECK_ACTOR,
+            from_state=case.state,
+            to_state=case.state,
+            note=note,
+            by=cases.ChangedBy(agency_id, RECHECKER),
+            referral_state=done,
+        )
+        news = referral_news(
+            case,
+            now,
+            agency_id,
+            done,
+            actor=RECHECK_ACTOR,
+            note=note,
+            partner_resolution=Resolution.TAKEN_DOWN,
+        )
+        await self._outbox.stage(conn, news)
 
     async def get(self, agency_id: str, request: TakedownQuery) -> TakedownView:
         takedown = await store.get(self._pool, request.takedown_id)

@@ -124,9 +124,13 @@ async def of_case(conn: asyncpg.Pool | Connection, case_id: UUID) -> list[Takedo
     return [Takedown.model_validate(dict(row)) for row in rows]
 
 
-async def open_on_case(conn: Connection, case_id: UUID) -> int:
+async def open_on_case(conn: Connection, case_id: UUID, agency_id: str | None = None) -> int:
+    """The case's open takedowns: every agency's, or `agency_id`'s alone."""
     count: int = await conn.fetchval(
-        f"SELECT count(*) FROM takedowns WHERE case_id = $1 AND status IN {OPEN}", case_id
+        f"SELECT count(*) FROM takedowns WHERE case_id = $1 AND status IN {OPEN}"
+        " AND ($2::text IS NULL OR agency_id = $2)",
+        case_id,
+        agency_id,
     )
     return count
 
