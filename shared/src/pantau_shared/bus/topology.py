@@ -34,6 +34,8 @@ EVENT_STREAMS: dict[str, tuple[str, float]] = {
     # Observed posts are kept in intake's schema (with their own retention); the stream only
     # carries them to triage.
     "POSTS": ("post.>", 30),
+    # What intake preserved of each report's links (the items themselves stay in intake).
+    "EVIDENCE": ("evidence.>", 90),
 }
 DEAD_LETTER_STREAM = "DEADLETTER"
 ADVISORY_STREAM = "ADVISORIES"

@@ -28,6 +28,16 @@ from .events import (
     ReportSubmitted,
     Resolution,
 )
+from .evidence import (
+    EVIDENCE_BUNDLE,
+    EVIDENCE_CASE,
+    EVIDENCE_DELETE,
+    EVIDENCE_EVENTS,
+    EVIDENCE_METHODS,
+    EVIDENCE_READ,
+    EVIDENCE_REPORT,
+    EvidencePreserved,
+)
 from .evidence_bundle import BundleFile, BundleManifest, CustodyAction, CustodyEntry
 from .federation import (
     CASE_REFERRALS,
@@ -94,10 +104,12 @@ from .taxonomy import TAXONOMY, Category, CategoryInfo
 EVENT_TYPES.update({model.TYPE: model for model in FEDERATION_EVENTS})
 EVENT_TYPES.update({model.TYPE: model for model in REVISION_EVENTS})
 EVENT_TYPES.update({model.TYPE: model for model in TAKEDOWN_EVENTS})
+EVENT_TYPES.update({model.TYPE: model for model in EVIDENCE_EVENTS})
 METHODS.update({method.name: method for method in FEDERATION_METHODS})
 METHODS.update({method.name: method for method in MONITORING_METHODS})
 METHODS.update({method.name: method for method in QUEUE_METHODS})
 METHODS.update({method.name: method for method in TAKEDOWN_METHODS})
+METHODS.update({method.name: method for method in EVIDENCE_METHODS})
 
 __all__ = [
     "CASE_ASSIGN",
@@ -111,6 +123,13 @@ __all__ = [
     "CONTRACT_MAJOR",
     "DELIVERY_LIST",
     "EVENT_TYPES",
+    "EVIDENCE_BUNDLE",
+    "EVIDENCE_CASE",
+    "EVIDENCE_DELETE",
+    "EVIDENCE_EVENTS",
+    "EVIDENCE_METHODS",
+    "EVIDENCE_READ",
+    "EVIDENCE_REPORT",
     "FEDERATION_EVENTS",
     "FEDERATION_METHODS",
     "FILE_FORMATS",
@@ -156,6 +175,7 @@ __all__ = [
     "Envelope",
     "EventData",
     "Evidence",
+    "EvidencePreserved",
     "FederationEvent",
     "KeyRevoked",
     "Location",
