@@ -72,19 +72,22 @@ CREATE TABLE evidence_bundles (
     PRIMARY KEY (agency_id, sha256)
 );
 
--- The custody log, one hash chain per report: every preservation, timestamp, access, export
--- and deletion. Appended under an advisory lock per report; never changed.
+-- The custody log: one hash chain per report (every preservation, timestamp, access, export and
+-- deletion of its items) and one per case (each export, pinning the heads of its reports'
+-- chains). Appended under an advisory lock per chain; never changed.
 CREATE TABLE evidence_custody (
-    report_id uuid NOT NULL,
+    chain_id uuid NOT NULL,
+    chain_kind text NOT NULL CHECK (chain_kind IN ('report', 'case')),
     seq integer NOT NULL,
     agency_id text NOT NULL,
     at timestamptz NOT NULL,
     actor text NOT NULL,
     action text NOT NULL,
     subject text NOT NULL,
-    entry jsonb NOT NULL,
-    entry_hash text NOT NULL,
-    PRIMARY KEY (report_id, seq)
+    detail text NOT NULL,
+    previous_hash text NOT NULL,
+    hash text NOT NULL,
+    PRIMARY KEY (chain_id, seq)
 );
 
 CREATE FUNCTION evidence_custody_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
