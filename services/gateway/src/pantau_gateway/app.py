@@ -24,6 +24,7 @@ from . import (
     bulk,
     console,
     contacts,
+    evidence,
     exports,
     handlers,
     monitoring,
@@ -138,6 +139,7 @@ def create_app(
     app.include_router(referrals.router)
     app.include_router(takedowns.router)
     app.include_router(monitoring.router)
+    app.include_router(evidence.router)
     app.include_router(acknowledgements.router)
     app.include_router(pages.router)
     app.include_router(console.router)

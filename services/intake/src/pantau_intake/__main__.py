@@ -11,6 +11,7 @@ from pantau_shared.whatsapp import WhatsAppClient
 from pantau_shared.worker import worker_main
 
 from .conversations import Conversations
+from .evidence import Evidence
 from .flood import FloodGuard
 from .handlers import IntakeHandlers
 from .mail_intake import MailIntake
@@ -35,6 +36,7 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSet
             settings.whatsapp_access_token.get_secret_value(),
             api_version=settings.whatsapp_api_version,
         )
+    evidence = Evidence.build(infra.pool, infra.outbox, settings)
     flood = FloodGuard(infra.redis, platform.subject_root, settings.sender_daily_limit)
     conversations = Conversations(
         infra.pool,
@@ -49,13 +51,13 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSet
         settings.reporter_pepper.get_secret_value().encode(),
         flood,
         mail,
-        MediaEvidence(whatsapp),
+        MediaEvidence(whatsapp, evidence.store),
         conversations,
         keyring=keyring,
     )
     rpc = RpcClient(infra.nc, infra.subjects)
     monitoring = Monitoring.build(infra.pool, infra.outbox, infra.redis, rpc, settings, platform.subject_root)
-    return WithMonitoring(handlers, monitoring)
+    return WithMonitoring(handlers, monitoring, evidence)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

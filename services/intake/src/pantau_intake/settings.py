@@ -10,6 +10,11 @@ from pantau_shared.sealing import DEV_PRIVATE_KEY, check_private_key
 from pantau_shared.settings import DEVELOPMENT, ServiceSettings
 
 DEV_PEPPER = "dev-only-reporter-pepper"
+# Signs evidence bundles in development only: production refuses it (a SecretStr default).
+DEV_BUNDLE_SIGNING_KEY = """-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIPIKw9zyLgIJ0XGf9n4hENQpBgPPFiI7avw/by3iWByZ
+-----END PRIVATE KEY-----
+"""
 
 
 def _private_key(key: SecretStr) -> SecretStr:
@@ -152,6 +157,19 @@ class IntakeSettings(ServiceSettings):
     # Networks the fetcher may reach although private (the dev stack's and tests' local
     # servers, e.g. '["127.0.0.1/32"]'); refused in production.
     fetch_test_allowlist: list[str] = Field(default_factory=list)
+    # Screenshots with headless Chromium (docs/evidence.md says how it is kept off the network);
+    # without the binary the screenshot item says so and the rest is kept.
+    evidence_screenshots: bool = True
+    evidence_browser: str = "/usr/bin/chromium"
+    # The RFC 3161 time-stamping authority and the root certificates (PEM, JSON list) its tokens
+    # are verified against; unset, items are recorded as not timestamped.
+    evidence_tsa_url: str | None = None
+    evidence_tsa_timeout_s: float = Field(default=10.0, gt=0)
+    evidence_tsa_roots: list[str] = Field(default_factory=list)
+    # The Ed25519 key (PEM PKCS#8) that signs case evidence bundles, best from the secrets
+    # directory, and the name its public half is published under.
+    evidence_bundle_signing_key: SecretStr = SecretStr(DEV_BUNDLE_SIGNING_KEY)
+    evidence_bundle_key_id: str = Field(default="pantau-dev", pattern=r"^[A-Za-z0-9._:-]{1,100}$")
 
     def fetch_limits(self) -> FetchLimits:
         return FetchLimits.with_allowlist(

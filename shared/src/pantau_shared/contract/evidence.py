@@ -18,6 +18,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from .events import AgencyId, AwareDatetime, EventData, Sha256Hex
+from .fields import Text
 from .ids import stable_id
 from .rpc import Actor, CaseQuery, Command, Method, MethodKind, ReportQuery
 
@@ -136,7 +137,7 @@ class DeleteEvidence(Command):
 
     report_id: UUID
     actor: Actor
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[Text, Field(min_length=1, max_length=500)]
 
 
 class EvidenceDeleted(BaseModel):
@@ -146,7 +147,9 @@ class EvidenceDeleted(BaseModel):
 
 Q, C = MethodKind.QUERY, MethodKind.COMMAND
 EVIDENCE_REPORT = Method("evidence.report", Q, "intake", ReportQuery, EvidenceList, "A report's evidence")
-EVIDENCE_CASE = Method("evidence.case", Q, "intake", CaseQuery, EvidenceList, "The evidence of a case's reports")
+EVIDENCE_CASE = Method(
+    "evidence.case", Q, "intake", CaseQuery, EvidenceList, "The evidence of a case's reports"
+)
 EVIDENCE_READ = Method(
     "evidence.read", C, "intake", ReadEvidence, EvidenceChunk, "A chunk of an item's bytes (access recorded)"
 )

@@ -89,24 +89,33 @@ class Monitoring:
 
 
 class WithMonitoring:
-    """Intake's handlers with monitoring beside them: one table of work for the runtime."""
+    """Intake's handlers with monitoring (and evidence) beside them: one table of work for the
+    runtime."""
 
-    def __init__(self, intake: Any, monitoring: Monitoring) -> None:
+    def __init__(self, intake: Any, monitoring: Monitoring, evidence: Any = None) -> None:
         self._intake = intake
         self._monitoring = monitoring
+        self._evidence = evidence
 
     def subscriptions(self) -> list[Subscription]:
         subscriptions: list[Subscription] = self._intake.subscriptions()
-        return subscriptions
+        extra: list[Subscription] = self._evidence.subscriptions() if self._evidence is not None else []
+        return [*subscriptions, *extra]
 
     def answers(self) -> list[Answer[Any, Any]]:
         answers: list[Answer[Any, Any]] = self._intake.answers()
-        return [*answers, *self._monitoring.answers()]
+        extra: list[Answer[Any, Any]] = self._evidence.answers() if self._evidence is not None else []
+        return [*answers, *self._monitoring.answers(), *extra]
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
         tasks: list[Coroutine[Any, Any, None]] = self._intake.background(stopping)
-        return [*tasks, *self._monitoring.background(stopping)]
+        extra: list[Coroutine[Any, Any, None]] = (
+            self._evidence.background(stopping) if self._evidence is not None else []
+        )
+        return [*tasks, *self._monitoring.background(stopping), *extra]
 
     async def close(self) -> None:
         await self._intake.close()
         await self._monitoring.aclose()
+        if self._evidence is not None:
+            await self._evidence.aclose()

@@ -1,0 +1,116 @@
+"""Preservation jobs in PostgreSQL: one per (report, URL).
+
+A job is written when the report's event is consumed (idempotently: its id is derived from the
+report and the URL), leased in a short statement of its own (`FOR UPDATE SKIP LOCKED`, so
+instances never take the same job) and committed before the fetch; the fetch runs with no
+transaction open, and its items are recorded only while the lease token is still this worker's.
+A worker killed mid-fetch loses nothing: the lease expires and another worker takes the job;
+the items' derived ids keep a second run from storing anything twice.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from pantau_shared.contract import stable_id
+from pantau_shared.postgres import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    job_id: UUID
+    agency_id: str
+    report_id: UUID
+    observation_id: UUID | None
+    url: str
+    attempts: int
+    token: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """After a failed fetch: `base_s` doubled per attempt, at most `longest_s`; a job is given
+    up (`failed`) after `attempts` tries."""
+
+    base_s: float = 10.0
+    longest_s: float = 3600.0
+    attempts: int = 6
+
+    def delay(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self.longest_s, self.base_s * 2 ** max(attempts - 1, 0)))
+
+
+def job_id(report_id: UUID, url: str) -> UUID:
+    return stable_id("evidence.job", f"{report_id}:{url}")
+
+
+async def enqueue(
+    conn: Connection, agency_id: str, report_id: UUID, observation_id: UUID | None, urls: list[str]
+) -> int:
+    """Add the jobs not there yet; returns how many were new."""
+    if not urls:
+        return 0
+    added = await conn.fetch(
+        "INSERT INTO evidence_jobs (job_id, agency_id, report_id, observation_id, url)"
+        " SELECT j, $2, $3, $4, u FROM unnest($1::uuid[], $5::text[]) AS t(j, u)"
+        " ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
+        [job_id(report_id, url) for url in urls],
+        agency_id,
+        report_id,
+        observation_id,
+        urls,
+    )
+    return len(added)
+
+
+async def lease(conn: Connection, *, now: datetime, hold: timedelta, limit: int) -> list[Job]:
+    token = uuid4()
+    rows = await conn.fetch(
+        "UPDATE evidence_jobs j SET lease_token = $1, leased_until = $2, attempts = j.attempts + 1"
+        " FROM (SELECT job_id FROM evidence_jobs WHERE state = 'pending' AND due_at <= $3"
+        "       AND (leased_until IS NULL OR leased_until < $3)"
+        "       ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) due"
+        " WHERE j.job_id = due.job_id"
+        " RETURNING j.job_id, j.agency_id, j.report_id, j.observation_id, j.url, j.attempts",
+        token,
+        now + hold,
+        now,
+        limit,
+    )
+    return [Job(token=token, **dict(row)) for row in rows]
+
+
+async def finish(conn: Connection, job: Job, state: str, now: datetime, error: str | None = None) -> bool:
+    """Close the job if its lease is still ours (False: another worker has it now)."""
+    done = await conn.fetchval(
+        "UPDATE evidence_jobs SET state = $3, finished_at = $4, last_error = $5, lease_token = NULL,"
+        " leased_until = NULL WHERE job_id = $1 AND lease_token = $2 RETURNING true",
+        job.job_id,
+        job.token,
+        state,
+        now,
+        error,
+    )
+    return bool(done)
+
+
+async def retry(conn: Connection, job: Job, due_at: datetime, error: str) -> bool:
+    done = await conn.fetchval(
+        "UPDATE evidence_jobs SET due_at = $3, last_error = $4, lease_token = NULL, leased_until = NULL"
+        " WHERE job_id = $1 AND lease_token = $2 RETURNING true",
+        job.job_id,
+        job.token,
+        due_at,
+        error,
+    )
+    return bool(done)
+
+
+async def pending(conn: Connection, agency_id: str, report_ids: list[UUID]) -> int:
+    count = await conn.fetchval(
+        "SELECT count(*) FROM evidence_jobs WHERE agency_id = $1 AND report_id = ANY($2::uuid[])"
+        " AND state = 'pending'",
+        agency_id,
+        report_ids,
+    )
+    return int(count or 0)
