@@ -28,6 +28,7 @@ from pantau_shared.sealing import new_key_pair, public_key_of
 from . import monitoring_demo
 from .federated_up import up_federation
 from .local_channels import LocalWhatsApp, send_mail, send_whatsapp
+from .local_evidence import LocalEvidence
 from .mailsink import MailSink
 from .monitoring_demo import LocalPlatforms
 from .processes import Platform, ServiceProcesses
@@ -251,6 +252,10 @@ def run_platform(home: Path, gateway_port: int) -> int:
         platforms = LocalPlatforms(free_port(8095))
         platforms.start()
         stack.callback(platforms.stop)
+        # Reported links are preserved from this posts site and stamped by this local TSA.
+        evidence = LocalEvidence(home, free_port(8318), free_port(8096))
+        evidence.start()
+        stack.callback(evidence.stop)
         dev = {
             "gateway_port": gateway_port,
             "mail_port": free_port(2525),
@@ -285,6 +290,7 @@ def run_platform(home: Path, gateway_port: int) -> int:
                 "PANTAU_NOTIFY_AGENCY_NAMES": json.dumps({DEMO_AGENCY: DEMO_AGENCY_NAME}),
                 **monitoring_demo.demo_env(platforms, home, DEMO_AGENCY, DEMO_REGION),
                 **sealing_keys(home),
+                **evidence.env(),
             },
         )
         services = ServiceProcesses(platform)
