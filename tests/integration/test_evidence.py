@@ -8,6 +8,7 @@ import io
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -16,6 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from pantau_devstack.posts_site import PostsSite
 from pantau_devstack.tsa import LocalTsa
+from pantau_intake.email import parse_mail
 from pantau_intake.evidence import Evidence, custody_log, jobs
 from pantau_intake.settings import IntakeSettings
 from pantau_shared.bundles import verify_bundle
@@ -292,3 +294,32 @@ async def test_reading_bundling_and_deleting_are_logged_and_the_bundle_verifies(
     assert actions[-3:] == [CustodyAction.DELETED] * 3
     assert chain[0].actor == "pantau-intake" and any(e.actor == "Siti (key:k1)" for e in chain)
     assert [e.action for e in case_chain] == [CustodyAction.VERIFIED, CustodyAction.EXPORTED]
+
+
+async def test_mail_attachments_kept_by_intake_become_stamped_items(evidence: Evidence, agency: str) -> None:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "warga@example.id", "lapor@example.id", "Foto amplop"
+    mail["Message-ID"] = f"<{uuid4()}@example.id>"
+    mail.set_content("Foto pembagian amplop terlampir")
+    photo = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 20
+    mail.add_attachment(photo, maintype="image", subtype="jpeg", filename="amplop.jpg")
+    parsed = parse_mail(mail.as_bytes(), agency_id=agency)
+    assert photo in parsed.files
+    for data in parsed.files:
+        await evidence.store.put(data)
+    submitted = parsed.to_report()
+    report = ReportReceived(
+        report_id=submitted.report_id,
+        agency_id=agency,
+        channel=Channel.EMAIL,
+        submitted_at=submitted.submitted_at,
+        received_at=datetime.now(UTC),
+        text=submitted.text,
+        platform=Platform.UNKNOWN,
+        raw_sha256="0" * 64,
+        attachments=submitted.attachments,
+    )
+    listing = await preserved(evidence, Envelope(data=report, source="/test", agency_id=agency))
+    kept = {i.sha256: i for i in listing.items if i.kind == "attachment"}
+    assert hashlib.sha256(photo).hexdigest() in kept
+    assert all(i.status == "preserved" and i.timestamp_verified for i in kept.values())

@@ -9,6 +9,7 @@ from pydantic import SecretStr, ValidationError
 from pantau_gateway.settings import GatewaySettings
 from pantau_intake.settings import IntakeSettings
 from pantau_notify.settings import NotifySettings
+from pantau_shared.bundle_keys import generate_key_pair
 from pantau_shared.sealing import DEV_PRIVATE_KEY, new_key_pair
 from pantau_shared.settings import PlatformSettings, production_errors
 
@@ -48,7 +49,14 @@ PRIVATE, PUBLIC = new_key_pair()
     ("settings", "expected"),
     [
         (GatewaySettings(), ["PANTAU_GATEWAY_API_KEY_PEPPER", "PANTAU_GATEWAY_REPORTER_PUBLIC_KEY"]),
-        (IntakeSettings(), ["PANTAU_INTAKE_REPORTER_PEPPER", "PANTAU_INTAKE_REPORTER_PRIVATE_KEYS"]),
+        (
+            IntakeSettings(),
+            [
+                "PANTAU_INTAKE_REPORTER_PEPPER",
+                "PANTAU_INTAKE_REPORTER_PRIVATE_KEYS",
+                "PANTAU_INTAKE_EVIDENCE_BUNDLE_SIGNING_KEY",
+            ],
+        ),
         # Notify's links (case page, acknowledging) all start at PANTAU_PUBLIC_URL, checked above.
         (NotifySettings(), []),
     ],
@@ -57,10 +65,15 @@ def test_each_service_default_secret_or_local_link_is_refused(settings, expected
     assert variables(production_errors(GOOD, settings)) == expected
 
 
+BUNDLE_KEY = SecretStr(generate_key_pair().private_pem.decode())
+
+
 def test_set_secrets_pass() -> None:
     gateway = GatewaySettings(api_key_pepper=SecretStr("pepper-from-the-vault"), reporter_public_key=PUBLIC)
     intake = IntakeSettings(
-        reporter_pepper=SecretStr("another-pepper-from-the-vault"), reporter_private_keys=[SecretStr(PRIVATE)]
+        reporter_pepper=SecretStr("another-pepper-from-the-vault"),
+        reporter_private_keys=[SecretStr(PRIVATE)],
+        evidence_bundle_signing_key=BUNDLE_KEY,
     )
     assert production_errors(GOOD, gateway) == production_errors(GOOD, intake) == []
 
@@ -69,6 +82,7 @@ def test_the_development_sealing_key_is_refused_even_beside_a_real_one() -> None
     intake = IntakeSettings(
         reporter_pepper=SecretStr("another-pepper-from-the-vault"),
         reporter_private_keys=[SecretStr(PRIVATE), SecretStr(DEV_PRIVATE_KEY)],
+        evidence_bundle_signing_key=BUNDLE_KEY,
     )
     assert variables(production_errors(GOOD, intake)) == ["PANTAU_INTAKE_REPORTER_PRIVATE_KEYS"]
 

@@ -22,11 +22,13 @@ from .settings import IntakeSettings
 
 def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSettings) -> WithMonitoring:
     keyring = Keyring([key.get_secret_value() for key in settings.reporter_private_keys])
+    evidence = Evidence.build(infra.pool, infra.outbox, settings)
     mail = MailIntake(
         settings,
         Publisher(infra.js, infra.subjects, source="/pantau/intake/email"),
         keyring.sealer(),
         platform.drain_timeout_s,
+        evidence.store,
     )
     whatsapp = None
     if settings.whatsapp_base_url and settings.whatsapp_access_token:
@@ -36,7 +38,6 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSet
             settings.whatsapp_access_token.get_secret_value(),
             api_version=settings.whatsapp_api_version,
         )
-    evidence = Evidence.build(infra.pool, infra.outbox, settings)
     flood = FloodGuard(infra.redis, platform.subject_root, settings.sender_daily_limit)
     conversations = Conversations(
         infra.pool,

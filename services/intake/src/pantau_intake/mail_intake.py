@@ -8,11 +8,12 @@ makes that second try a duplicate the stream and intake drop.
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from pantau_shared.bus import Publisher
 from pantau_shared.contract import ReportSubmitted
+from pantau_shared.objectstore import ObjectStore
 from pantau_shared.sealing import Sealer, seal_report
 
 from .email import ImapPoller, ReportMailHandler, SmtpReceiver
@@ -24,9 +25,15 @@ log = logging.getLogger(__name__)
 
 class MailIntake:
     def __init__(
-        self, settings: IntakeSettings, publisher: Publisher, sealer: Sealer, drain_timeout_s: float
+        self,
+        settings: IntakeSettings,
+        publisher: Publisher,
+        sealer: Sealer,
+        drain_timeout_s: float,
+        store: ObjectStore | None = None,
     ) -> None:
         self._settings = settings
+        self._store = store
         self._publisher = publisher
         self._sealer = sealer
         self._drain_timeout_s = drain_timeout_s
@@ -38,6 +45,13 @@ class MailIntake:
         # The sender's address and name cross the bus sealed, as the gateway's reports do.
         event = seal_report(report, self._sealer)
         await self._publisher.publish(self._publisher.envelope(event, event_id=event.event_id()))
+
+    async def keep(self, files: Sequence[bytes]) -> None:
+        """The attachments' bytes, in the object store before the report is published: the
+        evidence worker lists and stamps them once the report is stored."""
+        if self._store is not None:
+            for data in files:
+                await self._store.put(data)
 
     async def rejected(self, uid: int, reason: str) -> None:
         log.warning("mail %s not taken as a report: %s", uid, reason)
@@ -62,6 +76,7 @@ class MailIntake:
                 max_message_bytes=settings.email_max_message_bytes,
                 max_attachment_bytes=settings.email_max_attachment_bytes,
                 check=self._check,
+                keep=self.keep,
             )
             tasks.append(poller.run(stopping, interval_s=box.interval_s))
         return tasks
@@ -73,6 +88,7 @@ class MailIntake:
             self.submit,
             max_attachment_bytes=settings.email_max_attachment_bytes,
             check=self._check,
+            keep=self.keep,
         )
         receiver = SmtpReceiver(
             handler,

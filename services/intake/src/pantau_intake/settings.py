@@ -4,6 +4,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from pantau_shared.bundle_keys import load_signing_key
 from pantau_shared.fetching import FetchLimits
 from pantau_shared.objectstore import ObjectStoreSettings
 from pantau_shared.sealing import DEV_PRIVATE_KEY, check_private_key
@@ -19,6 +20,11 @@ MC4CAQAwBQYDK2VwBCIEIPIKw9zyLgIJ0XGf9n4hENQpBgPPFiI7avw/by3iWByZ
 
 def _private_key(key: SecretStr) -> SecretStr:
     check_private_key(key.get_secret_value())
+    return key
+
+
+def _signing_key(key: SecretStr) -> SecretStr:
+    load_signing_key(key.get_secret_value())
     return key
 
 
@@ -168,7 +174,9 @@ class IntakeSettings(ServiceSettings):
     evidence_tsa_roots: list[str] = Field(default_factory=list)
     # The Ed25519 key (PEM PKCS#8) that signs case evidence bundles, best from the secrets
     # directory, and the name its public half is published under.
-    evidence_bundle_signing_key: SecretStr = SecretStr(DEV_BUNDLE_SIGNING_KEY)
+    evidence_bundle_signing_key: Annotated[SecretStr, AfterValidator(_signing_key)] = SecretStr(
+        DEV_BUNDLE_SIGNING_KEY
+    )
     evidence_bundle_key_id: str = Field(default="pantau-dev", pattern=r"^[A-Za-z0-9._:-]{1,100}$")
 
     def fetch_limits(self) -> FetchLimits:

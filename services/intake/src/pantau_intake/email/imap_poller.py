@@ -24,6 +24,8 @@ from .sender_auth import SenderCheck
 log = logging.getLogger(__name__)
 
 Submit = Callable[[ReportSubmitted], Awaitable[None]]
+# Keeps a mail's attachment bytes as evidence before its report is submitted.
+Keep = Callable[[Sequence[bytes]], Awaitable[None]]
 Rejected = Callable[[int, str], Awaitable[None]]
 REJECTED_KEYWORD = "$PantauRejected"
 DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024
@@ -72,8 +74,10 @@ class ImapPoller:
         batch_size: int = 100,
         timeout_s: float = 30.0,
         check: SenderCheck | None = None,
+        keep: Keep | None = None,
     ) -> None:
         self._check = check
+        self._keep = keep
         self.host, self.port, self.agency_id = host, port, agency_id
         self._username, self._password = username, password
         self._submit, self._rejected = submit, rejected
@@ -142,6 +146,8 @@ class ImapPoller:
         if mail.automated:
             await self._reject(box, uid, f"automated message: {mail.automated}")
             return False
+        if self._keep is not None:
+            await self._keep(mail.files)
         await self._submit(mail.to_report())
         await asyncio.to_thread(self._mark_processed, box, uid)
         log.info("mail uid %s (%s) submitted for %s", uid, mail.message_id, self.agency_id)

@@ -8,7 +8,7 @@ import email
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -61,6 +61,8 @@ class MailAttachment:
     sha256: str | None
     too_large: bool = False
     inline: bool = False
+    # The file itself (None over the size limit, or a zip member): kept in the object store.
+    data: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,11 @@ class ParsedMail:
     automated: str | None
     # Whether the From address could be verified (SPF/DKIM/DMARC); None when nobody checked.
     sender_auth: SenderAuth | None = None
+
+    @property
+    def files(self) -> tuple[bytes, ...]:
+        """The attachments' bytes that are kept as evidence (those within the size limit)."""
+        return tuple(a.data for a in self.attachments if a.data is not None)
 
     @property
     def text(self) -> str:
@@ -158,7 +165,9 @@ def _parse(
         # Nothing more the parser's policies recover: keep the mail whole, and say so.
         body = tidy(readable_lines(body) + "\n\n" + BROKEN_NOTE)
         attachments.append(
-            MailAttachment(ORIGINAL_NAME, "message/rfc822", len(raw), original_digest(raw), inline=False)
+            MailAttachment(
+                ORIGINAL_NAME, "message/rfc822", len(raw), original_digest(raw), inline=False, data=raw
+            )
         )
     body, forwarded = strip_history(body)
     for part in _leaves(message):
@@ -370,6 +379,7 @@ def _attachment(part: EmailMessage, max_bytes: int) -> MailAttachment:
         sha256=None if too_large else hashlib.sha256(data).hexdigest(),
         too_large=too_large,
         inline=part.get_content_disposition() != "attachment",
+        data=None if too_large else data,
     )
 
 

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -23,6 +23,8 @@ from .sender_auth import SenderCheck
 log = logging.getLogger(__name__)
 
 Submit = Callable[[ReportSubmitted], Awaitable[None]]
+# Keeps a mail's attachment bytes as evidence before its report is submitted.
+Keep = Callable[[Sequence[bytes]], Awaitable[None]]
 DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 _AGENCY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -37,8 +39,10 @@ class ReportMailHandler:
         *,
         max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
         check: SenderCheck | None = None,
+        keep: Keep | None = None,
     ) -> None:
         self._check = check
+        self._keep = keep
         for address, agency in recipients.items():
             if not _AGENCY_ID.match(agency):
                 raise ValueError(f"agency id {agency!r} for {address} is not a valid agency id")
@@ -89,6 +93,8 @@ class ReportMailHandler:
         self.in_flight += 1
         self.idle.clear()
         try:
+            if self._keep is not None:
+                await self._keep(mail.files)
             for report in reports:
                 await self._submit(report)
         except Exception:
