@@ -274,7 +274,7 @@ async def test_reading_bundling_and_deleting_are_logged_and_the_bundle_verifies(
         data += part.data
     assert verify_bundle(data).ok
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert f"evidence/{report_id}/custody.jsonl" in names and any(n.endswith(".warc") for n in names)
+    assert f"custody/{report_id}.jsonl" in names and any(n.endswith(".warc") for n in names)
     flipped = bytearray(data)
     flipped[len(flipped) // 2] ^= 0x01
     assert not verify_bundle(bytes(flipped)).ok

@@ -5,7 +5,6 @@ only its own reports' evidence. Reading an item's first chunk, building a bundle
 append to the custody log in the same transaction as what they record."""
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -26,7 +25,7 @@ from pantau_shared.contract.evidence import (
     ReadEvidence,
 )
 from pantau_shared.contract.rpc import CaseQuery, ReportQuery
-from pantau_shared.custody import CustodyAction
+from pantau_shared.custody import CustodyAction, CustodyEntry
 from pantau_shared.objectstore import Missing, ObjectStore
 from pantau_shared.postgres import Connection
 
@@ -124,8 +123,9 @@ class EvidenceAnswers:
         data = build_bundle(
             case_id=str(request.case_id),
             case_number=str(request.case_id),
-            items=[*items, *chains],
+            items=items,
             custody=custody,
+            chains=chains,
             tsa_roots_pem=self._trust.roots_pem,
             signing_key=self._signing.key,
             key_id=self._signing.key_id,
@@ -160,10 +160,10 @@ class EvidenceAnswers:
 
     async def _export_chains(
         self, conn: Connection, agency_id: str, case_id: UUID, reports: list[UUID], now: datetime, actor: str
-    ) -> list[BundleItem]:
+    ) -> dict[str, list[CustodyEntry]]:
         """`exported` on each report's chain, then on the case's chain an entry pinning each
-        report chain's head; the report chains go into the bundle as files."""
-        files, pins = [], []
+        report chain's head; the report chains go into the bundle beside the case's."""
+        chains, pins = {}, []
         for report_id in reports:
             await custody_log.append(
                 conn,
@@ -174,28 +174,14 @@ class EvidenceAnswers:
                 actor=actor,
             )
             chain = await custody_log.entries(conn, agency_id, report_id)
-            data = b"".join(e.model_dump_json().encode() + b"\n" for e in chain)
-            sha256 = hashlib.sha256(data).hexdigest()
-            files.append(
-                BundleItem(
-                    name=f"{report_id}/custody.jsonl",
-                    data=data,
-                    media_type="application/jsonl",
-                    source_url=None,
-                    fetched_at=now,
-                    sha256=sha256,
-                )
-            )
+            chains[str(report_id)] = chain
+            head = chain[-1].hash
             pins.append(
-                (
-                    CustodyAction.VERIFIED,
-                    chain[-1].hash,
-                    f"custody chain of report {report_id}: {len(chain)} entries, head {chain[-1].hash}",
-                )
+                (CustodyAction.VERIFIED, head, f"custody chain of report {report_id}: {len(chain)} entries")
             )
         pins.append((CustodyAction.EXPORTED, str(case_id), f"evidence bundle of {len(reports)} report(s)"))
         await custody_log.append(conn, agency_id, ("case", case_id), pins, at=now, actor=actor)
-        return files
+        return chains
 
     async def delete(self, agency_id: str, request: DeleteEvidence) -> EvidenceDeleted:
         now = datetime.now(UTC)
