@@ -323,3 +323,26 @@ async def test_mail_attachments_kept_by_intake_become_stamped_items(evidence: Ev
     kept = {i.sha256: i for i in listing.items if i.kind == "attachment"}
     assert hashlib.sha256(photo).hexdigest() in kept
     assert all(i.status == "preserved" and i.timestamp_verified for i in kept.values())
+
+
+async def test_a_refusing_or_lying_tsa_leaves_items_pending_until_a_valid_stamp(
+    evidence: Evidence, intake: Infrastructure, site: PostsSite, tsa: LocalTsa, agency: str
+) -> None:
+    envelope = received(agency, site.add("p5", "Cap waktu ditolak dulu"))
+    await evidence.intake.report_received(envelope)
+    tsa.refuse_next(1)
+    tsa.misbehave_next("other_hash")
+    tsa.misbehave_next("other_nonce")
+    assert await evidence.preserver.run_once() == 1
+    first = await evidence.answers_.of_report(agency, ReportQuery(report_id=report_of(envelope)))
+    states = sorted(i.timestamp for i in first.items)
+    # Three items, three bad answers: none kept as stamped.
+    assert states == ["pending"] * 3, first
+    await evidence.preserver.stamp_pending()
+    second = await evidence.answers_.of_report(agency, ReportQuery(report_id=report_of(envelope)))
+    assert all(i.timestamp == "stamped" and i.timestamp_verified for i in second.items), second
+    async with intake.pool.acquire() as conn:
+        attempts = await conn.fetch(
+            "SELECT timestamp_attempts FROM evidence_items WHERE report_id = $1", report_of(envelope)
+        )
+    assert sorted(r["timestamp_attempts"] for r in attempts) == [1, 1, 1]

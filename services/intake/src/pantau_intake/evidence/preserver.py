@@ -21,7 +21,7 @@ from pantau_shared.fetching import FetchFailed, FetchRefused
 from pantau_shared.objectstore import ObjectStore
 from pantau_shared.outbox import Outbox
 from pantau_shared.postgres import Connection
-from pantau_shared.timestamping import TimestampFailed
+from pantau_shared.timestamping import TimestampFailed, TimestampInvalid
 
 from . import custody_log, jobs, repository
 from .capture import Capture, Capturer
@@ -75,6 +75,10 @@ class Preserver:
                 done = await self.run_once()
             except (OSError, asyncpg.PostgresError) as error:
                 log.warning("evidence worker will retry: %s", error)
+                done = 0
+            except Exception:
+                # Whatever one round trips over, the worker (and the process) goes on.
+                log.exception("evidence worker round failed; it will retry")
                 done = 0
             if done:
                 continue
@@ -191,7 +195,8 @@ class Preserver:
         for item_id, sha256 in waiting:
             try:
                 timestamp = await self._trust.stamp(sha256)
-            except TimestampFailed as error:
+            except (TimestampFailed, TimestampInvalid) as error:
+                # An invalid token (another hash, a root we do not trust) is never kept.
                 log.warning("timestamp for %s will be asked again: %s", sha256, error)
                 async with self._pool.acquire() as conn:
                     await repository.stamp_failed(conn, item_id, self._stamp_attempts)

@@ -60,10 +60,15 @@ class Evidence:
         screenshots = None
         if settings.evidence_screenshots:
             screenshots = Screenshots(fetcher.fetch, Path(settings.evidence_browser))
+        # A stamper given the roots checks each token as it arrives, before it is kept.
+        roots = [pem.encode() for pem in settings.evidence_tsa_roots]
         stamper = None
         if settings.evidence_tsa_url:
-            stamper = Timestamper(settings.evidence_tsa_url, timeout_s=settings.evidence_tsa_timeout_s)
-        roots = [pem.encode() for pem in settings.evidence_tsa_roots]
+            stamper = Timestamper(
+                settings.evidence_tsa_url,
+                timeout_s=settings.evidence_tsa_timeout_s,
+                roots_pem=roots or None,
+            )
         signing = Signing(
             load_signing_key(settings.evidence_bundle_signing_key.get_secret_value()),
             settings.evidence_bundle_key_id,
