@@ -159,3 +159,13 @@ async def test_a_stamper_given_the_roots_checks_each_token_as_it_comes(tsa: Loca
         finally:
             await trusting.aclose()
             await wary.aclose()
+
+
+async def test_a_token_that_does_not_name_its_signing_certificate_is_refused(
+    tsa: LocalTsa, stamper: Timestamper
+) -> None:
+    # rfc3161-client alone accepts it; RFC 3161 requires the ESS signingCertificate attribute.
+    tsa.misbehave_next("unbound")
+    unbound = await stamper.stamp(DIGEST)  # imprint and nonce match: only verification can tell
+    with pytest.raises(TimestampInvalid, match="atribut ESS"):
+        verify(unbound.token, DIGEST, [tsa.root_pem])

@@ -16,10 +16,12 @@ Bahasa Indonesia: the evidence verifier prints them to the people who rely on th
 `TimestampInvalid` means the token does not prove what it claims.
 """
 
+import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from asn1crypto import tsp
@@ -136,6 +138,51 @@ def _load_roots(roots_pem: Sequence[bytes]) -> list[x509.Certificate]:
     return roots
 
 
+def _signer_attributes(token: bytes) -> tuple[bytes, dict[str, Any]]:
+    """The signer's certificate (DER) and the signed attributes by name (asn1crypto: untyped)."""
+    signed = tsp.TimeStampResp.load(token)["time_stamp_token"]["content"]
+    signer = signed["signer_infos"][0]
+    sid = signer["sid"]
+    for choice in signed["certificates"]:
+        certificate = choice.chosen
+        if sid.name == "issuer_and_serial_number":
+            matches = certificate.issuer == sid.chosen["issuer"] and certificate.serial_number == (
+                sid.chosen["serial_number"].native
+            )
+        else:
+            matches = certificate.key_identifier == sid.chosen.native
+        if matches:
+            attributes = {a["type"].native: a["values"][0] for a in signer["signed_attrs"]}
+            return bytes(certificate.dump()), attributes
+    raise ValueError("no certificate of the signer")
+
+
+def _check_certificate_binding(token: bytes) -> None:
+    """RFC 3161 2.4.1 / RFC 5816: the signed attributes name the TSA's certificate by its hash
+    (ESS signingCertificate or -V2), so the token cannot be passed off under another one.
+    rfc3161-client does not check this; asn1crypto reads the attribute."""
+    try:
+        certificate, attributes = _signer_attributes(token)
+        if "signing_certificate_v2" in attributes:
+            first = attributes["signing_certificate_v2"]["certs"][0]
+            algorithm = first["hash_algorithm"]["algorithm"].native
+            expected = bytes(first["cert_hash"].native)
+        elif "signing_certificate" in attributes:
+            first = attributes["signing_certificate"]["certs"][0]
+            algorithm, expected = "sha1", bytes(first["cert_hash"].native)
+        else:
+            raise TimestampInvalid(
+                "token tidak menyebut sertifikat TSA penandatangannya (atribut ESS tidak ada)"
+            )
+        bound = hashlib.new(algorithm, certificate).digest() == expected
+    except TimestampInvalid:
+        raise
+    except Exception as error:
+        raise TimestampInvalid("sertifikat penanda tangan token tidak dapat dibaca") from error
+    if not bound:
+        raise TimestampInvalid("token menyebut sertifikat TSA lain daripada yang menandatanganinya")
+
+
 def verify(token: bytes, sha256_hex: str, roots_pem: Sequence[bytes]) -> datetime:
     """The token's genTime (UTC) if it is a granted RFC 3161 timestamp of this SHA-256, signed
     through a timeStamping certificate that chains to one of `roots_pem`; TimestampInvalid
@@ -151,6 +198,7 @@ def verify(token: bytes, sha256_hex: str, roots_pem: Sequence[bytes]) -> datetim
         )
     if imprint.message != digest:
         raise TimestampInvalid(f"token ini untuk hash lain ({imprint.message.hex()}), bukan {digest.hex()}")
+    _check_certificate_binding(token)
     builder = VerifierBuilder()
     for root in roots:
         builder = builder.add_root_certificate(root)

@@ -17,7 +17,8 @@ runs, with `async with` (or `await tsa.start()` ... `await tsa.stop()`).
 
 `refuse_next(n)` makes the next n requests answer status `rejection` (systemFailure), the way a
 TSA refuses when it cannot stamp, so callers' retry paths can be tested; `misbehave_next(how)`
-answers the next one for another nonce, another hash, or with a megabyte of junk. The ASN.1 structures
+answers the next one for another nonce, another hash, with a megabyte of junk, or with a token
+that does not name its signing certificate (no ESS signingCertificate attribute). The ASN.1 structures
 come from asn1crypto; keys and certificates from cryptography.
 """
 
@@ -42,7 +43,7 @@ __all__ = ["POLICY_OID", "TSA_NAME", "LocalTsa", "Misbehaviour", "TsaIdentity"]
 POLICY_OID = "2.999.3161.1"
 TSA_NAME = "Pantau Local TSA"
 _DIGEST_LENGTHS = {"sha256": 32, "sha384": 48, "sha512": 64}
-Misbehaviour = Literal["refuse", "other_nonce", "other_hash", "oversized"]
+Misbehaviour = Literal["refuse", "other_nonce", "other_hash", "oversized", "unbound"]
 
 
 def _name(common_name: str) -> x509.Name:
@@ -134,7 +135,7 @@ class TsaIdentity:
         )
         return identity
 
-    def respond(self, query: bytes, *, now: datetime | None = None) -> bytes:
+    def respond(self, query: bytes, *, now: datetime | None = None, bind_certificate: bool = True) -> bytes:
         """The DER TimeStampResp for a DER TimeStampReq: granted, or rejected with the reason."""
         try:
             request = tsp.TimeStampReq.load(query, strict=True)
@@ -159,33 +160,27 @@ class TsaIdentity:
         }
         if request["nonce"].native is not None:
             info["nonce"] = request["nonce"].native
-        token = self._sign(tsp.TSTInfo(info), include_certificate=bool(request["cert_req"].native))
+        token = self._sign(
+            tsp.TSTInfo(info), include_certificate=bool(request["cert_req"].native), bind=bind_certificate
+        )
         return bytes(tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump())
 
-    def _sign(self, info: tsp.TSTInfo, *, include_certificate: bool) -> cms.ContentInfo:
+    def _sign(self, info: tsp.TSTInfo, *, include_certificate: bool, bind: bool = True) -> cms.ContentInfo:
         certificate_der = self.certificate.public_bytes(serialization.Encoding.DER)
         certificate = asn1_x509.Certificate.load(certificate_der)
         content = info.dump()
-        signed_attrs = cms.CMSAttributes(
-            [
-                {"type": "content_type", "values": ["tst_info"]},
-                {"type": "message_digest", "values": [hashlib.sha256(content).digest()]},
-                # RFC 5816: the ESS signing-certificate-v2 attribute binds the token to this certificate.
-                {
-                    "type": "signing_certificate_v2",
-                    "values": [
-                        {
-                            "certs": [
-                                {
-                                    "hash_algorithm": {"algorithm": "sha256"},
-                                    "cert_hash": hashlib.sha256(certificate_der).digest(),
-                                }
-                            ]
-                        }
-                    ],
-                },
-            ]
-        )
+        attributes: list[dict[str, object]] = [
+            {"type": "content_type", "values": ["tst_info"]},
+            {"type": "message_digest", "values": [hashlib.sha256(content).digest()]},
+        ]
+        if bind:
+            # RFC 5816: the ESS signing-certificate-v2 attribute binds the token to this certificate.
+            cert_id = {
+                "hash_algorithm": {"algorithm": "sha256"},
+                "cert_hash": hashlib.sha256(certificate_der).digest(),
+            }
+            attributes.append({"type": "signing_certificate_v2", "values": [{"certs": [cert_id]}]})
+        signed_attrs = cms.CMSAttributes(attributes)
         signature = self.key.sign(signed_attrs.dump(), padding.PKCS1v15(), hashes.SHA256())
         signer = cms.SignerInfo(
             {
@@ -273,6 +268,8 @@ class LocalTsa:
             reply = _rejection("system_failure", "the time source is unavailable")
         elif how == "oversized":
             reply = b"\x30" * (1 << 20)
+        elif how == "unbound":
+            reply = self.identity.respond(query, bind_certificate=False)
         else:
             reply = self.identity.respond(_altered(query, how) if how is not None else query)
         return web.Response(body=reply, content_type="application/timestamp-reply")
