@@ -109,12 +109,20 @@ def check_url(value: str) -> str:
         raise ValueError(f"nama domain internasional tidak sah: {error}") from error
     if any(host == suffix or host.endswith("." + suffix) for suffix in _PRIVATE_SUFFIXES):
         raise ValueError("alamat web harus dapat dibuka dari internet, bukan alamat jaringan lokal")
+    # A numeric top-level label is refused by the pattern; this is the belt to those braces.
+    # Only a host of digits and dots, or with a colon, can be an address: asking ipaddress of
+    # every name cost a fifth of the gateway's time on bulk submissions (two failed parses each).
+    if (host.replace(".", "").isdigit() or ":" in host) and _is_address(host):
+        raise ValueError("alamat web harus memakai nama domain, bukan alamat IP")
+    return value
+
+
+def _is_address(host: str) -> bool:
     try:
-        # A numeric top-level label is refused by the pattern; this is the belt to those braces.
         ipaddress.ip_address(host)
     except ValueError:
-        return value
-    raise ValueError("alamat web harus memakai nama domain, bukan alamat IP")
+        return False
+    return True
 
 
 def ascii_host(host: str) -> str:
