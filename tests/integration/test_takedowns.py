@@ -260,6 +260,12 @@ async def test_a_retried_request_or_response_is_recorded_once(
     assert acknowledged.status is TakedownStatus.ACKNOWLEDGED
     assert acknowledged.platform_request_id == "FB-LE-1"
     assert len(acknowledged.responses) == 1
+    # The platform says it is gone: a re-check is due now, and only it may say so.
+    claimed = await loop.work.respond(
+        agency, answered(first.takedown_id, kind="claims_removed", actor="Rina")
+    )
+    assert claimed.status is TakedownStatus.ACKNOWLEDGED and claimed.removed_at is None
+    assert claimed.next_check_at is not None and claimed.next_check_at <= datetime.now(UTC)
 
     refused = await loop.work.respond(
         agency,

@@ -30,7 +30,10 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: NotifySet
     handlers = NotifyHandlers(
         infra.pool, infra.outbox, settings, registry, links, RpcClient(infra.nc, infra.subjects)
     )
-    alerts = TakedownAlerts(infra.pool, infra.outbox, Requests(infra.outbox, frozenset(registry)))
+    # By email only: WhatsApp outside the 24-hour window takes an approved template, and the
+    # approved one is the case alert's (a member on WhatsApp alone is passed over for the next).
+    by_email = Requests(infra.outbox, frozenset({NotificationChannel.EMAIL}))
+    alerts = TakedownAlerts(infra.pool, infra.outbox, by_email)
     return WithTakedownAlerts(handlers, alerts)
 
 

@@ -4,8 +4,8 @@ delivery path as every alert (a delivery row, `notification.requested`, claim, s
 
 The alert is not a case alert: nobody acknowledges it and it is not escalated (the case's own
 alert was); it names the platform, the legal basis, the deadline and when the re-check last saw
-the content. A member on WhatsApp gets it by email, as the approved WhatsApp template is the case
-alert's.
+the content. It goes by email (`__main__` gives it an email-only `Requests`): the approved
+WhatsApp template is the case alert's.
 """
 
 import asyncio
