@@ -166,3 +166,29 @@ def test_production_refuses_a_test_allowlist() -> None:
     allowed = IntakeSettings(fetch_test_allowlist=["127.0.0.1/32"])
     assert any("FETCH_TEST_ALLOWLIST" in e for e in production_errors(allowed))
     assert not any("FETCH_TEST_ALLOWLIST" in e for e in production_errors(IntakeSettings()))
+
+
+async def test_a_link_in_any_script_is_fetched_in_its_wire_form(site: PostsSite) -> None:
+    """Reported links come in any script: the host goes out as IDNA A-labels and the path
+    percent-encoded, where httpcore alone fails with an encoding error (which once stopped a
+    re-check loop)."""
+    looked_up: list[str] = []
+
+    async def local(host: str, port: int) -> list[IPAddress]:
+        looked_up.append(host)
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    fetcher = SafeFetcher(FetchLimits.with_allowlist(LOCAL), resolve=local)
+    url = site.add("pemilu-ü 2024", "berita daerah").replace("127.0.0.1", "berita-daerah.例え.jp")
+    fetched = await fetcher.fetch(url + "?kata=serangan fajar#bagian")
+    assert fetched.final.status == 200 and b"berita daerah" in fetched.final.body
+    assert looked_up == ["berita-daerah.xn--r8jz45g.jp"]
+    assert fetched.final.url.endswith("/posts/pemilu-%C3%BC%202024?kata=serangan%20fajar")
+    for broken in (
+        "http://\u2603.example/",
+        "http://a\u200d\u200db.example/",
+        "http://berita.example:99999/",
+    ):
+        with pytest.raises(FetchRefused):
+            await fetcher.fetch(broken)
+    await fetcher.aclose()

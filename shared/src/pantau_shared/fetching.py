@@ -14,15 +14,19 @@ production settings refuse a non-empty one (`pantau_shared.settings.production_e
 
 import asyncio
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Self
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import httpcore
+import idna
+
+from .contract.fields import ascii_host
 
 __all__ = [
     "Exchange",
@@ -34,6 +38,7 @@ __all__ = [
     "Resolver",
     "SafeFetcher",
     "refusal",
+    "wire_url",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -202,6 +207,7 @@ class SafeFetcher:
             raise FetchRefused(f"{url!r} names no host")
         if parts.username or parts.password:
             raise FetchRefused("URLs with credentials are not fetched")
+        url = wire_url(url)
         headers = (("User-Agent", USER_AGENT), ("Accept", "*/*"), ("Accept-Encoding", "identity"))
         left = max(0.1, deadline - time.monotonic())
         started_at = datetime.now(UTC)
@@ -245,6 +251,35 @@ class SafeFetcher:
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+
+def wire_url(url: str) -> str:
+    """`url` as it goes on the wire: the host as its IDNA A-labels, anything else that is not
+    printable ASCII percent-encoded as UTF-8, no fragment. A reported link (or a redirect's
+    Location) may be written in any script; HTTP/1.1 carries ASCII only, and httpcore would
+    otherwise fail with an encoding error rather than a refusal."""
+    parts = urlsplit(url)
+    try:
+        host = ascii_host(parts.hostname or "")
+    except (idna.IDNAError, UnicodeError) as error:
+        raise FetchRefused(f"{parts.hostname!r} is not a valid internationalised domain name") from error
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError as error:
+        raise FetchRefused(f"{url!r}: {error}") from error
+    netloc = f"{host}:{port}" if port is not None else host
+    path, query = (_NOT_WIRE.sub(_percent, part) for part in (parts.path or "/", parts.query))
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
+# Outside printable ASCII, and the space: what a request line cannot carry as it is.
+_NOT_WIRE = re.compile(r"[^\x21-\x7e]+")
+
+
+def _percent(found: re.Match[str]) -> str:
+    return quote(found.group(), safe="")
 
 
 def _header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> str | None:
