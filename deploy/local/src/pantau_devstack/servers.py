@@ -29,12 +29,24 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
+# Ports this process has handed out. Several are picked before any process binds them, and the
+# kernel may offer a just-probed port again, so two services once got the same health port.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(preferred: int | None = None) -> int:
+    """`preferred` if it is free now, else a kernel-chosen port not handed out before by this
+    process (a restart in the same process may ask for its preferred port again)."""
     if preferred and port_is_free(preferred):
+        _HANDED_OUT.add(preferred)
         return preferred
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_for_port(
