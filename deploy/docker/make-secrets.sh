@@ -34,6 +34,15 @@ if [ ! -s secrets/PANTAU_GATEWAY_REPORTER_PUBLIC_KEY ]; then
         | openssl pkey -inform DER -pubout -outform DER | tail -c 32 | base64 \
         | tr -d '\n' > secrets/PANTAU_GATEWAY_REPORTER_PUBLIC_KEY
 fi
+# Case evidence bundles are signed with intake's Ed25519 key (docs/evidence.md); its public half,
+# for `pantau-evidence verify --public-key`, is what the agency publishes.
+if [ ! -s secrets/PANTAU_INTAKE_EVIDENCE_BUNDLE_SIGNING_KEY ]; then
+    openssl genpkey -algorithm ED25519 -out secrets/PANTAU_INTAKE_EVIDENCE_BUNDLE_SIGNING_KEY
+    rm -f secrets/evidence-bundle-public-key.pem
+fi
+if [ ! -s secrets/evidence-bundle-public-key.pem ]; then
+    openssl pkey -in secrets/PANTAU_INTAKE_EVIDENCE_BUNDLE_SIGNING_KEY -pubout -out secrets/evidence-bundle-public-key.pem
+fi
 keep PANTAU_DATABASE_URL "postgresql://pantau:$(cat secrets/postgres_password)@postgres:5432/pantau"
 keep PANTAU_REDIS_URL "redis://:$(cat secrets/redis_password)@redis:6379/0"
 keep PANTAU_NATS_URL "nats://pantau:$(cat secrets/nats_pantau_password)@nats:4222"

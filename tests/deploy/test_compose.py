@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 from pantau_gateway.settings import GatewaySettings
-from pantau_intake.settings import IntakeSettings
+from pantau_intake.settings import DEV_BUNDLE_SIGNING_KEY, IntakeSettings
+from pantau_shared.bundle_keys import load_signing_key, public_key_from_text
 from pantau_shared.sealing import DEV_PRIVATE_KEY, public_key_of
 
 from .manifests import ROOT, SERVICES, nats_accounts, nats_conf, rendered
@@ -49,6 +50,8 @@ def test_the_services_run_in_production_mode_with_secrets_as_files() -> None:
     assert "PANTAU_GATEWAY_API_KEY_PEPPER" in {s["target"] for s in services()["gateway"]["secrets"]}
     assert "PANTAU_INTAKE_REPORTER_PRIVATE_KEYS" in {s["target"] for s in services()["intake"]["secrets"]}
     assert "PANTAU_GATEWAY_REPORTER_PUBLIC_KEY" in {s["target"] for s in services()["gateway"]["secrets"]}
+    intake_secrets = {s["target"] for s in services()["intake"]["secrets"]}
+    assert "PANTAU_INTAKE_EVIDENCE_BUNDLE_SIGNING_KEY" in intake_secrets
     for secret in COMPOSE["secrets"].values():
         assert secret["file"].startswith("./deploy/docker/secrets/")
     assert "/deploy/docker/secrets/" in (ROOT / ".gitignore").read_text()
@@ -110,6 +113,11 @@ def test_make_secrets_writes_a_sealing_key_pair_the_services_accept(tmp_path: Pa
     [private] = [key.get_secret_value() for key in intake.reporter_private_keys]
     assert public_key_of(private) == gateway.reporter_public_key
     assert private != DEV_PRIVATE_KEY
+    # The evidence bundle signing key: a real Ed25519 key intake accepts, not the development one.
+    signing = intake.evidence_bundle_signing_key.get_secret_value()
+    assert signing != DEV_BUNDLE_SIGNING_KEY
+    public = load_signing_key(signing).public_key().public_bytes_raw()
+    assert public_key_from_text((secrets / "evidence-bundle-public-key.pem").read_text()) == public
     # A second run keeps the pair.
     subprocess.run(["sh", str(script)], check=True, capture_output=True, timeout=60)
     assert IntakeSettings(_secrets_dir=secrets).reporter_private_keys == intake.reporter_private_keys

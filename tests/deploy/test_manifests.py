@@ -236,6 +236,7 @@ def test_each_service_reads_only_its_own_secrets(overlay: str) -> None:
         } <= files
         seen[service] = files
     assert "PANTAU_INTAKE_REPORTER_PEPPER" in seen["intake"]
+    assert "PANTAU_INTAKE_EVIDENCE_BUNDLE_SIGNING_KEY" in seen["intake"]
     assert "PANTAU_GATEWAY_API_KEY_PEPPER" in seen["gateway"]
     # The reporters' pseudonym key stays in intake; the API-key pepper in the gateway.
     assert all("PANTAU_INTAKE_REPORTER_PEPPER" not in seen[s] for s in SERVICES if s != "intake")

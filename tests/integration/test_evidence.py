@@ -17,11 +17,22 @@ from warcio.archiveiterator import ArchiveIterator
 
 from pantau_devstack.posts_site import PostsSite
 from pantau_devstack.tsa import LocalTsa
+from pantau_devstack.whatsapp_cloud import WhatsAppCloudPeer
 from pantau_intake.email import parse_mail
 from pantau_intake.evidence import Evidence, custody_log, jobs
+from pantau_intake.media import MediaEvidence
 from pantau_intake.settings import IntakeSettings
 from pantau_shared.bundles import verify_bundle
-from pantau_shared.contract import Channel, Envelope, EventData, Platform, ReportReceived
+from pantau_shared.contract import (
+    Attachment,
+    Channel,
+    Envelope,
+    EventData,
+    Platform,
+    PostObserved,
+    ReportReceived,
+    stable_id,
+)
 from pantau_shared.contract.evidence import BuildBundle, DeleteEvidence, EvidenceList, ReadEvidence
 from pantau_shared.contract.rpc import CaseQuery, ReportQuery
 from pantau_shared.custody import CustodyAction, verify_chain
@@ -29,6 +40,7 @@ from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.objectstore import Missing, ObjectStoreSettings
 from pantau_shared.settings import PlatformSettings
 from pantau_shared.timestamping import verify
+from pantau_shared.whatsapp import WhatsAppClient
 from tests.conftest import connect
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -346,3 +358,42 @@ async def test_a_refusing_or_lying_tsa_leaves_items_pending_until_a_valid_stamp(
             "SELECT timestamp_attempts FROM evidence_items WHERE report_id = $1", report_of(envelope)
         )
     assert sorted(r["timestamp_attempts"] for r in attempts) == [1, 1, 1]
+
+
+async def test_whatsapp_media_bytes_are_kept_in_the_object_store(evidence: Evidence, agency: str) -> None:
+    photo = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 30
+    async with WhatsAppCloudPeer() as peer:
+        client = WhatsAppClient(
+            peer.base_url, peer.phone_number_id, peer.access_token, api_version=peer.api_version
+        )
+        media = MediaEvidence(client, evidence.store)
+        try:
+            [hashed] = await media.hashed((Attachment(media_id=peer.add_media(photo, "image/jpeg")),))
+        finally:
+            await media.aclose()
+    assert hashed.sha256 == hashlib.sha256(photo).hexdigest() and hashed.mime_type == "image/jpeg"
+    assert await evidence.store.get(hashed.sha256) == photo
+
+
+async def test_an_observed_posts_links_are_preserved_under_the_report_triage_makes_of_it(
+    evidence: Evidence, site: PostsSite, agency: str
+) -> None:
+    url = site.add("o1", "Unggahan akun peserta")
+    post = PostObserved(
+        observation_id=uuid4(),
+        agency_id=agency,
+        platform=Platform.UNKNOWN,
+        account_id="peserta-1",
+        post_id="o1",
+        text=f"Lihat {url}",
+        posted_at=datetime.now(UTC),
+        observed_at=datetime.now(UTC),
+        evidence_sha256="0" * 64,
+    )
+    await evidence.intake.post_observed(Envelope(data=post, source="/test", agency_id=agency))
+    while await evidence.preserver.run_once():
+        pass
+    report_id = stable_id("monitoring.report", str(post.observation_id))
+    listing = await evidence.answers_.of_report(agency, ReportQuery(report_id=report_id))
+    assert {i.kind for i in listing.items} == {"warc", "screenshot", "media"}
+    assert all(i.observation_id == post.observation_id for i in listing.items)
