@@ -5,6 +5,7 @@ only its own reports' evidence. Reading an item's first chunk, building a bundle
 append to the custody log in the same transaction as what they record."""
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -117,20 +118,25 @@ class EvidenceAnswers:
         if not reports:
             raise NotFound(f"kasus {request.case_id} tidak punya laporan dengan bukti")
         items = await asyncio.gather(*(self._bundle_item(stored) for stored in kept))
+        # Built inside the transaction that logs the export (in a thread: it is CPU work), so a
+        # bundle that cannot be built leaves no `exported` entry behind.
         async with self._pool.acquire() as conn, conn.transaction():
             chains = await self._export_chains(conn, agency_id, request.case_id, reports, now, actor)
             custody = await custody_log.entries(conn, agency_id, request.case_id)
-        data = build_bundle(
-            case_id=str(request.case_id),
-            case_number=str(request.case_id),
-            items=items,
-            custody=custody,
-            chains=chains,
-            tsa_roots_pem=self._trust.roots_pem,
-            signing_key=self._signing.key,
-            key_id=self._signing.key_id,
-            created_at=now,
-        )
+            data = await asyncio.to_thread(
+                functools.partial(
+                    build_bundle,
+                    case_id=str(request.case_id),
+                    case_number=str(request.case_id),
+                    items=items,
+                    custody=custody,
+                    chains=chains,
+                    tsa_roots_pem=self._trust.roots_pem,
+                    signing_key=self._signing.key,
+                    key_id=self._signing.key_id,
+                    created_at=now,
+                )
+            )
         stored_bundle = await self._store.put(data, BUNDLE_TYPE)
         async with self._pool.acquire() as conn:
             built_at = await repository.record_bundle(
