@@ -1,6 +1,7 @@
 """The rendered Kubernetes overlays and the code's own declarations, for the deploy tests."""
 
 import inspect
+import pkgutil
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -64,21 +65,38 @@ class _Anything:
 
 
 def subscriptions(service: str) -> list[Subscription]:
-    """The durable consumers a service declares in its handlers.py, read from the code: the
-    table is built on an instance made without its dependencies, whose missing collaborators
-    are stand-ins (only the consumers' names and streams are read, never the handlers)."""
-    module = import_module(f"pantau_{service}.handlers")
-    tables = [
-        cls
-        for _, cls in inspect.getmembers(module, inspect.isclass)
-        if cls.__module__ == module.__name__ and callable(getattr(cls, "subscriptions", None))
-    ]
-    assert len(tables) == 1, f"pantau_{service}.handlers: {tables}"
-    stand_in = type("StandIn", (tables[0],), {"__getattr__": lambda self, name: _Anything()})
-    handlers: Any = object.__new__(stand_in)
-    declared = handlers.subscriptions()
-    assert declared and all(isinstance(s, Subscription) for s in declared)
-    return cast(list[Subscription], declared)
+    """The durable consumers a service declares, read from the code: every table in its package
+    (handlers.py, and beside it evidence, observed posts, takedowns...) is built on an instance
+    made without its dependencies, whose missing collaborators are stand-ins (only the
+    consumers' names and streams are read, never the handlers). Tables that only combine others
+    give no list of their own and are skipped. Federation's consumers exist only where an
+    instance federates, which no overlay does yet, so they are left out."""
+    package = import_module(f"pantau_{service}")
+    declared: dict[str, Subscription] = {}
+    for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        if ".federation" in info.name or info.name.endswith("__main__"):
+            continue
+        module = import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__ or not any(
+                callable(getattr(cls, m, None)) for m in ("subscriptions", "subscription")
+            ):
+                continue
+            stand_in = type("StandIn", (cls,), {"__getattr__": lambda self, name: _Anything()})
+            table: Any = object.__new__(stand_in)
+            # A table lists its consumers; a single consumer beside one says `subscription`.
+            for method in ("subscriptions", "subscription"):
+                if not callable(getattr(cls, method, None)):
+                    continue
+                try:
+                    listed = getattr(table, method)()
+                except TypeError:  # a table of tables: adds stand-ins together
+                    continue
+                listed = [listed] if isinstance(listed, Subscription) else listed
+                if isinstance(listed, list) and all(isinstance(s, Subscription) for s in listed):
+                    declared.update({s.durable: s for s in cast(list[Subscription], listed)})
+    assert declared, service
+    return sorted(declared.values(), key=lambda s: s.durable)
 
 
 def nats_accounts(nats_conf: str) -> dict[str, list[str]]:

@@ -146,5 +146,6 @@ async def test_keda_finds_every_trigger_and_scales_triage_on_its_lag(
     )
     assert chosen["triage"] == 1_000 // triage_threshold == 5
     assert chosen["notify"] == 5
-    assert chosen["intake"] == named(objects, "ScaledObject", "pantau-intake")["spec"]["minReplicaCount"]
+    # Intake preserves the evidence of every received report (`intake-evidence-reports`).
+    assert lags["intake-evidence-reports"] == 1_000 and chosen["intake"] == 5
     assert len(of_kind(objects, "ScaledObject")) == len(WORKERS) + 1  # and the gateway's, on CPU
