@@ -27,6 +27,8 @@ from tests.waiting import eventually
 pytestmark = pytest.mark.e2e
 
 AGENCY, OTHER = "bawaslu-3375", "bawaslu-1771"
+# Routing sends incitement and SARA cases to Komdigi (triage's routing.toml), on the same instance.
+ROUTED = "komdigi"
 # The command a lawyer runs, as installed beside this interpreter.
 PANTAU_EVIDENCE = str(Path(sys.executable).parent / "pantau-evidence")
 
@@ -42,6 +44,7 @@ class Stack:
     api: str
     key: str
     other_key: str
+    routed_key: str
     site: PostsSite
     home: Path
 
@@ -80,15 +83,19 @@ async def stack(platform: PlatformSettings, tmp_path_factory: pytest.TempPathFac
                 "--region",
                 region,
             )
+        services.command("gateway", "create-agency", "--id", ROUTED, "--name", "Komdigi", "--kind", "komdigi")
         key = services.command("gateway", "add-key", "--agency", AGENCY)
         other_key = services.command("gateway", "add-key", "--agency", OTHER)
+        routed_key = services.command("gateway", "add-key", "--agency", ROUTED)
         log = home / "services.log"
         with open(log, "wb") as output:  # noqa: ASYNC230 - set-up, before any test runs
             processes = ServiceProcesses(services, stdout=output)
             processes.start()
             try:
                 await asyncio.to_thread(processes.wait_ready, 60)
-                yield Stack(f"http://127.0.0.1:{services.gateway_port}", key, other_key, site, home)
+                yield Stack(
+                    f"http://127.0.0.1:{services.gateway_port}", key, other_key, routed_key, site, home
+                )
             finally:
                 codes = await asyncio.to_thread(processes.stop, 20)
         assert codes == {"intake": 0, "triage": 0, "notify": 0, "gateway": 0}, log.read_text()
@@ -183,3 +190,39 @@ async def test_a_report_with_inward_links_is_kept_and_each_refusal_recorded(api:
     assert "private" in reasons["http://10.0.0.8/"][1]
     # The report itself was stored and reads as usual.
     assert (await api.get(f"/v1/reports/{report_id}")).status_code == 200
+
+
+async def test_the_agency_a_case_was_routed_to_reads_its_evidence_and_is_named_in_custody(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """Komdigi, asked to take a post down, needs what was kept of it: the owner's evidence,
+    read as Komdigi, which the custody log names."""
+    link = stack.site.add("e2e-routed", "Usir mereka dari kampung kita")
+    text = f"Dasar kafir dan cina, usir mereka dari kampung kita, bakar rumah ibadah mereka {link}"
+    accepted = await api.post("/v1/reports", json={"text": text, "region_code": "33.75"})
+    assert accepted.status_code == 202, accepted.text
+    report_id = accepted.json()["report_id"]
+    await eventually(lambda: evidence_of(api, report_id, 3), timeout=30, what="link preserved")
+
+    async def routed_case() -> str | None:
+        case_id = (await api.get(f"/v1/reports/{report_id}")).json().get("case_id")
+        if not case_id:
+            return None
+        case = (await api.get(f"/v1/cases/{case_id}")).json()
+        return case_id if ROUTED in case.get("routed_to", []) else None
+
+    case_id = await eventually(routed_case, timeout=30, what="case routed to Komdigi")
+    async with httpx.AsyncClient(base_url=stack.api, headers={"X-API-Key": stack.routed_key}) as komdigi:
+        listed = await komdigi.get(f"/v1/cases/{case_id}/evidence")
+        assert listed.status_code == 200, listed.text
+        assert {"warc", "screenshot"} <= {item["kind"] for item in listed.json()["items"]}
+        bundle = await komdigi.get(f"/v1/cases/{case_id}/evidence-bundle")
+        assert bundle.status_code == 200, bundle.text
+    custody = zipfile.ZipFile(io.BytesIO(bundle.content)).read("custody.jsonl").decode()
+    assert f"{ROUTED}:" in custody  # the export is Komdigi's, by name
+    path = stack.home / "routed-bundle.zip"
+    path.write_bytes(bundle.content)
+    checked = await asyncio.to_thread(
+        verify, str(path), "--public-key", str(stack.home / "bundle-signing-key.pub")
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

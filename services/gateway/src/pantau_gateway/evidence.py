@@ -40,18 +40,19 @@ Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="The item's 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 
-async def _bytes(rpc: RpcClient, caller: Principal, origin_id: UUID, sha256: str) -> tuple[bytes, str]:
-    """An item's (or a bundle's) bytes, chunk after chunk; the first read is the one logged."""
+async def _bytes(rpc: RpcClient, holder: str, actor: str, origin_id: UUID, sha256: str) -> tuple[bytes, str]:
+    """An item's (or a bundle's) bytes as `holder` keeps them, chunk after chunk; the first read
+    is the one logged, with `actor`."""
     data, media_type = bytearray(), "application/octet-stream"
     while True:
         chunk = await rpc.call(
-            caller.agency_id,
+            holder,
             EVIDENCE_READ,
             ReadEvidence(
                 sha256=sha256,
                 offset=len(data),
-                actor=caller.name,
-                principal=caller.name,
+                actor=actor,
+                principal=actor,
                 command_id=origin_id,
             ),
         )
@@ -70,9 +71,21 @@ async def report_evidence(report_id: UUID, state: StateDep, caller: ReportReader
 
 @router.get("/cases/{case_id}/evidence", response_model=EvidenceList, responses={404: {}})
 async def case_evidence(case_id: UUID, state: StateDep, caller: CaseReader) -> EvidenceList:
-    """The evidence of every report of the case the agency owns."""
-    await state.rpc.call(caller.agency_id, CASE_GET, CaseQuery(case_id=case_id))
-    return await state.rpc.call(caller.agency_id, EVIDENCE_CASE, CaseQuery(case_id=case_id))
+    """The evidence of every report of the case, for the agency that owns it and for those it
+    was routed to (Komdigi asking a platform to take a post down needs what was kept)."""
+    holder, _ = await _case_holder(state.rpc, caller, case_id)
+    return await state.rpc.call(holder, EVIDENCE_CASE, CaseQuery(case_id=case_id))
+
+
+async def _case_holder(rpc: RpcClient, caller: Principal, case_id: UUID) -> tuple[str, str]:
+    """(the agency whose intake keeps the case's evidence, the actor its custody log records).
+
+    Triage answers the case only to its owner and the agencies it was routed to (404 to anyone
+    else); the evidence is the owner's, so a routed agency reads it as itself, named in the log."""
+    case = await rpc.call(caller.agency_id, CASE_GET, CaseQuery(case_id=case_id))
+    if case.agency_id == caller.agency_id:
+        return case.agency_id, caller.name
+    return case.agency_id, f"{caller.agency_id}:{caller.name}"
 
 
 @router.get(
@@ -88,7 +101,7 @@ async def evidence_bytes(
 ) -> Response:
     """An item's bytes with its media type (a WARC, a PNG, a photo). The read is recorded in the
     custody log of each of the agency's reports that hold the item."""
-    data, media_type = await _bytes(state.rpc, caller, origin.command_id, sha256)
+    data, media_type = await _bytes(state.rpc, caller.agency_id, caller.name, origin.command_id, sha256)
     return Response(
         data,
         media_type=media_type,
@@ -108,16 +121,15 @@ async def evidence_bytes(
     },
 )
 async def evidence_bundle(case_id: UUID, state: StateDep, caller: Exporter, origin: OriginDep) -> Response:
-    """The case's evidence bundle: a zip with a signed manifest of hashes and timestamps, the
-    WARC files, screenshots and media, the TSA roots and the custody logs, which
-    `pantau-evidence verify` checks offline. The export is recorded in the custody log."""
-    await state.rpc.call(caller.agency_id, CASE_GET, CaseQuery(case_id=case_id))
+    """The case's evidence bundle (for its owner and the agencies it was routed to): a zip with
+    a signed manifest of hashes and timestamps, the WARC files, screenshots and media, the TSA
+    roots and the custody logs, which `pantau-evidence verify` checks offline. The export is
+    recorded in the custody log."""
+    holder, actor = await _case_holder(state.rpc, caller, case_id)
     built = await state.rpc.call(
-        caller.agency_id,
-        EVIDENCE_BUNDLE,
-        BuildBundle(case_id=case_id, actor=caller.name, **origin.fields()),
+        holder, EVIDENCE_BUNDLE, BuildBundle(case_id=case_id, actor=actor, **origin.fields())
     )
-    data, _ = await _bytes(state.rpc, caller, origin.command_id, built.sha256)
+    data, _ = await _bytes(state.rpc, holder, actor, origin.command_id, built.sha256)
     return Response(
         data,
         media_type="application/zip",
