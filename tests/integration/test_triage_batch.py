@@ -6,10 +6,11 @@ import json
 from dataclasses import replace
 
 from pantau_shared.bus import EventHandlerRunner, PullLoop, provision
-from pantau_shared.contract import CaseState, ReportReceived
+from pantau_shared.contract import CaseState, Channel, ReportReceived, SenderAuth
 from pantau_shared.contract.rpc import ReportQuery
 from pantau_shared.infrastructure import Infrastructure
 from pantau_triage.handlers import TriageHandlers
+from pantau_triage.priority import UNVERIFIED_SENDER_PENALTY
 from tests.integration.test_bus import dead_letters, publish, read_subject
 from tests.integration.test_case_workflow import HOAX, received
 from tests.integration.test_case_workflow import triage as triage  # the fixture
@@ -187,3 +188,39 @@ async def _some(pending):
 async def _all_cased(handlers: TriageHandlers, agency: str, reports: list[ReportReceived]):
     found = [await case_of(handlers, agency, r) for r in reports]
     return found if all(found) else None
+
+
+async def test_an_unverified_senders_penalty_holds_until_a_verified_report_joins(triage, agency: str) -> None:
+    """The penalty of a mail whose sender failed SPF/DKIM/DMARC is kept with the case's factors:
+    another unverified mail joining keeps it (it once vanished at any recompute); a report from
+    a verified sender or another channel vouches for the case and lifts it."""
+    infra, handlers = triage
+    link = f"https://www.facebook.com/{agency}/posts/77"
+    failed = SenderAuth(verdict="fail", spf="fail")
+
+    def mail(
+        reporter: str, auth: SenderAuth | None = failed, channel: Channel = Channel.EMAIL
+    ) -> ReportReceived:
+        return received(
+            agency, MONEY, canonical_url=link, reporter_id=reporter, channel=channel, sender_auth=auth
+        )
+
+    async def stored() -> tuple[int, list[str]]:
+        row = await infra.pool.fetchrow(
+            "SELECT priority, priority_reasons FROM cases WHERE agency_id = $1", agency
+        )
+        return row["priority"], json.loads(row["priority_reasons"])
+
+    assert await handlers.reports_received([wrap(mail("rep_a"))]) == [None]
+    _, reasons = await stored()
+    assert any("tidak terverifikasi" in r for r in reasons)
+    assert await handlers.reports_received([wrap(mail("rep_b"))]) == [None]
+    second, reasons = await stored()
+    assert any("tidak terverifikasi" in r for r in reasons), "a second unverified mail keeps the penalty"
+    assert await handlers.reports_received([wrap(mail("rep_c", None, Channel.WHATSAPP))]) == [None]
+    third, reasons = await stored()
+    assert not any("tidak terverifikasi" in r for r in reasons)
+    assert third >= second + UNVERIFIED_SENDER_PENALTY
+    # Lifted for good: a later unverified mail does not bring it back.
+    assert await handlers.reports_received([wrap(mail("rep_d"))]) == [None]
+    assert not any("tidak terverifikasi" in r for r in (await stored())[1])

@@ -32,7 +32,7 @@ from .classify import TriageClassifier
 from .election_rules import Assessment, ElectionRules
 from .joining import CaseBook
 from .matching import SIMILARITY_THRESHOLD, Fingerprint, similarity
-from .priority import assess, unverified_sender
+from .priority import assess, sender_factors
 from .queue import CaseQueue
 from .revisions import ReportRevisions
 from .routing import Router
@@ -201,14 +201,15 @@ class TriageHandlers:
         self, book: CaseBook, report: ReportReceived, assessment: Assessment, found: Analysis, now: datetime
     ) -> None:
         categories = assessment.categories
+        # Kept with the case's factors, so a recomputed priority keeps the sender's penalty.
+        factors = (*assessment.factors, *sender_factors(report))
         priority = assess(
             categories,
             reporters=int(_counted(report)),
             reports=1,
             flooded_sender=report.sender_reports_today if report.sender_flagged else None,
-            unverified=unverified_sender(report),
             reach=report.reach,
-            factors=assessment.factors,
+            factors=factors,
         )
         opened = CaseOpened(
             case_id=new_id(),
@@ -239,7 +240,7 @@ class TriageHandlers:
                 "report_count": 0,
                 "reporter_count": 0,
                 "resolution": None,
-                "priority_factors": assessment.factors,
+                "priority_factors": factors,
                 "reach": report.reach,
             }
         )

@@ -15,7 +15,7 @@ from uuid import UUID
 from pantau_shared.contract import CaseOpened, CaseState, CaseUpdated, EventData, ReportReceived
 
 from .matching import SIMILARITY_THRESHOLD, Fingerprint, similarity
-from .priority import assess
+from .priority import assess, joined_factors
 from .repository import Attachment, Case, NewCase
 
 
@@ -88,15 +88,17 @@ class CaseBook:
     def attach(self, case: Case, report: ReportReceived) -> None:
         reports, reporters = self._attach(case.case_id, report)
         touched = self._cases[case.case_id]
+        factors = joined_factors(case.priority_factors, report)
         priority = assess(
             case.categories,
             reporters=reporters,
             reports=reports,
             reach=max(case.reach or 0, report.reach or 0) or None,
-            factors=case.priority_factors,
+            factors=factors,
         )
         touched.case = touched.case.model_copy(
             update={
+                "priority_factors": factors,
                 "priority": priority.score,
                 "priority_level": priority.level,
                 "priority_reasons": priority.reasons,

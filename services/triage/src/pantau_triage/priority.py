@@ -30,6 +30,26 @@ def unverified_sender(report: ReportReceived) -> bool:
     )
 
 
+UNVERIFIED_REASON = "Pengirim email tidak terverifikasi (SPF/DKIM/DMARC tidak lulus): mungkin spam"
+UNVERIFIED_FACTOR = (-float(UNVERIFIED_SENDER_PENALTY), UNVERIFIED_REASON)
+
+
+def sender_factors(report: ReportReceived) -> tuple[tuple[float, str], ...]:
+    """What the first report's sender adds to a case's stored factors, so a recomputed priority
+    (another report joining, a reclassification) keeps it."""
+    return (UNVERIFIED_FACTOR,) if unverified_sender(report) else ()
+
+
+def joined_factors(
+    factors: Sequence[tuple[float, str]], report: ReportReceived
+) -> tuple[tuple[float, str], ...]:
+    """A case's factors once `report` joins it: a report that is not from an unverified sender
+    vouches for the case, so the unverified-sender penalty goes; one more unverified mail keeps it."""
+    if unverified_sender(report):
+        return tuple(factors)
+    return tuple(f for f in factors if f != UNVERIFIED_FACTOR)
+
+
 def assess(
     categories: list[CategoryScore] | tuple[CategoryScore, ...],
     reporters: int,
@@ -69,7 +89,7 @@ def assess(
         reasons.append(f"Pengirim sudah mengirim {flooded_sender} laporan hari ini (dibatasi)")
     if unverified:
         score -= UNVERIFIED_SENDER_PENALTY
-        reasons.append("Pengirim email tidak terverifikasi (SPF/DKIM/DMARC tidak lulus): mungkin spam")
+        reasons.append(UNVERIFIED_REASON)
     final = max(0, min(100, round(score)))
     # A factor can restate another (two rules naming one cue): each reason is said once.
     return Priority(score=final, level=level_of(final), reasons=tuple(dict.fromkeys(reasons)))

@@ -271,14 +271,17 @@ async def attach_reports(conn: Connection, attachments: Sequence[Attachment]) ->
 
 
 async def update_counts(conn: Connection, cases: Sequence[Case]) -> None:
-    """Counts, priority and time of stored cases that reports joined, one statement."""
+    """Counts, priority (with the factors it came from) and time of stored cases that reports
+    joined, one statement."""
     if not cases:
         return
     await conn.execute(
         "UPDATE cases c SET report_count = u.reports, reporter_count = u.reporters,"
-        " priority = u.priority, priority_level = u.level, priority_reasons = u.reasons, updated_at = u.at"
+        " priority = u.priority, priority_level = u.level, priority_reasons = u.reasons, updated_at = u.at,"
+        " priority_factors = u.factors"
         " FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[], $5::text[], $6::jsonb[],"
-        " $7::timestamptz[]) AS u(case_id, reports, reporters, priority, level, reasons, at)"
+        " $7::timestamptz[], $8::jsonb[])"
+        " AS u(case_id, reports, reporters, priority, level, reasons, at, factors)"
         " WHERE c.case_id = u.case_id",
         [c.case_id for c in cases],
         [c.report_count for c in cases],
@@ -287,6 +290,7 @@ async def update_counts(conn: Connection, cases: Sequence[Case]) -> None:
         [c.priority_level.value for c in cases],
         [json.dumps(list(c.priority_reasons)) for c in cases],
         [c.updated_at for c in cases],
+        [json.dumps([list(f) for f in c.priority_factors]) for c in cases],
     )
 
 
