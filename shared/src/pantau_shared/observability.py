@@ -23,6 +23,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMe
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler
 from prometheus_client import REGISTRY
 
 from . import metrics  # noqa: F401  # registers the definitions the bridge reads
@@ -75,7 +76,11 @@ def setup_observability(platform: PlatformSettings, service: str) -> None:
     resource = Resource.create()
     if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
         resource = resource.merge(Resource({"service.name": f"pantau-{service}"}))
-    provider = TracerProvider(resource=resource)
+    # Spans nobody exports are pure cost (the gateway alone records a server span and two ASGI
+    # send/receive spans per request): with no exporter none is recorded. Trace ids are still
+    # made and carried across NATS, so log lines still correlate. With an exporter the SDK's own
+    # sampler applies (OTEL_TRACES_SAMPLER, parent-based always-on unless set).
+    provider = TracerProvider(resource=resource, sampler=span_sampler(platform))
     if platform.telemetry_exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     elif platform.telemetry_exporter == "otlp":
@@ -85,6 +90,11 @@ def setup_observability(platform: PlatformSettings, service: str) -> None:
         otel_metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
         bridge_prometheus(otel_metrics.get_meter("pantau"))
     trace.set_tracer_provider(provider)
+
+
+def span_sampler(platform: PlatformSettings) -> Sampler | None:
+    """None leaves the choice to the SDK, which reads OTEL_TRACES_SAMPLER."""
+    return ALWAYS_OFF if platform.telemetry_exporter == "none" else None
 
 
 def _span_exporter(grpc: bool) -> SpanExporter:
