@@ -95,6 +95,7 @@ class EvidenceAnswers:
                         [(CustodyAction.ACCESSED, request.sha256, f"read, request {request.command_id}")],
                         at=datetime.now(UTC),
                         actor=who(request.actor, request.principal),
+                        once=True,
                     )
         chunk = data[request.offset : request.offset + CHUNK_BYTES]
         media_type = (holders[0].item.media_type if holders else BUNDLE_TYPE) or "application/octet-stream"

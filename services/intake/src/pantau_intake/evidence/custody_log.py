@@ -27,14 +27,32 @@ async def append(
     *,
     at: datetime,
     actor: str,
+    once: bool = False,
 ) -> list[CustodyEntry]:
-    """Append (action, subject, detail) entries to a chain; needs an open transaction."""
+    """Append (action, subject, detail) entries to a chain; needs an open transaction.
+
+    `once`: an entry the chain already holds (same action, subject and detail, which then names
+    the request) is not appended again, so a request retried with its command id (the RPC
+    client asks again after a timeout) is logged once."""
     if not entries:
         return []
     kind, chain_id = chain
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtext('evidence-custody'), hashtext($1::text))", str(chain_id)
     )
+    if once:
+        held = await conn.fetch(
+            "SELECT action, subject, detail FROM evidence_custody WHERE chain_id = $1"
+            " AND (action, subject, detail) IN (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))",
+            chain_id,
+            [str(a) for a, _, _ in entries],
+            [s for _, s, _ in entries],
+            [d[:2000] for _, _, d in entries],
+        )
+        seen = {(r["action"], r["subject"], r["detail"]) for r in held}
+        entries = [e for e in entries if (str(e[0]), e[1], e[2][:2000]) not in seen]
+        if not entries:
+            return []
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM evidence_custody WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1", chain_id
     )
