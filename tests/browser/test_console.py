@@ -108,6 +108,9 @@ async def test_sign_in_filter_open_acknowledge_close_and_see_the_chart_change(
         wait(browser).until(seen.presence_of_element_located((By.ID, "alerts")))
         page = browser.find_element(By.TAG_NAME, "main").text
         assert "Politik uang" in page and "Alasan prioritas" in page
+        # What intake kept of the link is listed (an unreachable link: being fetched, or failed).
+        assert "Bukti tersimpan" in page and "penyimpanan bukti sedang tidak dapat dihubungi" not in page
+        assert "tautan sedang diambil" in page or "gagal diambil" in page
         browser.find_element(By.CSS_SELECTOR, f"form input[value='{alert['delivery_id']}']").find_element(
             By.XPATH, "./.."
         ).submit()

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pantau_shared.bus import RpcClient, RpcError
 from pantau_shared.contract import CASE_REFERRALS
+from pantau_shared.contract.evidence import EVIDENCE_CASE
 from pantau_shared.contract.queue import CASE_ASSIGN, CASE_NOTE, CASE_NOTES
 from pantau_shared.contract.rpc import (
     CASE_GET,
@@ -27,6 +28,7 @@ from pantau_shared.contract.rpc import (
     CaseQuery,
     Method,
 )
+from pantau_shared.contract.takedowns import TAKEDOWN_LIST
 
 from .. import users
 from ..deps import StateDep
@@ -62,11 +64,14 @@ async def case_context(request: Request, rpc: RpcClient, officer: Officer, case_
     agency, query = officer.agency_id, CaseQuery(case_id=case_id)
     # The case first: another agency's case is 404 before anything else is asked about it.
     case = await rpc.call(agency, CASE_GET, query)
-    history, notifications, referrals, notes = await asyncio.gather(
+    # The evidence is kept by the owner's intake, also for an agency the case was routed to.
+    history, notifications, referrals, notes, evidence, takedowns = await asyncio.gather(
         _optional(rpc.call(agency, CASE_HISTORY, query)),
         _optional(rpc.call(agency, NOTIFICATION_LIST, query)),
         _optional(rpc.call(agency, CASE_REFERRALS, query)),
         _optional(rpc.call(agency, CASE_NOTES, query)),
+        _optional(rpc.call(case.agency_id, EVIDENCE_CASE, query)),
+        _optional(rpc.call(agency, TAKEDOWN_LIST, query)),
     )
     staff = await users.listed(request.state.pantau.infra.pool, agency)
     return {
@@ -80,6 +85,8 @@ async def case_context(request: Request, rpc: RpcClient, officer: Officer, case_
         else [n for n in notifications.notifications if n.template in ALERTS],
         "partners": referrals.referrals if referrals is not None else None,
         "notes": notes.notes if notes is not None else None,
+        "evidence": evidence,
+        "takedowns": takedowns.takedowns if takedowns is not None else None,
         "staff": [u for u in staff if u.disabled_at is None],
         "names": {str(u.user_id): u.name for u in staff},
     }

@@ -94,6 +94,9 @@ def environment() -> Environment:
         resolution=_resolution,
         delivery=lambda state: DELIVERY_LABELS.get(state, state),
         change=lambda change: CHANGE_LABELS.get(change, change),
+        evidence_kind=lambda kind: EVIDENCE_KINDS.get(kind, kind),
+        evidence_status=lambda status: EVIDENCE_STATUSES.get(status, status),
+        takedown_status=lambda status: TAKEDOWN_STATUSES.get(status, status),
     )
     env.globals.update(
         taxonomy=TAXONOMY,
@@ -107,6 +110,28 @@ def environment() -> Environment:
 
 
 templates = Jinja2Templates(env=environment())
+
+
+EVIDENCE_KINDS = {
+    "warc": "arsip halaman (WARC)",
+    "screenshot": "tangkapan layar",
+    "media": "media",
+    "attachment": "lampiran",
+}
+EVIDENCE_STATUSES = {
+    "preserved": "tersimpan",
+    "refused": "ditolak",
+    "failed": "gagal diambil",
+    "unavailable": "tidak tersedia",
+    "deleted": "dihapus (retensi)",
+}
+TAKEDOWN_STATUSES = {
+    "requested": "diajukan",
+    "acknowledged": "diterima platform",
+    "overdue": "melewati tenggat",
+    "removed": "sudah diturunkan",
+    "refused": "ditolak platform",
+}
 
 
 def render(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
