@@ -111,7 +111,8 @@ def _read_members(file: BinaryIO, size: int, checks: _Checks) -> tuple[_Members,
     """The members and the zip comment, or None (with the failed check) if it is no bundle zip."""
     try:
         archive = zipfile.ZipFile(file)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+    # NotImplementedError: a zip version or feature the standard library does not read.
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as error:
         checks.add("arsip", False, f"bukan berkas zip yang dapat dibaca ({error})")
         return None
     with archive:
@@ -119,6 +120,10 @@ def _read_members(file: BinaryIO, size: int, checks: _Checks) -> tuple[_Members,
         names = [info.filename for info in infos]
         if len(set(names)) != len(names):
             checks.add("arsip", False, "ada nama berkas ganda di dalam zip")
+            return None
+        if any(info.flag_bits & 0x1 for info in infos):
+            # Pantau never encrypts a member; a set encryption bit is a changed byte.
+            checks.add("arsip", False, "berkas di dalam zip bertanda terenkripsi, bukan format bundel Pantau")
             return None
         if any(info.compress_type != zipfile.ZIP_STORED for info in infos):
             # A bundle stores members uncompressed: anything else is not ours (or a zip bomb).
@@ -131,7 +136,7 @@ def _read_members(file: BinaryIO, size: int, checks: _Checks) -> tuple[_Members,
         for info in infos:
             try:
                 members.read(archive, info)
-            except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
+            except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError):
                 # Named again by the check of the file itself, so the verdict says which one changed.
                 checks.damaged.add(info.filename)
         if checks.damaged:
