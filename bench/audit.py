@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import tempfile
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import asyncpg
 
-from pantau_devstack.servers import PostgresServer, free_port
+from pantau_devstack.servers import postgres_url
 from pantau_devstack.stack import drop_database, ensure_database
 from pantau_gateway.audit import AuditLog, Event, verify
 from pantau_shared.postgres import create_pool, migrate
@@ -103,18 +102,11 @@ async def measure(admin_url: str, args: argparse.Namespace) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    admin_url = os.environ.get("PANTAU_DATABASE_URL", "")
-    with tempfile.TemporaryDirectory(prefix="pantau-bench-") as scratch:
-        server = None
-        if not admin_url:
-            server = PostgresServer(Path(scratch) / "postgres", free_port(None))
-            server.start()
-            admin_url = server.url
-        try:
-            await measure(admin_url, args)
-        finally:
-            if server is not None:
-                server.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="pantau-bench-") as scratch,
+        postgres_url(Path(scratch)) as admin_url,
+    ):
+        await measure(admin_url, args)
 
 
 if __name__ == "__main__":

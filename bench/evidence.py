@@ -14,7 +14,6 @@ kind of object store, with the same concurrency. Peak memory is this process's r
 
 import argparse
 import asyncio
-import os
 import resource
 import secrets
 import subprocess
@@ -26,7 +25,7 @@ from uuid import uuid4
 import asyncpg
 
 from pantau_devstack.posts_site import PostsSite
-from pantau_devstack.servers import PostgresServer, free_port
+from pantau_devstack.servers import postgres_url
 from pantau_devstack.stack import drop_database, ensure_database
 from pantau_devstack.tsa import LocalTsa
 from pantau_intake.evidence import Evidence
@@ -146,18 +145,11 @@ async def run(evidence: Evidence, pool: asyncpg.Pool, urls: list[str]) -> tuple[
 
 
 async def main(args: argparse.Namespace) -> None:
-    admin_url = os.environ.get("PANTAU_DATABASE_URL", "")
-    with tempfile.TemporaryDirectory(prefix="pantau-bench-") as scratch:
-        server = None
-        if not admin_url:
-            server = PostgresServer(Path(scratch) / "postgres", free_port(None))
-            server.start()
-            admin_url = server.url
-        try:
-            await measure(admin_url, args, Path(scratch))
-        finally:
-            if server is not None:
-                server.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="pantau-bench-") as scratch,
+        postgres_url(Path(scratch)) as admin_url,
+    ):
+        await measure(admin_url, args, Path(scratch))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import os
 import random
 import secrets
 import tempfile
@@ -23,7 +22,7 @@ from types import ModuleType
 
 import asyncpg
 
-from pantau_devstack.servers import PostgresServer, free_port
+from pantau_devstack.servers import postgres_url
 from pantau_devstack.stack import drop_database, ensure_database
 from pantau_shared.postgres import create_pool, migrate
 from pantau_triage.registries import HandleError, normalise_handle, parse_accounts, skeleton
@@ -165,19 +164,12 @@ async def measure(admin_url: str, candidates: int, queries: int, work: Path) -> 
 
 
 async def main(args: argparse.Namespace) -> None:
-    admin_url = os.environ.get("PANTAU_DATABASE_URL", "")
-    with tempfile.TemporaryDirectory(prefix="pantau-bench-") as scratch:
-        server = None
-        if not admin_url:
-            server = PostgresServer(Path(scratch) / "postgres", free_port(None))
-            server.start()
-            admin_url = server.url
-        try:
-            for candidates in (int(c) for c in args.sizes.split(",")):
-                await measure(admin_url, candidates, args.queries, Path(scratch))
-        finally:
-            if server is not None:
-                server.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="pantau-bench-") as scratch,
+        postgres_url(Path(scratch)) as admin_url,
+    ):
+        for candidates in (int(c) for c in args.sizes.split(",")):
+            await measure(admin_url, candidates, args.queries, Path(scratch))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,3 +226,19 @@ def _terminate(process: subprocess.Popen[bytes] | None) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def postgres_url(scratch: Path) -> Iterator[str]:
+    """The server a benchmark uses: `PANTAU_DATABASE_URL` when it names one, else an embedded
+    PostgreSQL in `scratch`, stopped on the way out."""
+    given = os.environ.get("PANTAU_DATABASE_URL", "")
+    if given:
+        yield given
+        return
+    server = PostgresServer(scratch / "postgres", free_port(None))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
