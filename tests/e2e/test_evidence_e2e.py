@@ -213,9 +213,14 @@ async def test_the_agency_a_case_was_routed_to_reads_its_evidence_and_is_named_i
 
     case_id = await eventually(routed_case, timeout=30, what="case routed to Komdigi")
     async with httpx.AsyncClient(base_url=stack.api, headers={"X-API-Key": stack.routed_key}) as komdigi:
-        listed = await komdigi.get(f"/v1/cases/{case_id}/evidence")
-        assert listed.status_code == 200, listed.text
-        assert {"warc", "screenshot"} <= {item["kind"] for item in listed.json()["items"]}
+        # Intake links the case to its reports when it reads the case's event: asynchronously.
+        async def listed() -> set[str] | None:
+            answer = await komdigi.get(f"/v1/cases/{case_id}/evidence")
+            assert answer.status_code == 200, answer.text
+            kinds = {item["kind"] for item in answer.json()["items"]}
+            return kinds if {"warc", "screenshot"} <= kinds else None
+
+        await eventually(listed, timeout=30, what="the case's evidence, read by Komdigi")
         bundle = await komdigi.get(f"/v1/cases/{case_id}/evidence-bundle")
         assert bundle.status_code == 200, bundle.text
     custody = zipfile.ZipFile(io.BytesIO(bundle.content)).read("custody.jsonl").decode()
