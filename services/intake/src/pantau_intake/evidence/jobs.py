@@ -44,23 +44,43 @@ def job_id(report_id: UUID, url: str) -> UUID:
     return stable_id("evidence.job", f"{report_id}:{url}")
 
 
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    agency_id: str
+    report_id: UUID
+    observation_id: UUID | None
+    url: str
+
+    @property
+    def job_id(self) -> UUID:
+        return job_id(self.report_id, self.url)
+
+
 async def enqueue(
     conn: Connection, agency_id: str, report_id: UUID, observation_id: UUID | None, urls: list[str]
 ) -> int:
     """Add the jobs not there yet; returns how many were new."""
-    if not urls:
+    return await enqueue_many(conn, [NewJob(agency_id, report_id, observation_id, url) for url in urls])
+
+
+async def enqueue_many(conn: Connection, new: list[NewJob]) -> int:
+    """The jobs of a whole batch of reports in one statement; returns how many were new."""
+    if not new:
         return 0
-    added = await conn.fetch(
+    # In job-id order, the order every instance uses: two batches holding some of the same jobs
+    # (a redelivery taken by another instance) then wait on each other instead of deadlocking.
+    unique = sorted({job.job_id: job for job in new}.items())
+    status = await conn.execute(
         "INSERT INTO evidence_jobs (job_id, agency_id, report_id, observation_id, url)"
-        " SELECT j, $2, $3, $4, u FROM unnest($1::uuid[], $5::text[]) AS t(j, u)"
-        " ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
-        [job_id(report_id, url) for url in urls],
-        agency_id,
-        report_id,
-        observation_id,
-        urls,
+        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[])"
+        " ON CONFLICT (job_id) DO NOTHING",
+        [i for i, _ in unique],
+        [j.agency_id for _, j in unique],
+        [j.report_id for _, j in unique],
+        [j.observation_id for _, j in unique],
+        [j.url for _, j in unique],
     )
-    return len(added)
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def lease(conn: Connection, *, now: datetime, hold: timedelta, limit: int) -> list[Job]:

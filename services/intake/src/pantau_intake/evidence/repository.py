@@ -137,13 +137,18 @@ async def stamp_failed(conn: Connection, item_id: UUID, max_attempts: int) -> No
     )
 
 
-async def attach_to_case(conn: Connection, case_id: UUID, agency_id: str, report_id: UUID) -> None:
+async def attach_to_cases(conn: Connection, links: list[tuple[UUID, str, UUID]]) -> None:
+    """(case, agency, report) of a whole batch of case events, in one statement."""
+    if not links:
+        return
+    # In key order, the order every instance uses, so two batches cannot deadlock.
+    ordered = sorted({(case_id, report_id): agency_id for case_id, agency_id, report_id in links}.items())
     await conn.execute(
-        "INSERT INTO evidence_case_reports (case_id, agency_id, report_id) VALUES ($1, $2, $3)"
-        " ON CONFLICT DO NOTHING",
-        case_id,
-        agency_id,
-        report_id,
+        "INSERT INTO evidence_case_reports (case_id, agency_id, report_id)"
+        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[]) ON CONFLICT DO NOTHING",
+        [case_id for (case_id, _), _ in ordered],
+        [agency_id for _, agency_id in ordered],
+        [report_id for (_, report_id), _ in ordered],
     )
 
 

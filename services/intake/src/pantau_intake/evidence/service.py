@@ -93,6 +93,7 @@ class Evidence:
                 stream="REPORTS",
                 subject_suffix=ReportReceived.SUBJECT,
                 handler=self.intake.report_received,
+                batch=self.intake.reports_received,
                 events=(ReportReceived,),
             ),
             Subscription(
@@ -100,6 +101,7 @@ class Evidence:
                 stream="POSTS",
                 subject_suffix=PostObserved.SUBJECT,
                 handler=self.intake.post_observed,
+                batch=self.intake.posts_observed,
                 events=(PostObserved,),
             ),
             Subscription(
@@ -107,6 +109,7 @@ class Evidence:
                 stream="CASES",
                 subject_suffix="case.>",
                 handler=self.intake.case_changed,
+                batch=self.intake.cases_changed,
                 events=(CaseOpened, CaseUpdated),
             ),
         ]

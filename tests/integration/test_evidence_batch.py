@@ -1,0 +1,211 @@
+"""Intake's evidence consumers taking fetched batches, on real PostgreSQL and NATS: each link of
+each report becomes one job, each case link one row, a redelivered batch adds nothing, and a
+report that cannot be handled is dead-lettered alone while the rest of its batch is queued."""
+
+import asyncio
+import contextlib
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from pantau_intake.evidence import Evidence
+from pantau_intake.evidence import repository as evidence_repository
+from pantau_intake.evidence.intake_events import EvidenceIntake
+from pantau_shared.bus import EventHandlerRunner, PullLoop, Subscription, provision
+from pantau_shared.contract import Attachment, CaseState, CaseUpdated, ReportReceived
+from pantau_shared.infrastructure import Infrastructure
+from pantau_shared.objectstore import ObjectStore, Stored
+from tests.integration.test_bus import dead_letters, publish
+from tests.integration.test_evidence import intake as intake  # the fixture
+from tests.integration.test_evidence import received, settings
+from tests.integration.test_services import opened, wrap
+from tests.waiting import eventually
+
+PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
+
+
+@pytest.fixture
+async def evidence(intake: Infrastructure, tmp_path: Path) -> AsyncIterator[Evidence]:
+    built = Evidence.build(intake.pool, intake.outbox, settings(tmp_path, None))
+    yield built
+    await built.aclose()
+
+
+async def jobs_of(infra: Infrastructure, agency: str) -> list[tuple[UUID, str]]:
+    rows = await infra.pool.fetch(
+        "SELECT report_id, url FROM evidence_jobs WHERE agency_id = $1 ORDER BY report_id, url", agency
+    )
+    return [(row["report_id"], row["url"]) for row in rows]
+
+
+def report(agency: str, url: str | None, text: str | None = None, photo: str | None = None) -> ReportReceived:
+    """A stored report naming `url` and the links in `text`, with the photo of hash `photo`."""
+    data = received(agency, url, text).data
+    assert isinstance(data, ReportReceived)
+    if photo is None:
+        return data
+    kept = Attachment(sha256=photo, size=len(PHOTO), mime_type="image/jpeg", filename="amplop.jpg")
+    return data.model_copy(update={"attachments": (kept,)})
+
+
+async def test_a_batch_queues_each_link_once_and_its_redelivery_adds_nothing(
+    evidence: Evidence, intake: Infrastructure, agency: str
+) -> None:
+    link = "https://www.facebook.com/a/posts/1"
+    two = report(agency, link, f"lihat {link} dan https://x.com/b/status/2.")  # the same link twice
+    one = report(agency, None, "https://www.tiktok.com/@c/video/3")
+    stored = await evidence.store.put(PHOTO, "image/jpeg")
+    photo = report(agency, "https://www.facebook.com/d/posts/4", photo=stored.sha256)
+    reports = [two, report(agency, None, "tidak ada tautan"), one, photo, two]  # `two` twice in one batch
+    batch = [wrap(r) for r in reports]
+    evidence.preserver.wake.clear()
+
+    assert await evidence.intake.reports_received(batch) == [None] * len(batch)
+    assert evidence.preserver.wake.is_set()
+    expected = sorted(
+        [
+            (two.report_id, link),
+            (two.report_id, "https://x.com/b/status/2"),
+            (one.report_id, "https://www.tiktok.com/@c/video/3"),
+            (photo.report_id, "https://www.facebook.com/d/posts/4"),
+        ]
+    )
+    assert await jobs_of(intake, agency) == expected
+    kept = await intake.pool.fetch("SELECT kind, sha256 FROM evidence_items WHERE agency_id = $1", agency)
+    assert [(r["kind"], r["sha256"]) for r in kept] == [("attachment", stored.sha256)]
+
+    # The batch again (its acks lost in a crash): no second job, item or custody entry.
+    assert await evidence.intake.reports_received(batch) == [None] * len(batch)
+    assert await jobs_of(intake, agency) == expected
+    counts = await intake.pool.fetchrow(
+        "SELECT (SELECT count(*) FROM evidence_items WHERE agency_id = $1) AS items,"
+        " (SELECT count(*) FROM evidence_custody WHERE agency_id = $1) AS custody",
+        agency,
+    )
+    assert (counts["items"], counts["custody"]) == (1, 1)
+
+
+async def test_a_batch_of_case_events_links_each_named_report_once(
+    evidence: Evidence, intake: Infrastructure, agency: str
+) -> None:
+    first, other = opened(agency), opened(agency)
+    report_id = other.first_report_id
+
+    def updated(change: str, report: UUID | None) -> CaseUpdated:
+        return CaseUpdated(
+            case_id=first.case_id,
+            agency_id=agency,
+            updated_at=datetime.now(UTC),
+            change=change,  # type: ignore[arg-type]
+            state=CaseState.NEW,
+            priority=60,
+            priority_level=first.priority_level,
+            report_count=2,
+            reporter_count=1,
+            report_id=report,
+        )
+
+    # The case's second report, then a state change naming a report it does not attach.
+    batch = [wrap(first), wrap(updated("report_attached", report_id)), wrap(other)]
+    batch.append(wrap(updated("state_changed", first.first_report_id)))
+    batch.append(batch[1])
+    for _ in range(2):  # and the whole batch redelivered
+        assert await evidence.intake.cases_changed(batch) == [None] * len(batch)
+        async with intake.pool.acquire() as conn:
+            assert await evidence_repository.reports_of_case(conn, agency, first.case_id) == sorted(
+                [first.first_report_id, report_id]
+            )
+            assert await evidence_repository.reports_of_case(conn, agency, other.case_id) == [report_id]
+
+
+@contextlib.asynccontextmanager
+async def consuming(infra: Infrastructure, subscription: Subscription) -> AsyncIterator[None]:
+    """The subscription's durable consumer run by the service's own pull loop, then removed."""
+    stream = infra.subjects.stream(subscription.stream)
+    await provision(infra.js, infra.subjects, [subscription])
+    runner = EventHandlerRunner(infra.js, infra.subjects, subscription)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(
+        PullLoop(infra.js, stream, subscription.durable, runner, capacity=16).run(stopping)
+    )
+    try:
+        yield
+    finally:
+        stopping.set()
+        await task
+        await infra.js.delete_consumer(stream, subscription.durable)
+
+
+class UnreadableFor:
+    """The object store, except that one stored file cannot be read (a failed disk sector, an
+    object the bucket's policy hides): asking about it fails every time."""
+
+    def __init__(self, store: ObjectStore, sha256: str) -> None:
+        self._store = store
+        self._sha256 = sha256
+
+    async def put(self, data: bytes, content_type: str = "application/octet-stream") -> Stored:
+        return await self._store.put(data, content_type)
+
+    async def get(self, sha256: str) -> bytes:
+        return await self._store.get(sha256)
+
+    async def exists(self, sha256: str) -> bool:
+        if sha256 == self._sha256:
+            raise OSError(5, "Input/output error")
+        return await self._store.exists(sha256)
+
+    async def delete(self, sha256: str) -> None:
+        await self._store.delete(sha256)
+
+
+async def test_a_report_that_cannot_be_handled_is_dead_lettered_alone_and_the_rest_queued(
+    intake: Infrastructure, tmp_path: Path, agency: str
+) -> None:
+    built = Evidence.build(intake.pool, intake.outbox, settings(tmp_path, None))
+    sha256 = hashlib.sha256(PHOTO).hexdigest()
+    unreadable = EvidenceIntake(intake.pool, UnreadableFor(built.store, sha256), built.preserver)
+    good = [report(agency, f"https://www.facebook.com/{agency}/posts/{i}") for i in range(6)]
+    poison = report(agency, "https://www.facebook.com/p/posts/0", photo=sha256)
+    for data in (*good[:3], poison, *good[3:]):
+        await publish(intake, data)
+    (subscription,) = [s for s in built.subscriptions() if s.durable == "intake-evidence-reports"]
+    subscription = replace(
+        subscription,
+        durable=f"evidence-{agency}",
+        agency=agency,
+        handler=unreadable.report_received,
+        batch=unreadable.reports_received,
+        max_deliver=2,  # not eight, so the test does not wait out the whole backoff
+        backoff=(4,),
+    )
+    try:
+        async with consuming(intake, subscription):
+            letters = await eventually(
+                lambda: _some(dead_letters(intake, subscription.durable)), what="a dead letter"
+            )
+            queued = await eventually(
+                lambda: _some(_when(jobs_of(intake, agency), lambda found: len(found) == len(good))),
+                what="the good reports' jobs",
+            )
+    finally:
+        await built.aclose()
+    assert sorted(r for r, _ in queued) == sorted(r.report_id for r in good)
+    assert [json.loads(m.data)["report_id"] for m in letters] == [str(poison.report_id)]
+    assert letters[0].headers["Pantau-Dead-Reason"].startswith("failed: OSError")
+
+
+async def _some(pending):  # type: ignore[no-untyped-def]
+    found = await pending
+    return found or None
+
+
+async def _when(pending, test):  # type: ignore[no-untyped-def]
+    found = await pending
+    return found if test(found) else None
