@@ -86,6 +86,26 @@ async def test_outbox_publishes_only_committed_events_once(infra: Infrastructure
     assert await infra.pool.fetchval("SELECT count(*) FROM outbox") == 0
 
 
+async def test_the_relay_publishes_in_the_order_events_were_staged(
+    infra: Infrastructure, agency: str
+) -> None:
+    first, second, third = report(agency, "satu"), report(agency, "dua"), report(agency, "tiga")
+    async with infra.pool.acquire() as conn:
+        async with conn.transaction():
+            await infra.outbox.stage_many(conn, [first, second])
+        async with conn.transaction():
+            await infra.outbox.stage(conn, third)
+        # A new version of the first row's tuple, stored after the others: a scan of the table
+        # now meets the rows in another order than they were staged.
+        await conn.execute(
+            "UPDATE outbox SET created_at = created_at WHERE id = (SELECT min(id) FROM outbox)"
+        )
+    await infra.outbox.publish_pending(infra.pool, infra.js)
+
+    messages = await read_subject(infra, "REPORTS", infra.subjects.event(agency, ReportSubmitted.SUBJECT))
+    assert [json.loads(m.data)["text"] for m in messages] == ["satu", "dua", "tiga"]
+
+
 async def run_consumer(infra: Infrastructure, subscription: Subscription, until) -> None:
     await provision(infra.js, infra.subjects, [subscription])
     stopping = asyncio.Event()

@@ -8,10 +8,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
+from operator import itemgetter
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from opentelemetry import propagate
 
 from . import metrics
@@ -100,21 +102,44 @@ class Outbox:
         while await self.publish_pending(pool, js, batch=batch) == batch:
             pass
 
-    async def publish_pending(self, pool: asyncpg.Pool, js: JetStreamContext, *, batch: int = 500) -> int:
+    async def publish_pending(
+        self, pool: asyncpg.Pool, js: JetStreamContext, *, batch: int = 500, timeout: float = 5.0
+    ) -> int:
         # Delete and publish in one transaction: if a publish fails, the rollback restores the
-        # rows; SKIP LOCKED lets several relays (one per instance) share the table.
+        # rows; SKIP LOCKED lets several relays (one per instance) share the table. `= ANY(ARRAY(
+        # ...))` rather than `IN (...)`: the planner then looks the locked ids up by the primary
+        # key instead of hashing them against a scan of the whole table, backlog and all.
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1"
-                " FOR UPDATE SKIP LOCKED) RETURNING subject, headers, body",
+                "DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM outbox ORDER BY id LIMIT $1"
+                " FOR UPDATE SKIP LOCKED)) RETURNING id, subject, headers, body",
                 batch,
             )
             if rows:
-                await asyncio.gather(
-                    *(
-                        js.publish(row["subject"], row["body"], headers=json.loads(row["headers"]))
-                        for row in rows
-                    )
-                )
+                # RETURNING promises no order; a case's events go out in the order they were staged.
+                rows.sort(key=itemgetter("id"))
+                await _publish_all(js, rows, timeout)
                 metrics.OUTBOX_PUBLISHED.inc(len(rows))
             return len(rows)
+
+
+async def _publish_all(js: JetStreamContext, rows: list[asyncpg.Record], timeout: float) -> None:
+    """Every row sent without waiting (one socket write for the lot), then the stream's acks
+    awaited together under one timeout, instead of a request/reply round with its own timer each.
+    Any failure raises, so the caller's transaction keeps the rows for the next pass; what was
+    stored meanwhile is sent again with the same `Nats-Msg-Id` and dropped as a duplicate."""
+    acks: list[asyncio.Future[PubAck]] = []
+    try:
+        for row in rows:
+            acks.append(
+                await js.publish_async(row["subject"], row["body"], headers=json.loads(row["headers"]))
+            )
+        _, pending = await asyncio.wait(acks, timeout=timeout)
+    finally:
+        for ack in acks:
+            ack.cancel()  # a no-op once acked; else frees its slot among the client's pending acks
+    if pending:
+        raise TimeoutError(f"{len(pending)} of {len(rows)} events not acked by the stream within {timeout} s")
+    refused = [error for error in (ack.exception() for ack in acks) if error is not None]
+    if refused:
+        raise refused[0]
