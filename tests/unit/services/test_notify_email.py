@@ -243,3 +243,40 @@ def test_every_email_goes_out_as_the_bytes_aiosmtplib_would_write(name: str) -> 
     ours = normalize_message_line_endings(wire_bytes(message))
     assert ours == normalize_message_line_endings(flatten_message(message, cte_type="8bit"))
     assert ours == normalize_message_line_endings(flatten_message(message, cte_type="7bit"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Kasus baru perlu ditangani.\n",
+        "Pelapor menulis: “amplop 100 ribu” — Kelurahan Podosugih, café\n\nBaris kedua\n",
+        SUMMARY + " " + SUMMARY,  # lines longer than quoted-printable allows, no final newline
+        "From the top.\n.baris bertitik\n=sama dengan=\n\ttab dan spasi di akhir \n",
+        "",
+    ],
+)
+@pytest.mark.parametrize("subtype", ["plain", "html"])
+def test_a_text_part_is_what_mimetext_builds(body: str, subtype: str) -> None:
+    """Parts are built directly, not through MIMEText's constructor; they must be the same
+    part, byte for byte, as every mail program reads it."""
+    from email.mime.text import MIMEText
+
+    from pantau_notify.email import UTF8_QP, text_part
+
+    ours, theirs = text_part(body, subtype), MIMEText(body, subtype, UTF8_QP)  # type: ignore[arg-type]
+    assert ours.items() == theirs.items()
+    assert wire_bytes(ours) == wire_bytes(theirs)
+    assert received(ours).get_content() == received(theirs).get_content()
+
+
+def test_a_subject_in_ascii_goes_as_it_is_and_any_other_as_encoded_words() -> None:
+    from pantau_notify.email import subject_header, text_part
+
+    head = wire_bytes(alert()).split(b"\n\n", 1)[0]
+    assert b"\nSubject: [Pantau] Prioritas tinggi: Politik uang," in head and b"=?" not in head
+    assert str(received(alert())["Subject"]).endswith("Netralitas ASN dan perangkat desa")
+    # A label outside ASCII still reaches the recipient as written, in RFC 2047 words.
+    message = text_part("isi", "plain")
+    message["Subject"] = subject_header("[Pantau] Prioritas “tinggi”: café")  # type: ignore[assignment]
+    assert b"=?utf-8?" in wire_bytes(message)
+    assert str(received(message)["Subject"]) == "[Pantau] Prioritas “tinggi”: café"

@@ -104,9 +104,24 @@ class Delivery:
             requests.append(envelope.data)
         outcomes: list[BaseException | None] = [None] * len(requests)
         claimed = await self._claim(requests, outcomes)
-        attempts = await asyncio.gather(
-            *(self._attempt(requests[i], delivery) for i, delivery in claimed.items()), return_exceptions=True
-        )
+        # One lease for the batch, held until its outcomes are recorded: a message sent early in
+        # a slow batch is not left with an expired claim for another instance to send again.
+        async with self._lease([delivery.delivery_id for delivery in claimed.values()]):
+            attempts = await asyncio.gather(
+                *(self._attempt(requests[i], delivery) for i, delivery in claimed.items()),
+                return_exceptions=True,
+            )
+            await self._record(requests, claimed, attempts, outcomes)
+        return outcomes
+
+    async def _record(
+        self,
+        requests: list[NotificationRequested],
+        claimed: dict[int, ClaimedDelivery],
+        attempts: list[tuple[NotificationChannel, str] | Skipped | BaseException | None],
+        outcomes: list[BaseException | None],
+    ) -> None:
+        """The batch's sent and skipped deliveries in one transaction with one outbox insert."""
         now = datetime.now(UTC)
         sent: list[tuple[NotificationRequested, NotificationChannel, str]] = []
         skipped: list[tuple[UUID, str]] = []
@@ -117,33 +132,32 @@ class Delivery:
                 skipped.append((requests[index].delivery_id, attempt.reason))
             elif attempt is not None:
                 sent.append((requests[index], *attempt))
-        if sent or skipped:
-            async with self._pool.acquire() as conn, conn.transaction():
-                await repository.mark_skipped_many(conn, skipped)
-                await repository.mark_sent_many(
-                    conn, [(r.delivery_id, provider_id) for r, _, provider_id in sent], now
-                )
-                await self._outbox.stage_many(
-                    conn,
-                    [
-                        NotificationSent(
-                            **_delivery_fields(r, channel), sent_at=now, provider_message_id=provider_id
-                        )
-                        for r, channel, provider_id in sent
-                    ],
-                )
-            self._outbox.committed()
-            for _, channel, _ in sent:
-                metrics.DELIVERIES.labels(channel, "sent").inc()
-        return outcomes
+        if not (sent or skipped):
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            await repository.mark_skipped_many(conn, skipped)
+            await repository.mark_sent_many(
+                conn, [(r.delivery_id, provider_id) for r, _, provider_id in sent], now
+            )
+            await self._outbox.stage_many(
+                conn,
+                [
+                    NotificationSent(
+                        **_delivery_fields(r, channel), sent_at=now, provider_message_id=provider_id
+                    )
+                    for r, channel, provider_id in sent
+                ],
+            )
+        self._outbox.committed()
+        for _, channel, _ in sent:
+            metrics.DELIVERIES.labels(channel, "sent").inc()
 
     async def _attempt(
         self, request: NotificationRequested, delivery: ClaimedDelivery
     ) -> tuple[NotificationChannel, str] | Skipped | None:
         """Send one claimed delivery; failures are recorded here (None), successes by the caller."""
         try:
-            async with self._lease(request.delivery_id):
-                return await self._send(delivery)
+            return await self._send(delivery)
         except OutcomeUnknown as error:
             await repository.mark_unknown(self._pool, request.delivery_id, str(error))
         except TransientFailure as error:
@@ -187,13 +201,16 @@ class Delivery:
         return {to_claim[row.delivery_id]: row for row in rows}
 
     @contextlib.asynccontextmanager
-    async def _lease(self, delivery_id: UUID) -> AsyncIterator[None]:
-        """Renew the claim while a send outlives half of it (a pacer wait, a slow provider)."""
+    async def _lease(self, delivery_ids: list[UUID]) -> AsyncIterator[None]:
+        """Renew the claims while the batch outlives half of them (a pacer wait, a slow provider)."""
+        if not delivery_ids:
+            yield
+            return
 
         async def renew() -> None:
             while True:
                 await asyncio.sleep(self._settings.claim_lease_s / 2)
-                await repository.renew_claim(self._pool, delivery_id, self._settings.claim_lease_s)
+                await repository.renew_claims(self._pool, delivery_ids, self._settings.claim_lease_s)
 
         renewing = asyncio.create_task(renew())
         try:

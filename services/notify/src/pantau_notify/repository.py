@@ -193,11 +193,11 @@ async def mark_skipped_many(conn: Connection, skipped: list[tuple[UUID, str]]) -
         )
 
 
-async def renew_claim(pool: asyncpg.Pool, delivery_id: UUID, lease_s: float) -> None:
+async def renew_claims(pool: asyncpg.Pool, delivery_ids: list[UUID], lease_s: float) -> None:
     await pool.execute(
         "UPDATE deliveries SET claimed_until = now() + make_interval(secs => $2)"
-        " WHERE delivery_id = $1 AND state = 'sending'",
-        delivery_id,
+        " WHERE delivery_id = ANY($1::uuid[]) AND state = 'sending'",
+        delivery_ids,
         lease_s,
     )
 
