@@ -8,13 +8,13 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 
-from pantau_intake.evidence import Evidence
+from pantau_intake.evidence import Evidence, jobs
 from pantau_intake.evidence import repository as evidence_repository
 from pantau_intake.evidence.intake_events import EvidenceIntake
 from pantau_shared.bus import EventHandlerRunner, PullLoop, Subscription, provision
@@ -209,3 +209,42 @@ async def _some(pending):  # type: ignore[no-untyped-def]
 async def _when(pending, test):  # type: ignore[no-untyped-def]
     found = await pending
     return found if test(found) else None
+
+
+async def test_a_round_of_unreachable_links_is_put_back_together_each_with_its_own_backoff(
+    evidence: Evidence, intake: Infrastructure, agency: str
+) -> None:
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    reports = [report(agency, f"http://127.0.0.1:9/gone/{i}") for i in range(3)]
+    assert await evidence.intake.reports_received([wrap(r) for r in reports]) == [None] * 3
+    async with intake.pool.acquire() as conn:
+        # One of them was tried twice before; another's lease was lost (taken over meanwhile).
+        await conn.execute("UPDATE evidence_jobs SET attempts = 1 WHERE report_id = $1", reports[1].report_id)
+        leased = [
+            job
+            for job in await jobs.lease(conn, now=datetime.now(UTC), hold=timedelta(minutes=1), limit=100)
+            if job.agency_id == agency
+        ]
+        lost = next(job for job in leased if job.report_id == reports[2].report_id)
+        await conn.execute(
+            "UPDATE evidence_jobs SET lease_token = gen_random_uuid() WHERE job_id = $1", lost.job_id
+        )
+    started = datetime.now(UTC)
+    await evidence.preserver.preserve(*leased)
+    rows = {
+        row["report_id"]: row
+        for row in await intake.pool.fetch(
+            "SELECT report_id, state, attempts, due_at, last_error, lease_token FROM evidence_jobs"
+            " WHERE agency_id = $1",
+            agency,
+        )
+    }
+    first, second, taken = (rows[r.report_id] for r in reports)
+    for job, attempts in ((first, 1), (second, 2)):
+        assert job["state"] == "pending" and job["attempts"] == attempts and job["lease_token"] is None
+        assert "127.0.0.1" in job["last_error"]
+    # The backoff doubles per attempt: 10 s after the first, 20 s after the second.
+    assert started + timedelta(seconds=9) < first["due_at"] < started + timedelta(seconds=15)
+    assert started + timedelta(seconds=19) < second["due_at"] < started + timedelta(seconds=25)
+    # The job another worker holds now is left to it.
+    assert taken["lease_token"] is not None and taken["last_error"] is None

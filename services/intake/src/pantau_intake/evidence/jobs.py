@@ -114,16 +114,31 @@ async def finish(conn: Connection, job: Job, state: str, now: datetime, error: s
     return bool(done)
 
 
-async def retry(conn: Connection, job: Job, due_at: datetime, error: str) -> bool:
-    done = await conn.fetchval(
-        "UPDATE evidence_jobs SET due_at = $3, last_error = $4, lease_token = NULL, leased_until = NULL"
-        " WHERE job_id = $1 AND lease_token = $2 RETURNING true",
-        job.job_id,
-        job.token,
-        due_at,
-        error,
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A job whose fetch failed, due again at `due_at`."""
+
+    job: Job
+    due_at: datetime
+    error: str
+
+
+async def retry(conn: Connection, retries: list[Retry]) -> int:
+    """Put the jobs of a round back, each only if its lease is still ours; returns how many."""
+    if not retries:
+        return 0
+    ordered = sorted(retries, key=lambda r: r.job.job_id)  # the order every instance locks in
+    status = await conn.execute(
+        "UPDATE evidence_jobs j SET due_at = r.due_at, last_error = r.error, lease_token = NULL,"
+        " leased_until = NULL FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[])"
+        " AS r(job_id, token, due_at, error)"
+        " WHERE j.job_id = r.job_id AND j.lease_token = r.token",
+        [r.job.job_id for r in ordered],
+        [r.job.token for r in ordered],
+        [r.due_at for r in ordered],
+        [r.error for r in ordered],
     )
-    return bool(done)
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def pending(conn: Connection, agency_id: str, report_ids: list[UUID]) -> int:

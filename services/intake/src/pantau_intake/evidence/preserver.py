@@ -25,7 +25,7 @@ from pantau_shared.timestamping import TimestampFailed, TimestampInvalid
 
 from . import custody_log, jobs, repository
 from .capture import Capture, Capturer
-from .jobs import Backoff, Job
+from .jobs import Backoff, Job, Retry
 from .repository import NewItem
 from .trust import Trust
 
@@ -64,7 +64,7 @@ class Preserver:
         """Preserve the jobs due now that this worker could lease (up to a batch), then stamp."""
         async with self._pool.acquire() as conn:
             leased = await jobs.lease(conn, now=self._clock(), hold=self._hold, limit=self._batch)
-        await asyncio.gather(*(self.preserve(job) for job in leased))
+        await self.preserve(*leased)
         await self.stamp_pending()
         return len(leased)
 
@@ -87,28 +87,35 @@ class Preserver:
             for waiting in waits:
                 waiting.cancel()
 
-    async def preserve(self, job: Job) -> None:
+    async def preserve(self, *leased: Job) -> None:
+        """Capture the jobs concurrently; those to fetch again are put back in one statement
+        (when every link of a burst is unreachable, that is most of them)."""
+        outcomes = await asyncio.gather(*(self._attempt(job) for job in leased), return_exceptions=True)
+        again = [outcome for outcome in outcomes if isinstance(outcome, Retry)]
+        if again:
+            async with self._pool.acquire() as conn:
+                await jobs.retry(conn, again)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _attempt(self, job: Job) -> Retry | None:
         try:
             capture = await self._capturer.capture(job.url)
         except FetchRefused as refused:
             await self._give_up(job, "refused", str(refused))
-            return
+            return None
         except FetchFailed as failed:
             if job.attempts >= self._backoff.attempts:
                 await self._give_up(job, "failed", str(failed))
-                return
-            async with self._pool.acquire() as conn:
-                await jobs.retry(conn, job, self._clock() + self._backoff.delay(job.attempts), str(failed))
+                return None
             log.info("evidence of %s will be fetched again: %s", job.url, failed)
-            return
+            return Retry(job, self._clock() + self._backoff.delay(job.attempts), str(failed))
         except Exception:
             log.exception("capturing %s failed", job.url)
-            async with self._pool.acquire() as conn:
-                await jobs.retry(
-                    conn, job, self._clock() + self._backoff.delay(job.attempts), "internal error"
-                )
-            return
+            return Retry(job, self._clock() + self._backoff.delay(job.attempts), "internal error")
         await self._keep(job, capture)
+        return None
 
     async def _keep(self, job: Job, capture: Capture) -> None:
         items = []
