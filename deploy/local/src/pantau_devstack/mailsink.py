@@ -24,6 +24,14 @@ class MailSink:
         self._on_message = on_message
         self._controller = Controller(self, hostname="127.0.0.1", port=port)
 
+    async def handle_EHLO(
+        self, server: Any, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Advertise PIPELINING (RFC 2920), as production relays do: aiosmtpd reads commands off
+        a stream in order and answers each, so a client's pipelined group is handled as sent."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         path = self.directory / f"{new_id()}.eml"

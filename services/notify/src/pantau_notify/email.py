@@ -17,8 +17,6 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-import aiosmtplib
-
 from pantau_shared.contract import TAXONOMY, Category, PriorityLevel
 from pantau_shared.providers import PermanentFailure, TransientFailure
 from pantau_shared.regions import local_time
@@ -34,6 +32,7 @@ from pantau_shared.wording import (
 )
 
 from .settings import NotifySettings
+from .smtp import Dropped, SmtpConnection, SmtpRefused
 
 # Quoted-printable rather than base64: the .eml reads as text in any tool, and a mail client
 # shows the same words.
@@ -295,61 +294,64 @@ def render_receipt(
 
 
 class SmtpSender:
-    """A small pool of open SMTP connections, reopened when the server drops them."""
+    """A pool of open SMTP connections, reopened when the server drops them; each message is one
+    pipelined group where the server allows it (`smtp.SmtpConnection`)."""
 
     def __init__(self, settings: NotifySettings) -> None:
         self._settings = settings
         self._from = parseaddr(settings.mail_from)[1]
-        self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+        self._idle: list[SmtpConnection] = []
         self._slots = asyncio.Semaphore(settings.smtp_connections)
 
     async def send(self, message: Message) -> str:
+        # The envelope from what we know and the bytes flattened once by us.
+        content = wire_bytes(message)
+        recipient = parseaddr(message["To"])[1]
         async with self._slots:
-            client = self._idle.get_nowait() if not self._idle.empty() else None
+            connection = self._take()
             try:
-                if client is None or not client.is_connected:
-                    client = await self._connect()
-                # The envelope from what we know and the bytes flattened once by us: send_message
-                # would parse From and To again and flatten a copy through compat32's folding.
-                await client.sendmail(self._from, [parseaddr(message["To"])[1]], wire_bytes(message))
-            except aiosmtplib.SMTPRecipientsRefused as refused:
-                self._idle.put_nowait(client)  # type: ignore[arg-type]
-                codes = [r.code for r in refused.recipients]
-                if all(code >= 500 for code in codes):
+                if connection is None:
+                    connection = await self._connect()
+                try:
+                    await connection.send(self._from, recipient, content)
+                except Dropped:
+                    # Closed while idle, before any reply: nothing was accepted, so a new
+                    # connection takes the message now rather than a redelivery later.
+                    connection.close()
+                    connection = await self._connect()
+                    await connection.send(self._from, recipient, content)
+            except SmtpRefused as refused:
+                if connection is not None:
+                    if refused.reusable:
+                        self._idle.append(connection)
+                    else:
+                        connection.close()
+                if refused.reply.code >= 500:
                     raise PermanentFailure(str(refused)) from refused
                 raise TransientFailure(str(refused)) from refused
-            except aiosmtplib.SMTPResponseException as response:
-                await _close(client)
-                if response.code >= 500:
-                    raise PermanentFailure(f"{response.code} {response.message}") from response
-                raise TransientFailure(f"{response.code} {response.message}") from response
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-                await _close(client)
+            except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as error:
+                if connection is not None:
+                    connection.close()
                 raise TransientFailure(f"{type(error).__name__}: {error}") from error
-            self._idle.put_nowait(client)
+            self._idle.append(connection)
             return str(message["Message-ID"])
 
-    async def _connect(self) -> aiosmtplib.SMTP:
-        settings = self._settings
-        client = aiosmtplib.SMTP(
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            timeout=settings.smtp_timeout_s,
-            start_tls=settings.smtp_starttls,
-        )
-        await client.connect()
-        if settings.smtp_username and settings.smtp_password:
-            await client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
-        return client
+    def _take(self) -> SmtpConnection | None:
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.usable:
+                return connection
+            connection.close()
+        return None
+
+    async def _connect(self) -> SmtpConnection:
+        try:
+            return await SmtpConnection.open(self._settings)
+        except SmtpRefused as refused:
+            # A greeting, STARTTLS or login refused is the server's or our configuration's
+            # state, not this message's: retried, not given up.
+            raise ConnectionError(f"SMTP server refused the session: {refused}") from refused
 
     async def close(self) -> None:
-        while not self._idle.empty():
-            await _close(self._idle.get_nowait())
-
-
-async def _close(client: aiosmtplib.SMTP | None) -> None:
-    if client is not None and client.is_connected:
-        try:
-            await client.quit()
-        except (aiosmtplib.SMTPException, OSError):
-            client.close()
+        while self._idle:
+            await self._idle.pop().quit()
