@@ -399,6 +399,17 @@ async def main(args: argparse.Namespace) -> None:
         ) as client:
             await drive(client, "/v1/reports", run + "w", rate=20, seconds=2, concurrency=1)
             meter = CpuMeter(processes.processes)
+            if args.idle_seconds:
+                # What the services burn with nothing to do (polls, timers) is paid again in every
+                # phase's CPU per report: at 50/s it is most of it.
+                await asyncio.sleep(args.idle_seconds)
+                idle = meter.per_report(1)
+                print(
+                    f"{'idle':>16}  CPU % of one core with no load ({args.idle_seconds:g} s): "
+                    + ", ".join(f"{n} {ms / 10 / args.idle_seconds:.1f}" for n, ms in idle.items())
+                    + f"; total {sum(idle.values()) / 10 / args.idle_seconds:.1f}",
+                    flush=True,
+                )
             profiler = Profiler(args.profile, {n: p.pid for n, p in processes.processes.items()})
             for rate in args.rates:
                 accepted, errors, elapsed = await drive(
@@ -470,6 +481,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")], default=[50.0, 200.0])
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--idle-seconds", type=float, default=5)
     parser.add_argument("--saturation-seconds", type=float, default=15)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--bulk-seconds", type=float, default=10)
