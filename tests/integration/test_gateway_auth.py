@@ -4,13 +4,17 @@ NATS, PostgreSQL and Redis."""
 import argparse
 import asyncio
 import time
+from typing import Any
+from unittest.mock import patch
 
 from fastapi.testclient import TestClient
 
 from pantau_gateway.app import create_app
 from pantau_gateway.commands import revoke_key
+from pantau_gateway.ratelimit import RateLimiter
 from pantau_gateway.settings import GatewaySettings
 from pantau_shared.infrastructure import Infrastructure
+from pantau_shared.redis import create_redis
 from pantau_shared.settings import PlatformSettings
 from tests.integration.test_gateway import is_problem, issue_key
 from tests.waiting import eventually
@@ -86,3 +90,35 @@ def test_repeated_failed_authentication_from_one_address_is_limited(
         assert 1 <= int(blocked.headers["retry-after"]) <= 60
         # Another address with a valid key is unaffected.
         assert other.post("/v1/reports", json={"text": "laporan sah"}, headers=good).status_code == 202
+
+
+async def test_concurrent_requests_share_round_trips_and_each_gets_its_own_count(
+    platform: PlatformSettings, agency: str
+) -> None:
+    """40 requests at once on a key allowed 25 a minute: exactly 15 refused, whichever round
+    trips the counts went in; the failed-key count read alongside is the address's own."""
+    redis = create_redis(platform.redis_url, service="test")
+    limiter = RateLimiter(redis, prefix=platform.subject_root, auth_failure_limit=3)
+    sent: list[int] = []
+    execute = redis.pipeline().__class__.execute
+
+    async def counting(pipe: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(len(pipe.command_stack))
+        return await execute(pipe, *args, **kwargs)
+
+    try:
+        for _ in range(3):
+            await limiter.failed_auth(f"192.0.2.9-{agency}")
+        with patch.object(type(redis.pipeline()), "execute", counting):
+            outcomes = await asyncio.gather(
+                *(limiter.hit_verified(f"{agency}-key", 25, f"192.0.2.{i % 2}-{agency}") for i in range(40)),
+                limiter.hit_verified(f"{agency}-other", 25, f"192.0.2.9-{agency}"),
+            )
+        *ours, other = outcomes
+        assert sum(1 for _, retry_after in ours if retry_after is not None) == 15
+        assert all(blocked is None for blocked, _ in ours)
+        assert other[0] is not None and other[1] is None
+        # A read per address (three), an increment and an expiry per key (two): one round trip.
+        assert sent == [3 + 2 * 2]
+    finally:
+        await redis.aclose()
