@@ -44,7 +44,10 @@ class Preserver:
         *,
         backoff: Backoff | None = None,
         hold: timedelta = timedelta(minutes=2),
-        batch: int = 4,
+        # Jobs a round leases and captures at once. A round costs two statements (lease, then
+        # the failures put back) whatever its size; 16 keeps that small beside the captures
+        # when a burst's links all fail fast, and the browser keeps its own limit (2 at a time).
+        batch: int = 16,
         stamp_attempts: int = 8,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:

@@ -28,6 +28,7 @@ from .answers import EvidenceAnswers, Signing
 from .capture import Capturer
 from .intake_events import EvidenceIntake
 from .preserver import Preserver
+from .resolver import CachedResolver
 from .screenshot import Screenshots
 from .trust import Trust
 
@@ -56,7 +57,7 @@ class Evidence:
 
     @classmethod
     def build(cls, pool: asyncpg.Pool, outbox: Outbox, settings: IntakeSettings) -> Self:
-        fetcher = SafeFetcher(settings.fetch_limits())
+        fetcher = SafeFetcher(settings.fetch_limits(), CachedResolver())
         screenshots = None
         if settings.evidence_screenshots:
             screenshots = Screenshots(fetcher.fetch, Path(settings.evidence_browser))
