@@ -32,6 +32,17 @@ CREATE TABLE outbox (
 """
 
 
+def insert_staged(first: int) -> str:
+    """Rows from the arrays `Outbox.columns` returns, parameters `$first` to `$first + 2`, in their
+    order: the ids, and so the order the relay publishes them in, follow it."""
+    subject, headers, body = (f"${first + i}" for i in range(3))
+    return (
+        "INSERT INTO outbox (subject, headers, body) SELECT subject, headers, body"
+        f" FROM unnest({subject}::text[], {headers}::jsonb[], {body}::bytea[])"
+        " WITH ORDINALITY AS e(subject, headers, body, n) ORDER BY n"
+    )
+
+
 class Outbox:
     def __init__(self, subjects: Subjects, source: str) -> None:
         self._subjects = subjects
@@ -50,14 +61,19 @@ class Outbox:
         self, conn: asyncpg.Connection | PoolConnectionProxy, events: Sequence[EventData]
     ) -> None:
         """Add many events to the caller's open transaction in one statement."""
-        rows = [self.row(data)[1] for data in events]
-        if rows:
-            await conn.execute(
-                "INSERT INTO outbox (subject, headers, body)"
-                " SELECT subject, headers, body FROM unnest($1::text[], $2::jsonb[], $3::bytea[])"
-                " WITH ORDINALITY AS e(subject, headers, body, n) ORDER BY n",
-                *(list(column) for column in zip(*rows, strict=True)),
-            )
+        if events:
+            await conn.execute(insert_staged(1), *self.columns(events))
+
+    def columns(self, events: Sequence[EventData]) -> tuple[list[str], list[str], list[bytes]]:
+        """The events' rows as the three arrays `insert_staged` takes, for a statement that writes
+        a batch's state and its events at once."""
+        subjects, headers, bodies = [], [], []
+        for data in events:
+            subject, header, body = self.row(data)[1]
+            subjects.append(subject)
+            headers.append(header)
+            bodies.append(body)
+        return subjects, headers, bodies
 
     def row(self, data: EventData) -> tuple[Envelope[EventData], tuple[str, str, bytes]]:
         """The outbox row for an event, for a statement that writes state and event at once."""

@@ -20,6 +20,7 @@ from pantau_shared.contract import (
     ReferralState,
     Resolution,
 )
+from pantau_shared.outbox import insert_staged
 from pantau_shared.postgres import Connection
 
 from .matching import Fingerprint
@@ -224,73 +225,78 @@ INSERT_CASES = (
 
 async def insert_case(conn: Connection, case: Case, first_text: str | None) -> None:
     """A case alone, with no history entry (a partner's referral writes its own)."""
-    await conn.execute(INSERT_CASES, json.dumps([_row(NewCase(case, first_text, None))]))
+    await conn.execute(INSERT_CASES, _rows([NewCase(case, first_text, None)]))
 
 
-def _row(new: NewCase) -> dict[str, object]:
-    return new.case.model_dump(mode="json") | {"first_text": new.first_text, "source": new.source}
-
-
-async def insert_cases(conn: Connection, cases: Sequence[NewCase]) -> None:
-    """The cases, their fingerprints and their `opened` history entries, three statements."""
-    if not cases:
-        return
-    await conn.execute(
-        INSERT_CASES,
-        json.dumps([_row(new) for new in cases]),
-    )
-    printed = [new for new in cases if new.fingerprint is not None]
-    if printed:
-        await conn.execute(
-            "INSERT INTO case_fingerprints (case_id, agency_id, band_keys, signature)"
-            " SELECT case_id, agency_id, bands::bigint[], signature"
-            " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[])"
-            " AS f(case_id, agency_id, bands, signature)",
-            [new.case.case_id for new in printed],
-            [new.case.agency_id for new in printed],
-            ["{" + ",".join(map(str, new.fingerprint.band_keys)) + "}" for new in printed if new.fingerprint],
-            [new.fingerprint.to_bytes() for new in printed if new.fingerprint],
+def _rows(cases: Sequence[NewCase]) -> str:
+    # Each case serialised by pydantic in one call and spliced with its two extra columns:
+    # building a dict per case for `json.dumps` cost more than the statement's round trip.
+    return (
+        "["
+        + ",".join(
+            f'{new.case.model_dump_json()[:-1]},"first_text":{json.dumps(new.first_text)},"source":"{new.source}"}}'
+            for new in cases
         )
-    await conn.execute(
-        "INSERT INTO case_history (case_id, at, change, to_state)"
-        " SELECT case_id, at, 'opened', 'new' FROM unnest($1::uuid[], $2::timestamptz[]) AS h(case_id, at)",
-        [new.case.case_id for new in cases],
-        [new.case.opened_at for new in cases],
+        + "]"
     )
 
 
-async def attach_reports(conn: Connection, attachments: Sequence[Attachment]) -> None:
+# What a batch changes, and its events, in one statement: at a few reports a batch the round
+# trips, six of them as separate statements, cost more than the rows. The CTEs touch disjoint
+# rows (`updated` are stored cases, `opened` new ones), and the foreign keys of the rows that
+# refer to the new cases are checked at the end of the statement, when those are in.
+WRITE_BATCH = (
+    f"WITH opened AS (INSERT INTO cases ({_INSERTED}) SELECT {_INSERTED}"
+    "   FROM jsonb_populate_recordset(NULL::cases, $1::jsonb) RETURNING case_id, opened_at),"
+    " prints AS (INSERT INTO case_fingerprints (case_id, agency_id, band_keys, signature)"
+    "   SELECT case_id, agency_id, bands::bigint[], signature"
+    "   FROM unnest($2::uuid[], $3::text[], $4::text[], $5::bytea[])"
+    "   AS f(case_id, agency_id, bands, signature)),"
+    " history AS (INSERT INTO case_history (case_id, at, change, to_state)"
+    "   SELECT case_id, opened_at, 'opened', 'new' FROM opened),"
+    " attached AS (INSERT INTO case_reports (report_id, case_id, reporter_id, attached_at)"
+    "   SELECT * FROM unnest($6::uuid[], $7::uuid[], $8::text[], $9::timestamptz[])),"
+    " counted AS (UPDATE cases c SET report_count = u.reports, reporter_count = u.reporters,"
+    "   priority = u.priority, priority_level = u.level, priority_reasons = u.reasons, updated_at = u.at,"
+    "   priority_factors = u.factors"
+    "   FROM unnest($10::uuid[], $11::int[], $12::int[], $13::int[], $14::text[], $15::jsonb[],"
+    "   $16::timestamptz[], $17::jsonb[])"
+    "   AS u(case_id, reports, reporters, priority, level, reasons, at, factors)"
+    "   WHERE c.case_id = u.case_id) " + insert_staged(18)
+)
+
+
+async def write_batch(
+    conn: Connection,
+    opened: Sequence[NewCase],
+    attachments: Sequence[Attachment],
+    updated: Sequence[Case],
+    events: tuple[list[str], list[str], list[bytes]],
+) -> None:
+    """The cases a batch opened (with their fingerprints and `opened` history entries), its
+    reports attached, the counts and priority of the stored cases they joined, and the batch's
+    outbox rows (`Outbox.columns`)."""
+    printed = [(new.case, new.fingerprint) for new in opened if new.fingerprint is not None]
     await conn.execute(
-        "INSERT INTO case_reports (report_id, case_id, reporter_id, attached_at)"
-        " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[])",
+        WRITE_BATCH,
+        _rows(opened),
+        [case.case_id for case, _ in printed],
+        [case.agency_id for case, _ in printed],
+        ["{" + ",".join(map(str, print_.band_keys)) + "}" for _, print_ in printed],
+        [print_.to_bytes() for _, print_ in printed],
         [a.report_id for a in attachments],
         [a.case_id for a in attachments],
         [a.reporter_id for a in attachments],
         [a.attached_at for a in attachments],
-    )
-
-
-async def update_counts(conn: Connection, cases: Sequence[Case]) -> None:
-    """Counts, priority (with the factors it came from) and time of stored cases that reports
-    joined, one statement."""
-    if not cases:
-        return
-    await conn.execute(
-        "UPDATE cases c SET report_count = u.reports, reporter_count = u.reporters,"
-        " priority = u.priority, priority_level = u.level, priority_reasons = u.reasons, updated_at = u.at,"
-        " priority_factors = u.factors"
-        " FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[], $5::text[], $6::jsonb[],"
-        " $7::timestamptz[], $8::jsonb[])"
-        " AS u(case_id, reports, reporters, priority, level, reasons, at, factors)"
-        " WHERE c.case_id = u.case_id",
-        [c.case_id for c in cases],
-        [c.report_count for c in cases],
-        [c.reporter_count for c in cases],
-        [c.priority for c in cases],
-        [c.priority_level.value for c in cases],
-        [json.dumps(list(c.priority_reasons)) for c in cases],
-        [c.updated_at for c in cases],
-        [json.dumps([list(f) for f in c.priority_factors]) for c in cases],
+        [c.case_id for c in updated],
+        [c.report_count for c in updated],
+        [c.reporter_count for c in updated],
+        [c.priority for c in updated],
+        [c.priority_level.value for c in updated],
+        [json.dumps(list(c.priority_reasons)) for c in updated],
+        [c.updated_at for c in updated],
+        [json.dumps([list(f) for f in c.priority_factors]) for c in updated],
+        *events,
     )
 
 
