@@ -189,25 +189,34 @@ async def settle(
 
 
 class CpuMeter:
-    """CPU each service process spent, per report, over one phase."""
+    """CPU each service process spent, per report, over one phase; and the whole machine's
+    (servers, load generator and anything else running included) as `machine`."""
 
     def __init__(self, processes: dict[str, subprocess.Popen]) -> None:
         self._pids = {name: p.pid for name, p in processes.items()}
         self._start = self._now()
+        self._machine_start = machine_cpu_seconds()
+        self.machine_ms = 0.0
 
     def _now(self) -> dict[str, float]:
         return {name: cpu_seconds(pid) for name, pid in self._pids.items()}
 
     def per_report(self, reports: int) -> dict[str, float]:
-        now = self._now()
+        now, machine = self._now(), machine_cpu_seconds()
         used = {name: (now[name] - self._start[name]) * 1000 / max(1, reports) for name in now}
-        self._start = now
+        self.machine_ms = (machine - self._machine_start) * 1000 / max(1, reports)
+        self._start, self._machine_start = now, machine
         return used
 
 
-def print_cpu(name: str, used: dict[str, float]) -> None:
+def print_cpu(name: str, meter: CpuMeter, reports: int) -> None:
+    used = meter.per_report(reports)
     parts = ", ".join(f"{n} {ms:.2f}" for n, ms in used.items())
-    print(f"{'':>16}  CPU ms per report ({name}): {parts}; total {sum(used.values()):.2f}", flush=True)
+    print(
+        f"{'':>16}  CPU ms per report ({name}): {parts}; total {sum(used.values()):.2f}; "
+        f"whole machine {meter.machine_ms:.2f} (PostgreSQL, NATS, Redis, load generator, other load)",
+        flush=True,
+    )
 
 
 BARE_DDL = "CREATE TABLE IF NOT EXISTS bare_reports (id uuid PRIMARY KEY, body jsonb NOT NULL)"
@@ -259,6 +268,12 @@ async def bare_pipeline(nats_url: str, database_url: str, run: str, count: int) 
         await nc.close()
     print(f"{'bare pipeline':>16}: {count:6d} messages ({rate:7.1f}/s)", flush=True)
     return rate
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of all cores since boot (/proc/stat: everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -407,7 +422,8 @@ async def main(args: argparse.Namespace) -> None:
                 print(
                     f"{'idle':>16}  CPU % of one core with no load ({args.idle_seconds:g} s): "
                     + ", ".join(f"{n} {ms / 10 / args.idle_seconds:.1f}" for n, ms in idle.items())
-                    + f"; total {sum(idle.values()) / 10 / args.idle_seconds:.1f}",
+                    + f"; total {sum(idle.values()) / 10 / args.idle_seconds:.1f}"
+                    + f"; whole machine {meter.machine_ms / 10 / args.idle_seconds:.1f}",
                     flush=True,
                 )
             profiler = Profiler(args.profile, {n: p.pid for n, p in processes.processes.items()})
@@ -422,7 +438,7 @@ async def main(args: argparse.Namespace) -> None:
                 )
                 await settle(observer, accepted, 60)
                 rows.append(summary(f"fixed {rate:g}/s", observer, accepted, errors, elapsed))
-                print_cpu(f"fixed {rate:g}/s", meter.per_report(len(accepted)))
+                print_cpu(f"fixed {rate:g}/s", meter, len(accepted))
             profiler.start("saturation")
             accepted, errors, elapsed = await drive(
                 client,
@@ -435,7 +451,7 @@ async def main(args: argparse.Namespace) -> None:
             await settle(observer, accepted, 120)
             profiler.stop()
             rows.append(summary("saturation", observer, accepted, errors, elapsed))
-            print_cpu("saturation", meter.per_report(len(accepted)))
+            print_cpu("saturation", meter, len(accepted))
             profiler.start("bulk")
             accepted, errors, elapsed = await drive_bulk(
                 client, f"{run}bulk", seconds=args.bulk_seconds, size=args.bulk_size, concurrency=4
@@ -443,7 +459,7 @@ async def main(args: argparse.Namespace) -> None:
             await settle(observer, accepted, 180, until="case")
             profiler.stop()
             rows.append(summary(f"bulk x{args.bulk_size}", observer, accepted, errors, elapsed))
-            print_cpu("bulk", meter.per_report(len(accepted)))
+            print_cpu("bulk", meter, len(accepted))
         memory = {name: rss_mb(p.pid) for name, p in processes.processes.items()}
         print(
             "CPU seconds used by each process over the whole run: "
