@@ -16,7 +16,10 @@ import pytest
 
 from pantau_intake.evidence import Evidence, jobs
 from pantau_intake.evidence import repository as evidence_repository
+from pantau_intake.evidence.capture import Capturer
 from pantau_intake.evidence.intake_events import EvidenceIntake
+from pantau_intake.evidence.jobs import Backoff
+from pantau_intake.evidence.preserver import Preserver
 from pantau_shared.bus import EventHandlerRunner, PullLoop, Subscription, provision
 from pantau_shared.contract import Attachment, CaseState, CaseUpdated, ReportReceived
 from pantau_shared.infrastructure import Infrastructure
@@ -248,3 +251,48 @@ async def test_a_round_of_unreachable_links_is_put_back_together_each_with_its_o
     assert started + timedelta(seconds=19) < second["due_at"] < started + timedelta(seconds=25)
     # The job another worker holds now is left to it.
     assert taken["lease_token"] is not None and taken["last_error"] is None
+
+
+async def test_the_running_worker_takes_new_jobs_when_woken_and_retries_when_due_until_it_gives_up(
+    evidence: Evidence, intake: Infrastructure, agency: str
+) -> None:
+    worker = Preserver(
+        intake.pool,
+        intake.outbox,
+        evidence.store,
+        Capturer(evidence._fetcher, None),
+        evidence.trust,
+        backoff=Backoff(base_s=0.2, attempts=3),
+    )
+    stopping = asyncio.Event()
+    # A long idle look: a new job is taken at once all the same, the consumer wakes the worker.
+    task = asyncio.create_task(worker.run(stopping, idle_s=30.0))
+    try:
+        gone = report(agency, "http://127.0.0.1:9/gone")
+        await EvidenceIntake(intake.pool, evidence.store, worker).reports_received([wrap(gone)])
+        tried = await eventually(
+            lambda: intake.pool.fetchrow(
+                "SELECT attempts FROM evidence_jobs WHERE report_id = $1 AND attempts > 0", gone.report_id
+            ),
+            what="the first attempt",
+        )
+        assert tried["attempts"] == 1
+    finally:
+        stopping.set()
+        await task
+    # Its retries come due 0.2 s and 0.4 s later, and are taken at the next look.
+    stopping.clear()
+    task = asyncio.create_task(worker.run(stopping, idle_s=0.1))
+    try:
+        job = await eventually(
+            lambda: intake.pool.fetchrow(
+                "SELECT state, attempts, last_error FROM evidence_jobs"
+                " WHERE report_id = $1 AND state <> 'pending'",
+                gone.report_id,
+            ),
+            what="the job given up",
+        )
+    finally:
+        stopping.set()
+        await task
+    assert (job["state"], job["attempts"]) == ("failed", 3) and "127.0.0.1" in job["last_error"]

@@ -45,9 +45,10 @@ class Preserver:
         backoff: Backoff | None = None,
         hold: timedelta = timedelta(minutes=2),
         # Jobs a round leases and captures at once. A round costs two statements (lease, then
-        # the failures put back) whatever its size; 16 keeps that small beside the captures
-        # when a burst's links all fail fast, and the browser keeps its own limit (2 at a time).
-        batch: int = 16,
+        # the failures put back) whatever its size; 8 keeps that small beside the captures when
+        # a burst's links all fail fast. More at once made httpcore's pool bookkeeping (every
+        # request against every connection) cost more than the statements saved.
+        batch: int = 8,
         stamp_attempts: int = 8,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -83,8 +84,11 @@ class Preserver:
                 # Whatever one round trips over, the worker (and the process) goes on.
                 log.exception("evidence worker round failed; it will retry")
                 done = 0
-            if done:
-                continue
+            if done >= self._batch:
+                continue  # more may be due already
+            # A part round: the rest waits for new jobs (woken) or the next look. Retries come
+            # due one by one, seconds apart; taking each the moment it is due made most rounds a
+            # lease and a put-back statement for one job.
             waits = [asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(self.wake.wait())]
             await asyncio.wait(waits, timeout=idle_s, return_when=asyncio.FIRST_COMPLETED)
             for waiting in waits:
