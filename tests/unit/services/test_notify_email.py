@@ -280,3 +280,29 @@ def test_a_subject_in_ascii_goes_as_it_is_and_any_other_as_encoded_words() -> No
     message["Subject"] = subject_header("[Pantau] Prioritas “tinggi”: café")  # type: ignore[assignment]
     assert b"=?utf-8?" in wire_bytes(message)
     assert str(received(message)["Subject"]) == "[Pantau] Prioritas “tinggi”: café"
+
+
+def test_flattened_directly_as_the_generator_would_write_it() -> None:
+    """wire_bytes joins the parts it knows itself; the generator stays the judge, and takes
+    every other shape (here a body outside ASCII, a preamble)."""
+    import io
+    from email.generator import BytesGenerator
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    from pantau_notify.email import WIRE_POLICY, text_part
+
+    def generated(message: Message) -> bytes:
+        with io.BytesIO() as buffer:
+            BytesGenerator(buffer, policy=WIRE_POLICY).flatten(message)
+            return buffer.getvalue()
+
+    mbox = text_part("From the patrol\nbaris\r\nlain\rFrom sini\n", "plain")
+    raw = MIMEText("Amplop “serangan fajar”\n", "plain", "utf-8")
+    raw.replace_header("Content-Transfer-Encoding", "8bit")
+    raw.set_payload("Amplop “serangan fajar”\n".encode().decode("ascii", "surrogateescape"))
+    with_preamble = MIMEMultipart("alternative", boundary="=_b")
+    with_preamble.preamble = "multipart"
+    with_preamble.attach(text_part("isi\n", "plain"))
+    for message in [*every_email().values(), mbox, raw, with_preamble]:
+        assert wire_bytes(message) == generated(message)

@@ -4,6 +4,7 @@ import asyncio
 import functools
 import html
 import io
+import re
 from datetime import datetime
 from email import quoprimime
 from email.charset import QP, Charset
@@ -75,11 +76,45 @@ class ShortHeadersAsIs(Compat32):
 WIRE_POLICY = ShortHeadersAsIs()
 
 
+# What compat32's generator does to a text body: "From " at a line's start escaped (mbox), and
+# every line ending written as its linesep.
+FROM_LINE = re.compile(r"^From ", re.MULTILINE)
+LINE_ENDINGS = re.compile(r"\r\n|\r|\n")
+
+
 def wire_bytes(message: Message) -> bytes:
     """The message as sent: what aiosmtplib's send_message flattens, at less CPU."""
+    flat = _flat(message)
+    if flat is not None:
+        return flat
     with io.BytesIO() as buffer:
         BytesGenerator(buffer, policy=WIRE_POLICY).flatten(message)
         return buffer.getvalue()
+
+
+def _flat(message: Message) -> bytes | None:
+    """The generator's output for the shapes notify builds (ASCII text parts, multiparts of them
+    with their boundary set), joined directly rather than written line by line through a file,
+    which was most of flattening; None for any other shape, which takes the generator."""
+    payload = message.get_payload()
+    if isinstance(payload, list):
+        boundary = message.get_boundary()
+        if boundary is None or message.preamble is not None or message.epilogue is not None:
+            return None
+        parts: list[bytes] = []
+        for part in payload:
+            flat = _flat(part) if isinstance(part, Message) else None
+            if flat is None:
+                return None
+            parts.append(flat)
+        delimiter = f"--{boundary}\n".encode("ascii")
+        body = delimiter + (b"\n" + delimiter).join(parts) + f"\n--{boundary}--\n".encode("ascii")
+    elif isinstance(payload, str) and payload.isascii():
+        body = LINE_ENDINGS.sub("\n", FROM_LINE.sub(">From ", payload)).encode("ascii")
+    else:
+        return None
+    head = b"".join(WIRE_POLICY.fold_binary(name, value) for name, value in message.raw_items())
+    return head + b"\n" + body
 
 
 @functools.cache
