@@ -188,12 +188,16 @@ class EventHandlerRunner:
             if not accepted:
                 return
             outcomes = await self._outcomes([e for _, e in accepted], span)
-            await asyncio.gather(
-                *(
-                    self._settle(m, outcome, started)
-                    for (m, _), outcome in zip(accepted, outcomes, strict=True)
-                )
-            )
+            failed = []
+            for (message, _), outcome in zip(accepted, outcomes, strict=True):
+                if outcome is None:
+                    # An ack only joins the client's write buffer: in turn, without a task each;
+                    # the failures, which publish dead letters and wait for them, go together.
+                    await message.ack()
+                    metrics.settled(durable, "handled", started)
+                else:
+                    failed.append(self._settle(message, outcome, started))
+            await asyncio.gather(*failed)
 
     async def _outcomes(
         self, envelopes: list[Envelope[EventData]], span: trace.Span
