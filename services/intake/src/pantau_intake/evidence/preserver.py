@@ -9,6 +9,7 @@ failed after the last attempt. Either way the report itself was stored long befo
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,10 @@ class Preserver:
         # a burst's links all fail fast. More at once made httpcore's pool bookkeeping (every
         # request against every connection) cost more than the statements saved.
         batch: int = 8,
+        # Woken after a part round, the worker waits this long first, so the jobs of the next
+        # consumer batches join one round (under load a batch of reports came every few ms,
+        # and each woke a round of two or three jobs).
+        gather_s: float = 0.25,
         stamp_attempts: int = 8,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -60,6 +65,7 @@ class Preserver:
         self._backoff = backoff or Backoff()
         self._hold = hold
         self._batch = batch
+        self._gather_s = gather_s
         self._stamp_attempts = stamp_attempts
         self._clock = clock
         self.wake = asyncio.Event()
@@ -93,6 +99,9 @@ class Preserver:
             await asyncio.wait(waits, timeout=idle_s, return_when=asyncio.FIRST_COMPLETED)
             for waiting in waits:
                 waiting.cancel()
+            if self.wake.is_set() and not stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), self._gather_s)
 
     async def preserve(self, *leased: Job) -> None:
         """Capture the jobs concurrently; those to fetch again are put back in one statement
