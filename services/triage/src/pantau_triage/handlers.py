@@ -158,12 +158,12 @@ class TriageHandlers:
                 self._open(book, report, assessment, found, now)
             else:
                 book.attach(case, report)
-        await repository.write_batch(
+        revised = await repository.write_batch(
             conn, book.opened(), book.attachments, book.updated(), self._outbox.columns(book.events)
         )
         # Changes their reporters made while the reports were in no case go into the case's
-        # history now; almost always none, so one look-up for the batch.
-        for report_id in await repository.revised_before_attached(conn, [r.report_id for r, _ in todo]):
+        # history now.
+        for report_id in revised:
             await self.revisions.attached(conn, report_id)
 
     async def _read(

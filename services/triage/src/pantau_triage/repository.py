@@ -188,16 +188,6 @@ async def reporters_on(
     return [(row["case_id"], row["reporter_id"]) for row in rows]
 
 
-async def revised_before_attached(conn: Connection, report_ids: Sequence[UUID]) -> list[UUID]:
-    """Which of the reports their reporters edited or deleted before any case held them."""
-    rows = await conn.fetch(
-        "SELECT DISTINCT report_id FROM report_revisions"
-        " WHERE report_id = ANY($1::uuid[]) AND NOT in_history",
-        report_ids,
-    )
-    return [row["report_id"] for row in rows]
-
-
 @dataclass(frozen=True)
 class NewCase:
     case: Case
@@ -262,7 +252,10 @@ WRITE_BATCH = (
     "   FROM unnest($10::uuid[], $11::int[], $12::int[], $13::int[], $14::text[], $15::jsonb[],"
     "   $16::timestamptz[], $17::jsonb[])"
     "   AS u(case_id, reports, reporters, priority, level, reasons, at, factors)"
-    "   WHERE c.case_id = u.case_id) " + insert_staged(18)
+    "   WHERE c.case_id = u.case_id),"
+    f" staged AS ({insert_staged(18)})"
+    # Read in the same statement as the attachments, which the revisions' handler looks for.
+    " SELECT DISTINCT report_id FROM report_revisions WHERE report_id = ANY($6::uuid[]) AND NOT in_history"
 )
 
 
@@ -272,12 +265,13 @@ async def write_batch(
     attachments: Sequence[Attachment],
     updated: Sequence[Case],
     events: tuple[list[str], list[str], list[bytes]],
-) -> None:
+) -> list[UUID]:
     """The cases a batch opened (with their fingerprints and `opened` history entries), its
     reports attached, the counts and priority of the stored cases they joined, and the batch's
-    outbox rows (`Outbox.columns`)."""
+    outbox rows (`Outbox.columns`). Returns which of the attached reports their reporters edited
+    or deleted while they were in no case (almost always none)."""
     printed = [(new.case, new.fingerprint) for new in opened if new.fingerprint is not None]
-    await conn.execute(
+    rows = await conn.fetch(
         WRITE_BATCH,
         _rows(opened),
         [case.case_id for case, _ in printed],
@@ -298,6 +292,7 @@ async def write_batch(
         [json.dumps([list(f) for f in c.priority_factors]) for c in updated],
         *events,
     )
+    return [row["report_id"] for row in rows]
 
 
 async def lock_case(conn: Connection, case_id: UUID) -> Case | None:
