@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from pantau_devstack.whatsapp_cloud import combine, encode, message, sign, text_message
-from pantau_gateway import auth, repository
+from pantau_gateway import auth, direct, repository
 from pantau_gateway.app import create_app
 from pantau_gateway.settings import GatewaySettings
 from pantau_shared.contract import Subjects
@@ -129,6 +129,41 @@ def test_an_accepted_report_is_queued_once_per_idempotency_key(
     assert messages[0]["agency_id"] == agency
     assert messages[0]["_headers"]["ce-type"] == "report.submitted.v1"
     assert messages[0]["_headers"]["traceparent"].startswith("00-")
+
+
+def test_a_submission_answered_before_routing_is_answered_as_the_route_answers(
+    client: TestClient, platform: PlatformSettings, agency: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`direct.DirectReports` takes the X-API-Key submission; the same key as a bearer token goes
+    to the route. Same Idempotency-Key, so the same report: the two answers must be identical
+    but for the request id, and the report queued once."""
+    taken: list[str] = []
+    authorize = direct.authorize
+
+    async def counted(request, *args):  # type: ignore[no-untyped-def]
+        taken.append(request.url.path)
+        return await authorize(request, *args)
+
+    monkeypatch.setattr(direct, "authorize", counted)
+    key = issue_key(platform, agency)
+    body = {"text": "Amplop 50 ribu", "url": "https://fb.com/2", "region_code": "33.75"}
+    ahead = client.post("/v1/reports", json=body, headers={"X-API-Key": key, "Idempotency-Key": "sama"})
+    assert taken == ["/v1/reports"]
+    routed = client.post(
+        "/v1/reports", json=body, headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "sama"}
+    )
+    assert taken == ["/v1/reports"]
+    assert ahead.status_code == routed.status_code == 202
+    assert ahead.content == routed.content
+
+    def answered(response) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+        return [(k, v) for k, v in response.headers.items() if k != "x-request-id"]
+
+    assert answered(ahead) == answered(routed)
+    assert len(queued(platform, agency)) == 1
+    # A body the model refuses goes on to the route, which words the refusal.
+    refused = is_problem(client.post("/v1/reports", json={"reach": -1}, headers={"X-API-Key": key}), 422)
+    assert refused["instance"] == "/v1/reports" and taken == ["/v1/reports"]
 
 
 def test_keys_are_rate_limited_across_requests(

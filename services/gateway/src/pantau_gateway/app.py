@@ -43,6 +43,7 @@ from .audit import AuditLog
 from .auditing import AuditTrail
 from .auth import KeyVerifier
 from .deps import State
+from .direct import DirectReports
 from .middleware import BodySizeLimit, RequestContext
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
@@ -150,6 +151,8 @@ def create_app(
     app.include_router(audit_api.router)
     app.include_router(oidc.router)
     app.state.gateway_settings = settings
+    # Innermost: single submissions answered before routing, inside every other middleware.
+    app.add_middleware(DirectReports, exception_handlers=app.exception_handlers)
     # Inside the size limit and request ids: it sees the route's own answer, and its 503 gets an id.
     app.add_middleware(AuditTrail)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, bulk_limit=settings.max_bulk_body_bytes)

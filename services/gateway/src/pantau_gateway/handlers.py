@@ -53,7 +53,7 @@ from pantau_shared.contract.rpc import (
 )
 from pantau_shared.sealing import Sealer, seal_report
 
-from .deps import OriginDep, StateDep
+from .deps import OriginDep, State, StateDep
 from .problems import Problem
 from .roles import ALL_ROLES, STAFF, Principal, Role, Scope, require
 
@@ -119,6 +119,10 @@ class Accepted(BaseModel):
     links: dict[str, str]
 
 
+# Who may submit: also what `direct.DirectReports` authorizes with, so both ask the same.
+SUBMITTER = require(*STAFF, scope=Scope.REPORTS_SUBMIT, audited=False)
+
+
 @router.post(
     "/reports",
     status_code=202,
@@ -127,16 +131,23 @@ class Accepted(BaseModel):
 )
 async def submit_report(
     report: ReportIn,
-    response: Response,
     state: StateDep,
-    caller: Annotated[Principal, require(*STAFF, scope=Scope.REPORTS_SUBMIT, audited=False)],
+    caller: Annotated[Principal, SUBMITTER],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> Accepted:
+) -> Response:
     """Accept a report for processing; it is stored once intake has normalised it."""
+    # Most submissions never get here: `direct.DirectReports` answers a plainly well-formed
+    # one with an API key through `accept` as well. This route answers the rest (sessions,
+    # refusals), with FastAPI's own checks and errors.
+    return await accept(state, caller.agency_id, report, idempotency_key)
+
+
+async def accept(state: State, agency_id: str, report: ReportIn, idempotency_key: str | None) -> Response:
+    """Publish the report and answer 202 with its id; 503 when the stream did not take it."""
     # A retried request with the same Idempotency-Key gets the same id, and the bus and intake
     # both drop the duplicate.
-    report_id = stable_id(caller.agency_id, idempotency_key) if idempotency_key else new_id()
-    event = submission(report, caller.agency_id, report_id, state.sealer)
+    report_id = stable_id(agency_id, idempotency_key) if idempotency_key else new_id()
+    event = submission(report, agency_id, report_id, state.sealer)
     try:
         await state.publisher.publish(state.publisher.envelope(event, event_id=event.event_id()))
     except (NatsError, TimeoutError) as error:
@@ -144,8 +155,12 @@ async def submit_report(
             503, "laporan belum dapat diantrekan; coba lagi sebentar lagi", headers={"Retry-After": "1"}
         ) from error
     location = f"/v1/reports/{report_id}"
+    # Serialised here, once: what FastAPI would send for `response_model=Accepted`, without
+    # validating our own model again on the way out.
+    body = Accepted(report_id=report_id, links={"self": location}).model_dump_json().encode()
+    response = Response(body, status_code=202, media_type="application/json")
     response.headers["Location"] = location
-    return Accepted(report_id=report_id, links={"self": location})
+    return response
 
 
 @router.get("/reports/{report_id}", response_model=ReportView, responses={404: {}})

@@ -70,7 +70,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] != "http.request":
                 # The client went away: let the application see the disconnect.
-                await self.app(scope, _replay([message], receive), send)
+                await self.app(scope, replay([message], receive), send)
                 return
             chunks.append(message.get("body", b""))
             received += len(chunks[-1])
@@ -80,7 +80,7 @@ class BodySizeLimit:
             if not message.get("more_body", False):
                 break
         whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        await self.app(scope, _replay([whole], receive), send)
+        await self.app(scope, replay([whole], receive), send)
 
     async def _refuse(self, send: Send, limit: int) -> None:
         detail = f"isi permintaan lebih dari {limit} byte"
@@ -100,7 +100,7 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
+def replay(messages: list[Message], receive: Receive) -> Receive:
     async def replayed() -> Message:
         if messages:
             return messages.pop(0)
