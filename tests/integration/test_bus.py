@@ -449,6 +449,21 @@ async def test_a_dead_instances_messages_are_taken_over_within_seconds(
     assert handled[0] - died_at <= 5.0
 
 
+def batch_subscription(durable: str, agency: str, handle_batch, **options) -> Subscription:
+    async def handle_one(envelope):
+        raise AssertionError("the batch handler takes every message")
+
+    return Subscription(
+        durable=durable,
+        stream="REPORTS",
+        subject_suffix="report.submitted",
+        handler=handle_one,
+        batch=handle_batch,
+        agency=agency,
+        **options,
+    )
+
+
 async def test_a_batch_handler_gets_the_fetched_batch_and_a_poison_message_fails_alone(
     infra: Infrastructure, agency: str
 ) -> None:
@@ -464,20 +479,8 @@ async def test_a_batch_handler_gets_the_fetched_batch_and_a_poison_message_fails
         handled.extend(texts)
         return [Reject("ditolak") if t == "tolak" else None for t in texts]
 
-    async def handle_one(envelope):
-        raise AssertionError("the batch handler takes every message")
-
     durable = f"test-batch-{agency}"
-    subscription = Subscription(
-        durable=durable,
-        stream="REPORTS",
-        subject_suffix="report.submitted",
-        handler=handle_one,
-        batch=handle_batch,
-        agency=agency,
-        max_deliver=2,
-        backoff=(4,),
-    )
+    subscription = batch_subscription(durable, agency, handle_batch, max_deliver=2, backoff=(4,))
     texts = [f"laporan {i}" for i in range(10)] + ["racun", "tolak"]
     for text in texts:
         await publish(infra, report(agency, text=text))
@@ -490,3 +493,44 @@ async def test_a_batch_handler_gets_the_fetched_batch_and_a_poison_message_fails
     assert sorted(set(handled)) == sorted(set(texts) - {"racun"})
     reasons = sorted(m.headers["Pantau-Dead-Reason"] for m in await dead_letters(infra, durable))
     assert reasons == ["failed: ValueError: a row the database refuses", "rejected: ditolak"]
+
+
+async def test_a_batchs_span_links_to_the_trace_of_each_of_its_messages(
+    infra: Infrastructure, agency: str
+) -> None:
+    from opentelemetry import propagate, trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)  # the tests' SDK tracer, recording every span
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    traces: set[int] = set()
+    for i in range(4):
+        envelope = Envelope(data=report(agency, f"laporan {i}"), source="/test", agency_id=agency)
+        with trace.get_tracer("test").start_as_current_span("submit") as submit:
+            headers = envelope.headers()
+            propagate.inject(headers)
+            traces.add(submit.get_span_context().trace_id)
+        await infra.js.publish(
+            infra.subjects.event(agency, ReportSubmitted.SUBJECT), envelope.body(), headers=headers
+        )
+    handled: list[int] = []
+
+    async def handle_batch(envelopes):
+        handled.extend(range(len(envelopes)))
+        return [None] * len(envelopes)
+
+    durable = f"test-links-{agency}"
+    subscription = batch_subscription(durable, agency, handle_batch)
+
+    async def all_handled() -> bool | None:
+        return len(handled) == 4 or None
+
+    await run_consumer(infra, subscription, lambda: eventually(all_handled, what="four messages handled"))
+    batches = [s for s in spans.get_finished_spans() if s.name == f"process batch {durable}"]
+    linked = {link.context.trace_id for s in batches for link in s.links}
+    continued = {s.context.trace_id for s in batches if len(s.links) == 1}
+    assert linked == traces and continued <= traces
