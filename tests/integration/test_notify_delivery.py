@@ -15,7 +15,7 @@ from pantau_notify import repository
 from pantau_notify.__main__ import senders
 from pantau_notify.handlers import NotifyHandlers
 from pantau_notify.settings import NotifySettings
-from pantau_shared.bus import RpcClient
+from pantau_shared.bus import RetryLater, RpcClient
 from pantau_shared.contract import NotificationChannel, NotificationRequested, NotificationStatus
 from pantau_shared.settings import PlatformSettings
 from tests.conftest import connect
@@ -242,3 +242,22 @@ async def test_a_batch_of_requests_is_claimed_sent_and_recorded_together(notify,
         "SELECT count(*) FROM outbox WHERE subject LIKE '%.' || $1 || '.notification.sent'", agency
     )
     assert sent == 3
+
+
+async def test_a_delivery_another_instance_is_sending_comes_back_as_its_lease_runs_out(
+    notify, agency: str
+) -> None:
+    infra, handlers, sink = notify
+    await subscribe(infra, agency)
+    request = await one_request(infra, handlers, agency)
+    # Another instance claimed it 1 s ago with a 4 s lease, then (perhaps) died.
+    await infra.pool.execute(
+        "UPDATE deliveries SET state = 'sending', claimed_until = now() + interval '3 seconds'"
+        " WHERE delivery_id = $1",
+        request.delivery_id,
+    )
+    (outcome,) = await handlers.delivery.notifications_requested([wrap(request)])
+    assert isinstance(outcome, RetryLater)
+    # Redelivered just after the lease ends: taken over then, not after a guessed backoff.
+    assert outcome.delay is not None and 3.0 < outcome.delay <= 3.3
+    assert [m for m in sink.messages() if m["To"] == f"patroli@{agency}.id"] == []

@@ -185,8 +185,11 @@ class Delivery:
                     continue
                 if state.state == "sending":
                     if not state.expired:
+                        # Back as its lease runs out: if that instance died, this one takes
+                        # the delivery over then, not a guessed backoff later.
                         outcomes[index] = RetryLater(
-                            f"delivery {delivery_id} is being sent by another instance"
+                            f"delivery {delivery_id} is being sent by another instance",
+                            delay=max(0.0, state.lease_left_s) + 0.2,
                         )
                     elif state.channel == WHATSAPP:
                         # Its sender died mid-send: the message may be out. The status webhook knows.

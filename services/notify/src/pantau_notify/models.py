@@ -126,6 +126,7 @@ class DeliveryState:
     state: str
     channel: str
     expired: bool
+    lease_left_s: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,7 +138,8 @@ CLAIMED_MANY = (
 
 async def lock_states(conn: Connection, delivery_ids: list[UUID]) -> dict[UUID, DeliveryState]:
     rows = await conn.fetch(
-        "SELECT delivery_id, state, channel, coalesce(claimed_until < now(), false) AS expired"
+        "SELECT delivery_id, state, channel, coalesce(claimed_until < now(), false) AS expired,"
+        " coalesce(extract(epoch FROM claimed_until - now()), 0)::float8 AS lease_left_s"
         " FROM deliveries WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id FOR UPDATE",
         delivery_ids,
     )

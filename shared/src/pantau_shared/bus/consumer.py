@@ -26,7 +26,7 @@ from opentelemetry import propagate, trace
 from .. import metrics
 from ..contract import ContractError, Envelope, EventData, FederationEvent, Subjects, decode
 from .deadletter import write_dead_letter
-from .errors import Reject
+from .errors import Reject, RetryLater
 from .topology import Subscription
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,12 @@ def retry_delay(delivery: int, *, base: float = 0.5, cap: float = 60.0) -> float
     """Exponential backoff with jitter, so retries from many workers do not arrive in step."""
     ceiling = min(cap, base * 2 ** max(0, delivery - 1))
     return float(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+def redelivery_delay(error: BaseException, delivery: int) -> float:
+    if isinstance(error, RetryLater) and error.delay is not None:
+        return error.delay
+    return retry_delay(delivery)
 
 
 class PullLoop:
@@ -248,7 +254,7 @@ class EventHandlerRunner:
                 type(outcome).__name__,
                 outcome,
             )
-            await message.nak(delay=retry_delay(deliveries))
+            await message.nak(delay=redelivery_delay(outcome, deliveries))
             metrics.settled(durable, "retried", started)
 
     async def __call__(self, message: Msg) -> None:
@@ -299,7 +305,7 @@ class EventHandlerRunner:
                         reason,
                         exc_info=not isinstance(error, ConnectionError),
                     )
-                    await message.nak(delay=retry_delay(deliveries))
+                    await message.nak(delay=redelivery_delay(error, deliveries))
                     metrics.settled(durable, "retried", started)
                 return
             await message.ack()

@@ -2,7 +2,13 @@
 
 
 class RetryLater(Exception):
-    """A transient failure (a peer down, a lock timeout): redeliver after a backoff delay."""
+    """A transient failure (a peer down, a lock timeout): redeliver after a backoff delay, or
+    after `delay` seconds when the handler knows when it can succeed (another instance's lease
+    running out): a guessed backoff would take over a dead instance's work seconds late."""
+
+    def __init__(self, reason: str, *, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
 
 
 class Reject(Exception):
