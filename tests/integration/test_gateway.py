@@ -166,6 +166,22 @@ def test_a_submission_answered_before_routing_is_answered_as_the_route_answers(
     assert refused["instance"] == "/v1/reports" and taken == ["/v1/reports"]
 
 
+def test_the_callers_trace_is_continued_onto_the_bus_and_a_new_one_started_otherwise(
+    client: TestClient, platform: PlatformSettings, agency: str
+) -> None:
+    """Without an exporter the server span is `middleware.ServerSpan`'s: what is published
+    carries the caller's trace id, or a fresh one per request."""
+    key = {"X-API-Key": issue_key(platform, agency)}
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    caller = {**key, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    assert client.post("/v1/reports", json={"text": "satu"}, headers=caller).status_code == 202
+    assert client.post("/v1/reports", json={"text": "dua"}, headers=key).status_code == 202
+    assert client.post("/v1/reports", json={"text": "tiga"}, headers=key).status_code == 202
+    parents = {m["text"]: m["_headers"]["traceparent"].split("-") for m in queued(platform, agency)}
+    assert parents["satu"][1] == trace_id and parents["satu"][2] != "00f067aa0ba902b7"
+    assert len({parents[t][1] for t in ("satu", "dua", "tiga")}) == 3
+
+
 def test_keys_are_rate_limited_across_requests(
     client: TestClient, platform: PlatformSettings, agency: str
 ) -> None:

@@ -44,7 +44,7 @@ from .auditing import AuditTrail
 from .auth import KeyVerifier
 from .deps import State
 from .direct import DirectReports
-from .middleware import BodySizeLimit, RequestContext
+from .middleware import BodySizeLimit, RequestContext, ServerSpan
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
 from .roles import public
@@ -109,6 +109,9 @@ def create_app(
             )
             yield {"pantau": state}
 
+    # Spans are recorded only for an exporter (observability.span_sampler); without one the
+    # gateway's own `ServerSpan` makes the request's unrecorded span for less.
+    exported = platform.telemetry_exporter != "none"
     # The docs pages load Swagger UI and ReDoc from the gateway itself, not from a CDN.
     app = FastAPIOffline(
         title="Pantau API",
@@ -118,10 +121,10 @@ def create_app(
         lifespan=lifespan,
         # Swagger UI's validator badge would fetch an image from swagger.io.
         swagger_ui_parameters={"validatorUrl": None},
-        # FastAPI's own OpenTelemetry support makes the server span (continuing a caller's
-        # traceparent); metrics and log export are left to the deployment's collector.
+        # With an exporter FastAPI's own OpenTelemetry support makes the server span (continuing
+        # a caller's traceparent); metrics and log export are left to the deployment's collector.
         telemetry={
-            "tracing": True,
+            "tracing": exported,
             "metrics": False,
             "logs": False,
             "operation_spans": False,
@@ -158,6 +161,8 @@ def create_app(
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, bulk_limit=settings.max_bulk_body_bytes)
     app.add_middleware(RequestContext)
     app.add_middleware(HttpMetrics)
+    if not exported:
+        app.add_middleware(ServerSpan, exclude=_probe)
     return app
 
 

@@ -76,8 +76,11 @@ class DirectReports:
         await response(scope, receive, send)
 
     def _handler_for(self, error: Exception) -> Handler | None:
-        # Starlette's own lookup: the nearest class in the exception's MRO with a handler.
+        # Starlette's own lookup: the nearest class in the exception's MRO with a handler. An
+        # `Exception` handler is the server-error middleware's (it answers, then re-raises).
         for kind in type(error).__mro__:
+            if kind is Exception:
+                break
             if kind in self._exception_handlers:
                 return self._exception_handlers[kind]
         return None
