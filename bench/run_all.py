@@ -21,7 +21,13 @@ BENCHES = [
 ]
 
 if __name__ == "__main__":
-    chosen = sys.argv[1:] or BENCHES
-    for name in chosen:
+    # `./dev bench` runs all; `./dev bench a.py b.py` those; `./dev bench a.py --flag …` one, with
+    # its own arguments.
+    args = sys.argv[1:]
+    if args and args[0].startswith("-"):
+        sys.exit("./dev bench: name the benchmark first: ./dev bench NAME.py [ARGS...]")
+    one_with_arguments = any(a.startswith("-") for a in args[1:])
+    names, flags = (args[:1], args[1:]) if one_with_arguments else (args or BENCHES, [])
+    for name in names:
         print(f"\n=== bench/{name}", flush=True)
-        subprocess.run([sys.executable, str(HERE / name)], check=True)
+        subprocess.run([sys.executable, str(HERE / name), *flags], check=True)
