@@ -427,11 +427,13 @@ async def main(args: argparse.Namespace) -> None:
                     flush=True,
                 )
             profiler = Profiler(args.profile, {n: p.pid for n, p in processes.processes.items()})
-            for rate in args.rates:
+            # The phase's index in its reports' ids: a rate given twice is a second phase of new
+            # reports, not the first one's sent again (which intake would keep once).
+            for phase, rate in enumerate(args.rates):
                 accepted, errors, elapsed = await drive(
                     client,
                     "/v1/reports",
-                    f"{run}r{rate}",
+                    f"{run}r{phase}",
                     rate=rate,
                     seconds=args.seconds,
                     concurrency=args.concurrency,
