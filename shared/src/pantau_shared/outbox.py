@@ -13,10 +13,10 @@ from operator import itemgetter
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from nats.js import JetStreamContext
-from nats.js.api import PubAck
 from opentelemetry import propagate
 
 from . import metrics
+from .bus.publisher import publish_group
 from .contract import Envelope, EventData, Subjects
 
 log = logging.getLogger(__name__)
@@ -140,20 +140,12 @@ class Outbox:
 
 
 async def _publish_all(js: JetStreamContext, rows: list[asyncpg.Record], timeout: float) -> None:
-    """Every row sent without waiting (one socket write for the lot), then the stream's acks
-    awaited together under one timeout, instead of a request/reply round with its own timer each.
-    Any failure raises, so the caller's transaction keeps the rows for the next pass; what was
-    stored meanwhile is sent again with the same `Nats-Msg-Id` and dropped as a duplicate."""
-    acks: list[asyncio.Future[PubAck]] = []
-    try:
-        for row in rows:
-            acks.append(
-                await js.publish_async(row["subject"], row["body"], headers=json.loads(row["headers"]))
-            )
-        _, pending = await asyncio.wait(acks, timeout=timeout)
-    finally:
-        for ack in acks:
-            ack.cancel()  # a no-op once acked; else frees its slot among the client's pending acks
+    """The rows as one group (`publish_group`). Any failure raises, so the caller's transaction
+    keeps the rows for the next pass; what was stored meanwhile is sent again with the same
+    `Nats-Msg-Id` and dropped as a duplicate."""
+    acks, pending = await publish_group(
+        js, ((row["subject"], row["body"], json.loads(row["headers"])) for row in rows), timeout
+    )
     if pending:
         raise TimeoutError(f"{len(pending)} of {len(rows)} events not acked by the stream within {timeout} s")
     refused = [error for error in (ack.exception() for ack in acks) if error is not None]

@@ -8,6 +8,7 @@ the stream has stored it.
 """
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import replace
 from uuid import UUID
 
@@ -18,6 +19,27 @@ from opentelemetry import propagate
 from ..contract import Envelope, EventData, Subjects
 
 _Pending = tuple[str, bytes, dict[str, str], "asyncio.Future[PubAck]"]
+
+
+async def publish_group(
+    js: JetStreamContext, messages: Iterable[tuple[str, bytes, dict[str, str]]], timeout: float
+) -> tuple[list["asyncio.Future[PubAck]"], set["asyncio.Future[PubAck]"]]:
+    """Every message sent without waiting (one socket write for the lot), then the stream's acks
+    awaited together under one timeout, instead of a request/reply round with its own timer each.
+    Returns every ack in order and those still pending at the timeout, cancelled, which frees
+    their slots among the client's pending acks. A connection failing mid-group raises."""
+    acks: list[asyncio.Future[PubAck]] = []
+    try:
+        for subject, body, headers in messages:
+            acks.append(await js.publish_async(subject, body, headers=headers))
+        _, pending = await asyncio.wait(acks, timeout=timeout)
+    except BaseException:
+        for ack in acks:
+            ack.cancel()
+        raise
+    for ack in pending:
+        ack.cancel()
+    return acks, pending
 
 
 class Publisher:
@@ -57,20 +79,13 @@ class Publisher:
         task.add_done_callback(self._groups.discard)
 
     async def _send(self, group: list[_Pending], timeout: float) -> None:
-        acks: list[asyncio.Future[PubAck]] = []
         try:
-            for subject, body, headers, _ in group:
-                acks.append(await self._js.publish_async(subject, body, headers=headers))
-            _, pending = await asyncio.wait(acks, timeout=timeout)
+            acks, pending = await publish_group(self._js, (queued[:3] for queued in group), timeout)
         except Exception as error:  # the connection failed mid-group: everyone hears it
             for *_, acked in group:
                 if not acked.done():
                     acked.set_exception(error)
-            for ack in acks:
-                ack.cancel()
             return
-        for ack in pending:
-            ack.cancel()  # also frees its slot among the client's pending acks
         for ack, (*_, acked) in zip(acks, group, strict=True):
             if acked.done():  # the caller went away (a client that disconnected)
                 continue
