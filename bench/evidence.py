@@ -129,8 +129,13 @@ async def measure(admin_url: str, args: argparse.Namespace, scratch: Path) -> No
 async def run(evidence: Evidence, pool: asyncpg.Pool, urls: list[str]) -> tuple[int, int]:
     reports = [uuid4() for _ in urls]
     async with pool.acquire() as conn:
-        for report_id, link in zip(reports, urls, strict=True):
-            await evidence_jobs.enqueue(conn, "bawaslu-3375", report_id, None, [link])
+        await evidence_jobs.enqueue_many(
+            conn,
+            [
+                evidence_jobs.NewJob("bawaslu-3375", report_id, None, link)
+                for report_id, link in zip(reports, urls, strict=True)
+            ],
+        )
     while await evidence.preserver.run_once():
         pass
     async with pool.acquire() as conn:

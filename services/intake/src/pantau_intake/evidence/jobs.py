@@ -56,13 +56,6 @@ class NewJob:
         return job_id(self.report_id, self.url)
 
 
-async def enqueue(
-    conn: Connection, agency_id: str, report_id: UUID, observation_id: UUID | None, urls: list[str]
-) -> int:
-    """Add the jobs not there yet; returns how many were new."""
-    return await enqueue_many(conn, [NewJob(agency_id, report_id, observation_id, url) for url in urls])
-
-
 async def enqueue_many(conn: Connection, new: list[NewJob]) -> int:
     """The jobs of a whole batch of reports in one statement; returns how many were new."""
     if not new:
