@@ -8,6 +8,7 @@ import pytest
 
 from pantau_intake.evidence.resolver import CachedResolver
 from pantau_shared.fetching import FetchFailed, IPAddress
+from tests.waiting import eventually
 
 
 class Dns:
@@ -69,7 +70,11 @@ async def test_lookups_at_the_same_moment_share_one_question_and_survive_a_cance
     dns.gate.clear()
     resolve = CachedResolver(dns, clock=Clock())
     waiting = [asyncio.create_task(resolve("x.com", 443)) for _ in range(4)]
-    await asyncio.sleep(0)
+
+    async def asked() -> bool:
+        return bool(dns.asked)
+
+    await eventually(asked, timeout=5, what="the question asked")
     waiting[0].cancel()  # one fetch timed out meanwhile
     dns.gate.set()
     answers = await asyncio.gather(*waiting[1:])
