@@ -13,7 +13,7 @@ checks:
   copies are counted apart);
 - take-over: how much longer the slowest report accepted just before each worker kill took to
   reach its case than the slowest accepted a few seconds earlier (a killed instance's messages
-  wait for the ack wait, 4 s, then the other instance takes them); at most 5 s.
+  wait for the ack wait, 2 s, then the other instance takes them); at most 5 s.
 
 Takes about two minutes; not part of the test suite.
 
