@@ -48,19 +48,23 @@ from pipeline import Observer, report_body, seed
 class Instances:
     """Service processes by name#n, each restartable after a kill."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, logs: Path) -> None:
         self._env = platform.env()
+        self._logs = logs
+        logs.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str) -> None:
         service = name.split("#")[0]
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"pantau_{service}"],
-            env=self._env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        # Warnings (retries, takeovers) of every life of the instance, to explain a slow takeover.
+        with (self._logs / f"{name.replace('#', '-')}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", f"pantau_{service}"],
+                env=self._env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
 
     def kill(self, name: str) -> None:
         self.processes[name].send_signal(signal.SIGKILL)
@@ -170,7 +174,7 @@ async def main(args: argparse.Namespace) -> int:
         extra_env={"PANTAU_LOG_LEVEL": "WARNING", "PANTAU_LOG_FORMAT": "text"},
     )
     key = seed(platform)
-    instances = Instances(platform)
+    instances = Instances(platform, home / "logs")
     for name in ("intake#1", "intake#2", "triage#1", "triage#2", "notify#1", "notify#2", "gateway#1"):
         instances.start(name)
     observer = Observer()
@@ -215,7 +219,9 @@ async def main(args: argparse.Namespace) -> int:
         while time.perf_counter() < deadline and not all(r in observer.notified_at for r in accepted):
             await asyncio.sleep(0.5)
         await asyncio.sleep(5)  # late resends, if any, reach the sink
-        return await verdict(platform.database_url, sink, observer, accepted, faults)
+        outcome = await verdict(platform.database_url, sink, observer, accepted, faults)
+        print(f"each instance's warnings: {home / 'logs'}")
+        return outcome
     finally:
         if nc is not None:
             await nc.close()
@@ -265,8 +271,8 @@ async def verdict(
         # Notify's messages are the alerts; the others' show in the case event.
         seen = observer.notified_at if target.startswith("notify") else observer.case_at
         what = "alert" if target.startswith("notify") else "case"
-        hit = _slowest(seen, accepted, at - 3, at)
-        before = _slowest(seen, accepted, at - 9, at - 4)
+        hit, slowest = _slowest(seen, accepted, at - 3, at)
+        before, _ = _slowest(seen, accepted, at - 9, at - 4)
         extra = hit - before
         if not target.startswith(("gateway", "nats")):
             worst = max(worst, extra)
@@ -274,14 +280,22 @@ async def verdict(
             f"after kill -9 {target}: slowest accept->{what} {hit:.1f} s for reports accepted in the 3 s "
             f"before it, {before:.1f} s for those 4-9 s before: {extra:+.1f} s"
         )
+        if slowest:
+            # Which hop waited: the one that ran on the killed instance.
+            hops = ", ".join(f"{name} {seconds:.2f}" for name, seconds in observer.timeline(slowest))
+            case = next((c for c, r in observer.report_of_case.items() if r == slowest), None)
+            print(f"    slowest report's hops (s): {hops} (report {slowest}, case {case})")
     ok = not (lost or uncased or twice or delivered_twice) and counted == len(members) and worst <= 5.0
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
 
-def _slowest(seen: dict[str, float], accepted: dict[str, float], start: float, end: float) -> float:
-    latencies = [seen[r] - t for r, t in accepted.items() if start <= t < end and r in seen]
-    return max(latencies, default=0.0)
+def _slowest(
+    seen: dict[str, float], accepted: dict[str, float], start: float, end: float
+) -> tuple[float, str | None]:
+    """The longest accept->seen latency of reports accepted in [start, end), and its report."""
+    latencies = [(seen[r] - t, r) for r, t in accepted.items() if start <= t < end and r in seen]
+    return max(latencies, default=(0.0, None))
 
 
 if __name__ == "__main__":

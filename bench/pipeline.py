@@ -64,6 +64,10 @@ class Observer:
         self.case_at: dict[str, float] = {}  # report id -> first case event
         self.report_of_case: dict[str, str] = {}
         self.notified_at: dict[str, float] = {}  # report id -> notification.sent
+        # Between those, for the hop breakdown: intake's report.received, notify's first
+        # notification.requested of the report's case.
+        self.received_at: dict[str, float] = {}
+        self.requested_at: dict[str, float] = {}
 
     async def start(self, url: str, subjects: Subjects) -> nats.aio.client.Client:
         async def quiet(error: Exception) -> None:
@@ -81,17 +85,57 @@ class Observer:
 
         async def on_sent(msg) -> None:
             now = time.perf_counter()
-            report_id = self.report_of_case.get(json.loads(msg.data)["case_id"])
+            report_id = self.report_of_case.get(json.loads(msg.data).get("case_id") or "")
             if report_id:
                 self.notified_at.setdefault(report_id, now)
 
         async def on_submitted(msg) -> None:
             self.accepted_at[json.loads(msg.data)["report_id"]] = time.perf_counter()
 
+        async def on_received(msg) -> None:
+            self.received_at.setdefault(json.loads(msg.data)["report_id"], time.perf_counter())
+
+        async def on_requested(msg) -> None:
+            now = time.perf_counter()
+            report_id = self.report_of_case.get(json.loads(msg.data).get("case_id") or "")
+            if report_id:
+                self.requested_at.setdefault(report_id, now)
+
         await nc.subscribe(subjects.event(AGENCY, "report.submitted"), cb=on_submitted)
+        await nc.subscribe(subjects.event(AGENCY, "report.received"), cb=on_received)
+        await nc.subscribe(subjects.event(AGENCY, "notification.requested"), cb=on_requested)
         await nc.subscribe(subjects.event(AGENCY, "case.>"), cb=on_case)
         await nc.subscribe(subjects.event(AGENCY, "notification.sent"), cb=on_sent)
         return nc
+
+    def timeline(self, report_id: str) -> list[tuple[str, float]]:
+        """A report's stages seen on the bus, as (hop, seconds since the stage before)."""
+        stages = [self.accepted_at, self.received_at, self.case_at, self.requested_at, self.notified_at]
+        hops, before = [], self.accepted_at.get(report_id)
+        for name, seen in zip(HOPS, stages[1:], strict=True):
+            at = seen.get(report_id)
+            if at is None or before is None:
+                break
+            hops.append((name, at - before))
+            before = at
+        return hops
+
+    def hops(self, report_ids: list[str]) -> dict[str, list[float]]:
+        """Each hop's latencies in ms over the reports that got that far."""
+        latencies: dict[str, list[float]] = {name: [] for name in HOPS}
+        for report_id in report_ids:
+            for name, seconds in self.timeline(report_id):
+                latencies[name].append(seconds * 1000)
+        return latencies
+
+
+# Each hop as the bus shows it: from the stage before to the event the service publishes.
+HOPS = (
+    "intake (submitted->received)",
+    "triage (received->case)",
+    "fan-out (case->requested)",
+    "delivery (requested->sent)",
+)
 
 
 def report_body(run: str, i: int) -> dict:
@@ -317,6 +361,16 @@ def summary(name: str, observer: Observer, accepted: dict[str, float], errors: i
         f"accept->case p50/p95/p99 {row['case_p50_ms']:.1f}/{row['case_p95_ms']:.1f}/"
         f"{row['case_p99_ms']:.1f} ms; accept->notification p50/p99 "
         f"{row['notify_p50_ms']:.1f}/{row['notify_p99_ms']:.1f} ms ({len(to_note)} sent)",
+        flush=True,
+    )
+    hops = observer.hops(list(start))
+    print(
+        f"{'':>16}  hops p50/p99 ms: "
+        + "; ".join(
+            f"{name} {percentile(values, 50):.1f}/{percentile(values, 99):.1f}"
+            for name, values in hops.items()
+            if values
+        ),
         flush=True,
     )
     return row
