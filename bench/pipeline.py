@@ -240,16 +240,25 @@ class CpuMeter:
         self._pids = {name: p.pid for name, p in processes.items()}
         self._start = self._now()
         self._machine_start = machine_cpu_seconds()
+        self._others_start = self._others()
         self.machine_ms = 0.0
+        self.others_ms: dict[str, float] = {}
 
     def _now(self) -> dict[str, float]:
         return {name: cpu_seconds(pid) for name, pid in self._pids.items()}
 
+    def _others(self) -> dict[str, float]:
+        return {**servers_cpu_seconds(), "this benchmark": cpu_seconds(os.getpid())}
+
     def per_report(self, reports: int) -> dict[str, float]:
-        now, machine = self._now(), machine_cpu_seconds()
+        now, machine, others = self._now(), machine_cpu_seconds(), self._others()
         used = {name: (now[name] - self._start[name]) * 1000 / max(1, reports) for name in now}
         self.machine_ms = (machine - self._machine_start) * 1000 / max(1, reports)
-        self._start, self._machine_start = now, machine
+        self.others_ms = {
+            name: (others[name] - self._others_start.get(name, 0.0)) * 1000 / max(1, reports)
+            for name in others
+        }
+        self._start, self._machine_start, self._others_start = now, machine, others
         return used
 
 
@@ -258,7 +267,9 @@ def print_cpu(name: str, meter: CpuMeter, reports: int) -> None:
     parts = ", ".join(f"{n} {ms:.2f}" for n, ms in used.items())
     print(
         f"{'':>16}  CPU ms per report ({name}): {parts}; total {sum(used.values()):.2f}; "
-        f"whole machine {meter.machine_ms:.2f} (PostgreSQL, NATS, Redis, load generator, other load)",
+        f"whole machine {meter.machine_ms:.2f} ("
+        + ", ".join(f"{n} {ms:.2f}" for n, ms in meter.others_ms.items())
+        + f", the rest {meter.machine_ms - sum(used.values()) - sum(meter.others_ms.values()):.2f})",
         flush=True,
     )
 
@@ -318,6 +329,32 @@ def machine_cpu_seconds() -> float:
     """Busy CPU time of all cores since boot (/proc/stat: everything but idle and iowait)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+SERVERS = {"postgres": "PostgreSQL", "nats-server": "NATS", "redis-server": "Redis"}
+
+
+def servers_cpu_seconds() -> dict[str, float]:
+    """CPU time of every PostgreSQL, NATS and Redis process on the machine (the servers this run
+    uses, and any other client's share of them), exited PostgreSQL backends included through
+    the postmaster's reaped-children time."""
+    totals = dict.fromkeys(SERVERS.values(), 0.0)
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = path.read_text()
+        except OSError:
+            continue  # exited meanwhile
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        if comm in SERVERS:
+            stats[int(path.parent.name)] = (comm, text.rsplit(")", 1)[1].split())
+    for comm, fields in stats.values():
+        busy = int(fields[11]) + int(fields[12])
+        if int(fields[1]) not in stats:  # a server's main process: add its reaped children
+            busy += int(fields[13]) + int(fields[14])
+        totals[SERVERS[comm]] += busy / tick
+    return totals
 
 
 def cpu_seconds(pid: int) -> float:
