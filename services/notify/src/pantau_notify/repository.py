@@ -151,8 +151,9 @@ async def claim_many(conn: Connection, delivery_ids: list[UUID], lease_s: float)
     if not delivery_ids:
         return []
     await conn.execute(
+        # From the statement's clock, not the transaction's start: the lease is short (2 s).
         "UPDATE deliveries SET state = 'sending', attempts = attempts + 1,"
-        " claimed_until = now() + make_interval(secs => $2) WHERE delivery_id = ANY($1::uuid[])",
+        " claimed_until = clock_timestamp() + make_interval(secs => $2) WHERE delivery_id = ANY($1::uuid[])",
         delivery_ids,
         lease_s,
     )

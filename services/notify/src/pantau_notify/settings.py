@@ -37,6 +37,7 @@ class NotifySettings(ServiceSettings):
     whatsapp_template_language: str = "id"
     # How often unacknowledged team alerts are checked for escalation.
     escalation_sweep_s: float = 10.0
-    # A claimed delivery is renewed while its send runs; a dead sender's claim expires after
-    # this long, and the next delivery of the request takes over.
-    claim_lease_s: float = 4.0
+    # A claimed delivery is renewed every half lease while its send runs; a dead sender's claim
+    # expires after this long, and the next delivery of the request takes over. Sized to the
+    # consumers' 2 s ack wait: a dead instance's request is redelivered about when its lease ends.
+    claim_lease_s: float = 2.0
