@@ -13,7 +13,9 @@ from pantau_devstack.servers import free_port
 from pantau_devstack.whatsapp_cloud import WhatsAppCloudPeer
 from pantau_notify import repository
 from pantau_notify.__main__ import senders
+from pantau_notify.fanout import FanOut
 from pantau_notify.handlers import NotifyHandlers
+from pantau_notify.requesting import Requests
 from pantau_notify.settings import NotifySettings
 from pantau_shared.bus import RetryLater, RpcClient
 from pantau_shared.contract import NotificationChannel, NotificationRequested, NotificationStatus
@@ -38,7 +40,11 @@ async def subscribe(infra, agency: str) -> None:
 
 
 async def one_request(infra, handlers, agency: str) -> NotificationRequested:
-    await handlers.fanout.case_changed(wrap(opened(agency)))
+    """A case fanned out by an instance that died after its commit, before handing the delivery
+    over: only the request, delivered here, leads to the send."""
+    requests = Requests(infra.outbox, frozenset(NotificationChannel))
+    dead = FanOut(infra.pool, infra.outbox, RpcClient(infra.nc, infra.subjects), requests, lambda _: None)
+    await dead.case_changed(wrap(opened(agency)))
     (body,) = await requested_events(infra, agency)
     return NotificationRequested.model_validate(body)
 
@@ -261,3 +267,21 @@ async def test_a_delivery_another_instance_is_sending_comes_back_as_its_lease_ru
     # Redelivered just after the lease ends: taken over then, not after a guessed backoff.
     assert outcome.delay is not None and 3.0 < outcome.delay <= 3.3
     assert [m for m in sink.messages() if m["To"] == f"patroli@{agency}.id"] == []
+
+
+async def test_a_handed_over_whatsapp_send_without_answer_is_unknown_and_its_request_does_not_resend(
+    whatsapp_notify, agency: str
+) -> None:
+    infra, handlers, peer = whatsapp_notify
+    await member_on_whatsapp(infra, agency)
+    peer.stall_next()  # the hand-over's request reaches the provider; the answer never comes
+    await handlers.fanout.case_changed(wrap(opened(agency)))  # hands the delivery over
+    (body,) = await requested_events(infra, agency)
+    request = NotificationRequested.model_validate(body)
+    assert await handlers.delivery.notifications_requested([wrap(request)]) == [None]
+    assert await handlers.delivery.notifications_requested([wrap(request)]) == [None]
+    state = await infra.pool.fetchval(
+        "SELECT state FROM deliveries WHERE delivery_id = $1", request.delivery_id
+    )
+    assert state == "unknown"  # settled by the status webhook, never sent blindly again
+    assert len([r for r in peer.received if r.to == WA_MEMBER]) == 1

@@ -11,8 +11,9 @@ from tests.integration.test_services import requested_events, wrap
 
 
 def receipts_of(infra) -> Receipts:
-    """Receipts on both channels (the fixture's notify has no WhatsApp sender)."""
-    return Receipts(infra.pool, infra.outbox, frozenset(NotificationChannel))
+    """Receipts on both channels (the fixture's notify has no WhatsApp sender), left to the
+    deliveries consumer (nothing handed over)."""
+    return Receipts(infra.pool, infra.outbox, frozenset(NotificationChannel), lambda _: None)
 
 
 async def test_a_batch_of_reports_gets_one_receipt_per_reporter_who_wrote_in(notify, agency: str) -> None:

@@ -5,6 +5,13 @@ waits on a slow provider; a sender that dies leaves a lease that expires within 
 whoever holds the redelivered request then takes over: an email is sent again with the same
 Message-ID (mail clients collapse the copies), while a WhatsApp message whose request may have
 gone out is marked 'unknown' and settled by the provider's status webhook, never sent twice.
+
+The deliveries this instance creates (fan-out, receipts) are handed over here as soon as their
+transaction commits (`hand_over`), so an alert takes one hop through NATS, not two. Their
+notification.requested events are still staged with them: the consumer that gets one here waits
+for the outcome of the send already under way and settles by it; elsewhere it finds the delivery
+claimed (and comes back as the lease runs out) or settled; and if this process dies before
+sending, the event is what leads to the send.
 """
 
 import asyncio
@@ -42,6 +49,12 @@ tracer = trace.get_tracer("pantau.notify")
 
 EMAIL, WHATSAPP = NotificationChannel.EMAIL, NotificationChannel.WHATSAPP
 ABANDONED = "pengirim berhenti saat mengirim; menunggu status dari WhatsApp"
+# Batches of this instance's own new deliveries in flight at once; past that (a backlog), the
+# requests take the consumer's path, whose fetches pace themselves.
+HANDOVER_BATCHES = 4
+# How long the outcome of a handed-over delivery waits for its request to arrive here; a request
+# that went to another instance, or comes later, finds the outcome in the database instead.
+KEEP_OUTCOME_S = 10.0
 
 
 class AckLinks:
@@ -87,6 +100,10 @@ class Delivery:
         self._senders = senders
         self._rpc = rpc
         self._links = links
+        # Outcomes of handed-over deliveries, by delivery id, for their requests to settle by.
+        self._own: dict[UUID, asyncio.Future[BaseException | None]] = {}
+        self._handing: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     async def notification_requested(self, envelope: Envelope[EventData]) -> None:
         (outcome,) = await self.notifications_requested([envelope])
@@ -96,12 +113,80 @@ class Delivery:
     async def notifications_requested(
         self, envelopes: Sequence[Envelope[EventData]]
     ) -> list[BaseException | None]:
-        """A fetched batch: every claim in one transaction, the sends concurrently with no
-        transaction open, every success recorded in one transaction with one outbox insert."""
+        """A fetched batch: a request this instance handed over settles by that send's outcome;
+        the others are delivered (`deliver`)."""
         requests: list[NotificationRequested] = []
         for envelope in envelopes:
             assert isinstance(envelope.data, NotificationRequested)
             requests.append(envelope.data)
+        outcomes: list[BaseException | None] = [None] * len(requests)
+        own: dict[UUID, asyncio.Future[BaseException | None]] = {}
+        for request in requests:
+            if (future := self._own.pop(request.delivery_id, None)) is not None:
+                own[request.delivery_id] = future
+        others = [i for i, r in enumerate(requests) if r.delivery_id not in own]
+        if others:
+            for i, outcome in zip(others, await self.deliver([requests[i] for i in others]), strict=True):
+                outcomes[i] = outcome
+        for i, request in enumerate(requests):
+            if (future := own.get(request.delivery_id)) is not None:
+                # Shielded: a consumer cancelled at shutdown must not cancel the send's outcome.
+                outcomes[i] = await asyncio.shield(future)
+        return outcomes
+
+    def hand_over(self, requests: Sequence[NotificationRequested]) -> None:
+        """Deliver deliveries this instance has just created, once their transaction has
+        committed, instead of waiting for their requests to come back through the relay and
+        the stream. Skipped (the consumer delivers them) when stopping or already busy."""
+        if not requests or self._closing or len(self._handing) >= HANDOVER_BATCHES:
+            return
+        loop = asyncio.get_running_loop()
+        futures = {r.delivery_id: loop.create_future() for r in requests}
+        self._own.update(futures)
+        task = asyncio.create_task(self._deliver_own(list(requests), futures))
+        self._handing.add(task)
+        task.add_done_callback(self._handing.discard)
+
+    async def finish_handovers(self, stopping: asyncio.Event) -> None:
+        """At shutdown, no new hand-overs, and those under way finish (record included) before
+        the relay's last pass publishes what they recorded."""
+        await stopping.wait()
+        await self.settle_handovers()
+
+    async def settle_handovers(self) -> None:
+        """No new hand-overs; those under way end."""
+        self._closing = True
+        while self._handing:
+            await asyncio.wait(set(self._handing))
+
+    async def _deliver_own(
+        self, requests: list[NotificationRequested], futures: dict[UUID, asyncio.Future[BaseException | None]]
+    ) -> None:
+        outcomes: list[BaseException | None] = []
+        try:
+            outcomes = await self.deliver(requests)
+        except Exception as error:
+            # Nothing is lost: the deliveries are committed and their requests staged; the
+            # consumer's retry (or, once the lease expires, anyone's) delivers them.
+            outcomes = [RetryLater(f"handed-over delivery failed: {error}")] * len(requests)
+        finally:
+            if not outcomes:  # cancelled
+                outcomes = [RetryLater("stopped before the handed-over delivery ended")] * len(requests)
+            for request, outcome in zip(requests, outcomes, strict=True):
+                future = futures[request.delivery_id]
+                if not future.done():
+                    future.set_result(outcome)
+            asyncio.get_running_loop().call_later(KEEP_OUTCOME_S, self._forget, futures)
+
+    def _forget(self, futures: dict[UUID, asyncio.Future[BaseException | None]]) -> None:
+        for delivery_id, future in futures.items():
+            if self._own.get(delivery_id) is future:
+                del self._own[delivery_id]
+
+    async def deliver(self, requests: Sequence[NotificationRequested]) -> list[BaseException | None]:
+        """Every claim in one transaction, the sends concurrently with no transaction open,
+        every success recorded in one transaction with one outbox insert; the outcome of each."""
+        requests = list(requests)
         outcomes: list[BaseException | None] = [None] * len(requests)
         claimed = await self._claim(requests, outcomes)
         # One lease for the batch, held until its outcomes are recorded: a message sent early in

@@ -1,15 +1,23 @@
 """Fan-out: case events become the deliveries of everyone who should hear of them (mailbox
 subscriptions, the patrol team on duty, reporters who asked for news), a fetched batch at a time:
 one transaction, the batch's snapshots locked and saved in one statement each, its agencies'
-subscriptions and teams read once and matched in memory, its deliveries written in one statement."""
+subscriptions and teams read once and matched in memory, its deliveries written in one statement,
+then handed to this instance's delivery as the transaction commits."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 import asyncpg
 
 from pantau_shared.bus import RetryLater, RpcClient
-from pantau_shared.contract import CaseOpened, CaseUpdated, Envelope, EventData, NotificationChannel
+from pantau_shared.contract import (
+    CaseOpened,
+    CaseUpdated,
+    Envelope,
+    EventData,
+    NotificationChannel,
+    NotificationRequested,
+)
 from pantau_shared.contract.rpc import CASE_REPORTERS, CaseQuery
 from pantau_shared.outbox import Outbox
 from pantau_shared.postgres import Connection
@@ -23,11 +31,19 @@ CaseEvent = CaseOpened | CaseUpdated
 
 
 class FanOut:
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, rpc: RpcClient, requests: Requests) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        outbox: Outbox,
+        rpc: RpcClient,
+        requests: Requests,
+        hand_over: Callable[[Sequence[NotificationRequested]], None],
+    ) -> None:
         self._pool = pool
         self._outbox = outbox
         self._rpc = rpc
         self._requests = requests
+        self._hand_over = hand_over
 
     async def case_changed(self, envelope: Envelope[EventData]) -> None:
         (outcome,) = await self.cases_changed([envelope])
@@ -53,7 +69,9 @@ class FanOut:
             for i, reporter_ids in reporters.items():
                 if (snapshot := snapshots[i]) is not None:
                     requests += _report_backs(events[i], snapshot, reporter_ids)
-            await self._requests.request_many(conn, requests)
+            staged = await self._requests.request_many(conn, requests)
+        # Sent from here at once; the requests, staged with them, follow through the stream.
+        self._hand_over(staged)
         self._outbox.committed()
         return outcomes
 

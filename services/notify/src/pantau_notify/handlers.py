@@ -49,10 +49,10 @@ class NotifyHandlers:
         self._senders = senders
         channels = frozenset(senders)
         requests = Requests(outbox, channels)
-        self.fanout = FanOut(pool, outbox, rpc, requests)
         self.delivery = Delivery(pool, outbox, settings, senders, rpc, links)
+        self.fanout = FanOut(pool, outbox, rpc, requests, self.delivery.hand_over)
         self.escalation = Escalation(pool, outbox, requests, settings.escalation_sweep_s)
-        self.receipts = Receipts(pool, outbox, channels)
+        self.receipts = Receipts(pool, outbox, channels, self.delivery.hand_over)
         self.statuses = Statuses(pool, outbox)
         self.acknowledgements = Acknowledgements(pool, outbox)
 
@@ -100,9 +100,10 @@ class NotifyHandlers:
         ]
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
-        return [self.escalation.escalate_until(stopping)]
+        return [self.escalation.escalate_until(stopping), self.delivery.finish_handovers(stopping)]
 
     async def close(self) -> None:
+        await self.delivery.settle_handovers()  # their sends need the senders
         for sender in self._senders.values():
             await sender.close()
 

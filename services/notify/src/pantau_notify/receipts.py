@@ -2,7 +2,7 @@
 reporter wrote from. A receipt is a delivery like any alert (requested, then sent or failed)."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -24,10 +24,17 @@ log = logging.getLogger(__name__)
 
 
 class Receipts:
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, channels: frozenset[NotificationChannel]) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        outbox: Outbox,
+        channels: frozenset[NotificationChannel],
+        hand_over: Callable[[Sequence[NotificationRequested]], None],
+    ) -> None:
         self._pool = pool
         self._outbox = outbox
         self._channels = channels
+        self._hand_over = hand_over
 
     async def report_received(self, envelope: Envelope[EventData]) -> None:
         (outcome,) = await self.reports_received([envelope])
@@ -48,21 +55,21 @@ class Receipts:
             now = datetime.now(UTC)
             async with self._pool.acquire() as conn, conn.transaction():
                 created = await repository.create_receipts(conn, list(wanted.values()))
-                await self._outbox.stage_many(
-                    conn,
-                    [
-                        NotificationRequested(
-                            delivery_id=delivery_id,
-                            agency_id=wanted[report_id].agency_id,
-                            report_id=report_id,
-                            channel=NotificationChannel(wanted[report_id].channel),
-                            template=Template.REPORT_RECEIPT.value,
-                            recipient_id=f"reporter:{wanted[report_id].reporter_id}",
-                            requested_at=now,
-                        )
-                        for report_id, delivery_id in created.items()
-                    ],
-                )
+                staged = [
+                    NotificationRequested(
+                        delivery_id=delivery_id,
+                        agency_id=wanted[report_id].agency_id,
+                        report_id=report_id,
+                        channel=NotificationChannel(wanted[report_id].channel),
+                        template=Template.REPORT_RECEIPT.value,
+                        recipient_id=f"reporter:{wanted[report_id].reporter_id}",
+                        requested_at=now,
+                    )
+                    for report_id, delivery_id in created.items()
+                ]
+                await self._outbox.stage_many(conn, staged)
+            # Sent from here at once, as the fan-out's alerts are.
+            self._hand_over(staged)
             self._outbox.committed()
         return [None] * len(envelopes)
 

@@ -25,28 +25,28 @@ class Requests:
         self._outbox = outbox
         self._whatsapp = NotificationChannel.WHATSAPP in channels
 
-    async def request_many(self, conn: Connection, requests: Sequence[DeliveryRequest]) -> int:
+    async def request_many(
+        self, conn: Connection, requests: Sequence[DeliveryRequest]
+    ) -> list[NotificationRequested]:
         """New deliveries and their requests; a (case, recipient, template) that had one is left
-        alone. Returns how many were new."""
+        alone. Returns the requests staged (the new deliveries)."""
         created = await repository.create_deliveries(conn, requests)
         now = datetime.now(UTC)
-        await self._outbox.stage_many(
-            conn,
-            [
-                NotificationRequested(
-                    delivery_id=delivery_id,
-                    agency_id=request.agency_id,
-                    case_id=request.case_id,
-                    channel=request.channel,
-                    template=request.template,
-                    recipient_id=request.recipient_key,
-                    requested_at=now,
-                    escalation_level=request.escalation_level,
-                )
-                for request, delivery_id in created
-            ],
-        )
-        return len(created)
+        staged = [
+            NotificationRequested(
+                delivery_id=delivery_id,
+                agency_id=request.agency_id,
+                case_id=request.case_id,
+                channel=request.channel,
+                template=request.template,
+                recipient_id=request.recipient_key,
+                requested_at=now,
+                escalation_level=request.escalation_level,
+            )
+            for request, delivery_id in created
+        ]
+        await self._outbox.stage_many(conn, staged)
+        return staged
 
     def team_alert(
         self,
@@ -112,4 +112,4 @@ class Requests:
             after=after,
             alerted=await repository.alerted_members(conn, case_id, team.team_id),
         )
-        return request is not None and await self.request_many(conn, [request]) > 0
+        return request is not None and bool(await self.request_many(conn, [request]))
