@@ -256,7 +256,7 @@ async def test_a_delivery_another_instance_is_sending_comes_back_as_its_lease_ru
     infra, handlers, sink = notify
     await subscribe(infra, agency)
     request = await one_request(infra, handlers, agency)
-    # Another instance claimed it 1 s ago with a 4 s lease, then (perhaps) died.
+    # Another instance claimed it with a lease that has 3 s left, then (perhaps) died.
     await infra.pool.execute(
         "UPDATE deliveries SET state = 'sending', claimed_until = now() + interval '3 seconds'"
         " WHERE delivery_id = $1",
