@@ -134,18 +134,20 @@ class Delivery:
                 outcomes[i] = await asyncio.shield(future)
         return outcomes
 
-    def hand_over(self, requests: Sequence[NotificationRequested]) -> None:
+    def hand_over(self, requests: Sequence[NotificationRequested]) -> asyncio.Task[None] | None:
         """Deliver deliveries this instance has just created, once their transaction has
         committed, instead of waiting for their requests to come back through the relay and
-        the stream. Skipped (the consumer delivers them) when stopping or already busy."""
+        the stream; the task doing it. Skipped (the consumer delivers them) when stopping or
+        already busy."""
         if not requests or self._closing or len(self._handing) >= HANDOVER_BATCHES:
-            return
+            return None
         loop = asyncio.get_running_loop()
         futures = {r.delivery_id: loop.create_future() for r in requests}
         self._own.update(futures)
         task = asyncio.create_task(self._deliver_own(list(requests), futures))
         self._handing.add(task)
         task.add_done_callback(self._handing.discard)
+        return task
 
     async def finish_handovers(self, stopping: asyncio.Event) -> None:
         """At shutdown, no new hand-overs, and those under way finish (record included) before

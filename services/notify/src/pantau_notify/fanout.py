@@ -4,6 +4,7 @@ one transaction, the batch's snapshots locked and saved in one statement each, i
 subscriptions and teams read once and matched in memory, its deliveries written in one statement,
 then handed to this instance's delivery as the transaction commits."""
 
+import asyncio
 from collections.abc import Callable, Sequence
 from uuid import UUID
 
@@ -37,7 +38,7 @@ class FanOut:
         outbox: Outbox,
         rpc: RpcClient,
         requests: Requests,
-        hand_over: Callable[[Sequence[NotificationRequested]], None],
+        hand_over: Callable[[Sequence[NotificationRequested]], asyncio.Task[None] | None],
     ) -> None:
         self._pool = pool
         self._outbox = outbox
@@ -46,11 +47,21 @@ class FanOut:
         self._hand_over = hand_over
 
     async def case_changed(self, envelope: Envelope[EventData]) -> None:
-        (outcome,) = await self.cases_changed([envelope])
+        """One event alone: returns once the alerts it handed over are sent and recorded."""
+        (outcome,), sending = await self._fan_out([envelope])
+        if sending is not None:
+            await asyncio.shield(sending)  # the send goes on if this caller is cancelled
         if outcome is not None:
             raise outcome
 
     async def cases_changed(self, envelopes: Sequence[Envelope[EventData]]) -> list[BaseException | None]:
+        """A fetched batch; its alerts are sent meanwhile, and its events acked without waiting."""
+        outcomes, _ = await self._fan_out(envelopes)
+        return outcomes
+
+    async def _fan_out(
+        self, envelopes: Sequence[Envelope[EventData]]
+    ) -> tuple[list[BaseException | None], asyncio.Task[None] | None]:
         events: list[CaseEvent] = []
         for envelope in envelopes:
             assert isinstance(envelope.data, CaseOpened | CaseUpdated)
@@ -71,9 +82,9 @@ class FanOut:
                     requests += _report_backs(events[i], snapshot, reporter_ids)
             staged = await self._requests.request_many(conn, requests)
         # Sent from here at once; the requests, staged with them, follow through the stream.
-        self._hand_over(staged)
+        sending = self._hand_over(staged)
         self._outbox.committed()
-        return outcomes
+        return outcomes, sending
 
     async def _merge(
         self, conn: Connection, events: list[CaseEvent], outcomes: list[BaseException | None]

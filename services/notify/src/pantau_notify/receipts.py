@@ -1,6 +1,7 @@
 """Receipts: a report that came by WhatsApp or email is answered with its number, where the
 reporter wrote from. A receipt is a delivery like any alert (requested, then sent or failed)."""
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ class Receipts:
         pool: asyncpg.Pool,
         outbox: Outbox,
         channels: frozenset[NotificationChannel],
-        hand_over: Callable[[Sequence[NotificationRequested]], None],
+        hand_over: Callable[[Sequence[NotificationRequested]], asyncio.Task[None] | None],
     ) -> None:
         self._pool = pool
         self._outbox = outbox
