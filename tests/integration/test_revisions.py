@@ -165,6 +165,43 @@ async def test_a_change_read_before_its_report_is_shown_when_the_report_joins_a_
     assert [h.change for h in history.entries] == ["opened", "report_withdrawn"]
 
 
+async def test_a_change_left_out_of_the_history_by_a_crash_is_written_at_the_redelivery(
+    services: Any, agency: str
+) -> None:
+    intake_infra, intake, triage_infra, triage = services
+    report = original(agency)
+    await intake.report_submitted(wrap(report))
+    [received] = await staged(intake_infra, agency, "report.received")
+    withdrawn = ReportRevised(
+        report_id=report.report_id,
+        agency_id=agency,
+        change="withdrawn",
+        revised_at=datetime.now(UTC),
+        external_id="wamid.HAPUS-SEBELUM-KASUS",
+        revises="wamid.ASLI",
+    )
+    await triage.revisions.report_revised(wrap(withdrawn))
+    await triage.report_received(received)
+    # As if the process died after the batch's write committed and before the history's
+    # transaction: the report is in its case, its change in no history line.
+    async with triage_infra.pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "DELETE FROM case_history WHERE change = 'report_withdrawn'"
+            " AND case_id = (SELECT case_id FROM case_reports WHERE report_id = $1)",
+            report.report_id,
+        )
+        await conn.execute(
+            "UPDATE report_revisions SET in_history = false WHERE report_id = $1", report.report_id
+        )
+    await triage.report_received(received)  # the redelivery
+    await triage.report_received(received)  # and another writes no second line
+    case_id = await triage_infra.pool.fetchval(
+        "SELECT case_id FROM case_reports WHERE report_id = $1", report.report_id
+    )
+    history = await triage.casework.get_history(agency, CaseQuery(case_id=case_id))
+    assert [h.change for h in history.entries] == ["opened", "report_withdrawn"]
+
+
 async def test_a_revoke_of_a_message_pantau_never_kept_is_ignored_with_a_log_line(
     services: Any, agency: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -1,6 +1,7 @@
 """What triage does with received reports, a fetched batch at a time; the queries and commands it
 answers are in `casework`, and which case each report joins is decided in `joining`."""
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from .analysis import Analyser, Analysis
 from .casework import CaseWork
 from .claims_registry import ClaimRegistry
 from .classify import TriageClassifier
-from .election_rules import Assessment, ElectionRules
+from .election_rules import Assessment, Author, ElectionRules
 from .joining import CaseBook
 from .matching import SIMILARITY_THRESHOLD, Fingerprint, similarity
 from .priority import assess, sender_factors
@@ -90,9 +91,9 @@ class TriageHandlers:
             raise outcome
 
     async def reports_received(self, envelopes: Sequence[Envelope[EventData]]) -> list[BaseException | None]:
-        """A fetched batch in one transaction: its reads and writes a few set-based statements
-        whatever its size. A batch that fails as a whole is raised, and the consumer hands its
-        reports in again one at a time, so only the report at fault fails."""
+        """A fetched batch: its reads and writes a few set-based statements whatever its size.
+        A batch that fails as a whole is raised, and the consumer hands its reports in again one
+        at a time, so only the report at fault fails."""
         reports: list[ReportReceived] = []
         for envelope in envelopes:
             assert isinstance(envelope.data, ReportReceived)
@@ -106,7 +107,7 @@ class TriageHandlers:
         await self._claims.refresh(self._pool)
         analyses = await self._visible(reports, self._analyser.analyse([r.text or "" for r in reports]))
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._pool.acquire() as conn:
                 await self._triage(conn, reports, analyses)
         except asyncpg.UniqueViolationError as race:
             if len(reports) > 1:
@@ -135,66 +136,87 @@ class TriageHandlers:
     async def _triage(
         self, conn: Connection, reports: list[ReportReceived], analyses: list[Analysis]
     ) -> None:
+        """The batch's reads in one statement, outside any transaction (nothing they return is
+        locked, as before: a case opened meanwhile by another instance is the unique index's
+        race); its writes in one statement, in a transaction only when the batch joins stored
+        cases, which that transaction locks first. A batch that opens cases only is two round
+        trips."""
         now = datetime.now(UTC)
-        seen = await repository.attached(conn, [r.report_id for r in reports])
+        printed = [
+            (r, f.fingerprint)
+            for r, f in zip(reports, analyses, strict=True)
+            if f.fingerprint is not None and r.canonical_url is None
+        ]
+        keys = [
+            (r.agency_id, r.canonical_url, r.content_sha256)
+            for r in reports
+            if r.canonical_url or r.content_sha256
+        ]
+        reads = await repository.read_batch(
+            conn,
+            [r.report_id for r in reports],
+            keys,
+            [(r.agency_id, print_.band_keys) for r, print_ in printed],
+        )
+        seen = set(reads.attached)
         todo: list[tuple[ReportReceived, Analysis]] = []
         for report, found in zip(reports, analyses, strict=True):
             if report.report_id not in seen:  # a redelivery, or twice in this batch
                 seen.add(report.report_id)
                 todo.append((report, found))
-        if not todo:
-            return
-        book, stored_best = await self._read(conn, now, todo)
-        # Asked of the registries for every report at once; used by those that open a case.
-        authors = await self._rules.authors(conn, [r for r, _ in todo])
-        for (report, found), author in zip(todo, authors, strict=True):
-            case = book.same_content(report)
-            if case is None and found.fingerprint is not None and report.canonical_url is None:
-                case = book.near_duplicate(
-                    report.agency_id, found.fingerprint, stored_best.get(report.report_id)
+        revised: list[UUID] = []
+        if todo:
+            best = _most_similar(printed, reads.candidates)
+            # Asked of the registries for every report at once, before any lock is taken; used
+            # by those that open a case.
+            authors = await self._rules.authors(conn, [r for r, _ in todo])
+            ids = sorted({*reads.same, *(case_id for _, case_id in best.values())})
+            async with conn.transaction() if ids else contextlib.nullcontext():
+                book = await self._book(conn, now, ids, todo)
+                for (report, found), author in zip(todo, authors, strict=True):
+                    self._match(book, report, found, author, best.get(report.report_id), now)
+                revised = await repository.write_batch(
+                    conn, book.opened(), book.attachments, book.updated(), self._outbox.columns(book.events)
                 )
-            if case is None:
-                assessment = self._rules.assess(report, found.categories, found.campaign_cues, author)
-                self._open(book, report, assessment, found, now)
-            else:
-                book.attach(case, report)
-        revised = await repository.write_batch(
-            conn, book.opened(), book.attachments, book.updated(), self._outbox.columns(book.events)
-        )
         # Changes their reporters made while the reports were in no case go into the case's
-        # history now.
-        for report_id in revised:
-            await self.revisions.attached(conn, report_id)
+        # history now; after a crash between the write's commit and this, the redelivered report
+        # is attached already and `unrecorded`.
+        unrecorded = [*revised, *reads.unrecorded]
+        if unrecorded:
+            async with conn.transaction():
+                for report_id in unrecorded:
+                    await self.revisions.attached(conn, report_id)
 
-    async def _read(
-        self, conn: Connection, now: datetime, todo: list[tuple[ReportReceived, Analysis]]
-    ) -> tuple[CaseBook, dict[UUID, tuple[float, UUID]]]:
-        """Every stored case the batch may join, locked, with the reporters already on them; and
-        per report without a link, its most similar stored case."""
-        keys = [
-            (r.agency_id, r.canonical_url, r.content_sha256)
-            for r, _ in todo
-            if r.canonical_url or r.content_sha256
-        ]
-        same = await repository.open_cases_about(conn, keys) if keys else []
-        printed = [
-            (r, f.fingerprint) for r, f in todo if f.fingerprint is not None and r.canonical_url is None
-        ]
-        best: dict[UUID, tuple[float, UUID]] = {}
-        if printed:
-            found = await repository.near_duplicate_candidates(
-                conn, [(r.agency_id, print_.band_keys) for r, print_ in printed]
-            )
-            for (report, print_), candidates in zip(printed, found, strict=True):
-                for candidate in candidates:
-                    score = similarity(print_, Fingerprint.from_bytes("", candidate.signature))
-                    if score >= SIMILARITY_THRESHOLD and score > best.get(report.report_id, (0.0,))[0]:
-                        best[report.report_id] = (score, candidate.case_id)
-        ids = sorted({*same, *(case_id for _, case_id in best.values())})
-        locked = await repository.lock_cases(conn, ids) if ids else []
+    async def _book(
+        self, conn: Connection, now: datetime, ids: list[UUID], todo: list[tuple[ReportReceived, Analysis]]
+    ) -> CaseBook:
+        """The stored cases the batch may join, locked in case-id order (the order every instance
+        uses, so two batches cannot deadlock), with the batch's reporters already on them."""
+        if not ids:
+            return CaseBook.of(now, [], [])
+        locked = await repository.lock_cases(conn, ids)
         reporters = sorted({r.reporter_id for r, _ in todo if r.reporter_id and not r.sender_flagged})
-        known = await repository.reporters_on(conn, ids, reporters) if ids and reporters else []
-        return CaseBook.of(now, locked, known), best
+        known = await repository.reporters_on(conn, ids, reporters) if reporters else []
+        return CaseBook.of(now, locked, known)
+
+    def _match(
+        self,
+        book: CaseBook,
+        report: ReportReceived,
+        found: Analysis,
+        author: Author,
+        stored_best: tuple[float, UUID] | None,
+        now: datetime,
+    ) -> None:
+        """The same link, else the same text, else the most similar near-duplicate; else a new case."""
+        case = book.same_content(report)
+        if case is None and found.fingerprint is not None and report.canonical_url is None:
+            case = book.near_duplicate(report.agency_id, found.fingerprint, stored_best)
+        if case is None:
+            assessment = self._rules.assess(report, found.categories, found.campaign_cues, author)
+            self._open(book, report, assessment, found, now)
+        else:
+            book.attach(case, report)
 
     def _open(
         self, book: CaseBook, report: ReportReceived, assessment: Assessment, found: Analysis, now: datetime
@@ -249,6 +271,19 @@ class TriageHandlers:
             found.fingerprint,
             report,
         )
+
+
+def _most_similar(
+    printed: list[tuple[ReportReceived, Fingerprint]], candidates: list[list[repository.Candidate]]
+) -> dict[UUID, tuple[float, UUID]]:
+    """Per report without a link, its most similar stored case at or above the threshold."""
+    best: dict[UUID, tuple[float, UUID]] = {}
+    for (report, print_), found in zip(printed, candidates, strict=True):
+        for candidate in found:
+            score = similarity(print_, Fingerprint.from_bytes("", candidate.signature))
+            if score >= SIMILARITY_THRESHOLD and score > best.get(report.report_id, (0.0,))[0]:
+                best[report.report_id] = (score, candidate.case_id)
+    return best
 
 
 def _source(report: ReportReceived) -> Literal["report", "monitoring"]:

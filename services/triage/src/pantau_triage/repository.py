@@ -100,28 +100,80 @@ def _parse(row: asyncpg.Record) -> Case:
     return Case.model_validate(case)
 
 
-async def attached(conn: Connection, report_ids: Sequence[UUID]) -> set[UUID]:
-    """Which of the reports are in a case already (a redelivery, or one handled meanwhile)."""
-    rows = await conn.fetch(
-        "SELECT report_id FROM case_reports WHERE report_id = ANY($1::uuid[])", report_ids
-    )
-    return {row["report_id"] for row in rows}
+@dataclass(frozen=True)
+class Candidate:
+    case_id: UUID
+    signature: bytes
 
 
-async def open_cases_about(
-    conn: Connection, keys: Sequence[tuple[str, str | None, str | None]]
-) -> list[UUID]:
-    """The open cases about the same link or the same text as any (agency, url, sha256) key;
-    not locked here: the caller locks everything it touches in one ordered statement."""
-    keyed = "unnest($1::text[], $2::text[], $3::text[]) AS k(agency_id, url, sha) JOIN cases c"
+@dataclass(frozen=True)
+class BatchReads:
+    """What a batch reads before it decides anything, none of it locked."""
+
+    # Reports in a case already (a redelivery, or one handled meanwhile), and those of them
+    # whose reporters' changes are not in the case's history yet (the write committed, the
+    # history did not: see `TriageHandlers._triage`).
+    attached: set[UUID]
+    unrecorded: list[UUID]
+    # Open cases about the same link or the same text as a report.
+    same: set[UUID]
+    # Per near-duplicate query, the open cases sharing at least one LSH band with its text.
+    candidates: list[list[Candidate]]
+
+
+# One statement for a batch's three reads (a round trip each before), in parts told apart by
+# `part`. The content keys are joined twice, by link and by text, so each join uses its index;
+# each near-duplicate query is an index lookup however many cases are stored (50 candidates, the
+# caller verifies each one's similarity).
+READ_BATCH = (
+    "SELECT 0 AS part, NULL::bigint AS n, r.report_id AS id, NULL::bytea AS signature,"
+    "  EXISTS (SELECT 1 FROM report_revisions v WHERE v.report_id = r.report_id AND NOT v.in_history)"
+    "  AS unrecorded"
+    " FROM case_reports r WHERE r.report_id = ANY($1::uuid[])"
+    " UNION ALL SELECT 1, NULL, c.case_id, NULL, NULL"
+    " FROM unnest($2::text[], $3::text[], $4::text[]) AS k(agency_id, url, sha)"
+    " JOIN cases c ON c.agency_id = k.agency_id AND c.canonical_url = k.url AND c.state <> 'closed'"
+    " UNION ALL SELECT 1, NULL, c.case_id, NULL, NULL"
+    " FROM unnest($2::text[], $3::text[], $4::text[]) AS k(agency_id, url, sha)"
+    " JOIN cases c ON c.agency_id = k.agency_id AND c.content_sha256 = k.sha AND c.state <> 'closed'"
+    " UNION ALL SELECT 2, q.n, f.case_id, f.signature, NULL"
+    " FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS q(agency_id, bands, n)"
+    " CROSS JOIN LATERAL (SELECT case_id, signature FROM case_fingerprints WHERE open"
+    "   AND agency_id = q.agency_id AND band_keys && q.bands::bigint[] LIMIT $7) f"
+)
+
+
+async def read_batch(
+    conn: Connection,
+    report_ids: Sequence[UUID],
+    keys: Sequence[tuple[str, str | None, str | None]],
+    queries: Sequence[tuple[str, list[int]]],
+    limit: int = 50,
+) -> BatchReads:
+    """Which reports are attached already, the open cases about the same (agency, url, sha256)
+    as any key, and per (agency, band keys) query its near-duplicate candidates; not locked
+    here: the caller locks what it joins in one ordered statement."""
     rows = await conn.fetch(
-        f"SELECT c.case_id FROM {keyed} ON c.agency_id = k.agency_id AND c.canonical_url = k.url"
-        " AND c.state <> 'closed'"
-        f" UNION SELECT c.case_id FROM {keyed} ON c.agency_id = k.agency_id AND c.content_sha256 = k.sha"
-        " AND c.state <> 'closed'",
-        *(list(column) for column in zip(*keys, strict=True)),
+        READ_BATCH,
+        report_ids,
+        [agency for agency, _, _ in keys],
+        [url for _, url, _ in keys],
+        [sha for _, _, sha in keys],
+        [agency for agency, _ in queries],
+        ["{" + ",".join(map(str, bands)) + "}" for _, bands in queries],
+        limit,
     )
-    return [row["case_id"] for row in rows]
+    reads = BatchReads(set(), [], set(), [[] for _ in queries])
+    for row in rows:
+        if row["part"] == 0:
+            reads.attached.add(row["id"])
+            if row["unrecorded"]:
+                reads.unrecorded.append(row["id"])
+        elif row["part"] == 1:
+            reads.same.add(row["id"])
+        else:
+            reads.candidates[row["n"] - 1].append(Candidate(row["id"], row["signature"]))
+    return reads
 
 
 async def open_case_for(
@@ -139,33 +191,6 @@ async def open_case_for(
         if row is not None:
             return _parse(row)
     return None
-
-
-@dataclass(frozen=True)
-class Candidate:
-    case_id: UUID
-    signature: bytes
-
-
-async def near_duplicate_candidates(
-    conn: Connection, queries: Sequence[tuple[str, list[int]]], limit: int = 50
-) -> list[list[Candidate]]:
-    """Per (agency, band keys) query, the open cases sharing at least one LSH band with the text:
-    an index lookup each, however many cases are stored; the caller verifies each candidate's
-    similarity."""
-    rows = await conn.fetch(
-        "SELECT q.n, f.case_id, f.signature"
-        " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(agency_id, bands, n)"
-        " CROSS JOIN LATERAL (SELECT case_id, signature FROM case_fingerprints WHERE open"
-        "   AND agency_id = q.agency_id AND band_keys && q.bands::bigint[] LIMIT $3) f",
-        [agency for agency, _ in queries],
-        ["{" + ",".join(map(str, keys)) + "}" for _, keys in queries],
-        limit,
-    )
-    found: list[list[Candidate]] = [[] for _ in queries]
-    for row in rows:
-        found[row["n"] - 1].append(Candidate(row["case_id"], row["signature"]))
-    return found
 
 
 async def lock_cases(conn: Connection, case_ids: Sequence[UUID]) -> list[Case]:
