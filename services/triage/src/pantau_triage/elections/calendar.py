@@ -97,6 +97,12 @@ class _Election:
 @dataclass(frozen=True)
 class Calendar:
     elections: tuple[_Election, ...]
+    # (election id, region) -> its merged schedule: asked for every report, and resolving it
+    # (sorting the covering scopes, merging them, checking the dates) was most of `stage`.
+    # Bounded by the regions reports name.
+    _schedules: dict[tuple[str, str], Schedule | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def load(cls, paths: Iterable[Path | str] | None = None) -> Self:
@@ -137,7 +143,11 @@ class Calendar:
         day = at.astimezone(zone_of(region_code)).date()
         stages = []
         for election in self.elections:
-            schedule = _resolve(election, region_code or "")
+            key = (election.id, region_code or "")
+            if key in self._schedules:
+                schedule = self._schedules[key]
+            else:
+                schedule = self._schedules[key] = _resolve(election, key[1])
             if schedule is not None:
                 stages.append(
                     Stage(election.id, election.name, election.kind, schedule.stage_on(day), schedule, day)
