@@ -235,31 +235,36 @@ async def lookup(conn: Connection, platform: str, handle: str) -> RegisteredAcco
     return (await lookup_many(conn, [(platform, handle)]))[0]
 
 
+_OFFICIAL = ("platform", "handle", "name", "role", "institution", "region_code", "url")
+_ACCOUNT = ("platform", "handle", "participant", "party", "election_id", "region_code", "url")
+_WANTED = "(platform, handle) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
+# Both registries in one statement; officials first, so a participant's account read after
+# one with the same handle wins.
+LOOKUP = (
+    "SELECT 0 AS registry, platform, handle, name, role, institution, region_code, url,"
+    " NULL::text AS participant, NULL::text AS party, NULL::text AS election_id"
+    f" FROM watched_officials WHERE {_WANTED}"
+    " UNION ALL SELECT 1, platform, handle, NULL, NULL, NULL, region_code, url,"
+    " participant, party, election_id"
+    f" FROM registered_accounts WHERE {_WANTED} ORDER BY registry"
+)
+
+
 async def lookup_many(
     conn: Connection, wanted: Sequence[Handle]
 ) -> list[RegisteredAccount | WatchedOfficial | None]:
-    """`lookup` for many handles in two statements (one per registry), whatever their number."""
+    """`lookup` for many handles in one statement over both registries, whatever their number."""
     keys = [_normalised(w) for w in wanted]
     valid = sorted({k for k in keys if k is not None})
     if not valid:
         return [None] * len(keys)
-    platforms, handles = [p for p, _ in valid], [h for _, h in valid]
     found: dict[Handle, RegisteredAccount | WatchedOfficial] = {}
-    for row in await conn.fetch(
-        "SELECT platform, handle, name, role, institution, region_code, url FROM watched_officials"
-        " WHERE (platform, handle) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-        platforms,
-        handles,
-    ):
-        found[(row["platform"], row["handle"])] = WatchedOfficial(**row)
-    # A participant's account wins over a watched official with the same handle.
-    for row in await conn.fetch(
-        "SELECT platform, handle, participant, party, election_id, region_code, url FROM registered_accounts"
-        " WHERE (platform, handle) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-        platforms,
-        handles,
-    ):
-        found[(row["platform"], row["handle"])] = RegisteredAccount(**row)
+    for row in await conn.fetch(LOOKUP, [p for p, _ in valid], [h for _, h in valid]):
+        columns = _ACCOUNT if row["registry"] else _OFFICIAL
+        entry = {column: row[column] for column in columns}
+        found[(row["platform"], row["handle"])] = (
+            RegisteredAccount(**entry) if row["registry"] else WatchedOfficial(**entry)
+        )
     return [found.get(k) if k is not None else None for k in keys]
 
 
