@@ -146,6 +146,7 @@ async def test_keda_finds_every_trigger_and_scales_triage_on_its_lag(
     )
     assert chosen["triage"] == 1_000 // triage_threshold == 5
     assert chosen["notify"] == 5
-    # Intake preserves the evidence of every received report (`intake-evidence-reports`).
-    assert lags["intake-evidence-reports"] == 1_000 and chosen["intake"] == 5
+    # Intake writes a report's evidence jobs as it stores it: no intake consumer reads
+    # report.received, so the load of stored reports does not scale intake (the submissions do).
+    assert "intake-evidence-reports" not in lags and chosen["intake"] == 2
     assert len(of_kind(objects, "ScaledObject")) == len(WORKERS) + 1  # and the gateway's, on CPU

@@ -102,8 +102,18 @@ def report_of(envelope: Envelope[EventData]) -> UUID:
     return envelope.data.report_id
 
 
-async def preserved(evidence: Evidence, envelope: Envelope[EventData]) -> EvidenceList:
-    await evidence.intake.report_received(envelope)
+async def stored(evidence: Evidence, infra: Infrastructure, envelope: Envelope[EventData]) -> None:
+    """What intake writes with the report as it stores it: its links' jobs and the files it kept."""
+    report = envelope.data
+    assert isinstance(report, ReportReceived) and evidence.on_store is not None
+    kept = await evidence.on_store.kept(report.attachments)
+    async with infra.pool.acquire() as conn, conn.transaction():
+        await evidence.on_store.report_stored(conn, report, kept)
+    evidence.on_store.wake()
+
+
+async def preserved(evidence: Evidence, infra: Infrastructure, envelope: Envelope[EventData]) -> EvidenceList:
+    await stored(evidence, infra, envelope)
     while await evidence.preserver.run_once():
         pass
     report = envelope.data
@@ -116,7 +126,7 @@ async def test_a_reported_page_is_kept_as_warc_screenshot_and_media_each_stamped
 ) -> None:
     url = site.add("p1", "Ayo coblos nomor 3 besok pagi")
     envelope = received(agency, url)
-    listing = await preserved(evidence, envelope)
+    listing = await preserved(evidence, intake, envelope)
     kinds = {item.kind: item for item in listing.items}
     assert set(kinds) == {"warc", "screenshot", "media"}, listing
     assert listing.pending == 0
@@ -167,7 +177,7 @@ async def test_refused_links_are_recorded_with_their_reason_and_the_report_kept(
             f"http://10.1.2.3/admin serta {site.base_url}/posts/p2 dan "
             f"http://localhost:{site.base_url.rsplit(':', 1)[1]}/posts/p2"
         )
-        listing = await preserved(strict, received(agency, None, text))
+        listing = await preserved(strict, intake, received(agency, None, text))
     finally:
         await strict.aclose()
     reasons = {item.url: item.reason or "" for item in listing.items}
@@ -187,7 +197,7 @@ async def test_an_unreachable_link_is_retried_then_given_up(
     closed = Evidence.build(intake.pool, intake.outbox, settings(tmp_path, None))
     try:
         envelope = received(agency, None, "http://127.0.0.1:9/gone")
-        await closed.intake.report_received(envelope)
+        await stored(closed, intake, envelope)
         assert await closed.preserver.run_once() == 1
         report_id = report_of(envelope)
         async with intake.pool.acquire() as conn:
@@ -211,8 +221,8 @@ async def test_a_job_run_twice_stores_each_item_once(
 ) -> None:
     url = site.add("p3", "Dua kali")
     envelope = received(agency, url)
-    await evidence.intake.report_received(envelope)
-    await evidence.intake.report_received(envelope)  # a redelivery: still one job
+    await stored(evidence, intake, envelope)
+    await stored(evidence, intake, envelope)  # stored twice (a redelivery's race): still one job
     async with intake.pool.acquire() as conn:
         leased = await jobs.lease(
             conn, now=datetime.now(UTC), hold=__import__("datetime").timedelta(0), limit=10
@@ -259,7 +269,7 @@ async def test_reading_bundling_and_deleting_are_logged_and_the_bundle_verifies(
     url = site.add("p4", "Bagi-bagi sembako")
     envelope = received(agency, url)
     report_id: UUID = report_of(envelope)
-    listing = await preserved(evidence, envelope)
+    listing = await preserved(evidence, intake, envelope)
     case_id = uuid4()
     async with intake.pool.acquire() as conn:
         await conn.execute(
@@ -309,7 +319,9 @@ async def test_reading_bundling_and_deleting_are_logged_and_the_bundle_verifies(
     assert [e.action for e in case_chain] == [CustodyAction.VERIFIED, CustodyAction.EXPORTED]
 
 
-async def test_mail_attachments_kept_by_intake_become_stamped_items(evidence: Evidence, agency: str) -> None:
+async def test_mail_attachments_kept_by_intake_become_stamped_items(
+    evidence: Evidence, intake: Infrastructure, agency: str
+) -> None:
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = "warga@example.id", "lapor@example.id", "Foto amplop"
     mail["Message-ID"] = f"<{uuid4()}@example.id>"
@@ -332,7 +344,7 @@ async def test_mail_attachments_kept_by_intake_become_stamped_items(evidence: Ev
         raw_sha256="0" * 64,
         attachments=submitted.attachments,
     )
-    listing = await preserved(evidence, Envelope(data=report, source="/test", agency_id=agency))
+    listing = await preserved(evidence, intake, Envelope(data=report, source="/test", agency_id=agency))
     kept = {i.sha256: i for i in listing.items if i.kind == "attachment"}
     assert hashlib.sha256(photo).hexdigest() in kept
     assert all(i.status == "preserved" and i.timestamp_verified for i in kept.values())
@@ -342,7 +354,7 @@ async def test_a_refusing_or_lying_tsa_leaves_items_pending_until_a_valid_stamp(
     evidence: Evidence, intake: Infrastructure, site: PostsSite, tsa: LocalTsa, agency: str
 ) -> None:
     envelope = received(agency, site.add("p5", "Cap waktu ditolak dulu"))
-    await evidence.intake.report_received(envelope)
+    await stored(evidence, intake, envelope)
     tsa.refuse_next(1)
     tsa.misbehave_next("other_hash")
     tsa.misbehave_next("other_nonce")
@@ -377,7 +389,7 @@ async def test_whatsapp_media_bytes_are_kept_in_the_object_store(evidence: Evide
 
 
 async def test_an_observed_posts_links_are_preserved_under_the_report_triage_makes_of_it(
-    evidence: Evidence, site: PostsSite, agency: str
+    evidence: Evidence, intake: Infrastructure, site: PostsSite, agency: str
 ) -> None:
     url = site.add("o1", "Unggahan akun peserta")
     post = PostObserved(
@@ -391,7 +403,9 @@ async def test_an_observed_posts_links_are_preserved_under_the_report_triage_mak
         observed_at=datetime.now(UTC),
         evidence_sha256="0" * 64,
     )
-    await evidence.intake.post_observed(Envelope(data=post, source="/test", agency_id=agency))
+    assert evidence.on_store is not None
+    async with intake.pool.acquire() as conn, conn.transaction():
+        await evidence.on_store.posts_stored(conn, [post])
     while await evidence.preserver.run_once():
         pass
     report_id = stable_id("monitoring.report", str(post.observation_id))

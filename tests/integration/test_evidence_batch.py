@@ -1,6 +1,7 @@
-"""Intake's evidence consumers taking fetched batches, on real PostgreSQL and NATS: each link of
-each report becomes one job, each case link one row, a redelivered batch adds nothing, and a
-report that cannot be handled is dead-lettered alone while the rest of its batch is queued."""
+"""Intake's evidence as reports are stored, on real PostgreSQL and NATS: each link of each stored
+report becomes one job in the statement that stores it, each case link one row, a redelivered
+batch adds nothing, and a report whose evidence cannot be written is neither stored nor queued,
+dead-lettered alone while the rest of its batch is stored with their jobs."""
 
 import asyncio
 import contextlib
@@ -20,14 +21,23 @@ from pantau_intake.evidence.capture import Capturer
 from pantau_intake.evidence.intake_events import EvidenceIntake
 from pantau_intake.evidence.jobs import Backoff
 from pantau_intake.evidence.preserver import Preserver
+from pantau_intake.flood import FloodGuard
+from pantau_intake.handlers import IntakeHandlers
 from pantau_shared.bus import EventHandlerRunner, PullLoop, Subscription, provision
-from pantau_shared.contract import Attachment, CaseState, CaseUpdated, ReportReceived
+from pantau_shared.contract import (
+    Attachment,
+    CaseState,
+    CaseUpdated,
+    Channel,
+    ReportReceived,
+    ReportSubmitted,
+)
 from pantau_shared.infrastructure import Infrastructure
 from pantau_shared.objectstore import ObjectStore, Stored
 from tests.integration.test_bus import dead_letters, publish
 from tests.integration.test_evidence import intake as intake  # the fixture
 from tests.integration.test_evidence import received, settings
-from tests.integration.test_services import opened, wrap
+from tests.integration.test_services import opened, submitted, wrap
 from tests.waiting import eventually
 
 PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
@@ -47,6 +57,31 @@ async def jobs_of(infra: Infrastructure, agency: str) -> list[tuple[UUID, str]]:
     return [(row["report_id"], row["url"]) for row in rows]
 
 
+def handlers_with(infra: Infrastructure, evidence: EvidenceIntake) -> IntakeHandlers:
+    flood = FloodGuard(infra.redis, infra.subjects.root, daily_limit=3)
+    return IntakeHandlers(infra.pool, infra.outbox, b"test-pepper-0123456789", flood, evidence=evidence)
+
+
+def submission(
+    agency: str, url: str | None, text: str | None = None, photo: str | None = None
+) -> ReportSubmitted:
+    """A submission naming `url` and the links in `text`, with the photo of hash `photo`."""
+    attachments = ()
+    if photo is not None:
+        attachments = (
+            Attachment(sha256=photo, size=len(PHOTO), mime_type="image/jpeg", filename="amplop.jpg"),
+        )
+    return submitted(agency, channel=Channel.API, url=url, text=text, attachments=attachments)
+
+
+async def queue(infra: Infrastructure, evidence: EvidenceIntake, reports: list[ReportReceived]) -> None:
+    """What intake writes with stored reports: their links' jobs."""
+    async with infra.pool.acquire() as conn, conn.transaction():
+        for stored in reports:
+            await evidence.report_stored(conn, stored)
+    evidence.wake()
+
+
 def report(agency: str, url: str | None, text: str | None = None, photo: str | None = None) -> ReportReceived:
     """A stored report naming `url` and the links in `text`, with the photo of hash `photo`."""
     data = received(agency, url, text).data
@@ -57,19 +92,22 @@ def report(agency: str, url: str | None, text: str | None = None, photo: str | N
     return data.model_copy(update={"attachments": (kept,)})
 
 
-async def test_a_batch_queues_each_link_once_and_its_redelivery_adds_nothing(
+async def test_a_stored_batch_has_each_link_queued_once_and_its_redelivery_adds_nothing(
     evidence: Evidence, intake: Infrastructure, agency: str
 ) -> None:
+    assert evidence.on_store is not None
+    handlers = handlers_with(intake, evidence.on_store)
     link = "https://www.facebook.com/a/posts/1"
-    two = report(agency, link, f"lihat {link} dan https://x.com/b/status/2.")  # the same link twice
-    one = report(agency, None, "https://www.tiktok.com/@c/video/3")
+    two = submission(agency, link, f"lihat {link} dan https://x.com/b/status/2.")  # the same link twice
+    one = submission(agency, None, "https://www.tiktok.com/@c/video/3")
     stored = await evidence.store.put(PHOTO, "image/jpeg")
-    photo = report(agency, "https://www.facebook.com/d/posts/4", photo=stored.sha256)
-    reports = [two, report(agency, None, "tidak ada tautan"), one, photo, two]  # `two` twice in one batch
+    # With a file intake kept: stored on its own, with its item and custody entry.
+    photo = submission(agency, "https://www.facebook.com/d/posts/4", photo=stored.sha256)
+    reports = [two, submission(agency, None, "tidak ada tautan"), one, photo, two]  # `two` twice in one batch
     batch = [wrap(r) for r in reports]
     evidence.preserver.wake.clear()
 
-    assert await evidence.intake.reports_received(batch) == [None] * len(batch)
+    assert await handlers.reports_submitted(batch) == [None] * len(batch)
     assert evidence.preserver.wake.is_set()
     expected = sorted(
         [
@@ -84,14 +122,33 @@ async def test_a_batch_queues_each_link_once_and_its_redelivery_adds_nothing(
     assert [(r["kind"], r["sha256"]) for r in kept] == [("attachment", stored.sha256)]
 
     # The batch again (its acks lost in a crash): no second job, item or custody entry.
-    assert await evidence.intake.reports_received(batch) == [None] * len(batch)
+    assert await handlers.reports_submitted(batch) == [None] * len(batch)
     assert await jobs_of(intake, agency) == expected
     counts = await intake.pool.fetchrow(
         "SELECT (SELECT count(*) FROM evidence_items WHERE agency_id = $1) AS items,"
-        " (SELECT count(*) FROM evidence_custody WHERE agency_id = $1) AS custody",
+        " (SELECT count(*) FROM evidence_custody WHERE agency_id = $1) AS custody,"
+        " (SELECT count(*) FROM reports WHERE agency_id = $1) AS reports",
         agency,
     )
-    assert (counts["items"], counts["custody"]) == (1, 1)
+    assert (counts["items"], counts["custody"], counts["reports"]) == (1, 1, 4)
+
+
+async def test_without_evidence_reports_are_stored_and_no_job_is_written(
+    intake: Infrastructure, tmp_path: Path, agency: str
+) -> None:
+    off = Evidence.build(
+        intake.pool, intake.outbox, settings(tmp_path, None).model_copy(update={"evidence_enabled": False})
+    )
+    try:
+        assert off.on_store is None and off.subscriptions() == []
+    finally:
+        await off.aclose()
+    flood = FloodGuard(intake.redis, intake.subjects.root, daily_limit=3)
+    handlers = IntakeHandlers(intake.pool, intake.outbox, b"test-pepper-0123456789", flood)
+    batch = [wrap(submission(agency, f"https://www.facebook.com/{agency}/posts/{i}")) for i in range(3)]
+    assert await handlers.reports_submitted(batch) == [None] * 3
+    assert await intake.pool.fetchval("SELECT count(*) FROM reports WHERE agency_id = $1", agency) == 3
+    assert await jobs_of(intake, agency) == []
 
 
 async def test_a_batch_of_case_events_links_each_named_report_once(
@@ -168,23 +225,22 @@ class UnreadableFor:
         await self._store.delete(sha256)
 
 
-async def test_a_report_that_cannot_be_handled_is_dead_lettered_alone_and_the_rest_queued(
+async def test_a_report_whose_evidence_cannot_be_written_is_dead_lettered_alone_and_the_rest_stored(
     intake: Infrastructure, tmp_path: Path, agency: str
 ) -> None:
     built = Evidence.build(intake.pool, intake.outbox, settings(tmp_path, None))
     sha256 = hashlib.sha256(PHOTO).hexdigest()
     unreadable = EvidenceIntake(intake.pool, UnreadableFor(built.store, sha256), built.preserver)
-    good = [report(agency, f"https://www.facebook.com/{agency}/posts/{i}") for i in range(6)]
-    poison = report(agency, "https://www.facebook.com/p/posts/0", photo=sha256)
+    handlers = handlers_with(intake, unreadable)
+    good = [submission(agency, f"https://www.facebook.com/{agency}/posts/{i}") for i in range(6)]
+    poison = submission(agency, "https://www.facebook.com/p/posts/0", photo=sha256)
     for data in (*good[:3], poison, *good[3:]):
         await publish(intake, data)
-    (subscription,) = [s for s in built.subscriptions() if s.durable == "intake-evidence-reports"]
+    (subscription,) = [s for s in handlers.subscriptions() if s.durable == "intake-submissions"]
     subscription = replace(
         subscription,
-        durable=f"evidence-{agency}",
+        durable=f"submissions-{agency}",
         agency=agency,
-        handler=unreadable.report_received,
-        batch=unreadable.reports_received,
         max_deliver=2,  # not eight, so the test does not wait out the whole backoff
         backoff=(4,),
     )
@@ -202,6 +258,10 @@ async def test_a_report_that_cannot_be_handled_is_dead_lettered_alone_and_the_re
     assert sorted(r for r, _ in queued) == sorted(r.report_id for r in good)
     assert [json.loads(m.data)["report_id"] for m in letters] == [str(poison.report_id)]
     assert letters[0].headers["Pantau-Dead-Reason"].startswith("failed: OSError")
+    # Nothing of it half stored: no report without its evidence.
+    assert (
+        await intake.pool.fetchval("SELECT count(*) FROM reports WHERE report_id = $1", poison.report_id) == 0
+    )
 
 
 async def _some(pending):  # type: ignore[no-untyped-def]
@@ -219,7 +279,7 @@ async def test_a_round_of_unreachable_links_is_put_back_together_each_with_its_o
 ) -> None:
     # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
     reports = [report(agency, f"http://127.0.0.1:9/gone/{i}") for i in range(3)]
-    assert await evidence.intake.reports_received([wrap(r) for r in reports]) == [None] * 3
+    await queue(intake, evidence.intake, reports)
     async with intake.pool.acquire() as conn:
         # One of them was tried twice before; another's lease was lost (taken over meanwhile).
         await conn.execute("UPDATE evidence_jobs SET attempts = 1 WHERE report_id = $1", reports[1].report_id)
@@ -265,11 +325,11 @@ async def test_the_running_worker_takes_new_jobs_when_woken_and_retries_when_due
         backoff=Backoff(base_s=0.2, attempts=3),
     )
     stopping = asyncio.Event()
-    # A long idle look: a new job is taken at once all the same, the consumer wakes the worker.
+    # A long idle look: a new job is taken at once all the same, storing its report wakes the worker.
     task = asyncio.create_task(worker.run(stopping, idle_s=30.0))
     try:
         gone = report(agency, "http://127.0.0.1:9/gone")
-        await EvidenceIntake(intake.pool, evidence.store, worker).reports_received([wrap(gone)])
+        await queue(intake, EvidenceIntake(intake.pool, evidence.store, worker), [gone])
         tried = await eventually(
             lambda: intake.pool.fetchrow(
                 "SELECT attempts FROM evidence_jobs WHERE report_id = $1 AND attempts > 0", gone.report_id

@@ -45,6 +45,7 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSet
         flood,
         quiet_s=settings.conversation_window_s,
         longest_s=settings.conversation_longest_s,
+        evidence=evidence.on_store,
     )
     handlers = IntakeHandlers(
         infra.pool,
@@ -55,9 +56,12 @@ def build(infra: Infrastructure, platform: PlatformSettings, settings: IntakeSet
         MediaEvidence(whatsapp, evidence.store),
         conversations,
         keyring=keyring,
+        evidence=evidence.on_store,
     )
     rpc = RpcClient(infra.nc, infra.subjects)
-    monitoring = Monitoring.build(infra.pool, infra.outbox, infra.redis, rpc, settings, platform.subject_root)
+    monitoring = Monitoring.build(
+        infra.pool, infra.outbox, infra.redis, rpc, settings, platform.subject_root, evidence.on_store
+    )
     return WithMonitoring(handlers, monitoring, evidence)
 
 

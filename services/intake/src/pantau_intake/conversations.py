@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 import asyncpg
 
@@ -20,6 +22,9 @@ from pantau_shared.postgres import Connection
 
 from . import normalise, repository
 from .flood import FloodGuard
+
+if TYPE_CHECKING:
+    from .evidence.intake_events import EvidenceIntake
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +53,30 @@ def gathered(report_id: object, parts: list[ReportSubmitted]) -> ReportSubmitted
     )
 
 
+def _checked(report: ReportSubmitted, kept: tuple[frozenset[str], frozenset[str]]) -> bool:
+    """Whether every file of the report was among those looked at."""
+    return all(a.sha256 is None or a.sha256 in kept[0] for a in report.attachments)
+
+
 def fragments_only(parts: list[ReportSubmitted]) -> bool:
     return all(p.message_kind in FRAGMENT_KINDS for p in parts)
 
 
 class Conversations:
     def __init__(
-        self, pool: asyncpg.Pool, outbox: Outbox, flood: FloodGuard, *, quiet_s: float, longest_s: float
+        self,
+        pool: asyncpg.Pool,
+        outbox: Outbox,
+        flood: FloodGuard,
+        *,
+        quiet_s: float,
+        longest_s: float,
+        evidence: "EvidenceIntake | None" = None,
     ) -> None:
         self._pool = pool
         self._outbox = outbox
+        # Writes the report's evidence (its links' jobs, the files intake kept) as it is stored.
+        self._evidence = evidence
         self._flood = flood
         self.quiet_s = quiet_s
         self.longest_s = longest_s
@@ -76,11 +95,15 @@ class Conversations:
         for due in await repository.due_conversations(self._pool, self.quiet_s, self.longest_s):
             # Counted before the transaction (Redis is a network call); counting is idempotent.
             count = await self._flood.count(due.reporter_id, due.report_id)
+            kept = await self._kept_files(due.report_id)
             async with self._pool.acquire() as conn, conn.transaction():
                 parts = await repository.claim_conversation(conn, due.report_id)
                 if not parts:
                     continue
                 report = gathered(due.report_id, parts)
+                if self._evidence is not None and not _checked(report, kept):
+                    # A file came in after it was looked at: look again at the next pass.
+                    continue
                 record = normalise.received(
                     report, received_at=datetime.now(UTC), reporter_id=due.reporter_id
                 ).model_copy(
@@ -91,11 +114,15 @@ class Conversations:
                         "sender_flagged": self._flood.over(count),
                     }
                 )
-                await repository.insert_report(
+                stored = await repository.insert_report(
                     conn, record, report.content_digest(), self._outbox.row(record.on_bus())[1]
                 )
+                if stored and self._evidence is not None:
+                    await self._evidence.report_stored(conn, record, kept[1])
                 await repository.close_conversation(conn, due.report_id)
             self._outbox.committed()
+            if self._evidence is not None:
+                self._evidence.wake()
             closed += 1
             log.info(
                 "conversation %s stored as one report of %d message(s)%s",
@@ -104,6 +131,16 @@ class Conversations:
                 " (fragments only: no case)" if record.fragments_only else "",
             )
         return closed
+
+    async def _kept_files(self, report_id: UUID) -> tuple[frozenset[str], frozenset[str]]:
+        """(every file hash looked at, those whose bytes intake kept) of the conversation's
+        messages, asked of the object store before the transaction that stores it."""
+        if self._evidence is None:
+            return frozenset(), frozenset()
+        async with self._pool.acquire() as conn:
+            parts = await repository.conversation_parts(conn, report_id)
+        attachments = [a for part in parts for a in part.attachments]
+        return frozenset(a.sha256 for a in attachments if a.sha256), await self._evidence.kept(attachments)
 
     async def run(self, stopping: asyncio.Event) -> None:
         interval = max(0.2, min(self.quiet_s / 4, 5.0))

@@ -33,6 +33,8 @@ from pantau_shared.sealing import DEV_PRIVATE_KEY, Keyring, UnsealError, open_re
 
 from . import normalise, repository
 from .conversations import Conversations
+from .evidence.intake_events import EvidenceIntake
+from .evidence.jobs import NewJob
 from .flood import FloodGuard
 from .listing import ReportListing
 from .mail_intake import MailIntake
@@ -54,7 +56,11 @@ class IntakeHandlers:
         conversations: Conversations | None = None,
         *,
         keyring: Keyring | None = None,
+        evidence: EvidenceIntake | None = None,
     ) -> None:
+        # Writes each report's evidence (its links' jobs, the files intake kept) in the statement
+        # or transaction that stores it; None when evidence is off.
+        self._evidence = evidence
         # Opens the reporters' contacts sealed on the bus (development's key unless given).
         self._keyring = keyring or Keyring([DEV_PRIVATE_KEY])
         self._conversations = conversations
@@ -170,6 +176,7 @@ class IntakeHandlers:
                     for (i, _, _), reporter_id, count in zip(reporters, chosen, counts, strict=True)
                 }
             records: list[tuple[ReportReceived, str, tuple[str, str, bytes]]] = []
+            new_jobs: list[NewJob] = []
             for i, report in enumerate(reports):
                 reporter_id, count = flood.get(i, (None, 0))
                 record = normalise.received(report, received_at=received_at, reporter_id=reporter_id)
@@ -178,9 +185,13 @@ class IntakeHandlers:
                         update={"sender_reports_today": count, "sender_flagged": self._flood.over(count)}
                     )
                 records.append((record, report.content_digest(), self._outbox.row(record.on_bus())[1]))
-            stored = await repository.insert_reports(conn, records)
+                if self._evidence is not None:
+                    new_jobs.extend(self._evidence.of_report(record))
+            stored = await repository.insert_reports(conn, records, new_jobs)
         if stored:
             self._outbox.committed()
+            if new_jobs and self._evidence is not None:
+                self._evidence.wake()
         return stored
 
     def _opened(self, envelope: Envelope[EventData]) -> ReportSubmitted:
@@ -271,7 +282,7 @@ class IntakeHandlers:
                     record = record.model_copy(
                         update={"sender_reports_today": count, "sender_flagged": self._flood.over(count)}
                     )
-                if await repository.insert_report(conn, record, digest, self._outbox.row(record.on_bus())[1]):
+                if await self._insert(conn, record, digest):
                     break
                 # Stored meanwhile by another instance: the same content, or a reused channel id.
                 seen = await repository.seen(conn, report.report_id, digest)
@@ -279,6 +290,22 @@ class IntakeHandlers:
                     return
                 report = self._variant(report, digest)
         self._outbox.committed()
+        if self._evidence is not None:
+            self._evidence.wake()
+
+    async def _insert(self, conn: Connection, record: ReportReceived, digest: str) -> bool:
+        """Store the report with its event and its evidence, all or nothing; False when its id
+        was stored before."""
+        event = self._outbox.row(record.on_bus())[1]
+        if self._evidence is None:
+            return await repository.insert_report(conn, record, digest, event)
+        # Asked of the object store before the transaction opens.
+        kept = await self._evidence.kept(record.attachments) if record.attachments else frozenset[str]()
+        async with conn.transaction():
+            stored = await repository.insert_report(conn, record, digest, event)
+            if stored:
+                await self._evidence.report_stored(conn, record, kept)
+        return stored
 
     async def get_report(self, agency_id: str, request: ReportQuery) -> StoredReport:
         report = await repository.get_report(self._pool, agency_id, request.report_id)

@@ -1,6 +1,8 @@
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import asyncpg
@@ -8,6 +10,9 @@ import asyncpg
 from pantau_shared.contract import Reporter, ReportReceived, ReportSubmitted, StoredReport
 from pantau_shared.contract.rpc import ReporterContact
 from pantau_shared.postgres import Connection
+
+if TYPE_CHECKING:
+    from .evidence.jobs import NewJob
 
 REPORT_COLUMNS = (
     "report_id",
@@ -246,7 +251,9 @@ async def reporters_for_many(conn: Connection, wanted: list[tuple[list[str], str
     return chosen
 
 
-# Many reports and their events in one statement: the rows travel as one JSON document.
+# Many reports, their events and their links' evidence jobs in one statement: the rows travel as
+# one JSON document; events and jobs are written only for the reports this statement stored, so
+# a report stored always has its jobs and a redelivered one adds nothing.
 INSERT_MANY_WITH_EVENTS = (
     f"WITH stored AS (INSERT INTO reports ({', '.join(REPORT_COLUMNS)})"
     f" SELECT {', '.join(REPORT_COLUMNS)} FROM jsonb_populate_recordset(NULL::reports, $1::jsonb)"
@@ -254,14 +261,22 @@ INSERT_MANY_WITH_EVENTS = (
     " events AS (INSERT INTO outbox (subject, headers, body)"
     " SELECT e.subject, e.headers, e.body FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::bytea[])"
     " WITH ORDINALITY AS e(report_id, subject, headers, body, n) JOIN stored USING (report_id)"
-    " ORDER BY e.n) SELECT report_id FROM stored"
+    " ORDER BY e.n),"
+    " jobs AS (INSERT INTO evidence_jobs (job_id, agency_id, report_id, url)"
+    " SELECT j.job_id, j.agency_id, j.report_id, j.url"
+    " FROM unnest($6::uuid[], $7::text[], $8::uuid[], $9::text[]) AS j(job_id, agency_id, report_id, url)"
+    " JOIN stored USING (report_id) ORDER BY j.job_id ON CONFLICT (job_id) DO NOTHING)"
+    " SELECT report_id FROM stored"
 )
 
 
 async def insert_reports(
-    conn: Connection, reports: list[tuple[ReportReceived, str, tuple[str, str, bytes]]]
+    conn: Connection,
+    reports: list[tuple[ReportReceived, str, tuple[str, str, bytes]]],
+    jobs: "Sequence[NewJob]" = (),
 ) -> set[UUID]:
-    """Store reports with their outbox events; the ids stored (not those stored before)."""
+    """Store reports with their outbox events and the evidence jobs of their links; the ids
+    stored (not those stored before)."""
     documents = []
     for report, digest, _ in reports:
         values = report.model_dump(mode="json", include=set(REPORT_COLUMNS))
@@ -272,6 +287,10 @@ async def insert_reports(
         json.dumps(documents),
         [report.report_id for report, _, _ in reports],
         *(list(column) for column in zip(*(event for _, _, event in reports), strict=True)),
+        [job.job_id for job in jobs],
+        [job.agency_id for job in jobs],
+        [job.report_id for job in jobs],
+        [job.url for job in jobs],
     )
     return {row["report_id"] for row in rows}
 
@@ -347,6 +366,12 @@ async def claim_conversation(conn: Connection, report_id: UUID) -> list[ReportSu
     )
     if not locked:
         return None
+    return await conversation_parts(conn, report_id)
+
+
+async def conversation_parts(conn: Connection, report_id: UUID) -> list[ReportSubmitted]:
+    """A conversation's messages in order, with the edits received meanwhile; unlocked (what
+    `claim_conversation` reads under its lock)."""
     rows = await conn.fetch(
         "SELECT submission, (SELECT text FROM report_revisions r WHERE r.report_id = p.report_id"
         " AND r.revises = p.external_id AND r.change = 'edited' ORDER BY revised_at DESC LIMIT 1) AS revised"

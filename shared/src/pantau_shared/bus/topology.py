@@ -84,6 +84,41 @@ class Subscription:
         )
 
 
+@dataclass(frozen=True)
+class RetiredDurable:
+    """A durable consumer no service declares any more. Deleted at every declaration (idempotent),
+    so an upgraded deployment does not keep it on the stream gathering messages nobody reads (a
+    KEDA trigger left on it would scale on them)."""
+
+    stream: str
+    durable: str
+
+
+RETIRED_DURABLES: tuple[RetiredDurable, ...] = (
+    # Intake writes a report's and an observed post's evidence jobs in the statement that stores
+    # it, instead of reading each back from the bus.
+    RetiredDurable("REPORTS", "intake-evidence-reports"),
+    RetiredDurable("POSTS", "intake-evidence-posts"),
+)
+
+
+async def remove_retired(
+    js: JetStreamContext,
+    subjects: Subjects,
+    declared: Sequence[Subscription],
+    retired: Sequence[RetiredDurable] = RETIRED_DURABLES,
+) -> None:
+    live = {(s.stream, s.durable) for s in declared}
+    for old in retired:
+        if (old.stream, old.durable) in live:
+            raise ValueError(f"durable {old.durable} on {old.stream} is declared and retired at once")
+        try:
+            await js.delete_consumer(subjects.stream(old.stream), old.durable)
+        except NotFoundError:
+            continue
+        log.info("retired consumer %s on %s deleted", old.durable, subjects.stream(old.stream))
+
+
 def stream_configs(subjects: Subjects) -> list[StreamConfig]:
     configs = [
         StreamConfig(
@@ -140,6 +175,7 @@ async def provision(
     for subscription in subscriptions:
         stream = subjects.stream(subscription.stream)
         await ensure_consumer(js, stream, subscription.config(subjects))
+    await remove_retired(js, subjects, subscriptions)
 
 
 async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:

@@ -1,10 +1,12 @@
-"""What the evidence worker takes from the bus: the jobs of each stored report and observed
-post, the WhatsApp and email attachments already kept, and which reports make up which case.
+"""What evidence keeps of each report and observed post as intake stores it, and which reports
+make up which case.
 
-Each handler only writes rows (idempotently) and wakes the worker: the fetching happens in the
-worker, after these rows are committed, never while a message is being handled. A fetched batch
-is written set-based: the jobs of all its reports in one statement, all its case links in one;
-only a report with attachments intake kept (custody to log) is handled on its own."""
+A stored report's (or post's) links become jobs, and the attachments whose bytes intake kept
+become items with their custody entries, **in the statement or transaction that stores it**: no
+consumer reads every report back from the bus to do it, and a report stored always has its jobs.
+The fetching happens in the worker, after these rows are committed, never while a message is
+being handled. Case events are consumed (`intake-evidence-cases`) and written set-based: all the
+case links a batch names in one statement."""
 
 import re
 from collections.abc import Sequence
@@ -13,9 +15,18 @@ from uuid import UUID
 
 import asyncpg
 
-from pantau_shared.contract import CaseOpened, CaseUpdated, Envelope, EventData, PostObserved, ReportReceived
+from pantau_shared.contract import (
+    Attachment,
+    CaseOpened,
+    CaseUpdated,
+    Envelope,
+    EventData,
+    PostObserved,
+    ReportReceived,
+)
 from pantau_shared.contract.ids import stable_id
 from pantau_shared.objectstore import ObjectStore
+from pantau_shared.postgres import Connection
 
 from . import jobs, repository
 from .jobs import NewJob
@@ -43,34 +54,29 @@ class EvidenceIntake:
             for link in report_urls(url, text, self._max_urls)
         ]
 
-    async def _enqueue(self, new: list[NewJob]) -> None:
-        if not new:
-            return
-        async with self._pool.acquire() as conn:
-            await jobs.enqueue_many(conn, new)
-        self._preserver.wake.set()
+    def of_report(self, report: ReportReceived) -> list[NewJob]:
+        """The jobs of a report's links (none for a report without links)."""
+        return self._jobs(report.agency_id, report.report_id, None, report.url, report.text)
 
-    async def reports_received(self, envelopes: Sequence[Envelope[EventData]]) -> list[BaseException | None]:
-        outcomes: list[BaseException | None] = [None] * len(envelopes)
-        new: list[NewJob] = []
-        for index, envelope in enumerate(envelopes):
-            report = envelope.data
-            assert isinstance(report, ReportReceived)
-            if report.attachments:
-                try:
-                    await self.report_received(envelope)
-                except Exception as error:
-                    outcomes[index] = error
-                continue
-            new.extend(self._jobs(report.agency_id, report.report_id, None, report.url, report.text))
-        await self._enqueue(new)
-        return outcomes
+    async def kept(self, attachments: Sequence[Attachment]) -> frozenset[str]:
+        """Which of these attachments' bytes intake kept (WhatsApp media, email attachments):
+        their SHA-256s. A hash only claimed (by the provider, or a client) is not one. Asks the
+        object store, so call it before opening a transaction."""
+        return frozenset(
+            [
+                a.sha256
+                for a in attachments
+                if a.sha256 and _HEX.match(a.sha256) and await self._store.exists(a.sha256)
+            ]
+        )
 
-    async def report_received(self, envelope: Envelope[EventData]) -> None:
-        report = envelope.data
-        assert isinstance(report, ReportReceived)
-        new = self._jobs(report.agency_id, report.report_id, None, report.url, report.text)
-        attachments = [
+    async def report_stored(
+        self, conn: Connection, report: ReportReceived, kept: frozenset[str] = frozenset()
+    ) -> None:
+        """In the transaction that stores the report: its links' jobs, and its attachments in
+        `kept` as preserved items with their custody entries; idempotent. `wake` once committed."""
+        await jobs.enqueue_many(conn, self.of_report(report))
+        items = [
             NewItem(
                 agency_id=report.agency_id,
                 report_id=report.report_id,
@@ -86,29 +92,30 @@ class EvidenceIntake:
                 reason=a.filename,
             )
             for a in report.attachments
-            # Only files whose bytes intake kept (WhatsApp media, email attachments).
-            if a.sha256 and _HEX.match(a.sha256) and await self._store.exists(a.sha256)
+            if a.sha256 in kept
         ]
-        if not attachments:
-            await self._enqueue(new)
-            return
-        async with self._pool.acquire() as conn, conn.transaction():
-            await jobs.enqueue_many(conn, new)
-            await self._preserver.record_items(conn, attachments, datetime.now(UTC))
+        if items:
+            await self._preserver.record_items(conn, items, datetime.now(UTC))
+
+    async def posts_stored(self, conn: Connection, posts: Sequence[PostObserved]) -> None:
+        """In the transaction that stores observed posts: their links' jobs (one statement), each
+        under the report triage makes of its post."""
+        new = [
+            job
+            for post in posts
+            for job in self._jobs(
+                post.agency_id,
+                stable_id("monitoring.report", str(post.observation_id)),
+                post.observation_id,
+                post.url,
+                post.text,
+            )
+        ]
+        await jobs.enqueue_many(conn, new)
+
+    def wake(self) -> None:
+        """New jobs are committed: the worker takes them now rather than at its next look."""
         self._preserver.wake.set()
-
-    async def posts_observed(self, envelopes: Sequence[Envelope[EventData]]) -> list[BaseException | None]:
-        new: list[NewJob] = []
-        for envelope in envelopes:
-            post = envelope.data
-            assert isinstance(post, PostObserved)
-            report_id = stable_id("monitoring.report", str(post.observation_id))
-            new.extend(self._jobs(post.agency_id, report_id, post.observation_id, post.url, post.text))
-        await self._enqueue(new)
-        return [None] * len(envelopes)
-
-    async def post_observed(self, envelope: Envelope[EventData]) -> None:
-        await self.posts_observed([envelope])
 
     async def cases_changed(self, envelopes: Sequence[Envelope[EventData]]) -> list[BaseException | None]:
         """Most case events (routing, state, priority) name no new report: they cost nothing."""

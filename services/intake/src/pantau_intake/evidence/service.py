@@ -10,7 +10,7 @@ import asyncpg
 
 from pantau_shared.bundle_keys import load_signing_key
 from pantau_shared.bus import Answer, Subscription
-from pantau_shared.contract import CaseOpened, CaseUpdated, PostObserved, ReportReceived
+from pantau_shared.contract import CaseOpened, CaseUpdated
 from pantau_shared.contract.evidence import (
     EVIDENCE_BUNDLE,
     EVIDENCE_CASE,
@@ -85,26 +85,18 @@ class Evidence:
             enabled=settings.evidence_enabled,
         )
 
+    @property
+    def on_store(self) -> EvidenceIntake | None:
+        """What intake's storing code writes with each report and post (their jobs, kept
+        attachments), or None when evidence is off."""
+        return self.intake if self._enabled else None
+
     def subscriptions(self) -> list[Subscription]:
+        # A report's and a post's jobs are written as they are stored (`on_store`); the
+        # durables that read them back from the bus are retired (bus/topology.py).
         if not self._enabled:
             return []
         return [
-            Subscription(
-                durable="intake-evidence-reports",
-                stream="REPORTS",
-                subject_suffix=ReportReceived.SUBJECT,
-                handler=self.intake.report_received,
-                batch=self.intake.reports_received,
-                events=(ReportReceived,),
-            ),
-            Subscription(
-                durable="intake-evidence-posts",
-                stream="POSTS",
-                subject_suffix=PostObserved.SUBJECT,
-                handler=self.intake.post_observed,
-                batch=self.intake.posts_observed,
-                events=(PostObserved,),
-            ),
             Subscription(
                 durable="intake-evidence-cases",
                 stream="CASES",

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -18,6 +19,9 @@ from pantau_shared.postgres import Connection
 from . import schedule
 from .connectors import AccountGone, AccountPrivate, Connector, Fetched, FetchedPost, RateLimited
 from .schedule import AccountState, Backoff, Lease
+
+if TYPE_CHECKING:
+    from ..evidence.intake_events import EvidenceIntake
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +54,11 @@ class Collector:
         hold: timedelta = timedelta(minutes=5),
         batch: int = 20,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        evidence: "EvidenceIntake | None" = None,
     ) -> None:
         self._pool = pool
+        # Writes the new posts' evidence jobs in the transaction that stores them.
+        self._evidence = evidence
         self._outbox = outbox
         self._connectors = connectors
         # The account's interval: the SLO of its agency's calendar stage, shorter with priority.
@@ -118,16 +125,21 @@ class Collector:
             )
             return Outcome(lease, lost_lease=True)
         self._outbox.committed()
+        if observed and self._evidence is not None:
+            self._evidence.wake()
         return Outcome(lease, observed=observed)
 
     async def _commit(self, lease: Lease, fetched: Fetched, now: datetime) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
-            observed = 0
+            new: list[PostObserved] = []
             for post in fetched.posts:
                 event = self._event(lease, fetched, post, now)
                 if await _insert(conn, event):
                     await self._outbox.stage(conn, event)
-                    observed += 1
+                    new.append(event)
+            observed = len(new)
+            if new and self._evidence is not None:
+                await self._evidence.posts_stored(conn, new)
             kept = await schedule.checked(
                 conn,
                 lease,

@@ -5,7 +5,7 @@ credential or a feed nothing is collected, and coverage still answers (nothing w
 import asyncio
 from collections.abc import Coroutine
 from datetime import timedelta
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import asyncpg
 from redis.asyncio import Redis
@@ -23,6 +23,9 @@ from .credentials import Credentials
 from .schedule import Lease
 from .watchlist import WatchlistSync
 
+if TYPE_CHECKING:
+    from ..evidence.intake_events import EvidenceIntake
+
 
 class Monitoring:
     def __init__(
@@ -34,6 +37,7 @@ class Monitoring:
         settings: MonitoringSettings,
         agencies: dict[str, MonitoredAgency],
         key_prefix: str,
+        evidence: "EvidenceIntake | None" = None,
     ) -> None:
         self.settings = settings
         self.credentials = Credentials(settings, redis, key_prefix)
@@ -51,6 +55,7 @@ class Monitoring:
             interval=self.interval,
             batch=settings.batch,
             hold=timedelta(seconds=settings.lease_s),
+            evidence=evidence,
         )
 
     @classmethod
@@ -62,9 +67,10 @@ class Monitoring:
         rpc: RpcClient,
         settings: IntakeSettings,
         key_prefix: str,
+        evidence: "EvidenceIntake | None" = None,
     ) -> Self:
         agencies = {a: m for a, m in settings.monitoring_agencies.items() if m.platforms()}
-        return cls(pool, outbox, redis, rpc, settings.monitoring, agencies, key_prefix)
+        return cls(pool, outbox, redis, rpc, settings.monitoring, agencies, key_prefix, evidence)
 
     def connector(self, agency_id: str, platform: Platform) -> Connector | None:
         return self._connectors.get((agency_id, platform))
