@@ -13,7 +13,7 @@ from starlette.types import Scope
 from pantau_shared.bus import Publisher, RpcClient, provision
 from pantau_shared.health import Readiness, health_router
 from pantau_shared.infrastructure import Infrastructure
-from pantau_shared.metrics import HttpMetrics, metrics_router
+from pantau_shared.metrics import metrics_router
 from pantau_shared.sealing import Sealer
 from pantau_shared.settings import PlatformSettings
 
@@ -40,11 +40,11 @@ from . import (
     whatsapp,
 )
 from .audit import AuditLog
-from .auditing import AuditTrail
 from .auth import KeyVerifier
 from .deps import State
 from .direct import DirectReports
-from .middleware import BodySizeLimit, RequestContext, ServerSpan
+from .exchange import Exchange
+from .middleware import BodySizeLimit, ServerSpan
 from .oidc import OidcClient
 from .ratelimit import RateLimiter
 from .roles import public
@@ -156,11 +156,10 @@ def create_app(
     app.state.gateway_settings = settings
     # Innermost: single submissions answered before routing, inside every other middleware.
     app.add_middleware(DirectReports, exception_handlers=app.exception_handlers)
-    # Inside the size limit and request ids: it sees the route's own answer, and its 503 gets an id.
-    app.add_middleware(AuditTrail)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, bulk_limit=settings.max_bulk_body_bytes)
-    app.add_middleware(RequestContext)
-    app.add_middleware(HttpMetrics)
+    # Request ids, the audit trail and metrics in one layer: a refused body's 413 gets an id and
+    # is counted (it is never marked for the audit log, no route having seen it).
+    app.add_middleware(Exchange)
     if not exported:
         app.add_middleware(ServerSpan, exclude=_probe)
     return app

@@ -2,8 +2,8 @@
 
 A route's declaration marks a request for the audit log (`roles.authorize`: every change, every
 read of reporter contacts, refusals of either; `roles.public(..., audited_as=...)`: changes
-through signed links). `AuditTrail` then appends the entry when the route has answered and
-*before* the answer leaves: a client that saw a success knows it is in the log, and when the
+through signed links). `exchange.Exchange` then appends the entry when the route has answered
+and *before* the answer leaves: a client that saw a success knows it is in the log, and when the
 log cannot be written the answer is replaced by a 503 (so contacts are never shown unlogged).
 """
 
@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 
 from fastapi import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
 
 from . import audit
 from .middleware import REQUEST_ID
@@ -43,48 +43,15 @@ def _action(scope: Scope) -> str:
     return f"{scope['method']} {getattr(route, 'path_format', scope['path'])}"
 
 
-class AuditTrail:
-    """Pure ASGI middleware: appends the marked request's entry before its answer is sent."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        refused = started = False
-
-        async def send_logged(message: Message) -> None:
-            nonlocal refused, started
-            if refused:
-                return
-            marked = _marked(scope)
-            if message["type"] == "http.response.start":
-                started = True
-                if marked is not None and not await _append(scope, marked, message["status"]):
-                    refused = True
-                    await _unavailable(send)
-                    return
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_logged)
-        except Exception:
-            # The server answers 500 after this; the attempt is logged all the same.
-            marked = _marked(scope)
-            if marked is not None and not started:
-                await _append(scope, marked, 500)
-            raise
-
-
-def _marked(scope: Scope) -> Marked | None:
+def mark_of(scope: Scope) -> Marked | None:
+    """The request's mark, once its route has set one."""
     found: Marked | None = scope.get("state", {}).get("audit")
     return found
 
 
-async def _append(scope: Scope, marked: Marked, status: int) -> bool:
-    """Whether the entry is written; a failure is logged here."""
+async def append(scope: Scope, marked: Marked, status: int) -> bool:
+    """Appends the marked request's entry for an answer of `status`: whether it is written; a
+    failure is logged here."""
     detail: dict[str, audit.JSON] = {"path": dict(scope.get("path_params", {})), **marked.detail}
     if REQUEST_ID in scope:
         detail["request_id"] = scope[REQUEST_ID]
@@ -97,10 +64,13 @@ async def _append(scope: Scope, marked: Marked, status: int) -> bool:
     return True
 
 
-async def _unavailable(send: Send) -> None:
+def unavailable() -> tuple[Message, Message]:
+    """The 503 that replaces an answer whose entry could not be written."""
     body = json.dumps(
         problem_body(503, TITLES[503], "catatan audit tidak dapat ditulis; permintaan tidak diselesaikan")
     ).encode()
     headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 503, "headers": [*headers, (b"retry-after", b"1")]})
-    await send({"type": "http.response.body", "body": body})
+    return (
+        {"type": "http.response.start", "status": 503, "headers": [*headers, (b"retry-after", b"1")]},
+        {"type": "http.response.body", "body": body},
+    )

@@ -1,5 +1,6 @@
-"""Pure ASGI middleware: the server span when nothing exports spans, request ids and the body
-size limit. (With an exporter the server span is FastAPI's own, configured in `app.py`.)"""
+"""Pure ASGI middleware: the server span when nothing exports spans and the body size limit.
+(With an exporter the server span is FastAPI's own, configured in `app.py`; request ids, the
+audit trail and metrics are `exchange.Exchange`.)"""
 
 import json
 from collections.abc import Callable
@@ -8,8 +9,6 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from pantau_shared.contract import new_id
 
 from .problems import MEDIA_TYPE, TITLES, problem_body
 
@@ -49,31 +48,6 @@ class ServerSpan:
         finally:
             otel_context.detach(token)
             span.end()
-
-
-class RequestContext:
-    """Gives every request an `X-Request-ID` (the caller's, or a new one), echoed in the
-    response and recorded on the request's span."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
-        request_id = given.decode("latin-1")[:128] or str(new_id())
-        scope[REQUEST_ID] = request_id
-        trace.get_current_span().set_attribute("pantau.request_id", request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"].append((b"x-request-id", request_id.encode("latin-1")))
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
 
 
 class BodySizeLimit:
