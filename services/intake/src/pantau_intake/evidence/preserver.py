@@ -111,6 +111,13 @@ class Preserver:
         if again:
             async with self._pool.acquire() as conn:
                 await jobs.retry(conn, again)
+            # One line a round, not one a job: a burst of dead links logged each attempt.
+            log.info(
+                "evidence of %d link(s) will be fetched again, e.g. %s: %s",
+                len(again),
+                again[0].job.url,
+                again[0].error,
+            )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -125,7 +132,6 @@ class Preserver:
             if job.attempts >= self._backoff.attempts:
                 await self._give_up(job, "failed", str(failed))
                 return None
-            log.info("evidence of %s will be fetched again: %s", job.url, failed)
             return Retry(job, self._clock() + self._backoff.delay(job.attempts), str(failed))
         except Exception:
             log.exception("capturing %s failed", job.url)

@@ -18,7 +18,7 @@ from pantau_shared.contract.evidence import (
     EVIDENCE_READ,
     EVIDENCE_REPORT,
 )
-from pantau_shared.fetching import SafeFetcher
+from pantau_shared.fetching import Resolver, SafeFetcher
 from pantau_shared.objectstore import ObjectStore, open_store
 from pantau_shared.outbox import Outbox
 from pantau_shared.timestamping import Timestamper
@@ -45,19 +45,23 @@ class Evidence:
         signing: Signing,
         *,
         enabled: bool = True,
+        resolve: Resolver | None = None,
     ) -> None:
         self.store = store
         self.trust = trust
         self._fetcher = fetcher
         self._screenshots = screenshots
         self._enabled = enabled
-        self.preserver = Preserver(pool, outbox, store, Capturer(fetcher, screenshots), trust)
+        self.preserver = Preserver(
+            pool, outbox, store, Capturer(fetcher, screenshots, resolve=resolve), trust
+        )
         self.intake = EvidenceIntake(pool, store, self.preserver)
         self.answers_ = EvidenceAnswers(pool, store, trust, signing)
 
     @classmethod
     def build(cls, pool: asyncpg.Pool, outbox: Outbox, settings: IntakeSettings) -> Self:
-        fetcher = SafeFetcher(settings.fetch_limits(), CachedResolver())
+        resolver = CachedResolver()
+        fetcher = SafeFetcher(settings.fetch_limits(), resolver)
         screenshots = None
         if settings.evidence_screenshots:
             screenshots = Screenshots(fetcher.fetch, Path(settings.evidence_browser))
@@ -83,6 +87,7 @@ class Evidence:
             Trust(stamper, roots),
             signing,
             enabled=settings.evidence_enabled,
+            resolve=resolver,
         )
 
     @property
