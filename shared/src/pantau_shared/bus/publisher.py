@@ -9,7 +9,6 @@ the stream has stored it.
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import replace
 from uuid import UUID
 
 from nats.js import JetStreamContext
@@ -55,8 +54,12 @@ class Publisher:
 
     def envelope(self, data: EventData, event_id: UUID | None = None) -> Envelope[EventData]:
         """`event_id` makes a re-publish of the same fact a duplicate the stream drops."""
-        envelope: Envelope[EventData] = Envelope(data=data, source=self.source, agency_id=data.agency_id)  # type: ignore[attr-defined]
-        return replace(envelope, id=event_id) if event_id is not None else envelope
+        agency_id: str = data.agency_id  # type: ignore[attr-defined]
+        if event_id is None:
+            return Envelope(data=data, source=self.source, agency_id=agency_id)
+        # Made with its id rather than copied with it: the copy (dataclasses.replace) was 4.5% of
+        # the gateway's CPU on the bulk path.
+        return Envelope(data=data, source=self.source, agency_id=agency_id, id=event_id)
 
     def subject_for(self, envelope: Envelope[EventData]) -> str:
         return envelope.data.address(self._subjects)
