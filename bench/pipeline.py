@@ -138,6 +138,12 @@ HOPS = (
 )
 
 
+def keep_alive_connector(limit: int) -> aiohttp.TCPConnector:
+    """Connections dropped after 3 s idle: uvicorn closes them after 5 s, and a request written
+    on one it is closing fails (`ClientOSError`) after the bench's idle phase or a settle."""
+    return aiohttp.TCPConnector(limit=limit, keepalive_timeout=3)
+
+
 def report_body(run: str, i: int) -> dict:
     return {
         "text": f"Laporan {run}-{i}: serangan fajar di RT {i % 40}, amplop {i} ribu per rumah",
@@ -434,7 +440,7 @@ async def echo_baseline(seconds: float, concurrency: int) -> float:
         try:
             wait_for_port(port, 20, server, "echo server")
             async with aiohttp.ClientSession(
-                base_url=f"http://127.0.0.1:{port}", connector=aiohttp.TCPConnector(limit=concurrency)
+                base_url=f"http://127.0.0.1:{port}", connector=keep_alive_connector(concurrency)
             ) as client:
                 accepted, _, elapsed = await drive(
                     client, "/echo", "echo", rate=None, seconds=seconds, concurrency=concurrency
@@ -501,7 +507,7 @@ async def main(args: argparse.Namespace) -> None:
         async with aiohttp.ClientSession(
             base_url=f"http://127.0.0.1:{stack.gateway_port}",
             headers={"X-API-Key": key},
-            connector=aiohttp.TCPConnector(limit=args.concurrency),
+            connector=keep_alive_connector(args.concurrency),
         ) as client:
             await drive(client, "/v1/reports", run + "w", rate=20, seconds=2, concurrency=1)
             meter = CpuMeter(processes.processes)

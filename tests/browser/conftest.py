@@ -143,7 +143,7 @@ def console(platform: PlatformSettings, tmp_path_factory: pytest.TempPathFactory
         processes = ServiceProcesses(stack, stdout=output)
         processes.start()
         try:
-            processes.wait_ready(60)
+            processes.wait_ready(180)
             yield Console(f"http://127.0.0.1:{stack.gateway_port}", key, auditor, email, name, password, log)
         finally:
             processes.stop(timeout_s=20)

@@ -16,7 +16,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 from tests.browser.conftest import REGION, Console
 from tests.waiting import eventually
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 MONEY = "Besok pagi serangan fajar di Kelurahan Tandang, tiap rumah dapat amplop 100 ribu asal coblos nomor 3"
 THREAT = "Ayo kita bakar kantor KPU kalau paslon kita kalah, kumpul jam 9 di alun-alun bawa bensin"
 # Generous: a shared two-core machine runs several test suites at once.

@@ -24,7 +24,9 @@ from pantau_devstack.tsa import LocalTsa
 from pantau_shared.settings import PlatformSettings
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.e2e
+# A module-scoped platform starts inside the first test's time: ten CLI processes and four
+# services, each importing for seconds on a slow shared machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 AGENCY, OTHER = "bawaslu-3375", "bawaslu-1771"
 # Routing sends incitement and SARA cases to Komdigi (triage's routing.toml), on the same instance.
@@ -92,7 +94,7 @@ async def stack(platform: PlatformSettings, tmp_path_factory: pytest.TempPathFac
             processes = ServiceProcesses(services, stdout=output)
             processes.start()
             try:
-                await asyncio.to_thread(processes.wait_ready, 60)
+                await asyncio.to_thread(processes.wait_ready, 180)
                 yield Stack(
                     f"http://127.0.0.1:{services.gateway_port}", key, other_key, routed_key, site, home
                 )

@@ -14,7 +14,9 @@ from pantau_devstack.servers import NatsServer, free_port
 from pantau_shared.settings import PlatformSettings
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.e2e
+# A module-scoped platform starts inside the first test's time: ten CLI processes and four
+# services, each importing for seconds on a slow shared machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
 async def readyz(health: str) -> httpx.Response | None:

@@ -22,7 +22,9 @@ from pantau_shared.settings import PlatformSettings
 from tests.conftest import remove_streams
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.e2e
+# A module-scoped platform starts inside the first test's time: ten CLI processes and four
+# services, each importing for seconds on a slow shared machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 AGENCY, PATROL = "bawaslu-3375", "patroli@bawaslu-pekalongan.example"
 # Unlike each other, so that neither joins the other's case (near-duplicates would).
@@ -128,7 +130,7 @@ async def running(
         processes = ServiceProcesses(stack, stdout=output)
         processes.start()
         try:
-            processes.wait_ready(60)
+            processes.wait_ready(180)
             yield Running(
                 api=f"http://127.0.0.1:{stack.gateway_port}",
                 key=key,

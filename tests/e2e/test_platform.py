@@ -34,7 +34,9 @@ from pantau_shared.sealing import Keyring, Sealer, new_key_pair, seal_report
 from pantau_shared.settings import PlatformSettings
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.e2e
+# A module-scoped platform starts inside the first test's time: ten CLI processes and four
+# services, each importing for seconds on a slow shared machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 AGENCY, OTHER = "bawaslu-3375", "bawaslu-1771"
 PATROL = "patroli@bawaslu-pekalongan.example"
@@ -167,7 +169,7 @@ async def running(
         processes = ServiceProcesses(stack, stdout=output)
         processes.start()
         try:
-            processes.wait_ready(60)
+            processes.wait_ready(180)
             yield Running(
                 api=f"http://127.0.0.1:{stack.gateway_port}",
                 key=key,

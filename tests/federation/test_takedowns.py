@@ -25,7 +25,7 @@ from tests.federation.test_instances import (
 from tests.waiting import eventually
 
 __all__ = ["running"]  # the instances, started for this module as for the other
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(900)
 
 
 async def test_komdigis_recheck_sees_the_post_removed_and_pekalongan_hears_the_outcome(
