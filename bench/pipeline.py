@@ -30,7 +30,6 @@ from pathlib import Path
 import aiohttp
 import nats
 
-from pantau_devstack.mailsink import MailSink
 from pantau_devstack.processes import Platform, ServiceProcesses
 from pantau_devstack.servers import free_port, wait_for_port
 from pantau_devstack.stack import drop_database, ensure_database, start_servers
@@ -138,6 +137,38 @@ HOPS = (
 )
 
 
+class MailSinkProcess:
+    """The SMTP sink the alerts go to, in a process of its own: on a thread of this one it
+    shared the GIL with the load generator and the observer, and its answers waited on them,
+    which the alert's latency then showed."""
+
+    def __init__(self, directory: Path, port: int) -> None:
+        self.directory = directory
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        code = (
+            "import signal, sys\n"
+            "from pathlib import Path\n"
+            "from pantau_devstack.mailsink import MailSink\n"
+            "MailSink(Path(sys.argv[1]), int(sys.argv[2])).start()\n"
+            "print('ready', flush=True)\n"
+            "signal.sigwait({signal.SIGTERM})\n"
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, str(self.directory), str(self.port)], stdout=subprocess.PIPE
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the mail sink did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
 def keep_alive_connector(limit: int) -> aiohttp.TCPConnector:
     """Connections dropped after 3 s idle: uvicorn closes them after 5 s, and a request written
     on one it is closing fails (`ClientOSError`) after the bench's idle phase or a settle."""
@@ -242,8 +273,9 @@ class CpuMeter:
     """CPU each service process spent, per report, over one phase; and the whole machine's
     (servers, load generator and anything else running included) as `machine`."""
 
-    def __init__(self, processes: dict[str, subprocess.Popen]) -> None:
+    def __init__(self, processes: dict[str, subprocess.Popen], sink: int | None = None) -> None:
         self._pids = {name: p.pid for name, p in processes.items()}
+        self._sink = sink
         self._start = self._now()
         self._machine_start = machine_cpu_seconds()
         self._others_start = self._others()
@@ -254,7 +286,11 @@ class CpuMeter:
         return {name: cpu_seconds(pid) for name, pid in self._pids.items()}
 
     def _others(self) -> dict[str, float]:
-        return {**servers_cpu_seconds(), "this benchmark": cpu_seconds(os.getpid())}
+        return {
+            **servers_cpu_seconds(),
+            "this benchmark": cpu_seconds(os.getpid()),
+            **({"mail sink": cpu_seconds(self._sink)} if self._sink else {}),
+        }
 
     def per_report(self, reports: int) -> dict[str, float]:
         now, machine, others = self._now(), machine_cpu_seconds(), self._others()
@@ -482,7 +518,7 @@ async def main(args: argparse.Namespace) -> None:
     home = Path(tempfile.mkdtemp(prefix="pantau-bench-"))
     servers = start_servers(home)
     database = f"pantau_{run}"
-    sink = MailSink(home / "mail", free_port())
+    sink = MailSinkProcess(home / "mail", free_port())
     sink.start()
     stack = Platform(
         nats_url=servers.nats_url,
@@ -510,7 +546,7 @@ async def main(args: argparse.Namespace) -> None:
             connector=keep_alive_connector(args.concurrency),
         ) as client:
             await drive(client, "/v1/reports", run + "w", rate=20, seconds=2, concurrency=1)
-            meter = CpuMeter(processes.processes)
+            meter = CpuMeter(processes.processes, sink.process.pid if sink.process else None)
             if args.idle_seconds:
                 # What the services burn with nothing to do (polls, timers) is paid again in every
                 # phase's CPU per report: at 50/s it is most of it.
@@ -563,7 +599,7 @@ async def main(args: argparse.Namespace) -> None:
         print(
             "CPU seconds used by each process over the whole run: "
             + ", ".join(f"{n} {cpu_seconds(p.pid):.1f}" for n, p in processes.processes.items())
-            + f", benchmark (load, observer, mail server) {cpu_seconds(os.getpid()):.1f}",
+            + f", benchmark (load, observer) {cpu_seconds(os.getpid()):.1f}",
             flush=True,
         )
         print(
