@@ -139,10 +139,12 @@ async def test_a_late_edit_and_a_deletion_reach_the_case_history(
     ]
 
 
-async def test_a_change_read_before_its_report_is_shown_when_the_report_joins_a_case(
-    services: Any, agency: str
-) -> None:
-    intake_infra, intake, triage_infra, triage = services
+async def withdrawn_before_its_case(
+    services: Any, agency: str, external_id: str
+) -> tuple[ReportSubmitted, Envelope[Any]]:
+    """A report stored by intake and withdrawn by its reporter, the change read by triage before
+    the report (two consumers, no order between them): the report and its report.received."""
+    intake_infra, intake, _, triage = services
     report = original(agency)
     await intake.report_submitted(wrap(report))
     [received] = await staged(intake_infra, agency, "report.received")
@@ -151,11 +153,18 @@ async def test_a_change_read_before_its_report_is_shown_when_the_report_joins_a_
         agency_id=agency,
         change="withdrawn",
         revised_at=datetime.now(UTC),
-        external_id="wamid.HAPUS-DULU",
+        external_id=external_id,
         revises="wamid.ASLI",
     )
-    # Two consumers, no order between them: the change is read first.
     await triage.revisions.report_revised(wrap(withdrawn))
+    return report, received
+
+
+async def test_a_change_read_before_its_report_is_shown_when_the_report_joins_a_case(
+    services: Any, agency: str
+) -> None:
+    _, _, triage_infra, triage = services
+    report, received = await withdrawn_before_its_case(services, agency, "wamid.HAPUS-DULU")
     await triage.report_received(received)
     await triage.report_received(received)  # a redelivery writes no second line
     case_id = await triage_infra.pool.fetchval(
@@ -168,19 +177,8 @@ async def test_a_change_read_before_its_report_is_shown_when_the_report_joins_a_
 async def test_a_change_left_out_of_the_history_by_a_crash_is_written_at_the_redelivery(
     services: Any, agency: str
 ) -> None:
-    intake_infra, intake, triage_infra, triage = services
-    report = original(agency)
-    await intake.report_submitted(wrap(report))
-    [received] = await staged(intake_infra, agency, "report.received")
-    withdrawn = ReportRevised(
-        report_id=report.report_id,
-        agency_id=agency,
-        change="withdrawn",
-        revised_at=datetime.now(UTC),
-        external_id="wamid.HAPUS-SEBELUM-KASUS",
-        revises="wamid.ASLI",
-    )
-    await triage.revisions.report_revised(wrap(withdrawn))
+    _, _, triage_infra, triage = services
+    report, received = await withdrawn_before_its_case(services, agency, "wamid.HAPUS-SEBELUM-KASUS")
     await triage.report_received(received)
     # As if the process died after the batch's write committed and before the history's
     # transaction: the report is in its case, its change in no history line.
