@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pantau_devstack.mailsink import MailSink
 from pantau_devstack.servers import free_port
 from pantau_notify.__main__ import senders
@@ -132,17 +134,12 @@ async def run_notify(platform: PlatformSettings, agency: str, tmp_path: Path, *,
         await cleaner.close()
 
 
-async def test_a_worker_sends_an_alert_once_and_acks_its_request(
-    platform: PlatformSettings, agency: str, tmp_path: Path
+# A worker sends an alert once and acks its request; the request of an instance killed between
+# its commit and the send leads to the send, the same message.
+@pytest.mark.parametrize("dies_after_commit", [False, True], ids=["handed-over", "killed-before-send"])
+async def test_an_alert_is_sent_once_with_its_stable_message_id(
+    platform: PlatformSettings, agency: str, tmp_path: Path, dies_after_commit: bool
 ) -> None:
-    mail, row, mails = await run_notify(platform, agency, tmp_path, dies_after_commit=False)
-    assert mail["Message-ID"] == f"<{row['delivery_id']}@pantau.local>"
-    assert (row["state"], row["attempts"], len(mails)) == ("sent", 1, 1)
-
-
-async def test_the_request_of_an_instance_killed_between_its_commit_and_the_send_leads_to_the_send(
-    platform: PlatformSettings, agency: str, tmp_path: Path
-) -> None:
-    mail, row, mails = await run_notify(platform, agency, tmp_path, dies_after_commit=True)
+    mail, row, mails = await run_notify(platform, agency, tmp_path, dies_after_commit=dies_after_commit)
     assert mail["Message-ID"] == f"<{row['delivery_id']}@pantau.local>"
     assert (row["state"], row["attempts"], len(mails)) == ("sent", 1, 1)
